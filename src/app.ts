@@ -1,0 +1,141 @@
+// Composition root: the only module that knows every part. It builds; it does not decide.
+import Koa from 'koa'
+import mount from 'koa-mount'
+import { sql } from 'kysely'
+import type { Provider } from 'oidc-provider'
+import { adminApp } from './admin/app.ts'
+import type { Config } from './config/schema.ts'
+import { connectDatabase, type Database } from './db/connect.ts'
+import { migrateUp, migrationStatus, waitForMigrations } from './db/migrations.ts'
+import { jsonErrors } from './http/errors.ts'
+import { observe } from './http/observe.ts'
+import { masterKeys } from './keys/master-key.ts'
+import { KeyRing } from './keys/ring.ts'
+import { ensureSigningKey, KEYS_CHANNEL } from './keys/store.ts'
+import { verifyAccessToken } from './keys/verify-access-token.ts'
+import { type Clock, systemClock, toDate } from './lib/clock.ts'
+import { type Check, managementApp } from './observability/health.ts'
+import { createLog, type Log } from './observability/log.ts'
+import { createMetrics, type Metrics } from './observability/metrics.ts'
+import { buildProvider, deriveCookieKeys } from './oidc/provider.ts'
+
+export interface App {
+  readonly issuer: string
+  readonly public: Koa
+  readonly admin: Koa
+  readonly management: Koa
+  readonly provider: Provider
+  readonly database: Database
+  readonly ring: KeyRing
+  readonly log: Log
+  readonly metrics: Metrics
+  readiness(): Promise<Check[]>
+  /** Flips readiness to DOWN (SIGTERM): load balancers stop sending before the listeners close. */
+  beginShutdown(): void
+  close(): Promise<void>
+}
+
+export interface AppOptions {
+  clock?: Clock
+  log?: Log
+  /** An already-open database (tests); otherwise one is opened from the config. */
+  database?: Database
+}
+
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const clock = options.clock ?? systemClock
+  const log = options.log ?? createLog(config.logLevel)
+  const metrics = createMetrics()
+  const database = options.database ?? (await connectDatabase(config, log))
+  const { db } = database
+
+  if (config.migrate === 'auto') {
+    const applied = await migrateUp(db)
+    if (applied.length > 0) log.info({ migrations: applied }, 'migrations applied')
+  } else if (config.migrate === 'check') {
+    await waitForMigrations(db, log)
+  }
+  const keys = masterKeys(config, log)
+  const issuer = config.issuer ?? `http://localhost:${config.port}`
+
+  const ring = new KeyRing({ db, masterKeys: keys, clock, grace: config.clockTolerance + config.keys.refreshInterval, log })
+  await ensureSigningKey(db, keys, toDate(clock.now()))
+  await ring.refresh()
+  const refreshKeys = () => ring.refresh().catch((error) => log.warn({ err: error }, 'signing key refresh failed'))
+  const keyListener = database.listen(KEYS_CHANNEL, refreshKeys)
+  const keyTimer = setInterval(refreshKeys, config.keys.refreshInterval * 1000)
+  keyTimer.unref()
+
+  const verify = (token: string) =>
+    verifyAccessToken(token, { ring, issuer, clock, clockTolerance: config.clockTolerance })
+  const provider = buildProvider({
+    issuer,
+    db,
+    ring,
+    clock,
+    clockTolerance: config.clockTolerance,
+    cookieKeys: deriveCookieKeys(keys),
+    log,
+    metrics,
+    verifyAccessToken: verify,
+  })
+
+  const publicApp = new Koa()
+  publicApp.use(observe('public', { log, metrics, route: (ctx) => (ctx as { oidc?: { route?: string } }).oidc?.route ?? 'other' }))
+  publicApp.use(jsonErrors(log))
+  publicApp.use(mount('/', provider))
+
+  let shuttingDown = false
+  const readiness = async (): Promise<Check[]> => {
+    const checks: Check[] = [{ name: 'shutdown', status: shuttingDown ? 'DOWN' : 'UP' }]
+    try {
+      await sql`select 1`.execute(db)
+      checks.push({ name: 'database', status: 'UP', data: { kind: database.kind } })
+      const status = await migrationStatus(db)
+      checks.push({
+        name: 'migrations',
+        status: status.pending.length === 0 ? 'UP' : 'DOWN',
+        data: { applied: status.applied.length, pending: status.pending, unknown: status.unknown },
+      })
+    } catch (error) {
+      checks.push({ name: 'database', status: 'DOWN', data: { error: (error as Error).message } })
+    }
+    const problems = ring.problems()
+    checks.push({ name: 'signing_keys', status: problems.length === 0 ? 'UP' : 'DOWN', data: { problems } })
+    if (database.kind === 'postgres') {
+      checks.push({ name: 'key_listener', status: 'UP', data: { connected: keyListener.connected() } })
+    }
+    return checks
+  }
+
+  const management = new Koa()
+  management.use(observe('management', { log, metrics, route: (ctx) => ctx.path }))
+  management.use(jsonErrors(log))
+  management.use(mount('/', managementApp({ metrics, readiness })))
+
+  const admin = new Koa()
+  admin.use(observe('admin', { log, metrics, route: () => 'admin' }))
+  admin.use(jsonErrors(log))
+  admin.use(mount('/', adminApp()))
+
+  return {
+    issuer,
+    public: publicApp,
+    admin,
+    management,
+    provider,
+    database,
+    ring,
+    log,
+    metrics,
+    readiness,
+    beginShutdown: () => {
+      shuttingDown = true
+    },
+    async close() {
+      clearInterval(keyTimer)
+      await keyListener.close()
+      if (!options.database) await database.close()
+    },
+  }
+}

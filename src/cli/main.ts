@@ -1,0 +1,177 @@
+// The `mandate` command: one binary for serving and for every operator task (Hydra/ZITADEL style).
+// Exit codes: 0 ok, 1 failure, 65 invalid documents (EX_DATAERR), 78 invalid configuration (EX_CONFIG).
+import { Command } from 'commander'
+import pino from 'pino'
+import { createApp } from '../app.ts'
+import { ConfigError, EX_CONFIG, loadConfig } from '../config/load.ts'
+import type { Config } from '../config/schema.ts'
+import { connectDatabase, type Database } from '../db/connect.ts'
+import { migrateUp, migrationStatus } from '../db/migrations.ts'
+import { listen } from '../http/listen.ts'
+import { masterKeys } from '../keys/master-key.ts'
+import { KeyRing } from '../keys/ring.ts'
+import { createSigningKey, ensureSigningKey } from '../keys/store.ts'
+import { systemClock, toDate } from '../lib/clock.ts'
+import { formatDuration } from '../lib/duration.ts'
+import { applyDocuments } from '../manifests/apply.ts'
+import { formatFinding } from '../manifests/load.ts'
+import { createLog, type Log } from '../observability/log.ts'
+
+const EX_DATAERR = 65
+
+const program = new Command('mandate')
+  .description('Mandate: an OAuth 2.0 / OpenID Connect authorization server for AI agents acting for people.')
+  .option('-c, --config <file>', 'YAML configuration file (environment variables override it)')
+  .showHelpAfterError()
+
+function config(): Config {
+  const file = program.opts<{ config?: string }>().config
+  return loadConfig(process.env, file ? { file } : {})
+}
+
+/** Operator commands log to stderr, so stdout carries only their answer. */
+const cliLog = (cfg: Config): Log => createLog(cfg.logLevel === 'info' ? 'warn' : cfg.logLevel, pino.destination(2))
+
+async function withDatabase<T>(cfg: Config, log: Log, run: (database: Database) => Promise<T>): Promise<T> {
+  const database = await connectDatabase({ ...cfg, applicationName: 'mandate-cli' }, log)
+  try {
+    if (cfg.migrate === 'auto') await migrateUp(database.db)
+    return await run(database)
+  } finally {
+    await database.close()
+  }
+}
+
+program
+  .command('serve')
+  .description('Serve the public, admin and management listeners.')
+  .option('--apply <paths...>', 'apply these documents (files or folders) before serving')
+  .action(async (options: { apply?: string[] }) => {
+    const cfg = config()
+    const log = createLog(cfg.logLevel)
+    const app = await createApp(cfg, { log })
+    if (options.apply) {
+      const result = await applyDocuments(app.database.db, options.apply, { clock: systemClock })
+      if (result.findings.length > 0) {
+        for (const finding of result.findings) process.stderr.write(`${formatFinding(finding)}\n`)
+        await app.close()
+        process.exit(EX_DATAERR)
+      }
+      log.info({ changes: result.changes.map((c) => `${c.kind}/${c.name} ${c.action}`) }, 'documents applied')
+    }
+    const listeners = await listen(app, cfg)
+    log.info({ issuer: app.issuer, ports: listeners.ports, database: app.database.kind }, 'mandate is serving')
+    let stopping = false
+    const stop = async (signal: string) => {
+      if (stopping) return
+      stopping = true
+      log.info({ signal }, 'draining')
+      app.beginShutdown()
+      await listeners.close(cfg.shutdownTimeout)
+      await app.close()
+      log.info({}, 'stopped')
+      process.exit(0)
+    }
+    process.on('SIGTERM', () => void stop('SIGTERM'))
+    process.on('SIGINT', () => void stop('SIGINT'))
+  })
+
+const migrate = program.command('migrate').description('Database schema migrations.')
+migrate
+  .command('up')
+  .description('Apply every pending migration (advisory-locked; safe beside running servers).')
+  .action(async () => {
+    const cfg = config()
+    const log = cliLog(cfg)
+    const database = await connectDatabase({ ...cfg, applicationName: 'mandate-cli' }, log)
+    try {
+      const applied = await migrateUp(database.db)
+      process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'already up to date\n')
+    } finally {
+      await database.close()
+    }
+  })
+migrate
+  .command('status')
+  .description('List applied and pending migrations; exits 1 when any is pending.')
+  .action(async () => {
+    const cfg = config()
+    const log = cliLog(cfg)
+    const database = await connectDatabase({ ...cfg, applicationName: 'mandate-cli' }, log)
+    try {
+      const status = await migrationStatus(database.db)
+      for (const name of status.applied) process.stdout.write(`applied  ${name}\n`)
+      for (const name of status.pending) process.stdout.write(`pending  ${name}\n`)
+      for (const name of status.unknown) process.stdout.write(`unknown  ${name} (applied by a newer version)\n`)
+      if (status.pending.length > 0) process.exitCode = 1
+    } finally {
+      await database.close()
+    }
+  })
+
+program
+  .command('apply')
+  .description('Validate documents (Client, Resource) and create or update them idempotently.')
+  .argument('<paths...>', 'YAML files or folders (read recursively)')
+  .option('--dry-run', 'validate and show what would change, write nothing')
+  .action(async (paths: string[], options: { dryRun?: boolean }) => {
+    const cfg = config()
+    const log = cliLog(cfg)
+    await withDatabase(cfg, log, async ({ db }) => {
+      const result = await applyDocuments(db, paths, { clock: systemClock, dryRun: options.dryRun ?? false })
+      if (result.findings.length > 0) {
+        for (const finding of result.findings) process.stderr.write(`${formatFinding(finding)}\n`)
+        process.stderr.write(`${result.findings.length} problem(s); nothing was written\n`)
+        process.exitCode = EX_DATAERR
+        return
+      }
+      const verb = options.dryRun ? 'would be ' : ''
+      for (const change of result.changes) process.stdout.write(`${change.kind}/${change.name} ${verb}${change.action}\n`)
+      if (options.dryRun) process.stdout.write('dry run: nothing was written\n')
+    })
+  })
+
+const keys = program.command('keys').description('Signing keys.')
+keys
+  .command('rotate')
+  .description('Create a new signing key: published now, signing after MANDATE_KEYS__PUBLISH_DELAY.')
+  .action(async () => {
+    const cfg = config()
+    const log = cliLog(cfg)
+    await withDatabase(cfg, log, async ({ db }) => {
+      const sealWith = masterKeys(cfg, log)
+      await ensureSigningKey(db, sealWith, toDate(systemClock.now()))
+      const activatesAt = toDate(systemClock.now() + cfg.keys.publishDelay)
+      const { kid } = await createSigningKey(db, sealWith, activatesAt)
+      process.stdout.write(
+        `created ${kid}: published now, signs from ${activatesAt.toISOString()} (in ${formatDuration(cfg.keys.publishDelay)})\n`,
+      )
+    })
+  })
+keys
+  .command('list')
+  .description('Show every signing key and its state.')
+  .action(async () => {
+    const cfg = config()
+    const log = cliLog(cfg)
+    await withDatabase(cfg, log, async ({ db }) => {
+      const ring = new KeyRing({ db, masterKeys: masterKeys(cfg, log), clock: systemClock, grace: cfg.clockTolerance + cfg.keys.refreshInterval, log })
+      await ring.refresh()
+      for (const status of ring.statuses()) {
+        const until = status.publishedUntil ? ` published until ${toDate(status.publishedUntil).toISOString()}` : ''
+        process.stdout.write(`${status.kid}  ${status.state.padEnd(8)} activates ${toDate(status.activatesAt).toISOString()}${until}\n`)
+      }
+    })
+  })
+
+try {
+  await program.parseAsync(process.argv)
+} catch (error) {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`)
+    process.exit(EX_CONFIG)
+  }
+  process.stderr.write(`mandate: ${(error as Error).message}\n`)
+  if ((error as Error).cause) process.stderr.write(`  cause: ${String((error as { cause: unknown }).cause)}\n`)
+  process.exit(1)
+}

@@ -1,0 +1,46 @@
+// Plans `kind: Client`: the secret is hashed (or an existing hash kept when it still matches), so
+// re-applying the same document is a no-op even though every hash is salted.
+import type { Kysely } from 'kysely'
+import type { DB } from '../db/schema.ts'
+import { contentHash } from '../lib/canonical-json.ts'
+import { type Planned, unchanged } from '../manifests/plan.ts'
+import type { ClientDocument } from './schema.ts'
+import { hashSecret, verifySecret } from './secret-hash.ts'
+import { findClient, upsertClient } from './store.ts'
+
+export async function planClient(db: Kysely<DB>, doc: ClientDocument): Promise<Planned> {
+  const { metadata, spec } = doc
+  const existing = await findClient(db, metadata.name)
+  const { secret, ...rest } = spec
+  const hash = contentHash({ metadata, spec: rest })
+  const keptHash =
+    secret !== undefined && existing?.secret_hash && (await verifySecret(secret, existing.secret_hash))
+      ? existing.secret_hash
+      : undefined
+  if (existing && existing.content_hash === hash && (secret === undefined ? existing.secret_hash === null : keptHash)) {
+    return unchanged('Client', metadata.name)
+  }
+  const secretHash = secret === undefined ? null : (keptHash ?? (await hashSecret(secret)))
+  return {
+    kind: 'Client',
+    name: metadata.name,
+    action: existing ? 'updated' : 'created',
+    write: (target, now) =>
+      upsertClient(
+        target,
+        {
+          client_id: metadata.name,
+          description: metadata.description ?? null,
+          labels: metadata.labels ?? {},
+          profile: spec.profile,
+          secret_hash: secretHash,
+          jwks: spec.jwks ?? null,
+          grant_types: [...new Set(spec.grantTypes)],
+          redirect_uris: [...new Set(spec.redirectUris)],
+          scopes: [...new Set(spec.scopes)],
+          content_hash: hash,
+        },
+        now,
+      ),
+  }
+}

@@ -1,0 +1,39 @@
+// `kind: Client` — an OAuth client. metadata.name is its client_id.
+import * as z from 'zod'
+import { documentSchema, Metadata, ScopeToken } from '../manifests/envelope.ts'
+
+export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
+
+/** Grant types a client may be registered for; the server supports each of these. */
+export const GrantType = z.enum(['client_credentials', TOKEN_EXCHANGE])
+
+export const ClientProfile = z.enum(['agent', 'service', 'app', 'resource-server'])
+
+const ClientId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'a client_id is 1-128 letters, digits, ".", "_", ":" or "-"')
+
+const PublicJwk = z
+  .looseObject({ kty: z.enum(['EC', 'RSA', 'OKP']), kid: z.string().min(1).optional() })
+  .refine((jwk) => !('d' in jwk), 'a client jwks must hold public keys only (no "d")')
+
+export const ClientDocument = documentSchema(
+  'Client',
+  Metadata.extend({ name: ClientId }),
+  z
+    .strictObject({
+      profile: ClientProfile,
+      secret: z.string().min(16, 'a client secret must have at least 16 characters').max(512).optional(),
+      jwks: z.strictObject({ keys: z.array(PublicJwk).min(1) }).optional(),
+      grantTypes: z.array(GrantType).default([]),
+      redirectUris: z.array(z.url()).default([]),
+      scopes: z.array(ScopeToken).default([]),
+    })
+    .refine((spec) => (spec.secret === undefined) !== (spec.jwks === undefined), {
+      message: 'exactly one of secret (client_secret_basic/post) or jwks (private_key_jwt) is required',
+    }),
+)
+export type ClientDocument = z.output<typeof ClientDocument>
+
+/** Holding this scope makes a client an administrator (it may introspect any token). */
+export const ADMIN_SCOPE = 'mandate:admin'

@@ -1,0 +1,85 @@
+// The one configuration contract. Env names, defaults, docs/configuration.md and the JSON Schema
+// all derive from this schema (see load.ts and scripts/gen-docs.ts); nothing else defines a setting.
+import * as z from 'zod'
+import { Duration } from '../lib/duration.ts'
+
+const port = (fallback: number, description: string) =>
+  z.coerce.number().int().min(0).max(65535).default(fallback).meta({ description })
+
+/** A 256-bit key, base64 or base64url; the first of the list seals, every key opens (rotation). */
+const MasterKey = z
+  .string()
+  .transform((text, ctx) => {
+    const bytes = Buffer.from(text.trim(), 'base64url')
+    if (bytes.length !== 32) {
+      ctx.addIssue({ code: 'custom', message: 'each key must be 32 bytes, base64 encoded (openssl rand -base64 32)' })
+      return z.NEVER
+    }
+    return bytes
+  })
+
+export const Config = z
+  .strictObject({
+    issuer: z.url({ protocol: /^https?$/ }).optional().meta({
+      description:
+        'Issuer identifier: the `iss` of every token and the base of every endpoint URL. Required with MANDATE_DATABASE_URL; defaults to http://localhost:<port> on the embedded database.',
+    }),
+    host: z.string().min(1).default('127.0.0.1').meta({ description: 'Interface the three listeners bind to.' }),
+    port: port(3000, 'Public port: OAuth/OIDC endpoints (and, later, the tasks API).'),
+    adminPort: port(3001, 'Admin port: admin API and admin web page.'),
+    managementPort: port(9000, 'Management port: /health/live, /health/ready, /metrics.'),
+    databaseUrl: z.url({ protocol: /^postgres(ql)?$/ }).optional().meta({
+      description: 'Postgres connection URL. When unset, an embedded PGlite database under MANDATE_DATA_DIR is used (development only).',
+      secret: true,
+    }),
+    databasePoolSize: z.coerce.number().int().min(1).max(200).default(10).meta({ description: 'Postgres connections per process.' }),
+    dataDir: z.string().min(1).default('./.mandate').meta({
+      description: 'Folder of the embedded development database and its generated development master key.',
+    }),
+    masterKey: z
+      .array(MasterKey)
+      .min(1)
+      .optional()
+      .meta({
+        description:
+          'Comma-separated list of 32-byte base64 keys sealing signing keys at rest. The first seals, every key opens. Required with MANDATE_DATABASE_URL.',
+        secret: true,
+      }),
+    logLevel: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info')
+      .meta({ description: 'Minimum level of the JSON log lines written to stdout.' }),
+    migrate: z.enum(['auto', 'check', 'off']).default('auto').meta({
+      description:
+        'auto: apply pending migrations at start (advisory-locked). check: refuse readiness while the schema is not current. off: do nothing.',
+    }),
+    clockTolerance: Duration.prefault('15s').meta({
+      description: 'Leeway allowed on exp/iat/nbf when verifying JWTs (ours and clients\u2019 assertions).',
+    }),
+    keys: z
+      .strictObject({
+        // .prefault runs the default through the transform; .default would hand back the raw "10m".
+        publishDelay: Duration.prefault('10m').meta({
+          description:
+            'How long a new signing key is published in the JWKS before it signs (resource servers must see it first).',
+        }),
+        refreshInterval: Duration.prefault('30s').meta({
+          description: 'How often each process re-reads signing keys from the database (besides change notifications).',
+        }),
+      })
+      .prefault({}),
+    shutdownTimeout: Duration.prefault('30s').meta({
+      description: 'On SIGTERM, how long in-flight requests may take before the process exits anyway.',
+    }),
+  })
+  .superRefine((config, ctx) => {
+    if (config.databaseUrl === undefined) return
+    if (config.issuer === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'required when MANDATE_DATABASE_URL is set' })
+    }
+    if (config.masterKey === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['masterKey'], message: 'required when MANDATE_DATABASE_URL is set' })
+    }
+  })
+
+export type Config = z.output<typeof Config>

@@ -1,0 +1,106 @@
+// Opens the one stateful dependency: Postgres through pg, or the embedded PGlite database for
+// zero-setup development (single process, never production).
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { Kysely, PGliteDialect, PostgresDialect } from 'kysely'
+import pg from 'pg'
+import type { DB } from './schema.ts'
+import { type Listener, listenPostgres } from './notify.ts'
+
+export interface Database {
+  readonly db: Kysely<DB>
+  readonly kind: 'postgres' | 'pglite'
+  /** Runs onNotify for every NOTIFY on channel, from any process; embedded mode has only this one. */
+  listen(channel: string, onNotify: () => void): Listener
+  close(): Promise<void>
+}
+
+export interface DatabaseOptions {
+  databaseUrl?: string | undefined
+  databasePoolSize: number
+  dataDir: string
+  applicationName?: string
+}
+
+export interface DatabaseLog {
+  warn(fields: object, msg: string): void
+  info(fields: object, msg: string): void
+}
+
+export async function connectDatabase(options: DatabaseOptions, log: DatabaseLog): Promise<Database> {
+  return options.databaseUrl ? connectPostgres(options.databaseUrl, options, log) : connectEmbedded(options.dataDir, log)
+}
+
+function connectPostgres(url: string, options: DatabaseOptions, log: DatabaseLog): Database {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.databasePoolSize,
+    application_name: options.applicationName ?? 'mandate',
+    connectionTimeoutMillis: 5_000,
+    // A wedged database must fail requests closed (503), not hang them.
+    statement_timeout: 10_000,
+  })
+  pool.on('error', (error) => log.warn({ err: error }, 'idle database connection failed'))
+  const listeners = new Set<Listener>()
+  return {
+    db: new Kysely<DB>({ dialect: new PostgresDialect({ pool }) }),
+    kind: 'postgres',
+    listen(channel, onNotify) {
+      const listener = listenPostgres(url, channel, onNotify, log)
+      listeners.add(listener)
+      return listener
+    },
+    async close() {
+      await Promise.all([...listeners].map((l) => l.close()))
+      await pool.end()
+    },
+  }
+}
+
+async function connectEmbedded(dataDir: string, log: DatabaseLog): Promise<Database> {
+  const dir = resolve(dataDir)
+  mkdirSync(dir, { recursive: true })
+  const releaseLock = lockDataDir(dir)
+  log.warn(
+    { dataDir: dir },
+    'EMBEDDED DEVELOPMENT DATABASE: no MANDATE_DATABASE_URL is set, so state lives in PGlite under the data dir. Single process, not for production.',
+  )
+  const { PGlite } = await import('@electric-sql/pglite')
+  const pglite = await PGlite.create(join(dir, 'pgdata'))
+  const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite }) })
+  return {
+    db,
+    kind: 'pglite',
+    listen: () => ({ connected: () => true, close: async () => {} }),
+    async close() {
+      await db.destroy()
+      releaseLock()
+    },
+  }
+}
+
+/** PGlite is one process per data dir: a second one would corrupt it, so it is refused. */
+function lockDataDir(dir: string): () => void {
+  const file = join(dir, 'mandate.pid')
+  try {
+    const pid = Number(readFileSync(file, 'utf8'))
+    if (pid && pid !== process.pid && isAlive(pid)) {
+      throw new Error(
+        `the embedded database in ${dir} is in use by process ${pid}; stop it first (the embedded database allows one process)`,
+      )
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+  }
+  writeFileSync(file, String(process.pid))
+  return () => rmSync(file, { force: true })
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,62 @@
+// LISTEN on a dedicated connection (never a pooled one), reconnecting with backoff. Notifications
+// are a latency optimisation only: every consumer also re-reads on a timer, since NOTIFY is not durable.
+import pg from 'pg'
+
+export interface Listener {
+  connected(): boolean
+  close(): Promise<void>
+}
+
+export function listenPostgres(
+  url: string,
+  channel: string,
+  onNotify: () => void,
+  log: { warn(fields: object, msg: string): void },
+): Listener {
+  let client: pg.Client | undefined
+  let closed = false
+  let connected = false
+  let retry: NodeJS.Timeout | undefined
+  let backoff = 250
+
+  const connect = async () => {
+    const current = new pg.Client({ connectionString: url, application_name: 'mandate-listener' })
+    client = current
+    current.on('notification', (message) => message.channel === channel && onNotify())
+    current.on('error', (error) => {
+      log.warn({ err: error, channel }, 'notification listener lost its connection')
+      reconnect(current)
+    })
+    current.on('end', () => reconnect(current))
+    try {
+      await current.connect()
+      await current.query(`listen ${pg.escapeIdentifier(channel)}`)
+      connected = true
+      backoff = 250
+      onNotify() // anything missed while disconnected is picked up now
+    } catch (error) {
+      log.warn({ err: error, channel }, 'notification listener cannot connect')
+      reconnect(current)
+    }
+  }
+
+  const reconnect = (failed: pg.Client) => {
+    if (closed || failed !== client) return
+    connected = false
+    client = undefined
+    failed.end().catch(() => {})
+    retry = setTimeout(connect, backoff)
+    retry.unref()
+    backoff = Math.min(backoff * 2, 10_000)
+  }
+
+  void connect()
+  return {
+    connected: () => connected,
+    async close() {
+      closed = true
+      clearTimeout(retry)
+      await client?.end().catch(() => {})
+    },
+  }
+}

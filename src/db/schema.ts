@@ -1,0 +1,90 @@
+// Row types of the tables in migrations/ (the SQL is the source of truth). Property names equal
+// column names. test/integration/migrations.test.ts fails when these drift from the database.
+import type { ColumnType, Generated } from 'kysely'
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>
+type Json = ColumnType<unknown, string, string>
+type DefaultedJson = ColumnType<unknown, string | undefined, string>
+type DefaultedTimestamp = ColumnType<Date, Date | string | undefined, Date | string>
+type DefaultedArray = ColumnType<string[], string[] | undefined, string[]>
+
+export interface ClientsTable {
+  client_id: string
+  description: string | null
+  labels: DefaultedJson
+  profile: string
+  secret_hash: string | null
+  jwks: Json | null
+  grant_types: DefaultedArray
+  redirect_uris: DefaultedArray
+  scopes: DefaultedArray
+  content_hash: string
+  created_at: DefaultedTimestamp
+  updated_at: DefaultedTimestamp
+}
+
+export interface ResourcesTable {
+  name: string
+  uri: string
+  description: string | null
+  labels: DefaultedJson
+  scopes: DefaultedArray
+  introspectors: DefaultedArray
+  access_token_lifetime: number
+  content_hash: string
+  created_at: DefaultedTimestamp
+  updated_at: DefaultedTimestamp
+}
+
+export interface SigningKeysTable {
+  kid: string
+  alg: string
+  public_jwk: Json
+  private_jwk_sealed: string
+  created_at: DefaultedTimestamp
+  activates_at: Timestamp
+}
+
+export interface IssuedTokensTable {
+  jti: string
+  kid: string
+  grant_type: string
+  client_id: string
+  sub: string
+  aud: string
+  scope: DefaultedArray
+  issued_at: Timestamp
+  expires_at: Timestamp
+  revoked_at: Timestamp | null
+  parent_jti: string | null
+  ancestors: DefaultedArray
+  claims: DefaultedJson
+}
+
+export interface OidcPayloadsTable {
+  model: string
+  id: string
+  payload: Json
+  grant_id: string | null
+  user_code: string | null
+  uid: string | null
+  expires_at: Timestamp | null
+  consumed_at: Timestamp | null
+}
+
+export interface KyselyMigrationTable {
+  name: string
+  timestamp: string
+}
+
+export interface DB {
+  clients: ClientsTable
+  resources: ResourcesTable
+  signing_keys: SigningKeysTable
+  issued_tokens: IssuedTokensTable
+  oidc_payloads: OidcPayloadsTable
+  kysely_migration: KyselyMigrationTable
+}
+
+/** Generated is re-exported for stores that insert into serial columns (later migrations). */
+export type { Generated }

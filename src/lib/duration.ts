@@ -1,0 +1,32 @@
+// Durations written the way operators write them ("90s", "5m", "2h", "1d") and parsed to seconds.
+import * as z from 'zod'
+
+const units = { s: 1, m: 60, h: 3600, d: 86400 } as const
+
+/** "5m" → 300; undefined when the text is not a duration. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d{1,9})(s|m|h|d)$/.exec(text.trim())
+  if (!match) return undefined
+  return Number(match[1]) * units[match[2] as keyof typeof units]
+}
+
+/** Formats seconds back into the largest exact unit: 300 → "5m". */
+export function formatDuration(seconds: number): string {
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60]] as const) {
+    if (seconds > 0 && seconds % size === 0) return `${seconds / size}${unit}`
+  }
+  return `${seconds}s`
+}
+
+/** A duration string such as "5m", parsed to a whole number of seconds (at least 1). */
+export const Duration = z
+  .string()
+  .meta({ description: 'A duration: a whole number followed by s, m, h or d (for example "5m").' })
+  .transform((text, ctx) => {
+    const seconds = parseDuration(text)
+    if (seconds === undefined || seconds < 1) {
+      ctx.addIssue({ code: 'custom', message: 'must be a duration such as "90s", "5m", "2h" or "1d"' })
+      return z.NEVER
+    }
+    return seconds
+  })

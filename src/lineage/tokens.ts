@@ -1,0 +1,63 @@
+// Token lineage: one row per issued access token, written before the token leaves the server.
+// Rows are never cascaded; activity is decided when a token is read (see findActiveToken).
+import type { Kysely, Selectable } from 'kysely'
+import type { DB, IssuedTokensTable } from '../db/schema.ts'
+
+export type IssuedToken = Selectable<IssuedTokensTable>
+
+export interface IssuedTokenWrite {
+  jti: string
+  kid: string
+  grant_type: string
+  client_id: string
+  sub: string
+  aud: string
+  scope: string[]
+  issued_at: Date
+  expires_at: Date
+  parent_jti: string | null
+  ancestors: string[]
+  claims: Record<string, unknown>
+}
+
+export async function recordIssuedToken(db: Kysely<DB>, row: IssuedTokenWrite): Promise<void> {
+  await db
+    .insertInto('issued_tokens')
+    .values({ ...row, claims: JSON.stringify(row.claims) })
+    .execute()
+}
+
+/**
+ * The token, if it is active at `now`: unexpired, not revoked, and no ancestor revoked. One
+ * indexed query, so a revocation committed anywhere is seen by the very next read on every process.
+ */
+export function findActiveToken(db: Kysely<DB>, jti: string, now: Date): Promise<IssuedToken | undefined> {
+  return db
+    .selectFrom('issued_tokens as t')
+    .selectAll('t')
+    .where('t.jti', '=', jti)
+    .where('t.expires_at', '>', now)
+    .where('t.revoked_at', 'is', null)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('issued_tokens as a')
+            .select('a.jti')
+            .where((eb) => eb('a.jti', '=', eb.fn.any('t.ancestors')))
+            .where('a.revoked_at', 'is not', null),
+        ),
+      ),
+    )
+    .executeTakeFirst()
+}
+
+/** Marks a token revoked (idempotent: the first revocation time is kept). Its descendants die at read. */
+export async function revokeToken(db: Kysely<DB>, jti: string, now: Date): Promise<boolean> {
+  const result = await db
+    .updateTable('issued_tokens')
+    .set({ revoked_at: now })
+    .where('jti', '=', jti)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst()
+  return result.numUpdatedRows > 0n
+}

@@ -1,0 +1,96 @@
+// `mandate apply`: load and validate every document first, check references across them and the
+// database, then write all changes in one transaction. Any finding means nothing is written.
+import type { Kysely } from 'kysely'
+import { planClient } from '../clients/plan-apply.ts'
+import { ClientDocument } from '../clients/schema.ts'
+import { listClientIds } from '../clients/store.ts'
+import type { DB } from '../db/schema.ts'
+import type { Clock } from '../lib/clock.ts'
+import { toDate } from '../lib/clock.ts'
+import { planResource } from '../resources/plan-apply.ts'
+import { ResourceDocument } from '../resources/schema.ts'
+import { type Finding, type Located, loadDocuments } from './load.ts'
+import type { Planned } from './plan.ts'
+
+/** Every document kind `mandate apply` accepts, in the order they are written (dependencies first). */
+export const documentKinds = { Client: ClientDocument, Resource: ResourceDocument } as const
+export type AnyDocument = ClientDocument | ResourceDocument
+
+export interface ApplyResult {
+  findings: Finding[]
+  changes: Array<Omit<Planned, 'write'> & { file: string; line: number }>
+}
+
+export async function applyDocuments(
+  db: Kysely<DB>,
+  paths: readonly string[],
+  options: { dryRun?: boolean; clock: Clock },
+): Promise<ApplyResult> {
+  const kinds = Object.keys(documentKinds)
+  const { documents, findings } = await loadDocuments<AnyDocument>(
+    paths,
+    (kind) => (typeof kind === 'string' && kind in documentKinds ? documentKinds[kind as keyof typeof documentKinds] : undefined),
+    kinds,
+  )
+  if (findings.length === 0) findings.push(...(await crossCheck(db, documents)))
+  if (findings.length > 0) return { findings, changes: [] }
+
+  const ordered = [...documents].sort((a, b) => kinds.indexOf(a.document.kind) - kinds.indexOf(b.document.kind))
+  const run = async (trx: Kysely<DB>) => {
+    const changes: ApplyResult['changes'] = []
+    for (const located of ordered) {
+      const { document } = located
+      const planned = document.kind === 'Client' ? await planClient(trx, document) : await planResource(trx, document)
+      if (!options.dryRun) await planned.write(trx, toDate(options.clock.now()))
+      changes.push({ kind: planned.kind, name: planned.name, action: planned.action, file: located.file, line: located.line })
+    }
+    return changes
+  }
+  const changes = options.dryRun ? await run(db) : await db.transaction().execute(run)
+  return { findings: [], changes }
+}
+
+/** References and uniqueness that no single document can check on its own. */
+async function crossCheck(db: Kysely<DB>, documents: Located<AnyDocument>[]): Promise<Finding[]> {
+  const findings: Finding[] = []
+  const at = (doc: Located<AnyDocument>, path: PropertyKey[], message: string): Finding => ({
+    file: doc.file,
+    ...doc.locate(path),
+    message,
+    path: path.map(String).join('.'),
+  })
+
+  const seen = new Map<string, Located<AnyDocument>>()
+  for (const doc of documents) {
+    const key = `${doc.document.kind}/${doc.document.metadata.name}`
+    const first = seen.get(key)
+    if (first) findings.push(at(doc, ['metadata', 'name'], `${key} is also defined at ${first.file}:${first.line}`))
+    else seen.set(key, doc)
+  }
+
+  const resources = documents.filter((d): d is Located<ResourceDocument> => d.document.kind === 'Resource')
+  const uris = new Map<string, string>()
+  for (const doc of resources) {
+    const other = uris.get(doc.document.spec.uri)
+    if (other && other !== doc.document.metadata.name) {
+      findings.push(at(doc, ['spec', 'uri'], `resource ${other} already uses this uri`))
+    }
+    uris.set(doc.document.spec.uri, doc.document.metadata.name)
+  }
+  const stored = await db.selectFrom('resources').select(['name', 'uri']).execute()
+  for (const row of stored) {
+    const doc = resources.find((d) => d.document.spec.uri === row.uri && d.document.metadata.name !== row.name)
+    if (doc) findings.push(at(doc, ['spec', 'uri'], `resource ${row.name} already uses this uri`))
+  }
+
+  const clients = new Set([
+    ...(await listClientIds(db)),
+    ...documents.filter((d) => d.document.kind === 'Client').map((d) => d.document.metadata.name),
+  ])
+  for (const doc of resources) {
+    doc.document.spec.introspectors.forEach((clientId, index) => {
+      if (!clients.has(clientId)) findings.push(at(doc, ['spec', 'introspectors', index], `unknown client ${clientId}`))
+    })
+  }
+  return findings
+}

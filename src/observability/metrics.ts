@@ -1,0 +1,36 @@
+// Prometheus metrics on the management port. Labels are bounded: routes are templates, never paths.
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client'
+
+export interface Metrics {
+  registry: Registry
+  requestDuration: Histogram<'http_request_method' | 'http_route' | 'http_response_status_code' | 'listener'>
+  tokensIssued: Counter<'grant_type'>
+  tokensRevoked: Counter<'cause'>
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  return {
+    registry,
+    requestDuration: new Histogram({
+      name: 'http_server_request_duration_seconds',
+      help: 'Duration of HTTP requests (OpenTelemetry http.server.request.duration).',
+      labelNames: ['http_request_method', 'http_route', 'http_response_status_code', 'listener'],
+      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    tokensIssued: new Counter({
+      name: 'mandate_tokens_issued_total',
+      help: 'Access tokens issued (lineage row written), by grant type.',
+      labelNames: ['grant_type'],
+      registers: [registry],
+    }),
+    tokensRevoked: new Counter({
+      name: 'mandate_tokens_revoked_total',
+      help: 'Access tokens revoked, by cause.',
+      labelNames: ['cause'],
+      registers: [registry],
+    }),
+  }
+}

@@ -1,0 +1,50 @@
+// The single persistence point of every JWT access token: runs just before signing (oidc-provider
+// formats.customizers.jwt), so if the lineage row cannot be written, no token leaves the server.
+import type { AccessToken, ClientCredentials, KoaContextWithOIDC } from 'oidc-provider'
+import { toDate } from '../lib/clock.ts'
+import type { IssuedTokenWrite } from '../lineage/tokens.ts'
+import { TemporarilyUnavailable } from './errors.ts'
+import { lineageOf } from './handoff.ts'
+
+export interface AccessTokenFormatDeps {
+  currentKid(): string
+  record(row: IssuedTokenWrite): Promise<void>
+  onIssued(row: IssuedTokenWrite): void
+  log: { error(fields: object, msg: string): void }
+}
+
+type Structured = { header?: Record<string, unknown> | undefined; payload: Record<string, unknown> }
+
+// RFC 9068 §2.2 claims live in their own columns; everything else is kept for introspection.
+const standard = new Set(['jti', 'sub', 'iat', 'exp', 'scope', 'client_id', 'iss', 'aud', 'cnf', 'authorization_details'])
+
+export function persistingCustomizer(deps: AccessTokenFormatDeps) {
+  return async (_ctx: KoaContextWithOIDC, token: AccessToken | ClientCredentials, jwt: Structured): Promise<void> => {
+    const { payload } = jwt
+    const kid = deps.currentKid()
+    jwt.header = { ...jwt.header, kid } // the row and the signature name the same key
+    const lineage = lineageOf(token)
+    const row: IssuedTokenWrite = {
+      jti: String(payload.jti),
+      kid,
+      grant_type: lineage?.grantType ?? (token.kind === 'ClientCredentials' ? 'client_credentials' : String(token.gty)),
+      client_id: String(payload.client_id),
+      sub: String(payload.sub),
+      aud: String(payload.aud),
+      scope: typeof payload.scope === 'string' ? payload.scope.split(' ') : [],
+      issued_at: toDate(Number(payload.iat)),
+      expires_at: toDate(Number(payload.exp)),
+      parent_jti: lineage?.parentJti ?? null,
+      ancestors: lineage?.ancestors ?? [],
+      claims: Object.fromEntries(Object.entries(payload).filter(([name]) => !standard.has(name))),
+    }
+    try {
+      await deps.record(row)
+    } catch (error) {
+      // Issue contract: no lineage row, no token. Whatever the cause, the client may retry.
+      deps.log.error({ err: error, jti: row.jti, client_id: row.client_id }, 'lineage write failed; token withheld')
+      throw new TemporarilyUnavailable({ cause: error })
+    }
+    deps.onIssued(row)
+  }
+}

@@ -1,0 +1,142 @@
+// oidc-provider's storage, over Postgres: clients from `clients`, our JWT access tokens from the
+// lineage table (read-time activity), and every other artefact as JSON in oidc_payloads.
+import type { Kysely } from 'kysely'
+import { type Adapter, type AdapterPayload, Provider } from 'oidc-provider'
+import type { ClientRow } from '../clients/store.ts'
+import { findClient } from '../clients/store.ts'
+import type { DB } from '../db/schema.ts'
+import { type Clock, toDate, toEpoch } from '../lib/clock.ts'
+import { findActiveToken, type IssuedToken, revokeToken } from '../lineage/tokens.ts'
+import { failClosed } from './errors.ts'
+
+export interface AdapterDeps {
+  db: Kysely<DB>
+  clock: Clock
+  clientMetadata(row: ClientRow): AdapterPayload
+  onRevoked(token: IssuedToken | undefined): void
+}
+
+export function adapterFactory(deps: AdapterDeps): (name: string) => Adapter {
+  return (name) => {
+    if (name === 'Client') return clientAdapter(deps)
+    if (name === 'AccessToken' || name === 'ClientCredentials') return tokenAdapter(name, deps)
+    return payloadAdapter(name, deps)
+  }
+}
+
+const readOnly = (what: string) => async () => {
+  throw new Error(`${what} are managed with \`mandate apply\`, not through oidc-provider`)
+}
+
+function clientAdapter(deps: AdapterDeps): Adapter {
+  return {
+    async find(id) {
+      const row = await failClosed(() => findClient(deps.db, id))
+      return row && deps.clientMetadata(row)
+    },
+    upsert: readOnly('clients'),
+    destroy: readOnly('clients'),
+    consume: readOnly('clients'),
+    findByUid: async () => undefined,
+    findByUserCode: async () => undefined,
+    revokeByGrantId: async () => {},
+  }
+}
+
+// Introspection looks a token up as AccessToken and ClientCredentials in parallel; both share one read.
+const lookups = new WeakMap<object, Map<string, Promise<IssuedToken | undefined>>>()
+
+function findActiveOnce(deps: AdapterDeps, jti: string): Promise<IssuedToken | undefined> {
+  const ctx = Provider.ctx
+  const read = () => failClosed(() => findActiveToken(deps.db, jti, toDate(deps.clock.now())))
+  if (!ctx) return read()
+  const memo = lookups.get(ctx) ?? new Map<string, Promise<IssuedToken | undefined>>()
+  lookups.set(ctx, memo)
+  const pending = memo.get(jti) ?? read()
+  memo.set(jti, pending)
+  return pending
+}
+
+export const modelOf = (row: Pick<IssuedToken, 'grant_type'>) =>
+  row.grant_type === 'client_credentials' ? 'ClientCredentials' : 'AccessToken'
+
+function tokenAdapter(name: 'AccessToken' | 'ClientCredentials', deps: AdapterDeps): Adapter {
+  const fallback = payloadAdapter(name, deps)
+  return {
+    ...fallback,
+    async find(id) {
+      const row = await findActiveOnce(deps, id)
+      if (!row) return fallback.find(id)
+      if (modelOf(row) !== name) return undefined
+      const claims = row.claims as Record<string, unknown>
+      return {
+        jti: row.jti,
+        kind: name,
+        clientId: row.client_id,
+        ...(name === 'AccessToken' ? { accountId: row.sub } : {}),
+        aud: row.aud,
+        ...(row.scope.length > 0 ? { scope: row.scope.join(' ') } : {}),
+        iat: toEpoch(row.issued_at),
+        exp: toEpoch(row.expires_at),
+        gty: row.grant_type,
+        // RFC 7662 §2.2: sub is returned for client_credentials tokens too (it equals client_id).
+        extra: name === 'ClientCredentials' ? { ...claims, sub: row.sub } : claims,
+      } as AdapterPayload
+    },
+    async destroy(id) {
+      const now = toDate(deps.clock.now())
+      const row = await failClosed(async () => {
+        const found = await findActiveToken(deps.db, id, now)
+        return (await revokeToken(deps.db, id, now)) ? found : undefined
+      })
+      if (row) deps.onRevoked(row)
+      else await fallback.destroy(id)
+    },
+  }
+}
+
+function payloadAdapter(model: string, deps: AdapterDeps): Adapter {
+  const { db } = deps
+  const now = () => toDate(deps.clock.now())
+  const live = () =>
+    db
+      .selectFrom('oidc_payloads')
+      .select(['payload', 'consumed_at'])
+      .where('model', '=', model)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now())]))
+  const unpack = (row: { payload: unknown; consumed_at: Date | null } | undefined) =>
+    row && ({ ...(row.payload as AdapterPayload), ...(row.consumed_at ? { consumed: toEpoch(row.consumed_at) } : {}) } as AdapterPayload)
+
+  return {
+    async upsert(id, payload, expiresIn) {
+      const values = {
+        payload: JSON.stringify(payload),
+        grant_id: payload.grantId ?? null,
+        user_code: payload.userCode ?? null,
+        uid: payload.uid ?? null,
+        expires_at: expiresIn ? toDate(deps.clock.now() + expiresIn) : null,
+      }
+      await failClosed(() =>
+        db
+          .insertInto('oidc_payloads')
+          .values({ model, id, ...values })
+          .onConflict((oc) => oc.columns(['model', 'id']).doUpdateSet(values))
+          .execute(),
+      )
+    },
+    find: (id) => failClosed(() => live().where('id', '=', id).executeTakeFirst()).then(unpack),
+    findByUid: (uid) => failClosed(() => live().where('uid', '=', uid).executeTakeFirst()).then(unpack),
+    findByUserCode: (code) => failClosed(() => live().where('user_code', '=', code).executeTakeFirst()).then(unpack),
+    async consume(id) {
+      await failClosed(() =>
+        db.updateTable('oidc_payloads').set({ consumed_at: now() }).where('model', '=', model).where('id', '=', id).execute(),
+      )
+    },
+    async destroy(id) {
+      await failClosed(() => db.deleteFrom('oidc_payloads').where('model', '=', model).where('id', '=', id).execute())
+    },
+    async revokeByGrantId(grantId) {
+      await failClosed(() => db.deleteFrom('oidc_payloads').where('grant_id', '=', grantId).execute())
+    },
+  }
+}

@@ -1,0 +1,23 @@
+// Outages at the OAuth edge: 503 temporarily_unavailable (RFC 6749 §4.1.2.1 code), never a token,
+// never active:true. Bugs are not dressed up as this; only recognised database outages are.
+import { errors } from 'oidc-provider'
+import { DatabaseUnavailable, isDatabaseUnavailable } from '../db/outage.ts'
+
+export class TemporarilyUnavailable extends errors.OIDCProviderError {
+  constructor(options?: { cause?: unknown }) {
+    super(503, 'temporarily_unavailable', options?.cause === undefined ? undefined : { cause: options.cause })
+    this.expose = true // oidc-provider hides every >= 500 as server_error; this one is meant to be seen
+    this.allow_redirect = false
+    this.error_description = 'the authorization server is temporarily unavailable, retry later'
+  }
+}
+
+/** Runs work that touches the database; an outage becomes TemporarilyUnavailable (503). */
+export async function failClosed<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (error) {
+    if (error instanceof DatabaseUnavailable || isDatabaseUnavailable(error)) throw new TemporarilyUnavailable({ cause: error })
+    throw error
+  }
+}

@@ -1,0 +1,68 @@
+// oidc-provider refuses structured tokens at introspection and revocation. This pre-middleware
+// verifies a presented JWT access token (signature first: a forged JWT naming a real jti must
+// find nothing) and hands the built-in endpoints its jti, which the adapter resolves from lineage.
+import { randomUUID } from 'node:crypto'
+import { Readable } from 'node:stream'
+import type { Context, Next } from 'koa'
+import type { OurAccessToken } from '../keys/verify-access-token.ts'
+import { TemporarilyUnavailable } from './errors.ts'
+
+const bridged = new Set(['/token/introspection', '/token/revocation'])
+const maxBody = 56 * 1024 // oidc-provider's own urlencoded limit
+const looksLikeJwt = (value: string) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(value)
+
+export function jwtBridge(verify: (token: string) => Promise<OurAccessToken | undefined>) {
+  return async function bridgeJwtAccessTokens(ctx: Context, next: Next): Promise<void> {
+    if (ctx.method !== 'POST' || !bridged.has(ctx.path) || !ctx.is('application/x-www-form-urlencoded')) return next()
+    const raw = await readBody(ctx)
+    if (raw === undefined) {
+      ctx.status = 413
+      ctx.body = { error: 'invalid_request', error_description: 'request body is too large' }
+      return
+    }
+    const params = new URLSearchParams(raw)
+    const presented = params.getAll('token')
+    let verified: OurAccessToken | undefined
+    if (presented.length === 1 && looksLikeJwt(presented[0] as string)) {
+      try {
+        verified = await verify(presented[0] as string)
+      } catch (error) {
+        throw new TemporarilyUnavailable({ cause: error })
+      }
+      // An unverifiable JWT becomes a value no adapter can find: active:false, or a no-op revocation.
+      params.set('token', verified?.jti ?? `unverified-${randomUUID()}`)
+    }
+    replaceBody(ctx, params.toString())
+    await next()
+    // oidc-provider omits jti when it equals the presented value (here, the swapped-in jti).
+    const body = ctx.body as Record<string, unknown> | undefined
+    if (verified && body?.active === true) ctx.body = { ...body, jti: verified.jti }
+  }
+}
+
+async function readBody(ctx: Context): Promise<string | undefined> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of ctx.req) {
+    size += (chunk as Buffer).length
+    if (size > maxBody) return undefined
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/** Gives downstream parsers a fresh request stream holding `text`, so nothing is parsed twice. */
+function replaceBody(ctx: Context, text: string): void {
+  const bytes = Buffer.from(text)
+  const original = ctx.req
+  const replacement = Object.assign(Readable.from([bytes]), {
+    headers: { ...original.headers, 'content-length': String(bytes.length) },
+    method: original.method,
+    url: original.url,
+    httpVersion: original.httpVersion,
+    socket: original.socket,
+    connection: original.socket,
+  })
+  ctx.req = replacement as unknown as Context['req']
+  ctx.request.req = ctx.req
+}

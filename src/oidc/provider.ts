@@ -1,0 +1,210 @@
+// The oidc-provider configuration, in one place. Clients, resources and keys come from Postgres;
+// every access token is an RFC 9068 JWT for exactly one RFC 8707 resource.
+import { createHash } from 'node:crypto'
+import type { Kysely } from 'kysely'
+import Provider, { type AdapterPayload, type Client, errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider'
+import { ADMIN_SCOPE } from '../clients/schema.ts'
+import { verifySecret } from '../clients/secret-hash.ts'
+import type { ClientRow } from '../clients/store.ts'
+import type { DB } from '../db/schema.ts'
+import type { KeyRing } from '../keys/ring.ts'
+import { SIGNING_ALG } from '../keys/store.ts'
+import type { OurAccessToken } from '../keys/verify-access-token.ts'
+import type { Clock } from '../lib/clock.ts'
+import { type IssuedToken, recordIssuedToken } from '../lineage/tokens.ts'
+import type { Log } from '../observability/log.ts'
+import type { Metrics } from '../observability/metrics.ts'
+import { findResourceByUri } from '../resources/store.ts'
+import { persistingCustomizer } from './access-token-format.ts'
+import { adapterFactory } from './adapter.ts'
+import { failClosed } from './errors.ts'
+import { jwtBridge } from './jwt-bridge.ts'
+import { KeyRingSigningKey } from './signing-key.ts'
+import { answerUnauthorizedClient } from './unauthorized-client.ts'
+
+export interface ProviderDeps {
+  issuer: string
+  db: Kysely<DB>
+  ring: KeyRing
+  clock: Clock
+  clockTolerance: number
+  cookieKeys: string[]
+  log: Log
+  metrics: Metrics
+  verifyAccessToken(token: string): Promise<OurAccessToken | undefined>
+}
+
+/** The one description for resource problems (RFC 8707 §2: invalid, missing, unknown or malformed). */
+export const RESOURCE_INVALID = 'the resource is missing, unknown or not allowed for this client'
+export const SCOPE_INVALID = 'the requested scope is not allowed'
+
+export function buildProvider(deps: ProviderDeps): Provider {
+  const { db, ring, log, metrics } = deps
+  const offeredGrants = new Set<string>()
+
+  const provider = new Provider(deps.issuer, {
+    adapter: adapterFactory({
+      db,
+      clock: deps.clock,
+      clientMetadata: (row) => clientMetadata(row, offeredGrants),
+      onRevoked: () => metrics.tokensRevoked.inc({ cause: 'client' }),
+    }),
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    clientDefaults: {
+      grant_types: [],
+      response_types: [],
+      id_token_signed_response_alg: SIGNING_ALG,
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    clockTolerance: deps.clockTolerance,
+    cookies: { keys: deps.cookieKeys },
+    enabledJWA: {
+      idTokenSigningAlgValues: [SIGNING_ALG],
+      clientAuthSigningAlgValues: ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'EdDSA'],
+    },
+    jwks: { keys: [new KeyRingSigningKey(ring)] },
+    // Client scopes are resource catalogues known only at run time, so they travel as our own
+    // metadata member instead of oidc-provider's static `scope` allow-list.
+    extraClientMetadata: { properties: [CLIENT_SCOPES] },
+    responseTypes: ['code'],
+    scopes: ['openid'],
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      externalSigningSupport: { enabled: true, ack: 'experimental-01' },
+      introspection: { enabled: true, allowedPolicy: introspectionAllowed },
+      revocation: { enabled: true, allowedPolicy: revocationAllowed },
+      resourceIndicators: {
+        enabled: true,
+        // RFC 8707 §2: a token request without a resource is refused (invalid_target), never defaulted.
+        defaultResource: () => {
+          throw new errors.InvalidTarget(RESOURCE_INVALID)
+        },
+        useGrantedResource: () => false,
+        getResourceServerInfo: resourceServerInfo,
+      },
+    },
+    extraTokenClaims: (_ctx, token) => token.extra,
+    formats: {
+      customizers: {
+        jwt: persistingCustomizer({
+          currentKid: () => ring.signingKey().kid,
+          record: (row) => recordIssuedToken(db, row),
+          onIssued: (row) => metrics.tokensIssued.inc({ grant_type: row.grant_type }),
+          log,
+        }),
+      },
+    },
+    ttl: {
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 300,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 300,
+      Grant: 600,
+      Interaction: 600,
+      Session: 86400,
+      IdToken: 300,
+    },
+    renderError: async (ctx, out) => {
+      ctx.type = 'json'
+      ctx.body = out
+    },
+  })
+
+  // Client secrets are stored hashed; oidc-provider's constant-time comparison becomes a hash check.
+  ;(provider.Client.prototype as unknown as { compareClientSecret(actual: string): Promise<boolean> }).compareClientSecret =
+    function compareClientSecret(this: Client, actual: string) {
+      return typeof this.clientSecret === 'string' ? verifySecret(actual, this.clientSecret) : Promise.resolve(false)
+    }
+  answerUnauthorizedClient(provider)
+  for (const grant of ['client_credentials']) offeredGrants.add(grant)
+
+  provider.use(serveDiscoveryAlias)
+  provider.use(serveJwks(ring))
+  provider.use(jwtBridge(deps.verifyAccessToken))
+  provider.on('server_error', (ctx, error) => log.error({ err: error, req_id: ctx.state?.reqId }, 'oidc-provider server_error'))
+
+  async function resourceServerInfo(
+    ctx: KoaContextWithOIDC,
+    indicator: string,
+    client: Client,
+  ): Promise<ResourceServer> {
+    const resource = await failClosed(() => findResourceByUri(db, indicator))
+    if (!resource) throw new errors.InvalidTarget(RESOURCE_INVALID)
+    const requested = String(ctx.oidc.params?.scope ?? '').split(' ').filter(Boolean)
+    const clientScopes = new Set(scopesOf(client))
+    // Scopes outside the client's or the resource's catalogue are refused, never silently dropped.
+    if (requested.some((scope) => !clientScopes.has(scope) || !resource.scopes.includes(scope))) {
+      // No `scope` member in the body: the refused value is the caller's own input (no echo).
+      throw new errors.InvalidScope(SCOPE_INVALID, undefined as unknown as string)
+    }
+    return {
+      scope: resource.scopes.join(' '),
+      audience: resource.uri,
+      accessTokenTTL: resource.access_token_lifetime,
+      accessTokenFormat: 'jwt',
+      jwt: { sign: { alg: SIGNING_ALG } },
+    }
+  }
+
+  // RFC 7662 §4: only the resource's named introspectors (or an admin) learn anything about a token.
+  async function introspectionAllowed(_ctx: KoaContextWithOIDC, caller: Client, token: object) {
+    if (isAdmin(caller)) return true
+    const { aud } = token as { aud?: unknown }
+    const resource = typeof aud === 'string' ? await failClosed(() => findResourceByUri(db, aud)) : undefined
+    return resource?.introspectors.includes(caller.clientId) ?? false
+  }
+
+  return provider
+}
+
+const CLIENT_SCOPES = 'mandate_scopes'
+
+/** The scopes a client may be granted (its document's spec.scopes). */
+export const scopesOf = (client: Client): string[] => ((client as unknown as Record<string, unknown>)[CLIENT_SCOPES] as string[]) ?? []
+
+export const isAdmin = (client: Client): boolean => scopesOf(client).includes(ADMIN_SCOPE)
+
+// RFC 7009 §2.1: only the client the token was issued to may revoke it.
+async function revocationAllowed(_ctx: KoaContextWithOIDC, caller: Client, token: object) {
+  if ((token as { clientId?: string }).clientId !== caller.clientId) throw new errors.InvalidRequest('client is not authorized to revoke the presented token')
+  return true
+}
+
+/**
+ * clients row → oidc-provider client metadata (the secret hash stands in for client_secret).
+ * Grant types the server does not offer are left out, so one stale value cannot disable a client.
+ */
+export function clientMetadata(row: ClientRow, offered: ReadonlySet<string>): AdapterPayload {
+  return {
+    client_id: row.client_id,
+    grant_types: row.grant_types.filter((grant) => offered.has(grant)),
+    redirect_uris: row.redirect_uris,
+    response_types: [],
+    [CLIENT_SCOPES]: row.scopes,
+    ...(row.secret_hash
+      ? { client_secret: row.secret_hash, token_endpoint_auth_method: 'client_secret_basic' }
+      : { jwks: row.jwks as AdapterPayload['jwks'], token_endpoint_auth_method: 'private_key_jwt' }),
+  }
+}
+
+/** RFC 8414 §3: the OAuth metadata document; its members are the same as OpenID Discovery's. */
+async function serveDiscoveryAlias(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
+  if (ctx.path === '/.well-known/oauth-authorization-server') ctx.path = '/.well-known/openid-configuration'
+  await next()
+}
+
+/** RFC 7517 JWK Set: every published key (pending, active, retained), not only the one that signs. */
+function serveJwks(ring: KeyRing) {
+  return async function jwks(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
+    if (ctx.path !== '/jwks' || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next()
+    ctx.type = 'application/jwk-set+json; charset=utf-8'
+    ctx.set('Cache-Control', 'public, max-age=60')
+    ctx.body = ring.jwks()
+  }
+}
+
+/** oidc-provider cookie keys, derived from the master key so every process signs cookies alike. */
+export function deriveCookieKeys(masterKeys: readonly Buffer[]): string[] {
+  return masterKeys.map((key) => createHash('sha256').update('mandate cookie key').update(key).digest('base64url'))
+}
+
+export type { IssuedToken }

@@ -1,0 +1,34 @@
+// Plans `kind: Resource`: created, updated, or unchanged when its content hash matches.
+import type { Kysely } from 'kysely'
+import type { DB } from '../db/schema.ts'
+import { contentHash } from '../lib/canonical-json.ts'
+import { type Planned, unchanged } from '../manifests/plan.ts'
+import type { ResourceDocument } from './schema.ts'
+import { findResourceByName, upsertResource } from './store.ts'
+
+export async function planResource(db: Kysely<DB>, doc: ResourceDocument): Promise<Planned> {
+  const { metadata, spec } = doc
+  const existing = await findResourceByName(db, metadata.name)
+  const hash = contentHash(doc)
+  if (existing?.content_hash === hash) return unchanged('Resource', metadata.name)
+  return {
+    kind: 'Resource',
+    name: metadata.name,
+    action: existing ? 'updated' : 'created',
+    write: (target, now) =>
+      upsertResource(
+        target,
+        {
+          name: metadata.name,
+          uri: spec.uri,
+          description: metadata.description ?? null,
+          labels: metadata.labels ?? {},
+          scopes: [...new Set(spec.scopes)],
+          introspectors: [...new Set(spec.introspectors)],
+          access_token_lifetime: spec.accessTokenLifetime,
+          content_hash: hash,
+        },
+        now,
+      ),
+  }
+}
