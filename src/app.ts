@@ -8,6 +8,7 @@ import type { Config } from './config/schema.ts'
 import { connectDatabase, type Database } from './db/connect.ts'
 import { migrateUp, migrationStatus, waitForMigrations } from './db/migrations.ts'
 import { jsonErrors } from './http/errors.ts'
+import { noStore } from './http/no-store.ts'
 import { observe } from './http/observe.ts'
 import { masterKeys } from './keys/master-key.ts'
 import { KeyRing } from './keys/ring.ts'
@@ -82,6 +83,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   const publicApp = new Koa()
   publicApp.use(observe('public', { log, metrics, route: (ctx) => (ctx as { oidc?: { route?: string } }).oidc?.route ?? 'other' }))
+  publicApp.use(noStore)
   publicApp.use(jsonErrors(log))
   publicApp.use(mount('/', provider))
 

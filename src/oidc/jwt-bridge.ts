@@ -9,7 +9,8 @@ import { TemporarilyUnavailable } from './errors.ts'
 
 const bridged = new Set(['/token/introspection', '/token/revocation'])
 const maxBody = 56 * 1024 // oidc-provider's own urlencoded limit
-const looksLikeJwt = (value: string) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(value)
+// Any JWS or JWE compact form, including an unsecured JWT with an empty signature part.
+const looksLikeJwt = (value: string) => /^[\w-]*(\.[\w-]*){2}$|^[\w-]*(\.[\w-]*){4}$/.test(value)
 
 export function jwtBridge(verify: (token: string) => Promise<OurAccessToken | undefined>) {
   return async function bridgeJwtAccessTokens(ctx: Context, next: Next): Promise<void> {

@@ -1,0 +1,139 @@
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
+import { describe, expect, it } from 'vitest'
+import { counts, useDatabase } from '../support/database.ts'
+import { accessToken, clientCredentials, expectRejection, jtiOf, post } from '../support/oauth.ts'
+import { useServer } from '../support/server.ts'
+
+const t = useDatabase()
+const server = useServer(t)
+const tickets = 'https://tickets.test/'
+
+describe('client_credentials with RFC 8707 resource', () => {
+  it('issues an RFC 9068 JWT access token and records it before answering', async () => {
+    const before = Date.now() / 1000
+    const response = await clientCredentials(server.url, 'agent-one', { resource: tickets, scope: 'tickets:read' })
+    expect(response.status).toBe(200)
+    expect(response.headers.get('cache-control')).toContain('no-store')
+    const body = (await response.json()) as Record<string, unknown>
+    expect(body).toEqual({ access_token: expect.any(String), expires_in: 300, scope: 'tickets:read', token_type: 'Bearer' })
+    const token = body.access_token as string
+
+    expect(decodeProtectedHeader(token)).toEqual({ alg: 'ES256', typ: 'at+jwt', kid: expect.any(String) })
+    const jwks = await (await fetch(`${server.url}/jwks`)).json()
+    const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), { issuer: server.issuer, audience: tickets, typ: 'at+jwt' })
+    expect(Object.keys(payload).sort()).toEqual(['aud', 'client_id', 'exp', 'iat', 'iss', 'jti', 'scope', 'sub'])
+    expect(payload).toMatchObject({ sub: 'agent-one', client_id: 'agent-one', scope: 'tickets:read', aud: tickets })
+    expect(payload.exp! - payload.iat!).toBe(300)
+    expect(payload.iat!).toBeGreaterThanOrEqual(Math.floor(before))
+
+    const row = await t.db.selectFrom('issued_tokens').selectAll().where('jti', '=', payload.jti!).executeTakeFirstOrThrow()
+    expect(row).toMatchObject({
+      client_id: 'agent-one',
+      sub: 'agent-one',
+      aud: tickets,
+      scope: ['tickets:read'],
+      grant_type: 'client_credentials',
+      kid: decodeProtectedHeader(token).kid,
+      parent_jti: null,
+      revoked_at: null,
+      ancestors: [],
+    })
+    expect(row.expires_at.getTime() / 1000).toBe(payload.exp)
+  })
+
+  it('takes the lifetime from the resource', async () => {
+    const token = await accessToken(server.url, 'service-only', { resource: 'https://other.test/api', scope: 'other:read' })
+    const row = await t.db.selectFrom('issued_tokens').selectAll().where('jti', '=', jtiOf(token)).executeTakeFirstOrThrow()
+    expect((row.expires_at.getTime() - row.issued_at.getTime()) / 1000).toBe(600)
+  })
+
+  it('accepts client_secret_post as well as client_secret_basic', async () => {
+    const response = await post(`${server.url}/token`, {
+      grant_type: 'client_credentials',
+      client_id: 'agent-two',
+      client_secret: 'agent-two-secret-0123456789',
+      resource: tickets,
+    })
+    expect(response.status).toBe(200)
+    expect(await response.json()).toMatchObject({ token_type: 'Bearer', expires_in: 300 })
+  })
+
+  describe('refusals change nothing', () => {
+    const cases: Array<[string, () => Promise<Response>, number, string, string]> = [
+      [
+        'a wrong secret',
+        () => clientCredentials(server.url, 'agent-one', { resource: tickets }, 'not-the-secret-of-agent-one'),
+        401,
+        'invalid_client',
+        'client authentication failed',
+      ],
+      [
+        'an unknown client',
+        () => clientCredentials(server.url, 'nobody', { resource: tickets }, 'whatever-secret-12345'),
+        401,
+        'invalid_client',
+        'client authentication failed',
+      ],
+      [
+        'a client not registered for the grant',
+        () => clientCredentials(server.url, 'exchange-only', { resource: tickets }),
+        400,
+        'unauthorized_client',
+        'the client is not allowed to use this grant type',
+      ],
+      [
+        'an unknown resource',
+        () => clientCredentials(server.url, 'agent-one', { resource: 'https://unknown.test/' }),
+        400,
+        'invalid_target',
+        'the resource is missing, unknown or not allowed for this client',
+      ],
+      [
+        'no resource',
+        () => clientCredentials(server.url, 'agent-one', {}),
+        400,
+        'invalid_target',
+        'the resource is missing, unknown or not allowed for this client',
+      ],
+      [
+        'a scope outside the client catalogue',
+        () => clientCredentials(server.url, 'agent-two', { resource: tickets, scope: 'tickets:read tickets:write' }),
+        400,
+        'invalid_scope',
+        'the requested scope is not allowed',
+      ],
+      [
+        'a scope outside the resource catalogue',
+        () => clientCredentials(server.url, 'agent-one', { resource: tickets, scope: 'other:read' }),
+        400,
+        'invalid_scope',
+        'the requested scope is not allowed',
+      ],
+      [
+        'two resources',
+        () => clientCredentials(server.url, 'agent-one', { resource: [tickets, 'https://other.test/api'] }),
+        400,
+        'invalid_target',
+        'only a single resource indicator value is supported for this grant type',
+      ],
+      [
+        'a repeated scope parameter',
+        () => clientCredentials(server.url, 'agent-one', { resource: tickets, scope: ['tickets:read', 'tickets:read'] }),
+        400,
+        'invalid_request',
+        "'scope' parameter must not be provided twice",
+      ],
+    ]
+    it.each(cases)('refuses %s', async (_, send, status, error, error_description) => {
+      const before = await counts(t.db)
+      const response = await send()
+      await expectRejection(response, { status, error, error_description })
+      expect(await counts(t.db)).toEqual(before)
+    })
+
+    it('answers 401 with a Basic challenge when client authentication fails', async () => {
+      const response = await clientCredentials(server.url, 'agent-one', { resource: tickets }, 'not-the-secret-of-agent-one')
+      expect(response.headers.get('www-authenticate')).toMatch(/^Basic/)
+    })
+  })
+})

@@ -1,0 +1,69 @@
+// One database per test file, cloned from the migrated template (or a fresh in-memory PGlite,
+// migrated, when no Postgres server is available). Tests create their own rows with unique ids.
+import { randomUUID } from 'node:crypto'
+import { Kysely, PGliteDialect, sql } from 'kysely'
+import { afterAll, beforeAll, inject } from 'vitest'
+import type { Database } from '../../src/db/connect.ts'
+import { connectDatabase } from '../../src/db/connect.ts'
+import { migrateUp } from '../../src/db/migrations.ts'
+import type { DB } from '../../src/db/schema.ts'
+import { admin, withDatabase } from './global-setup.ts'
+
+export interface TestDatabase {
+  readonly database: Database
+  readonly db: Kysely<DB>
+  /** Postgres URL of this file's database; undefined on PGlite (single process). */
+  readonly url: string | undefined
+  readonly isPostgres: boolean
+}
+
+const quietLog = { warn: () => {}, info: () => {} }
+
+export function useDatabase(): TestDatabase {
+  const template = inject('templateDatabaseUrl')
+  const isPostgres = template !== 'pglite'
+  const name = `mandate_test_${randomUUID().replaceAll('-', '')}`
+  const url = isPostgres ? withDatabase(template, name) : undefined
+  let database: Database | undefined
+
+  beforeAll(async () => {
+    if (url) {
+      await admin(template, (db) => sql`create database ${sql.id(name)} template ${sql.id(new URL(template).pathname.slice(1))}`.execute(db).then(() => {}))
+      database = await connectDatabase({ databaseUrl: url, databasePoolSize: 8, dataDir: '.' }, quietLog)
+    } else {
+      const { PGlite } = await import('@electric-sql/pglite')
+      const pglite = await PGlite.create()
+      const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite }) })
+      await migrateUp(db)
+      database = { db, kind: 'pglite', listen: () => ({ connected: () => true, close: async () => {} }), close: () => db.destroy() }
+    }
+  })
+  afterAll(async () => {
+    await database?.close()
+    if (url) await admin(template, (db) => sql`drop database if exists ${sql.id(name)} with (force)`.execute(db).then(() => {}))
+  })
+
+  return {
+    get database() {
+      if (!database) throw new Error('useDatabase(): only available inside tests and hooks')
+      return database
+    },
+    get db() {
+      return this.database.db
+    },
+    url,
+    isPostgres,
+  }
+}
+
+/** Row counts of every table a refusal must leave untouched. */
+export async function counts(db: Kysely<DB>): Promise<Record<string, number>> {
+  const tables = ['issued_tokens', 'clients', 'resources', 'signing_keys', 'oidc_payloads'] as const
+  const entries = await Promise.all(
+    tables.map(async (table) => {
+      const row = await db.selectFrom(table).select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
+      return [table, Number(row.n)] as const
+    }),
+  )
+  return Object.fromEntries(entries)
+}
