@@ -59,7 +59,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const keys = masterKeys(config, log)
   const issuer = config.issuer ?? `http://localhost:${config.port}`
 
-  const ring = new KeyRing({ db, masterKeys: keys, clock, grace: config.clockTolerance + config.keys.refreshInterval, log })
+  const ring = new KeyRing({
+    db,
+    masterKeys: keys,
+    clock,
+    grace: config.clockTolerance + config.keys.refreshInterval,
+    log,
+  })
   await ensureSigningKey(db, keys, toDate(clock.now()))
   await ring.refresh()
   const refreshKeys = () => ring.refresh().catch((error) => log.warn({ err: error }, 'signing key refresh failed'))
@@ -82,7 +88,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   })
 
   const publicApp = new Koa()
-  publicApp.use(observe('public', { log, metrics, route: (ctx) => (ctx as { oidc?: { route?: string } }).oidc?.route ?? 'other' }))
+  publicApp.use(
+    observe('public', { log, metrics, route: (ctx) => (ctx as { oidc?: { route?: string } }).oidc?.route ?? 'other' }),
+  )
   publicApp.use(noStore)
   publicApp.use(jsonErrors(log))
   publicApp.use(mount('/', provider))

@@ -126,7 +126,8 @@ program
         return
       }
       const verb = options.dryRun ? 'would be ' : ''
-      for (const change of result.changes) process.stdout.write(`${change.kind}/${change.name} ${verb}${change.action}\n`)
+      for (const change of result.changes)
+        process.stdout.write(`${change.kind}/${change.name} ${verb}${change.action}\n`)
       if (options.dryRun) process.stdout.write('dry run: nothing was written\n')
     })
   })
@@ -155,11 +156,19 @@ keys
     const cfg = config()
     const log = cliLog(cfg)
     await withDatabase(cfg, log, async ({ db }) => {
-      const ring = new KeyRing({ db, masterKeys: masterKeys(cfg, log), clock: systemClock, grace: cfg.clockTolerance + cfg.keys.refreshInterval, log })
+      const ring = new KeyRing({
+        db,
+        masterKeys: masterKeys(cfg, log),
+        clock: systemClock,
+        grace: cfg.clockTolerance + cfg.keys.refreshInterval,
+        log,
+      })
       await ring.refresh()
       for (const status of ring.statuses()) {
         const until = status.publishedUntil ? ` published until ${toDate(status.publishedUntil).toISOString()}` : ''
-        process.stdout.write(`${status.kid}  ${status.state.padEnd(8)} activates ${toDate(status.activatesAt).toISOString()}${until}\n`)
+        process.stdout.write(
+          `${status.kid}  ${status.state.padEnd(8)} activates ${toDate(status.activatesAt).toISOString()}${until}\n`,
+        )
       }
     })
   })

@@ -34,7 +34,9 @@ export function loadConfig(env: Record<string, string | undefined>, options: { f
     setPath(input, path, listSettings.has(path.at(-1) ?? '') ? value.split(',').filter(Boolean) : value)
   }
   if (env.NODE_ENV === 'production' && input.databaseUrl === undefined) {
-    problems.push('MANDATE_DATABASE_URL: required when NODE_ENV=production (the embedded database is for development only)')
+    problems.push(
+      'MANDATE_DATABASE_URL: required when NODE_ENV=production (the embedded database is for development only)',
+    )
   }
 
   const parsed = Config.safeParse(input)
@@ -45,7 +47,14 @@ export function loadConfig(env: Record<string, string | undefined>, options: { f
 
 /** ['keys', 'publishDelay'] → MANDATE_KEYS__PUBLISH_DELAY. */
 export const envName = (path: readonly PropertyKey[]): string =>
-  'MANDATE_' + path.map((key) => String(key).replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()).join('__')
+  'MANDATE_' +
+  path
+    .map((key) =>
+      String(key)
+        .replace(/[A-Z]/g, (c) => `_${c}`)
+        .toUpperCase(),
+    )
+    .join('__')
 
 function describeIssue(issue: z.core.$ZodIssue): string[] {
   const path = issue.path.filter((key) => typeof key !== 'number')
@@ -65,7 +74,8 @@ function readConfigFile(file: string, problems: string[]): Record<string, unknow
   return {}
 }
 
-const camelCase = (part: string): string => part.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())
+const camelCase = (part: string): string =>
+  part.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
   let node = target

@@ -7,44 +7,51 @@ const port = (fallback: number, description: string) =>
   z.coerce.number().int().min(0).max(65535).default(fallback).meta({ description })
 
 /** A 256-bit key, base64 or base64url; the first of the list seals, every key opens (rotation). */
-const MasterKey = z
-  .string()
-  .transform((text, ctx) => {
-    const bytes = Buffer.from(text.trim(), 'base64url')
-    if (bytes.length !== 32) {
-      ctx.addIssue({ code: 'custom', message: 'each key must be 32 bytes, base64 encoded (openssl rand -base64 32)' })
-      return z.NEVER
-    }
-    return bytes
-  })
+const MasterKey = z.string().transform((text, ctx) => {
+  const bytes = Buffer.from(text.trim(), 'base64url')
+  if (bytes.length !== 32) {
+    ctx.addIssue({ code: 'custom', message: 'each key must be 32 bytes, base64 encoded (openssl rand -base64 32)' })
+    return z.NEVER
+  }
+  return bytes
+})
 
 export const Config = z
   .strictObject({
-    issuer: z.url({ protocol: /^https?$/ }).optional().meta({
-      description:
-        'Issuer identifier: the `iss` of every token and the base of every endpoint URL. Required with MANDATE_DATABASE_URL; defaults to http://localhost:<port> on the embedded database.',
-    }),
+    issuer: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .meta({
+        description:
+          'Issuer identifier: the `iss` of every token and the base of every endpoint URL. Required with MANDATE_DATABASE_URL; defaults to http://localhost:<port> on the embedded database.',
+      }),
     host: z.string().min(1).default('127.0.0.1').meta({ description: 'Interface the three listeners bind to.' }),
     port: port(3000, 'Public port: OAuth/OIDC endpoints (and, later, the tasks API).'),
     adminPort: port(3001, 'Admin port: admin API and admin web page.'),
     managementPort: port(9000, 'Management port: /health/live, /health/ready, /metrics.'),
-    databaseUrl: z.url({ protocol: /^postgres(ql)?$/ }).optional().meta({
-      description: 'Postgres connection URL. When unset, an embedded PGlite database under MANDATE_DATA_DIR is used (development only).',
-      secret: true,
-    }),
-    databasePoolSize: z.coerce.number().int().min(1).max(200).default(10).meta({ description: 'Postgres connections per process.' }),
-    dataDir: z.string().min(1).default('./.mandate').meta({
-      description: 'Folder of the embedded development database and its generated development master key.',
-    }),
-    masterKey: z
-      .array(MasterKey)
-      .min(1)
+    databaseUrl: z
+      .url({ protocol: /^postgres(ql)?$/ })
       .optional()
       .meta({
         description:
-          'Comma-separated list of 32-byte base64 keys sealing signing keys at rest. The first seals, every key opens. Required with MANDATE_DATABASE_URL.',
+          'Postgres connection URL. When unset, an embedded PGlite database under MANDATE_DATA_DIR is used (development only).',
         secret: true,
       }),
+    databasePoolSize: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(200)
+      .default(10)
+      .meta({ description: 'Postgres connections per process.' }),
+    dataDir: z.string().min(1).default('./.mandate').meta({
+      description: 'Folder of the embedded development database and its generated development master key.',
+    }),
+    masterKey: z.array(MasterKey).min(1).optional().meta({
+      description:
+        'Comma-separated list of 32-byte base64 keys sealing signing keys at rest. The first seals, every key opens. Required with MANDATE_DATABASE_URL.',
+      secret: true,
+    }),
     logLevel: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info')

@@ -28,7 +28,9 @@ export interface DatabaseLog {
 }
 
 export async function connectDatabase(options: DatabaseOptions, log: DatabaseLog): Promise<Database> {
-  return options.databaseUrl ? connectPostgres(options.databaseUrl, options, log) : connectEmbedded(options.dataDir, log)
+  return options.databaseUrl
+    ? connectPostgres(options.databaseUrl, options, log)
+    : connectEmbedded(options.dataDir, log)
 }
 
 function connectPostgres(url: string, options: DatabaseOptions, log: DatabaseLog): Database {

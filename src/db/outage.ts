@@ -1,7 +1,15 @@
 // Tells a database outage from a bug: outages fail closed as 503 + Retry-After, bugs stay 500.
 
 const connectionCodes = new Set(['57P01', '57P02', '57P03', '53300', '57014', '3D000'])
-const networkCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN'])
+const networkCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+])
 const messages = [
   /connection terminated/i,
   /timeout exceeded when trying to connect/i,
@@ -16,7 +24,8 @@ const messages = [
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
     const code = (current as { code?: unknown }).code
-    if (typeof code === 'string' && (code.startsWith('08') || connectionCodes.has(code) || networkCodes.has(code))) return true
+    if (typeof code === 'string' && (code.startsWith('08') || connectionCodes.has(code) || networkCodes.has(code)))
+      return true
     if (messages.some((pattern) => pattern.test(current instanceof Error ? current.message : ''))) return true
     current = current.cause
   }

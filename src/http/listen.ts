@@ -32,7 +32,9 @@ export async function listen(
       const all = Object.values(servers)
       const closed = Promise.all(all.map((server) => new Promise((resolve) => server.close(resolve))))
       for (const server of all) server.closeIdleConnections()
-      const timer = setTimeout(() => all.forEach((server) => server.closeAllConnections()), timeoutSeconds * 1000)
+      const timer = setTimeout(() => {
+        for (const server of all) server.closeAllConnections()
+      }, timeoutSeconds * 1000)
       await closed
       clearTimeout(timer)
     },

@@ -98,7 +98,11 @@ export class KeyRing {
 
   /** RFC 7517 JWK Set of every published key: pending, active and retained retired keys. */
   jwks(): { keys: JWK[] } {
-    const published = new Set(this.statuses().filter((s) => s.state !== 'removed').map((s) => s.kid))
+    const published = new Set(
+      this.statuses()
+        .filter((s) => s.state !== 'removed')
+        .map((s) => s.kid),
+    )
     return { keys: [...this.#keys.values()].filter((k) => published.has(k.kid)).map((k) => k.publicJwk) }
   }
 

@@ -12,7 +12,11 @@ export function parseDuration(text: string): number | undefined {
 
 /** Formats seconds back into the largest exact unit: 300 → "5m". */
 export function formatDuration(seconds: number): string {
-  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60]] as const) {
+  for (const [unit, size] of [
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const) {
     if (seconds > 0 && seconds % size === 0) return `${seconds / size}${unit}`
   }
   return `${seconds}s`

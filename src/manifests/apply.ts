@@ -29,7 +29,8 @@ export async function applyDocuments(
   const kinds = Object.keys(documentKinds)
   const { documents, findings } = await loadDocuments<AnyDocument>(
     paths,
-    (kind) => (typeof kind === 'string' && kind in documentKinds ? documentKinds[kind as keyof typeof documentKinds] : undefined),
+    (kind) =>
+      typeof kind === 'string' && kind in documentKinds ? documentKinds[kind as keyof typeof documentKinds] : undefined,
     kinds,
   )
   if (findings.length === 0) findings.push(...(await crossCheck(db, documents)))
@@ -42,7 +43,13 @@ export async function applyDocuments(
       const { document } = located
       const planned = document.kind === 'Client' ? await planClient(trx, document) : await planResource(trx, document)
       if (!options.dryRun) await planned.write(trx, toDate(options.clock.now()))
-      changes.push({ kind: planned.kind, name: planned.name, action: planned.action, file: located.file, line: located.line })
+      changes.push({
+        kind: planned.kind,
+        name: planned.name,
+        action: planned.action,
+        file: located.file,
+        line: located.line,
+      })
     }
     return changes
   }

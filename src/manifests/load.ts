@@ -2,7 +2,7 @@
 // against its kind's zod schema. Every problem is a finding at file:line:col; nothing is written here.
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join, relative } from 'node:path'
-import { type Document, isNode, LineCounter, parseAllDocuments } from 'yaml'
+import { type Document, isMap, isNode, isScalar, LineCounter, parseAllDocuments } from 'yaml'
 import type * as z from 'zod'
 
 export interface Finding {
@@ -28,7 +28,8 @@ export interface LoadResult<T> {
   findings: Finding[]
 }
 
-export const formatFinding = (f: Finding): string => `${f.file}:${f.line}:${f.column}: ${f.message}${f.path ? ` (at ${f.path})` : ''}`
+export const formatFinding = (f: Finding): string =>
+  `${f.file}:${f.line}:${f.column}: ${f.message}${f.path ? ` (at ${f.path})` : ''}`
 
 /** Lists .yaml/.yml files under each path (a file or a folder, recursively), sorted. */
 export async function yamlFiles(paths: readonly string[]): Promise<string[]> {
@@ -70,7 +71,10 @@ export async function loadDocuments<T>(
         return { line, column: col }
       }
       if (doc.errors.length > 0) {
-        for (const error of doc.errors) findings.push({ file: shown, ...position(error.pos[0]), message: error.message.split('\n')[0] as string })
+        for (const error of doc.errors) {
+          const message = (error.message.split('\n')[0] as string).replace(/ at line \d+, column \d+:?$/, '')
+          findings.push({ file: shown, ...position(error.pos[0]), message })
+        }
         continue
       }
       if (doc.contents === null) continue // an empty document (for example a trailing ---)
@@ -79,15 +83,36 @@ export async function loadDocuments<T>(
       const value = doc.toJS() as { kind?: unknown } | null
       const schema = schemaFor(value?.kind)
       if (!schema) {
-        findings.push({ file: shown, ...locate(['kind']), message: `kind must be one of ${kinds.join(', ')}`, path: 'kind' })
+        findings.push({
+          file: shown,
+          ...locate(['kind']),
+          message: `kind must be one of ${kinds.join(', ')}`,
+          path: 'kind',
+        })
         continue
       }
       const parsed = schema.safeParse(value)
       if (!parsed.success) {
         for (const issue of parsed.error.issues) {
-          const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] as string] : issue.path
-          const message = issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')}` : issue.message
-          findings.push({ file: shown, ...locate(path), message, path: path.map(String).join('.') })
+          if (issue.code === 'unrecognized_keys') {
+            for (const key of issue.keys) {
+              const path = [...issue.path, key]
+              const where = position(keyOffset(doc, path) ?? nodeOffset(doc, issue.path) ?? 0)
+              findings.push({
+                file: shown,
+                ...where,
+                message: `unknown field ${key}`,
+                path: path.map(String).join('.'),
+              })
+            }
+            continue
+          }
+          findings.push({
+            file: shown,
+            ...locate(issue.path),
+            message: issue.message,
+            path: issue.path.map(String).join('.'),
+          })
         }
         continue
       }
@@ -95,6 +120,14 @@ export async function loadDocuments<T>(
     }
   }
   return { documents, findings }
+}
+
+/** Offset of the key of the field at path (where an unknown field should be pointed out). */
+function keyOffset(doc: Document, path: readonly PropertyKey[]): number | undefined {
+  const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1) as unknown[], true)
+  if (!isMap(parent)) return undefined
+  const pair = parent.items.find((item) => isScalar(item.key) && item.key.value === path.at(-1))
+  return isScalar(pair?.key) ? pair.key.range?.[0] : undefined
 }
 
 /** Offset of the deepest node that exists along path (a missing field points at its parent). */

@@ -11,4 +11,9 @@ export interface Planned {
   write(db: Kysely<DB>, now: Date): Promise<void>
 }
 
-export const unchanged = (kind: string, name: string): Planned => ({ kind, name, action: 'unchanged', write: async () => {} })
+export const unchanged = (kind: string, name: string): Planned => ({
+  kind,
+  name,
+  action: 'unchanged',
+  write: async () => {},
+})

@@ -16,7 +16,18 @@ export interface AccessTokenFormatDeps {
 type Structured = { header?: Record<string, unknown> | undefined; payload: Record<string, unknown> }
 
 // RFC 9068 §2.2 claims live in their own columns; everything else is kept for introspection.
-const standard = new Set(['jti', 'sub', 'iat', 'exp', 'scope', 'client_id', 'iss', 'aud', 'cnf', 'authorization_details'])
+const standard = new Set([
+  'jti',
+  'sub',
+  'iat',
+  'exp',
+  'scope',
+  'client_id',
+  'iss',
+  'aud',
+  'cnf',
+  'authorization_details',
+])
 
 export function persistingCustomizer(deps: AccessTokenFormatDeps) {
   return async (_ctx: KoaContextWithOIDC, token: AccessToken | ClientCredentials, jwt: Structured): Promise<void> => {

@@ -105,7 +105,11 @@ function payloadAdapter(model: string, deps: AdapterDeps): Adapter {
       .where('model', '=', model)
       .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now())]))
   const unpack = (row: { payload: unknown; consumed_at: Date | null } | undefined) =>
-    row && ({ ...(row.payload as AdapterPayload), ...(row.consumed_at ? { consumed: toEpoch(row.consumed_at) } : {}) } as AdapterPayload)
+    row &&
+    ({
+      ...(row.payload as AdapterPayload),
+      ...(row.consumed_at ? { consumed: toEpoch(row.consumed_at) } : {}),
+    } as AdapterPayload)
 
   return {
     async upsert(id, payload, expiresIn) {
@@ -129,7 +133,12 @@ function payloadAdapter(model: string, deps: AdapterDeps): Adapter {
     findByUserCode: (code) => failClosed(() => live().where('user_code', '=', code).executeTakeFirst()).then(unpack),
     async consume(id) {
       await failClosed(() =>
-        db.updateTable('oidc_payloads').set({ consumed_at: now() }).where('model', '=', model).where('id', '=', id).execute(),
+        db
+          .updateTable('oidc_payloads')
+          .set({ consumed_at: now() })
+          .where('model', '=', model)
+          .where('id', '=', id)
+          .execute(),
       )
     },
     async destroy(id) {

@@ -17,7 +17,8 @@ export async function failClosed<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work()
   } catch (error) {
-    if (error instanceof DatabaseUnavailable || isDatabaseUnavailable(error)) throw new TemporarilyUnavailable({ cause: error })
+    if (error instanceof DatabaseUnavailable || isDatabaseUnavailable(error))
+      throw new TemporarilyUnavailable({ cause: error })
     throw error
   }
 }

@@ -2,7 +2,13 @@
 // every access token is an RFC 9068 JWT for exactly one RFC 8707 resource.
 import { createHash } from 'node:crypto'
 import type { Kysely } from 'kysely'
-import Provider, { type AdapterPayload, type Client, errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider'
+import Provider, {
+  type AdapterPayload,
+  type Client,
+  errors,
+  type KoaContextWithOIDC,
+  type ResourceServer,
+} from 'oidc-provider'
 import { ADMIN_SCOPE } from '../clients/schema.ts'
 import { verifySecret } from '../clients/secret-hash.ts'
 import type { ClientRow } from '../clients/store.ts'
@@ -110,17 +116,20 @@ export function buildProvider(deps: ProviderDeps): Provider {
   })
 
   // Client secrets are stored hashed; oidc-provider's constant-time comparison becomes a hash check.
-  ;(provider.Client.prototype as unknown as { compareClientSecret(actual: string): Promise<boolean> }).compareClientSecret =
-    function compareClientSecret(this: Client, actual: string) {
-      return typeof this.clientSecret === 'string' ? verifySecret(actual, this.clientSecret) : Promise.resolve(false)
-    }
+  ;(
+    provider.Client.prototype as unknown as { compareClientSecret(actual: string): Promise<boolean> }
+  ).compareClientSecret = function compareClientSecret(this: Client, actual: string) {
+    return typeof this.clientSecret === 'string' ? verifySecret(actual, this.clientSecret) : Promise.resolve(false)
+  }
   answerUnauthorizedClient(provider)
   for (const grant of ['client_credentials']) offeredGrants.add(grant)
 
   provider.use(serveDiscoveryAlias)
   provider.use(serveJwks(ring))
   provider.use(jwtBridge(deps.verifyAccessToken))
-  provider.on('server_error', (ctx, error) => log.error({ err: error, req_id: ctx.state?.reqId }, 'oidc-provider server_error'))
+  provider.on('server_error', (ctx, error) =>
+    log.error({ err: error, req_id: ctx.state?.reqId }, 'oidc-provider server_error'),
+  )
 
   async function resourceServerInfo(
     ctx: KoaContextWithOIDC,
@@ -129,7 +138,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
   ): Promise<ResourceServer> {
     const resource = await failClosed(() => findResourceByUri(db, indicator))
     if (!resource) throw new errors.InvalidTarget(RESOURCE_INVALID)
-    const requested = String(ctx.oidc.params?.scope ?? '').split(' ').filter(Boolean)
+    const requested = String(ctx.oidc.params?.scope ?? '')
+      .split(' ')
+      .filter(Boolean)
     const clientScopes = new Set(scopesOf(client))
     // Scopes outside the client's or the resource's catalogue are refused, never silently dropped.
     if (requested.some((scope) => !clientScopes.has(scope) || !resource.scopes.includes(scope))) {
@@ -159,13 +170,15 @@ export function buildProvider(deps: ProviderDeps): Provider {
 const CLIENT_SCOPES = 'mandate_scopes'
 
 /** The scopes a client may be granted (its document's spec.scopes). */
-export const scopesOf = (client: Client): string[] => ((client as unknown as Record<string, unknown>)[CLIENT_SCOPES] as string[]) ?? []
+export const scopesOf = (client: Client): string[] =>
+  ((client as unknown as Record<string, unknown>)[CLIENT_SCOPES] as string[]) ?? []
 
 export const isAdmin = (client: Client): boolean => scopesOf(client).includes(ADMIN_SCOPE)
 
 // RFC 7009 §2.1: only the client the token was issued to may revoke it.
 async function revocationAllowed(_ctx: KoaContextWithOIDC, caller: Client, token: object) {
-  if ((token as { clientId?: string }).clientId !== caller.clientId) throw new errors.InvalidRequest('client is not authorized to revoke the presented token')
+  if ((token as { clientId?: string }).clientId !== caller.clientId)
+    throw new errors.InvalidRequest('client is not authorized to revoke the presented token')
   return true
 }
 

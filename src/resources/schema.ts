@@ -8,7 +8,9 @@ const ResourceIndicator = z.url().refine((uri) => !uri.includes('#'), 'a resourc
 
 export const ResourceDocument = documentSchema(
   'Resource',
-  Metadata.extend({ name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a name is lowercase letters, digits and "-"') }),
+  Metadata.extend({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a name is lowercase letters, digits and "-"'),
+  }),
   z.strictObject({
     uri: ResourceIndicator,
     scopes: z.array(ScopeToken).default([]),

@@ -1,4 +1,4 @@
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
+import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { counts, useDatabase } from '../support/database.ts'
 import { accessToken, clientCredentials, expectRejection, jtiOf, post } from '../support/oauth.ts'
@@ -15,18 +15,31 @@ describe('client_credentials with RFC 8707 resource', () => {
     expect(response.status).toBe(200)
     expect(response.headers.get('cache-control')).toContain('no-store')
     const body = (await response.json()) as Record<string, unknown>
-    expect(body).toEqual({ access_token: expect.any(String), expires_in: 300, scope: 'tickets:read', token_type: 'Bearer' })
+    expect(body).toEqual({
+      access_token: expect.any(String),
+      expires_in: 300,
+      scope: 'tickets:read',
+      token_type: 'Bearer',
+    })
     const token = body.access_token as string
 
     expect(decodeProtectedHeader(token)).toEqual({ alg: 'ES256', typ: 'at+jwt', kid: expect.any(String) })
-    const jwks = await (await fetch(`${server.url}/jwks`)).json()
-    const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), { issuer: server.issuer, audience: tickets, typ: 'at+jwt' })
+    const jwks = (await (await fetch(`${server.url}/jwks`)).json()) as JSONWebKeySet
+    const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), {
+      issuer: server.issuer,
+      audience: tickets,
+      typ: 'at+jwt',
+    })
     expect(Object.keys(payload).sort()).toEqual(['aud', 'client_id', 'exp', 'iat', 'iss', 'jti', 'scope', 'sub'])
     expect(payload).toMatchObject({ sub: 'agent-one', client_id: 'agent-one', scope: 'tickets:read', aud: tickets })
     expect(payload.exp! - payload.iat!).toBe(300)
     expect(payload.iat!).toBeGreaterThanOrEqual(Math.floor(before))
 
-    const row = await t.db.selectFrom('issued_tokens').selectAll().where('jti', '=', payload.jti!).executeTakeFirstOrThrow()
+    const row = await t.db
+      .selectFrom('issued_tokens')
+      .selectAll()
+      .where('jti', '=', payload.jti!)
+      .executeTakeFirstOrThrow()
     expect(row).toMatchObject({
       client_id: 'agent-one',
       sub: 'agent-one',
@@ -42,8 +55,15 @@ describe('client_credentials with RFC 8707 resource', () => {
   })
 
   it('takes the lifetime from the resource', async () => {
-    const token = await accessToken(server.url, 'service-only', { resource: 'https://other.test/api', scope: 'other:read' })
-    const row = await t.db.selectFrom('issued_tokens').selectAll().where('jti', '=', jtiOf(token)).executeTakeFirstOrThrow()
+    const token = await accessToken(server.url, 'service-only', {
+      resource: 'https://other.test/api',
+      scope: 'other:read',
+    })
+    const row = await t.db
+      .selectFrom('issued_tokens')
+      .selectAll()
+      .where('jti', '=', jtiOf(token))
+      .executeTakeFirstOrThrow()
     expect((row.expires_at.getTime() - row.issued_at.getTime()) / 1000).toBe(600)
   })
 
@@ -118,7 +138,8 @@ describe('client_credentials with RFC 8707 resource', () => {
       ],
       [
         'a repeated scope parameter',
-        () => clientCredentials(server.url, 'agent-one', { resource: tickets, scope: ['tickets:read', 'tickets:read'] }),
+        () =>
+          clientCredentials(server.url, 'agent-one', { resource: tickets, scope: ['tickets:read', 'tickets:read'] }),
         400,
         'invalid_request',
         "'scope' parameter must not be provided twice",
@@ -132,7 +153,12 @@ describe('client_credentials with RFC 8707 resource', () => {
     })
 
     it('answers 401 with a Basic challenge when client authentication fails', async () => {
-      const response = await clientCredentials(server.url, 'agent-one', { resource: tickets }, 'not-the-secret-of-agent-one')
+      const response = await clientCredentials(
+        server.url,
+        'agent-one',
+        { resource: tickets },
+        'not-the-secret-of-agent-one',
+      )
       expect(response.headers.get('www-authenticate')).toMatch(/^Basic/)
     })
   })

@@ -80,8 +80,16 @@ describe('RFC 7662 introspection of our JWT access tokens', () => {
       error: 'invalid_request',
       error_description: 'no client authentication mechanism provided',
     })
-    const wrong = await post(`${server.url}/token/introspection`, { token }, { clientId: 'rs-tickets', secret: 'wrong-secret-000000' })
-    await expectRejection(wrong, { status: 401, error: 'invalid_client', error_description: 'client authentication failed' })
+    const wrong = await post(
+      `${server.url}/token/introspection`,
+      { token },
+      { clientId: 'rs-tickets', secret: 'wrong-secret-000000' },
+    )
+    await expectRejection(wrong, {
+      status: 401,
+      error: 'invalid_client',
+      error_description: 'client authentication failed',
+    })
   })
 })
 
@@ -92,7 +100,11 @@ describe('RFC 7009 revocation of our JWT access tokens', () => {
     expect(response.status).toBe(200)
     expect(await response.text()).toBe('')
     expect(await introspect(server.url, token)).toEqual({ active: false })
-    const row = await t.db.selectFrom('issued_tokens').select('revoked_at').where('jti', '=', jtiOf(token)).executeTakeFirstOrThrow()
+    const row = await t.db
+      .selectFrom('issued_tokens')
+      .select('revoked_at')
+      .where('jti', '=', jtiOf(token))
+      .executeTakeFirstOrThrow()
     expect(row.revoked_at).toBeInstanceOf(Date)
   })
 
@@ -107,7 +119,11 @@ describe('RFC 7009 revocation of our JWT access tokens', () => {
     })
     expect(await introspect(server.url, token)).toMatchObject({ active: true })
     expect(await counts(t.db)).toEqual(before)
-    const row = await t.db.selectFrom('issued_tokens').select('revoked_at').where('jti', '=', jtiOf(token)).executeTakeFirstOrThrow()
+    const row = await t.db
+      .selectFrom('issued_tokens')
+      .select('revoked_at')
+      .where('jti', '=', jtiOf(token))
+      .executeTakeFirstOrThrow()
     expect(row.revoked_at).toBeNull()
   })
 

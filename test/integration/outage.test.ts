@@ -22,7 +22,8 @@ describe.runIf(t.isPostgres)('when Postgres is unreachable', () => {
     const db = admin()
     try {
       await sql`alter database ${sql.id(name())} with allow_connections ${sql.raw(String(allow))}`.execute(db)
-      if (!allow) await sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name()}`.execute(db)
+      if (!allow)
+        await sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name()}`.execute(db)
     } finally {
       await db.destroy()
     }
@@ -36,8 +37,14 @@ describe.runIf(t.isPostgres)('when Postgres is unreachable', () => {
     const issued = await clientCredentials(server.url, 'agent-one', { resource: 'https://tickets.test/' })
     expect(issued.headers.get('retry-after')).toBe('5')
     await expectRejection(issued, unavailable)
-    await expectRejection(await post(`${server.url}/token/introspection`, { token }, { clientId: 'rs-tickets' }), unavailable)
-    await expectRejection(await post(`${server.url}/token/revocation`, { token }, { clientId: 'agent-one' }), unavailable)
+    await expectRejection(
+      await post(`${server.url}/token/introspection`, { token }, { clientId: 'rs-tickets' }),
+      unavailable,
+    )
+    await expectRejection(
+      await post(`${server.url}/token/revocation`, { token }, { clientId: 'agent-one' }),
+      unavailable,
+    )
     const ready = await fetch(`${server.managementUrl}/health/ready`)
     expect(ready.status).toBe(503)
     expect(await ready.json()).toMatchObject({ status: 'DOWN' })

@@ -28,19 +28,31 @@ export function useDatabase(): TestDatabase {
 
   beforeAll(async () => {
     if (url) {
-      await admin(template, (db) => sql`create database ${sql.id(name)} template ${sql.id(new URL(template).pathname.slice(1))}`.execute(db).then(() => {}))
+      await admin(template, (db) =>
+        sql`create database ${sql.id(name)} template ${sql.id(new URL(template).pathname.slice(1))}`
+          .execute(db)
+          .then(() => {}),
+      )
       database = await connectDatabase({ databaseUrl: url, databasePoolSize: 8, dataDir: '.' }, quietLog)
     } else {
       const { PGlite } = await import('@electric-sql/pglite')
       const pglite = await PGlite.create()
       const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite }) })
       await migrateUp(db)
-      database = { db, kind: 'pglite', listen: () => ({ connected: () => true, close: async () => {} }), close: () => db.destroy() }
+      database = {
+        db,
+        kind: 'pglite',
+        listen: () => ({ connected: () => true, close: async () => {} }),
+        close: () => db.destroy(),
+      }
     }
   })
   afterAll(async () => {
     await database?.close()
-    if (url) await admin(template, (db) => sql`drop database if exists ${sql.id(name)} with (force)`.execute(db).then(() => {}))
+    if (url)
+      await admin(template, (db) =>
+        sql`drop database if exists ${sql.id(name)} with (force)`.execute(db).then(() => {}),
+      )
   })
 
   return {
@@ -61,7 +73,10 @@ export async function counts(db: Kysely<DB>): Promise<Record<string, number>> {
   const tables = ['issued_tokens', 'clients', 'resources', 'signing_keys', 'oidc_payloads'] as const
   const entries = await Promise.all(
     tables.map(async (table) => {
-      const row = await db.selectFrom(table).select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
+      const row = await db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow()
       return [table, Number(row.n)] as const
     }),
   )

@@ -37,7 +37,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   project.provide('templateDatabaseUrl', templateUrl)
   return async () => {
-    await admin(server.url, (db) => sql`drop database if exists ${sql.id(name)} with (force)`.execute(db).then(() => {}))
+    await admin(server.url, (db) =>
+      sql`drop database if exists ${sql.id(name)} with (force)`.execute(db).then(() => {}),
+    )
     await server.stop()
   }
 }

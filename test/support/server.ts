@@ -37,7 +37,10 @@ async function bind(): Promise<{ server: Server; port: number; setHandler(handle
 }
 
 /** Starts the real app for this file; env entries override the test defaults. */
-export function useServer(t: TestDatabase, options: { env?: Record<string, string>; apply?: string[] } = {}): TestServer {
+export function useServer(
+  t: TestDatabase,
+  options: { env?: Record<string, string>; apply?: string[] } = {},
+): TestServer {
   let state: (TestServer & { close(): Promise<void> }) | undefined
   beforeAll(async () => {
     const [pub, adm, mgmt] = await Promise.all([bind(), bind(), bind()])
@@ -49,7 +52,10 @@ export function useServer(t: TestDatabase, options: { env?: Record<string, strin
       MANDATE_LOG_LEVEL: 'silent',
       ...options.env,
     })
-    const app = await createApp(config, { database: t.database, log: createLog(process.env.TEST_LOG_LEVEL ?? 'silent') })
+    const app = await createApp(config, {
+      database: t.database,
+      log: createLog(process.env.TEST_LOG_LEVEL ?? 'silent'),
+    })
     pub.setHandler(app.public.callback())
     adm.setHandler(app.admin.callback())
     mgmt.setHandler(app.management.callback())

@@ -1,0 +1,195 @@
+// The mandate binary as operators run it: real processes, real exit codes, one shared database.
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, describe, expect, it } from 'vitest'
+import { useDatabase } from '../support/database.ts'
+import { accessToken, introspect, kidOf, revoke } from '../support/oauth.ts'
+import { fixtures, TEST_MASTER_KEY } from '../support/server.ts'
+
+const t = useDatabase()
+const cli = new URL('../../src/cli/main.ts', import.meta.url).pathname
+const run = promisify(execFile)
+
+const baseEnv = () => ({
+  PATH: process.env.PATH ?? '',
+  HOME: process.env.HOME ?? '/tmp',
+  MANDATE_DATABASE_URL: t.url as string,
+  MANDATE_MASTER_KEY: TEST_MASTER_KEY,
+  MANDATE_ISSUER: 'http://127.0.0.1:1',
+  MANDATE_LOG_LEVEL: 'warn',
+})
+
+async function mandate(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { env: { ...baseEnv(), ...env } })
+    return { code: 0, stdout, stderr }
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string }
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr }
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+describe('configuration errors', () => {
+  it('lists every invalid setting by its env name and exits 78', async () => {
+    const result = await mandate(['serve'], {
+      MANDATE_PORT: 'seventy',
+      MANDATE_LOG_LEVEL: 'chatty',
+      MANDATE_MASTER_KEY: 'c2hvcnQ=',
+      MANDATE_KEYS__PUBLISH_DELAY: 'soon',
+      MANDATE_NOT_A_SETTING: '1',
+    })
+    expect(result.code).toBe(78)
+    expect(result.stderr.trim().split('\n')).toEqual([
+      'invalid configuration:',
+      '  MANDATE_PORT: Invalid input: expected number, received NaN',
+      '  MANDATE_MASTER_KEY: each key must be 32 bytes, base64 encoded (openssl rand -base64 32)',
+      '  MANDATE_LOG_LEVEL: Invalid option: expected one of "fatal"|"error"|"warn"|"info"|"debug"|"trace"|"silent"',
+      '  MANDATE_KEYS__PUBLISH_DELAY: must be a duration such as "90s", "5m", "2h" or "1d"',
+      '  MANDATE_NOT_A_SETTING: unknown setting',
+    ])
+  })
+
+  it('reads an optional YAML file that the environment overrides, and reports its errors by env name', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mandate-config-'))
+    const file = join(dir, 'mandate.yaml')
+    writeFileSync(file, 'port: 70000\nkeys:\n  publishDelay: 2m\n  refreshInterval: never\n')
+    const fromFile = await mandate(['--config', file, 'serve'], { MANDATE_ISSUER: 'not a url' })
+    expect(fromFile.code).toBe(78)
+    expect(fromFile.stderr.trim().split('\n')).toEqual([
+      'invalid configuration:',
+      '  MANDATE_ISSUER: Invalid URL',
+      '  MANDATE_PORT: Too big: expected number to be <=65535',
+      '  MANDATE_KEYS__REFRESH_INTERVAL: must be a duration such as "90s", "5m", "2h" or "1d"',
+    ])
+    const overridden = await mandate(['--config', file, 'serve'], {
+      MANDATE_PORT: '0',
+      MANDATE_KEYS__REFRESH_INTERVAL: '30s',
+      MANDATE_DATABASE_URL: 'mysql://x',
+    })
+    expect(overridden.code).toBe(78)
+    expect(overridden.stderr).toContain('MANDATE_DATABASE_URL: Invalid URL')
+    expect(overridden.stderr).not.toContain('MANDATE_PORT')
+  })
+})
+
+describe.runIf(t.isPostgres)('mandate against Postgres', () => {
+  it('migrate status shows the applied migrations', async () => {
+    const result = await mandate(['migrate', 'status'])
+    expect(result).toMatchObject({ code: 0, stdout: 'applied  0001_create_foundation\n' })
+  })
+
+  it('apply validates, reports with file:line:col and exits 65 on invalid documents, then applies idempotently', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mandate-cli-'))
+    writeFileSync(
+      join(dir, 'bad.yaml'),
+      'apiVersion: mandate/v1\nkind: Client\nmetadata: { name: x }\nspec: { profile: agent }\n',
+    )
+    const bad = await mandate(['apply', dir])
+    expect(bad.code).toBe(65)
+    expect(bad.stderr).toContain(
+      'bad.yaml:4:7: exactly one of secret (client_secret_basic/post) or jwks (private_key_jwt) is required (at spec)',
+    )
+    expect(bad.stderr).toContain('1 problem(s); nothing was written')
+
+    const dry = await mandate(['apply', '--dry-run', fixtures])
+    expect(dry.code).toBe(0)
+    expect(dry.stdout).toContain('Client/agent-one would be created')
+    expect(dry.stdout).toContain('dry run: nothing was written')
+    const first = await mandate(['apply', fixtures])
+    expect(first.stdout).toContain('Resource/tickets created')
+    const again = await mandate(['apply', fixtures])
+    expect(
+      again.stdout
+        .trim()
+        .split('\n')
+        .every((line) => line.endsWith(' unchanged')),
+    ).toBe(true)
+  })
+
+  describe('two server processes on one database', () => {
+    const children: ChildProcess[] = []
+    afterAll(() => {
+      for (const child of children) child.kill('SIGKILL')
+    })
+
+    async function serve(issuerPort: number): Promise<{ url: string; management: string; child: ChildProcess }> {
+      const [port, adminPort, managementPort] = [await freePort(), await freePort(), await freePort()]
+      const child = spawn(process.execPath, [cli, 'serve'], {
+        env: {
+          ...baseEnv(),
+          MANDATE_ISSUER: `http://127.0.0.1:${issuerPort}`,
+          MANDATE_PORT: String(port),
+          MANDATE_ADMIN_PORT: String(adminPort),
+          MANDATE_MANAGEMENT_PORT: String(managementPort),
+          MANDATE_LOG_LEVEL: 'info',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      children.push(child)
+      await new Promise<void>((resolve, reject) => {
+        let output = ''
+        child.stdout?.on('data', (chunk: Buffer) => {
+          output += chunk.toString()
+          if (output.includes('mandate is serving')) resolve()
+        })
+        child.on('exit', (code) => reject(new Error(`server exited ${code}: ${output}`)))
+      })
+      return { url: `http://127.0.0.1:${port}`, management: `http://127.0.0.1:${managementPort}`, child }
+    }
+
+    it('sees a revocation made on one process at once on the other, and drains on SIGTERM', async () => {
+      // One logical server behind a load balancer: both processes share the issuer.
+      const issuerPort = await freePort()
+      const a = await serve(issuerPort)
+      const b = await serve(issuerPort)
+      for (const node of [a, b]) expect((await fetch(`${node.management}/health/ready`)).status).toBe(200)
+
+      const token = await accessToken(a.url, 'agent-one')
+      expect(await introspect(b.url, token)).toMatchObject({ active: true })
+      const fromB = await accessToken(b.url, 'agent-two')
+      expect(kidOf(fromB)).toBe(kidOf(token))
+      expect(await introspect(a.url, fromB)).toMatchObject({ active: true })
+
+      expect((await revoke(a.url, token, 'agent-one')).status).toBe(200)
+      expect(await introspect(b.url, token)).toEqual({ active: false })
+      expect(await introspect(a.url, token)).toEqual({ active: false })
+
+      const exited = new Promise<number | null>((resolve) => a.child.on('exit', resolve))
+      a.child.kill('SIGTERM')
+      expect(await exited).toBe(0)
+      expect(await introspect(b.url, fromB)).toMatchObject({ active: true })
+    })
+
+    it('rotates keys from the CLI: the running server publishes the new key before it signs', async () => {
+      const node = await serve(await freePort())
+      const before = await accessToken(node.url, 'agent-one')
+      const rotated = await mandate(['keys', 'rotate'], { MANDATE_KEYS__PUBLISH_DELAY: '1h' })
+      expect(rotated.code).toBe(0)
+      const kid = /^created (\S+): published now, signs from /.exec(rotated.stdout)?.[1]
+      expect(kid).toBeTruthy()
+      let published: string[] = []
+      for (let i = 0; i < 100 && !published.includes(kid as string); i++) {
+        published = ((await (await fetch(`${node.url}/jwks`)).json()) as { keys: Array<{ kid: string }> }).keys.map(
+          (k) => k.kid,
+        )
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      expect(published).toContain(kid)
+      expect(kidOf(await accessToken(node.url, 'agent-one'))).toBe(kidOf(before))
+      const listed = await mandate(['keys', 'list'])
+      expect(listed.stdout).toMatch(new RegExp(`${kid}  pending`))
+    })
+  })
+})

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError, envName, loadConfig } from '../../src/config/load.ts'
+
+const key = Buffer.alloc(32, 1).toString('base64')
+const problems = (env: Record<string, string>) => {
+  try {
+    loadConfig(env)
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems
+    throw error
+  }
+  return []
+}
+
+describe('loadConfig', () => {
+  it('applies the defaults for the embedded development database', () => {
+    const config = loadConfig({})
+    expect(config).toMatchObject({
+      port: 3000,
+      adminPort: 3001,
+      managementPort: 9000,
+      host: '127.0.0.1',
+      logLevel: 'info',
+      migrate: 'auto',
+      dataDir: './.mandate',
+      clockTolerance: 15,
+      keys: { publishDelay: 600, refreshInterval: 30 },
+      shutdownTimeout: 30,
+    })
+    expect(config.databaseUrl).toBeUndefined()
+    expect(config.issuer).toBeUndefined()
+  })
+
+  it('reads nested settings from __ names and lists of master keys from commas', () => {
+    const other = Buffer.alloc(32, 2).toString('base64url')
+    const config = loadConfig({
+      MANDATE_DATABASE_URL: 'postgres://db/mandate',
+      MANDATE_ISSUER: 'https://auth.example',
+      MANDATE_MASTER_KEY: `${key},${other}`,
+      MANDATE_KEYS__PUBLISH_DELAY: '15m',
+      MANDATE_PORT: '8080',
+      UNRELATED: 'ignored',
+    })
+    expect(config.keys.publishDelay).toBe(900)
+    expect(config.port).toBe(8080)
+    expect(config.masterKey?.map((k) => k.length)).toEqual([32, 32])
+  })
+
+  it('requires an issuer and a master key with Postgres, each reported by env name', () => {
+    expect(problems({ MANDATE_DATABASE_URL: 'postgres://db/mandate' })).toEqual([
+      'MANDATE_ISSUER: required when MANDATE_DATABASE_URL is set',
+      'MANDATE_MASTER_KEY: required when MANDATE_DATABASE_URL is set',
+    ])
+  })
+
+  it('refuses the embedded database under NODE_ENV=production', () => {
+    expect(problems({ NODE_ENV: 'production' })).toEqual([
+      'MANDATE_DATABASE_URL: required when NODE_ENV=production (the embedded database is for development only)',
+    ])
+  })
+
+  it('reports every problem at once', () => {
+    expect(
+      problems({
+        MANDATE_PORT: '-1',
+        MANDATE_MIGRATE: 'sometimes',
+        MANDATE_ISSUER: 'ftp://x',
+        MANDATE_KEYS__COLOUR: 'red',
+      }),
+    ).toEqual([
+      'MANDATE_ISSUER: Invalid URL',
+      'MANDATE_PORT: Too small: expected number to be >=0',
+      'MANDATE_MIGRATE: Invalid option: expected one of "auto"|"check"|"off"',
+      'MANDATE_KEYS__COLOUR: unknown setting',
+    ])
+  })
+
+  it('derives env names from schema paths', () => {
+    expect(envName(['keys', 'publishDelay'])).toBe('MANDATE_KEYS__PUBLISH_DELAY')
+    expect(envName(['databaseUrl'])).toBe('MANDATE_DATABASE_URL')
+  })
+})
