@@ -58,7 +58,7 @@ export const Config = z
       .meta({ description: 'Minimum level of the JSON log lines written to stdout.' }),
     migrate: z.enum(['auto', 'check', 'off']).default('auto').meta({
       description:
-        'auto: apply pending migrations at start (advisory-locked). check: refuse readiness while the schema is not current. off: do nothing.',
+        'auto: apply pending migrations at start (advisory-locked, safe for several processes). check: wait at start, not serving, until `mandate migrate up` has applied them. off: assume the schema is current.',
     }),
     clockTolerance: Duration.prefault('15s').meta({
       description: 'Leeway allowed on exp/iat/nbf when verifying JWTs (ours and clients\u2019 assertions).',

@@ -16,6 +16,11 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const server = await findPostgres()
+  if (!server && process.env.CI) {
+    throw new Error(
+      'CI must test against Postgres: set TEST_DATABASE_URL (see .ci/run); refusing to fall back to PGlite',
+    )
+  }
   if (!server) {
     process.stdout.write(
       '\nNOTICE: integration tests run on embedded PGlite (no TEST_DATABASE_URL and no Docker engine); multi-process tests are skipped.\n\n',
