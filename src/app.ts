@@ -4,9 +4,11 @@ import mount from 'koa-mount'
 import { sql } from 'kysely'
 import type { Provider } from 'oidc-provider'
 import { adminApp } from './admin/app.ts'
+import { TOKEN_EXCHANGE } from './clients/schema.ts'
 import type { Config } from './config/schema.ts'
 import { connectDatabase, type Database } from './db/connect.ts'
 import { migrateUp, migrationStatus, waitForMigrations } from './db/migrations.ts'
+import type { DecisionRecord } from './decisions/store.ts'
 import { jsonErrors } from './http/errors.ts'
 import { noStore } from './http/no-store.ts'
 import { observe } from './http/observe.ts'
@@ -19,6 +21,8 @@ import { type Check, managementApp } from './observability/health.ts'
 import { createLog, type Log } from './observability/log.ts'
 import { createMetrics, type Metrics } from './observability/metrics.ts'
 import { buildProvider, deriveCookieKeys } from './oidc/provider.ts'
+import { registerTokenExchange } from './token-exchange/grant.ts'
+import { recordEarlyRefusals } from './token-exchange/refusals.ts'
 
 export interface App {
   readonly issuer: string
@@ -85,7 +89,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     log,
     metrics,
     verifyAccessToken: verify,
+    extraGrantTypes: [TOKEN_EXCHANGE],
   })
+  const onDecision = (record: DecisionRecord) =>
+    metrics.tokenExchanges.inc({ result: record.result, reason: record.reason })
+  registerTokenExchange(provider, {
+    db,
+    clock,
+    ring,
+    issuer,
+    clockTolerance: config.clockTolerance,
+    onDecision,
+  })
+  provider.use(recordEarlyRefusals({ db, clock, onDecision }))
 
   const publicApp = new Koa()
   publicApp.use(

@@ -39,3 +39,11 @@ export class DatabaseUnavailable extends Error {
     super('the database is unavailable', options)
   }
 }
+
+/** Another dependency (a trusted issuer's JWKS endpoint) cannot answer: fail closed as 503 too. */
+export class DependencyUnavailable extends Error {
+  override name = 'DependencyUnavailable'
+  constructor(what: string, options?: { cause?: unknown }) {
+    super(`${what} is unavailable`, options)
+  }
+}

@@ -51,7 +51,7 @@ export interface IssuedTokensTable {
   grant_type: string
   client_id: string
   sub: string
-  aud: string
+  aud: string[]
   scope: DefaultedArray
   issued_at: Timestamp
   expires_at: Timestamp
@@ -59,6 +59,65 @@ export interface IssuedTokensTable {
   parent_jti: string | null
   ancestors: DefaultedArray
   claims: DefaultedJson
+  subject_issuer: string | null
+  subject_ref: string | null
+  act: Json | null
+  task_id: string | null
+  policy_path: string | null
+  policy_version: number | null
+  decision_id: string | null
+}
+
+export interface PolicyPathVersionsTable {
+  path: string
+  version: number
+  document: Json
+  content_hash: string
+  created_at: DefaultedTimestamp
+}
+
+export interface PolicyBindingsTable {
+  client_id: string
+  resource: string
+  grant_type: string
+  path: string
+}
+
+export interface IssuersTable {
+  name: string
+  issuer: string
+  jwks_uri: string | null
+  jwks: Json | null
+  algorithms: string[]
+  audience: string | null
+  description: string | null
+  labels: DefaultedJson
+  content_hash: string
+  created_at: DefaultedTimestamp
+  updated_at: DefaultedTimestamp
+}
+
+export interface DecisionsTable {
+  decision_id: string
+  created_at: Timestamp
+  request_id: string | null
+  grant_type: string
+  client_id: string | null
+  subject: string | null
+  subject_issuer: string | null
+  subject_ref: string | null
+  actor_chain: DefaultedArray
+  resources: DefaultedArray
+  requested_scope: string[] | null
+  granted_scope: string[] | null
+  policy_path: string | null
+  policy_version: number | null
+  policy_versions: Json | null
+  task_id: string | null
+  result: string
+  reason: string
+  detail: string | null
+  issued_jti: string | null
 }
 
 export interface OidcPayloadsTable {
@@ -83,6 +142,10 @@ export interface DB {
   signing_keys: SigningKeysTable
   issued_tokens: IssuedTokensTable
   oidc_payloads: OidcPayloadsTable
+  policy_path_versions: PolicyPathVersionsTable
+  policy_bindings: PolicyBindingsTable
+  issuers: IssuersTable
+  decisions: DecisionsTable
   kysely_migration: KyselyMigrationTable
 }
 

@@ -1,7 +1,7 @@
 // Errors that escape our own middleware (outside oidc-provider's handler) get one JSON envelope:
 // outages are 503 temporarily_unavailable, anything else is a 500 with nothing internal exposed.
 import type { Context, Next } from 'koa'
-import { DatabaseUnavailable, isDatabaseUnavailable } from '../db/outage.ts'
+import { DatabaseUnavailable, DependencyUnavailable, isDatabaseUnavailable } from '../db/outage.ts'
 import type { Log } from '../observability/log.ts'
 
 export const unavailableBody = {
@@ -16,6 +16,7 @@ export function jsonErrors(log: Log) {
     } catch (error) {
       const unavailable =
         error instanceof DatabaseUnavailable ||
+        error instanceof DependencyUnavailable ||
         isDatabaseUnavailable(error) ||
         (error as { error?: string }).error === 'temporarily_unavailable'
       ctx.set('Cache-Control', 'no-store')

@@ -8,7 +8,7 @@ import { SIGNING_ALG } from './store.ts'
 export interface OurAccessToken extends JWTPayload {
   jti: string
   sub: string
-  aud: string
+  aud: string | string[]
   client_id: string
   exp: number
   iat: number
@@ -40,7 +40,14 @@ export async function verifyAccessToken(token: string, deps: VerifyDeps): Promis
         requiredClaims: ['jti', 'sub', 'aud', 'client_id', 'exp', 'iat'],
       },
     )
-    if (typeof payload.aud !== 'string' || typeof payload.client_id !== 'string') return undefined
+    const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud]
+    if (
+      audiences.length === 0 ||
+      audiences.some((aud) => typeof aud !== 'string') ||
+      typeof payload.client_id !== 'string'
+    ) {
+      return undefined
+    }
     return payload as OurAccessToken
   } catch (error) {
     if (error instanceof joseErrors.JOSEError) return undefined

@@ -11,19 +11,30 @@ export interface IssuedTokenWrite {
   grant_type: string
   client_id: string
   sub: string
-  aud: string
+  aud: string[]
   scope: string[]
   issued_at: Date
   expires_at: Date
   parent_jti: string | null
   ancestors: string[]
   claims: Record<string, unknown>
+  subject_issuer?: string | null
+  subject_ref?: string | null
+  act?: unknown
+  task_id?: string | null
+  policy_path?: string | null
+  policy_version?: number | null
+  decision_id?: string | null
 }
 
 export async function recordIssuedToken(db: Kysely<DB>, row: IssuedTokenWrite): Promise<void> {
   await db
     .insertInto('issued_tokens')
-    .values({ ...row, claims: JSON.stringify(row.claims) })
+    .values({
+      ...row,
+      claims: JSON.stringify(row.claims),
+      act: row.act === undefined || row.act === null ? null : JSON.stringify(row.act),
+    })
     .execute()
 }
 

@@ -7,14 +7,35 @@ import { listClientIds } from '../clients/store.ts'
 import type { DB } from '../db/schema.ts'
 import type { Clock } from '../lib/clock.ts'
 import { toDate } from '../lib/clock.ts'
+import { planIssuer } from '../issuers/plan-apply.ts'
+import { IssuerDocument } from '../issuers/schema.ts'
+import { planPolicyPath } from '../policy/plan-apply.ts'
+import { PolicyPathDocument, SELF_ISSUER } from '../policy/schema.ts'
+import { listBindings } from '../policy/store.ts'
 import { planResource } from '../resources/plan-apply.ts'
 import { ResourceDocument } from '../resources/schema.ts'
 import { type Finding, type Located, loadDocuments } from './load.ts'
 import type { Planned } from './plan.ts'
 
 /** Every document kind `mandate apply` accepts, in the order they are written (dependencies first). */
-export const documentKinds = { Client: ClientDocument, Resource: ResourceDocument } as const
-export type AnyDocument = ClientDocument | ResourceDocument
+export const documentKinds = {
+  Client: ClientDocument,
+  Resource: ResourceDocument,
+  Issuer: IssuerDocument,
+  PolicyPath: PolicyPathDocument,
+} as const
+export type AnyDocument = ClientDocument | ResourceDocument | IssuerDocument | PolicyPathDocument
+
+const planners: {
+  [K in AnyDocument['kind']]: (db: Kysely<DB>, doc: Extract<AnyDocument, { kind: K }>) => Promise<Planned>
+} = {
+  Client: planClient,
+  Resource: planResource,
+  Issuer: planIssuer,
+  PolicyPath: planPolicyPath,
+}
+const plan = (db: Kysely<DB>, doc: AnyDocument): Promise<Planned> =>
+  (planners[doc.kind] as (db: Kysely<DB>, doc: AnyDocument) => Promise<Planned>)(db, doc)
 
 export interface ApplyResult {
   findings: Finding[]
@@ -41,7 +62,7 @@ export async function applyDocuments(
     const changes: ApplyResult['changes'] = []
     for (const located of ordered) {
       const { document } = located
-      const planned = document.kind === 'Client' ? await planClient(trx, document) : await planResource(trx, document)
+      const planned = await plan(trx, document)
       if (!options.dryRun) await planned.write(trx, toDate(options.clock.now()))
       changes.push({
         kind: planned.kind,
@@ -97,6 +118,59 @@ async function crossCheck(db: Kysely<DB>, documents: Located<AnyDocument>[]): Pr
   for (const doc of resources) {
     doc.document.spec.introspectors.forEach((clientId, index) => {
       if (!clients.has(clientId)) findings.push(at(doc, ['spec', 'introspectors', index], `unknown client ${clientId}`))
+    })
+  }
+  findings.push(...(await checkPolicyPaths(db, documents, clients, at)))
+  return findings
+}
+
+/** Bindings name known clients and resources, each triple is bound once, issuers exist. */
+async function checkPolicyPaths(
+  db: Kysely<DB>,
+  documents: Located<AnyDocument>[],
+  clients: Set<string>,
+  at: (doc: Located<AnyDocument>, path: PropertyKey[], message: string) => Finding,
+): Promise<Finding[]> {
+  const findings: Finding[] = []
+  const paths = documents.filter((d): d is Located<PolicyPathDocument> => d.document.kind === 'PolicyPath')
+  if (paths.length === 0) return findings
+  const uris = new Set([
+    ...(await db.selectFrom('resources').select('uri').execute()).map((r) => r.uri),
+    ...documents.flatMap((d) => (d.document.kind === 'Resource' ? [d.document.spec.uri] : [])),
+  ])
+  const issuers = new Set([
+    SELF_ISSUER,
+    ...(await db.selectFrom('issuers').select('name').execute()).map((r) => r.name),
+    ...documents.flatMap((d) => (d.document.kind === 'Issuer' ? [d.document.metadata.name] : [])),
+  ])
+  // The bindings in force after this apply: stored ones of paths not in it, plus the documents' own.
+  const applied = new Set(paths.map((p) => p.document.metadata.name))
+  const owner = new Map<string, string>()
+  for (const b of await listBindings(db)) {
+    if (!applied.has(b.path)) owner.set(`${b.client} ${b.resource} ${b.grantType}`, b.path)
+  }
+  for (const doc of paths) {
+    const { spec, metadata } = doc.document
+    spec.bindings.forEach((binding, index) => {
+      const where = ['spec', 'bindings', index]
+      if (!clients.has(binding.client)) findings.push(at(doc, [...where, 'client'], `unknown client ${binding.client}`))
+      if (!uris.has(binding.resource))
+        findings.push(at(doc, [...where, 'resource'], `unknown resource ${binding.resource}`))
+      const triple = `${binding.client} ${binding.resource} ${binding.grantType}`
+      const other = owner.get(triple)
+      if (other && other !== metadata.name) {
+        findings.push(at(doc, where, `this (client, resource, grant type) is already bound by policy path ${other}`))
+      }
+      owner.set(triple, metadata.name)
+    })
+    spec.subjectTokens?.issuers?.forEach((name, index) => {
+      if (!issuers.has(name))
+        findings.push(
+          at(doc, ['spec', 'subjectTokens', 'issuers', index], `unknown issuer ${name} (use self or an Issuer name)`),
+        )
+    })
+    spec.delegation?.actors?.forEach((name, index) => {
+      if (!clients.has(name)) findings.push(at(doc, ['spec', 'delegation', 'actors', index], `unknown client ${name}`))
     })
   }
   return findings

@@ -6,6 +6,7 @@ export interface Metrics {
   requestDuration: Histogram<'http_request_method' | 'http_route' | 'http_response_status_code' | 'listener'>
   tokensIssued: Counter<'grant_type'>
   tokensRevoked: Counter<'cause'>
+  tokenExchanges: Counter<'result' | 'reason'>
 }
 
 export function createMetrics(): Metrics {
@@ -30,6 +31,12 @@ export function createMetrics(): Metrics {
       name: 'mandate_tokens_revoked_total',
       help: 'Access tokens revoked, by cause.',
       labelNames: ['cause'],
+      registers: [registry],
+    }),
+    tokenExchanges: new Counter({
+      name: 'mandate_token_exchange_total',
+      help: 'Token exchange decisions, by result (allow/deny) and stable reason code.',
+      labelNames: ['result', 'reason'],
       registers: [registry],
     }),
   }

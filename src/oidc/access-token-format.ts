@@ -35,27 +35,31 @@ export function persistingCustomizer(deps: AccessTokenFormatDeps) {
     const kid = deps.currentKid()
     jwt.header = { ...jwt.header, kid } // the row and the signature name the same key
     const lineage = lineageOf(token)
+    if (lineage?.notAfter !== undefined) payload.exp = Math.min(Number(payload.exp), lineage.notAfter)
+    if (lineage?.audiences && lineage.audiences.length > 1) payload.aud = lineage.audiences
     const row: IssuedTokenWrite = {
       jti: String(payload.jti),
       kid,
       grant_type: lineage?.grantType ?? (token.kind === 'ClientCredentials' ? 'client_credentials' : String(token.gty)),
       client_id: String(payload.client_id),
       sub: String(payload.sub),
-      aud: String(payload.aud),
+      aud: Array.isArray(payload.aud) ? payload.aud.map(String) : [String(payload.aud)],
       scope: typeof payload.scope === 'string' ? payload.scope.split(' ') : [],
       issued_at: toDate(Number(payload.iat)),
       expires_at: toDate(Number(payload.exp)),
       parent_jti: lineage?.parentJti ?? null,
       ancestors: lineage?.ancestors ?? [],
       claims: Object.fromEntries(Object.entries(payload).filter(([name]) => !standard.has(name))),
+      ...lineage?.columns,
     }
     try {
-      await deps.record(row)
+      await (lineage?.record ?? deps.record)(row)
     } catch (error) {
       // Issue contract: no lineage row, no token. Whatever the cause, the client may retry.
       deps.log.error({ err: error, jti: row.jti, client_id: row.client_id }, 'lineage write failed; token withheld')
       throw new TemporarilyUnavailable({ cause: error })
     }
+    if (lineage) lineage.written = row
     deps.onIssued(row)
   }
 }

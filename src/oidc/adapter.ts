@@ -74,7 +74,7 @@ function tokenAdapter(name: 'AccessToken' | 'ClientCredentials', deps: AdapterDe
         kind: name,
         clientId: row.client_id,
         ...(name === 'AccessToken' ? { accountId: row.sub } : {}),
-        aud: row.aud,
+        aud: row.aud.length === 1 ? row.aud[0] : row.aud,
         ...(row.scope.length > 0 ? { scope: row.scope.join(' ') } : {}),
         iat: toEpoch(row.issued_at),
         exp: toEpoch(row.expires_at),

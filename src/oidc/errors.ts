@@ -1,7 +1,7 @@
 // Outages at the OAuth edge: 503 temporarily_unavailable (RFC 6749 §4.1.2.1 code), never a token,
 // never active:true. Bugs are not dressed up as this; only recognised database outages are.
 import { errors } from 'oidc-provider'
-import { DatabaseUnavailable, isDatabaseUnavailable } from '../db/outage.ts'
+import { DatabaseUnavailable, DependencyUnavailable, isDatabaseUnavailable } from '../db/outage.ts'
 
 export class TemporarilyUnavailable extends errors.OIDCProviderError {
   constructor(options?: { cause?: unknown }) {
@@ -17,7 +17,7 @@ export async function failClosed<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work()
   } catch (error) {
-    if (error instanceof DatabaseUnavailable || isDatabaseUnavailable(error))
+    if (error instanceof DatabaseUnavailable || error instanceof DependencyUnavailable || isDatabaseUnavailable(error))
       throw new TemporarilyUnavailable({ cause: error })
     throw error
   }

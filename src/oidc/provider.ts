@@ -38,6 +38,8 @@ export interface ProviderDeps {
   log: Log
   metrics: Metrics
   verifyAccessToken(token: string): Promise<OurAccessToken | undefined>
+  /** Grants the app registers beyond the built-in client_credentials (for example token exchange). */
+  extraGrantTypes: readonly string[]
 }
 
 /** The one description for resource problems (RFC 8707 §2: invalid, missing, unknown or malformed). */
@@ -122,7 +124,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     return typeof this.clientSecret === 'string' ? verifySecret(actual, this.clientSecret) : Promise.resolve(false)
   }
   answerUnauthorizedClient(provider)
-  for (const grant of ['client_credentials']) offeredGrants.add(grant)
+  for (const grant of ['client_credentials', ...deps.extraGrantTypes]) offeredGrants.add(grant)
 
   provider.use(serveDiscoveryAlias)
   provider.use(serveJwks(ring))
@@ -159,9 +161,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
   // RFC 7662 §4: only the resource's named introspectors (or an admin) learn anything about a token.
   async function introspectionAllowed(_ctx: KoaContextWithOIDC, caller: Client, token: object) {
     if (isAdmin(caller)) return true
-    const { aud } = token as { aud?: unknown }
-    const resource = typeof aud === 'string' ? await failClosed(() => findResourceByUri(db, aud)) : undefined
-    return resource?.introspectors.includes(caller.clientId) ?? false
+    const { aud } = token as { aud?: string | string[] }
+    const audiences = typeof aud === 'string' ? [aud] : (aud ?? [])
+    const resources = await failClosed(() => Promise.all(audiences.map((uri) => findResourceByUri(db, uri))))
+    return resources.some((resource) => resource?.introspectors.includes(caller.clientId))
   }
 
   return provider

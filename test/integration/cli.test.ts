@@ -87,7 +87,10 @@ describe('configuration errors', () => {
 describe.runIf(t.isPostgres)('mandate against Postgres', () => {
   it('migrate status shows the applied migrations', async () => {
     const result = await mandate(['migrate', 'status'])
-    expect(result).toMatchObject({ code: 0, stdout: 'applied  0001_create_foundation\n' })
+    expect(result).toMatchObject({
+      code: 0,
+      stdout: 'applied  0001_create_foundation\napplied  0002_add_token_exchange\n',
+    })
   })
 
   it('apply validates, reports with file:line:col and exits 65 on invalid documents, then applies idempotently', async () => {

@@ -43,7 +43,7 @@ describe('client_credentials with RFC 8707 resource', () => {
     expect(row).toMatchObject({
       client_id: 'agent-one',
       sub: 'agent-one',
-      aud: tickets,
+      aud: [tickets],
       scope: ['tickets:read'],
       grant_type: 'client_credentials',
       kid: decodeProtectedHeader(token).kid,

@@ -14,6 +14,12 @@ export const secrets: Record<string, string> = {
   'rs-other': 'rs-other-secret-0123456789',
   'mandate-admin': 'mandate-admin-secret-01234',
   'exchange-only': 'exchange-only-secret-01234',
+  'alice-app': 'alice-app-secret-0123456789',
+  'sub-agent': 'sub-agent-secret-0123456789',
+  'sub-sub-agent': 'sub-sub-agent-secret-012345',
+  impersonator: 'impersonator-secret-0123456',
+  gateway: 'gateway-secret-01234567890',
+  'no-exchange': 'no-exchange-secret-0123456',
 }
 
 export type Params = Record<string, string | string[] | undefined>
@@ -66,4 +72,20 @@ export async function expectRejection(
     body: { error: expected.error, error_description: expected.error_description },
   })
   expect(response.headers.get('cache-control')).toContain('no-store')
+}
+
+export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
+export const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token'
+export const JWT = 'urn:ietf:params:oauth:token-type:jwt'
+
+/** An RFC 8693 request from clientId; params override the defaults (subject type access_token). */
+export const exchange = (base: string, clientId: string, params: Params) =>
+  post(`${base}/token`, { grant_type: TOKEN_EXCHANGE, subject_token_type: ACCESS_TOKEN, ...params }, { clientId })
+
+/** A successful exchange's access token. */
+export async function exchanged(base: string, clientId: string, params: Params): Promise<string> {
+  const response = await exchange(base, clientId, params)
+  const body = (await response.json()) as { access_token?: string }
+  expect(response.status, JSON.stringify(body)).toBe(200)
+  return body.access_token as string
 }

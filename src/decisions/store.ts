@@ -1,0 +1,34 @@
+// decisions rows: one per token exchange, allowed or denied. Written, never updated.
+import type { Insertable, Kysely } from 'kysely'
+import type { DB, DecisionsTable } from '../db/schema.ts'
+
+export interface DecisionRecord {
+  decision_id: string
+  created_at: Date
+  request_id: string | null
+  grant_type: string
+  client_id: string | null
+  subject: string | null
+  subject_issuer: string | null
+  subject_ref: string | null
+  actor_chain: string[]
+  resources: string[]
+  requested_scope: string[] | null
+  granted_scope: string[] | null
+  policy_path: string | null
+  policy_version: number | null
+  policy_versions: Record<string, number> | null
+  task_id: string | null
+  result: 'allow' | 'deny'
+  reason: string
+  detail: string | null
+  issued_jti: string | null
+}
+
+export async function recordDecision(db: Kysely<DB>, record: DecisionRecord): Promise<void> {
+  const row: Insertable<DecisionsTable> = {
+    ...record,
+    policy_versions: record.policy_versions === null ? null : JSON.stringify(record.policy_versions),
+  }
+  await db.insertInto('decisions').values(row).execute()
+}

@@ -1,0 +1,37 @@
+// issuers rows: trusted foreign issuers, looked up by their `iss` value.
+import type { Kysely, Selectable } from 'kysely'
+import type { DB, IssuersTable } from '../db/schema.ts'
+
+export type IssuerRow = Selectable<IssuersTable>
+
+export const findIssuerByIss = (db: Kysely<DB>, iss: string): Promise<IssuerRow | undefined> =>
+  db.selectFrom('issuers').selectAll().where('issuer', '=', iss).executeTakeFirst()
+
+export const findIssuerByName = (db: Kysely<DB>, name: string): Promise<IssuerRow | undefined> =>
+  db.selectFrom('issuers').selectAll().where('name', '=', name).executeTakeFirst()
+
+export interface IssuerWrite {
+  name: string
+  issuer: string
+  jwks_uri: string | null
+  jwks: unknown
+  algorithms: string[]
+  audience: string | null
+  description: string | null
+  labels: Record<string, string>
+  content_hash: string
+}
+
+export async function upsertIssuer(db: Kysely<DB>, row: IssuerWrite, now: Date): Promise<void> {
+  const values = {
+    ...row,
+    jwks: row.jwks === null ? null : JSON.stringify(row.jwks),
+    labels: JSON.stringify(row.labels),
+    updated_at: now,
+  }
+  await db
+    .insertInto('issuers')
+    .values({ ...values, created_at: now })
+    .onConflict((oc) => oc.column('name').doUpdateSet(values))
+    .execute()
+}

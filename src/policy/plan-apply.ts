@@ -1,0 +1,26 @@
+// Plans `kind: PolicyPath`: every changed document becomes a new immutable version (the next
+// integer); an unchanged one creates none.
+import type { Kysely } from 'kysely'
+import type { DB } from '../db/schema.ts'
+import { contentHash } from '../lib/canonical-json.ts'
+import { type Planned, unchanged } from '../manifests/plan.ts'
+import type { PolicyPathDocument } from './schema.ts'
+import { latestVersion, lockPath, saveVersion } from './store.ts'
+
+export async function planPolicyPath(db: Kysely<DB>, doc: PolicyPathDocument): Promise<Planned> {
+  const path = doc.metadata.name
+  const hash = contentHash(doc)
+  const latest = await latestVersion(db, path)
+  if (latest?.content_hash === hash) return unchanged('PolicyPath', path)
+  return {
+    kind: 'PolicyPath',
+    name: path,
+    action: latest ? 'updated' : 'created',
+    async write(target, now) {
+      await lockPath(target, path)
+      const current = await latestVersion(target, path)
+      if (current?.content_hash === hash) return
+      await saveVersion(target, doc, (current?.version ?? 0) + 1, hash, now)
+    },
+  }
+}

@@ -1,0 +1,17 @@
+// Verifies an actor_token (RFC 8693 §2.1): only our own active tokens are accepted. Whether the
+// authenticated client may act as it is the policy's call (evaluate.ts), from `ownedByClient`.
+import { Denied } from './denials.ts'
+import { type TokenDeps, verifyOwnActiveToken } from './subject-token.ts'
+
+export interface VerifiedActor {
+  sub: string
+  jti: string
+  ownedByClient: boolean
+}
+
+export async function verifyActor(token: string, client: string, deps: TokenDeps): Promise<VerifiedActor> {
+  const own = await verifyOwnActiveToken(token, deps)
+  if (!own) throw new Denied('actor_token.invalid', 'not one of our active access tokens')
+  const { payload } = own
+  return { sub: payload.sub, jti: payload.jti, ownedByClient: payload.client_id === client || payload.sub === client }
+}

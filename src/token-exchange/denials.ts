@@ -1,0 +1,57 @@
+// The one place that decides what a refused client is told. Several reasons share one public face on
+// purpose (RFC 8693 §2.2.2; no oracle): a caller must not learn whether a token was unknown, expired,
+// revoked, foreign or merely unacceptable. The decision record keeps the precise reason and detail.
+import { errors } from 'oidc-provider'
+import type { DenialReason } from '../policy/decision.ts'
+import { RESOURCE_INVALID, SCOPE_INVALID } from '../oidc/provider.ts'
+
+/** Thrown by the exchange's steps; caught once, in grant.ts. */
+export class Denied extends Error {
+  override name = 'Denied'
+  readonly reason: DenialReason
+  /** For the decision record and logs only; never sent to the client. */
+  readonly detail: string | undefined
+
+  constructor(reason: DenialReason, detail?: string) {
+    super(reason)
+    this.reason = reason
+    this.detail = detail
+  }
+}
+
+export const TOKEN_INVALID = 'the subject_token, actor_token or task_id is invalid'
+
+const invalidToken = () => new errors.InvalidRequest(TOKEN_INVALID)
+const invalidTarget = () => new errors.InvalidTarget(RESOURCE_INVALID)
+
+const publicError: Record<DenialReason, () => Error> = {
+  'request.malformed': invalidToken,
+  'request.unsupported_token_type': invalidToken,
+  'request.unsupported_requested_type': () => new errors.InvalidRequest('requested_token_type is not supported'),
+  'request.dpop_unsupported': () => new errors.InvalidRequest('DPoP is not supported for token exchange'),
+  'request.task_required': () => new errors.InvalidRequest('task_id is required for this resource'),
+  'client.authentication_failed': () => new errors.InvalidClient('client authentication failed'),
+  'client.grant_not_allowed': () => new errors.UnauthorizedClient('the client is not allowed to use this grant type'),
+  'client.not_confidential': () => new errors.UnauthorizedClient('the client is not allowed to use this grant type'),
+  'subject_token.missing': invalidToken,
+  'subject_token.invalid': invalidToken,
+  'subject_token.type_mismatch': invalidToken,
+  'subject_token.issuer_not_allowed': invalidToken,
+  'subject_token.type_not_allowed': invalidToken,
+  'actor_token.invalid': invalidToken,
+  'actor_token.not_bound_to_client': invalidToken,
+  'delegation.actor_not_allowed': invalidToken,
+  'delegation.may_act_mismatch': invalidToken,
+  'delegation.too_deep': invalidToken,
+  'delegation.mode_not_allowed': invalidToken,
+  'delegation.impersonation_of_delegated_token': invalidToken,
+  'task.invalid': invalidToken,
+  'lifetime.exhausted': invalidToken,
+  'target.unknown': invalidTarget,
+  'target.not_bound': invalidTarget,
+  'target.mixed_policies': invalidTarget,
+  // No `scope` member: the refused value is the caller's own input (nothing is echoed).
+  'scope.not_allowed': () => new errors.InvalidScope(SCOPE_INVALID, undefined as unknown as string),
+}
+
+export const toOAuthError = (denied: Denied): Error => publicError[denied.reason]()

@@ -1,0 +1,50 @@
+// Exchanges refused by oidc-provider before our grant runs (client authentication, a grant the client
+// lacks, a repeated parameter) are decisions too: this wrapper records them, with X-Decision-Id.
+import { randomUUID } from 'node:crypto'
+import type { Kysely } from 'kysely'
+import type { KoaContextWithOIDC } from 'oidc-provider'
+import { TOKEN_EXCHANGE } from '../clients/schema.ts'
+import type { DB } from '../db/schema.ts'
+import { type DecisionRecord, recordDecision } from '../decisions/store.ts'
+import { type Clock, toDate } from '../lib/clock.ts'
+import type { DenialReason } from '../policy/decision.ts'
+
+const reasonOf: Record<string, DenialReason> = {
+  invalid_client: 'client.authentication_failed',
+  unauthorized_client: 'client.grant_not_allowed',
+}
+
+export function recordEarlyRefusals(deps: { db: Kysely<DB>; clock: Clock; onDecision(record: DecisionRecord): void }) {
+  return async function earlyRefusals(ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
+    await next()
+    if (ctx.path !== '/token' || ctx.method !== 'POST' || ctx.status < 400 || ctx.response.get('X-Decision-Id')) return
+    if (ctx.oidc?.params?.grant_type !== TOKEN_EXCHANGE) return
+    const body = (ctx.body ?? {}) as { error?: string; error_description?: string }
+    const record: DecisionRecord = {
+      decision_id: randomUUID(),
+      created_at: toDate(deps.clock.now()),
+      request_id: (ctx.state?.reqId as string | undefined) ?? null,
+      grant_type: TOKEN_EXCHANGE,
+      // Only an authenticated client is recorded as the client.
+      client_id: ctx.oidc.client?.clientId ?? null,
+      subject: null,
+      subject_issuer: null,
+      subject_ref: null,
+      actor_chain: [],
+      resources: [],
+      requested_scope: null,
+      granted_scope: null,
+      policy_path: null,
+      policy_version: null,
+      policy_versions: null,
+      task_id: null,
+      result: 'deny',
+      reason: reasonOf[body.error ?? ''] ?? 'request.malformed',
+      detail: `${body.error}: ${body.error_description}`,
+      issued_jti: null,
+    }
+    await recordDecision(deps.db, record) // an outage here escapes to the 503 envelope: fail closed
+    deps.onDecision(record)
+    ctx.set('X-Decision-Id', record.decision_id)
+  }
+}
