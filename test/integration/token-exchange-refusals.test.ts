@@ -54,16 +54,16 @@ const decisionCount = async () =>
     ).n,
   )
 
-/** Sends the request built by `send` (after any setup it does) and checks every refusal invariant. */
+/** Runs the case's setup, then sends its request and checks every refusal invariant. */
 async function expectDenied(
-  send: () => Promise<Response>,
+  send: Builder,
   expected: { status: number; error: string; error_description: string },
   reason: string,
 ): Promise<void> {
-  // Setup tokens are minted first (the builder awaits them), so counting starts at the request.
-  const prepared = await prepare(send)
+  // Setup (minting the tokens the case needs) runs first, so counting starts at the request itself.
+  const request = await send()
   const [issuedBefore, decisionsBefore] = [await issuedCount(), await decisionCount()]
-  const response = await prepared()
+  const response = await request()
   const decisionId = response.headers.get('x-decision-id')
   await expectRejection(response, expected)
   expect(await issuedCount()).toBe(issuedBefore)
@@ -86,13 +86,9 @@ async function expectDenied(
   })
 }
 
-// A builder may return a thunk (setup first, request later) or the request itself.
-type Builder = () => Promise<Response | (() => Promise<Response>)>
-async function prepare(send: Builder | (() => Promise<Response>)): Promise<() => Promise<Response>> {
-  const result = await (send as Builder)()
-  return typeof result === 'function' ? result : async () => result
-}
-const later = (request: () => Promise<Response>) => request as unknown as Response
+/** A case: its setup, returning the request to send once the counts are taken. */
+type Builder = () => Promise<() => Promise<Response>>
+const later = (request: () => Promise<Response>) => request
 
 describe('token exchange refusals', () => {
   const cases: Array<[string, Builder, typeof invalidRequest, string]> = [
