@@ -12,13 +12,18 @@ export class TemporarilyUnavailable extends errors.OIDCProviderError {
   }
 }
 
+/** An outage (database or another dependency) as TemporarilyUnavailable; anything else unchanged. */
+export function asUnavailable(error: unknown): unknown {
+  const outage =
+    error instanceof DatabaseUnavailable || error instanceof DependencyUnavailable || isDatabaseUnavailable(error)
+  return outage && !(error instanceof TemporarilyUnavailable) ? new TemporarilyUnavailable({ cause: error }) : error
+}
+
 /** Runs work that touches the database; an outage becomes TemporarilyUnavailable (503). */
 export async function failClosed<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work()
   } catch (error) {
-    if (error instanceof DatabaseUnavailable || error instanceof DependencyUnavailable || isDatabaseUnavailable(error))
-      throw new TemporarilyUnavailable({ cause: error })
-    throw error
+    throw asUnavailable(error)
   }
 }

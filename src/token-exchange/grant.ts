@@ -8,7 +8,7 @@ import type { DB } from '../db/schema.ts'
 import { type DecisionRecord, recordDecision } from '../decisions/store.ts'
 import type { Clock } from '../lib/clock.ts'
 import { toDate } from '../lib/clock.ts'
-import { failClosed } from '../oidc/errors.ts'
+import { asUnavailable, failClosed } from '../oidc/errors.ts'
 import { actorsOf } from '../policy/act-claim.ts'
 import { evaluatePolicy } from '../policy/evaluate.ts'
 import { verifyActor } from './actor-token.ts'
@@ -103,7 +103,8 @@ function exchange(deps: TokenExchangeDeps) {
       deps.onDecision(record)
       ctx.body = issued.body
     } catch (error) {
-      if (!(error instanceof Denied)) throw error // a bug or an outage: never dressed up as a denial
+      // An outage is a 503, a bug a 500: neither is dressed up as a denial (nor recorded as one).
+      if (!(error instanceof Denied)) throw asUnavailable(error)
       Object.assign(record, { result: 'deny', reason: error.reason, detail: error.detail ?? null })
       await failClosed(() => recordDecision(deps.db, record))
       deps.onDecision(record)

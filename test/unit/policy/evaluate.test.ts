@@ -1,0 +1,205 @@
+import { describe, expect, it } from 'vitest'
+import { type EffectivePolicy, effectivePolicy } from '../../../src/policy/effective.ts'
+import { type ExchangeFacts, evaluatePolicy } from '../../../src/policy/evaluate.ts'
+import { PolicyPathSpec } from '../../../src/policy/schema.ts'
+
+const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token'
+const spec = (value: unknown) => PolicyPathSpec.parse(value)
+const policy = (over: Partial<EffectivePolicy> = {}): EffectivePolicy => ({
+  ...effectivePolicy([
+    {
+      path: 'acme/p',
+      version: 3,
+      spec: spec({ scopes: ['a', 'b'], tokenLifetime: '5m', delegation: { maxDepth: 2 } }),
+    },
+  ]),
+  ...over,
+})
+const facts = (over: Partial<ExchangeFacts> = {}): ExchangeFacts => ({
+  now: 1_000,
+  client: 'agent',
+  subject: { issuer: 'self', tokenType: ACCESS_TOKEN, sub: 'alice', scope: ['a', 'b', 'c'], expiresAt: 2_000 },
+  resource: { scopes: ['a', 'b', 'c'], accessTokenLifetime: 600 },
+  ...over,
+})
+
+describe('evaluatePolicy', () => {
+  it('allows, narrows to every bound, and nests the client as the current actor', () => {
+    expect(evaluatePolicy(policy(), facts({ requestedScope: ['a'] }))).toEqual({
+      allow: true,
+      scope: ['a'],
+      act: { sub: 'agent' },
+      expiresAt: 1_300,
+    })
+  })
+
+  it('grants the intersection of the bounds when nothing is requested', () => {
+    expect(evaluatePolicy(policy(), facts({ task: { scope: ['b', 'c'], expiresAt: 5_000 } }))).toMatchObject({
+      scope: ['b'],
+    })
+  })
+
+  it('keeps the chain: the new actor wraps the subject token act', () => {
+    const decision = evaluatePolicy(policy(), facts({ subject: { ...facts().subject, act: { sub: 'first' } } }))
+    expect(decision).toMatchObject({ act: { sub: 'agent', act: { sub: 'first' } } })
+  })
+
+  it.each([
+    ['the subject token expires first', facts({ subject: { ...facts().subject, expiresAt: 1_100 } }), 1_100],
+    ['the policy lifetime is shortest', facts(), 1_300],
+    ['the resource lifetime is shortest', facts({ resource: { scopes: ['a'], accessTokenLifetime: 60 } }), 1_060],
+    ['the task ends first', facts({ task: { scope: ['a'], expiresAt: 1_010 } }), 1_010],
+  ])('never outlives any bound: %s', (_, f, expiresAt) => {
+    expect(evaluatePolicy(policy(), f)).toMatchObject({ allow: true, expiresAt })
+  })
+
+  it('impersonates where the path only allows impersonation', () => {
+    expect(evaluatePolicy(policy({ modes: ['impersonation'] }), facts())).toEqual({
+      allow: true,
+      scope: ['a', 'b'],
+      expiresAt: 1_300,
+    })
+  })
+
+  it('with either mode: impersonation without an actor_token, delegation with one', () => {
+    const either = policy({ modes: ['delegation', 'impersonation'] })
+    expect(evaluatePolicy(either, facts())).not.toHaveProperty('act')
+    expect(evaluatePolicy(either, facts({ actor: { sub: 'agent', ownedByClient: true } }))).toMatchObject({
+      act: { sub: 'agent' },
+    })
+  })
+
+  it('lets a trusted intermediary act as the actor it presents', () => {
+    const p = policy({ intermediaries: [{ client: 'gateway', actors: ['agent-b'] }] })
+    expect(
+      evaluatePolicy(p, facts({ client: 'gateway', actor: { sub: 'agent-b', ownedByClient: false } })),
+    ).toMatchObject({
+      act: { sub: 'agent-b' },
+    })
+  })
+
+  const deep = { sub: 'x', act: { sub: 'y' } }
+  it.each([
+    [
+      'the issuer is not allowed',
+      policy({ issuers: ['self'] }),
+      facts({ subject: { ...facts().subject, issuer: 'idp' } }),
+      'subject_token.issuer_not_allowed',
+    ],
+    [
+      'the token type is not allowed',
+      policy({ subjectTypes: ['urn:ietf:params:oauth:token-type:jwt'] }),
+      facts(),
+      'subject_token.type_not_allowed',
+    ],
+    [
+      "an actor_token is another's and the client is no intermediary",
+      policy(),
+      facts({ actor: { sub: 'other', ownedByClient: false } }),
+      'actor_token.not_bound_to_client',
+    ],
+    [
+      'may_act names someone else',
+      policy(),
+      facts({ subject: { ...facts().subject, mayAct: { sub: 'other' } } }),
+      'delegation.may_act_mismatch',
+    ],
+    ['levels disagree on the mode', policy({ modes: [] }), facts(), 'delegation.mode_not_allowed'],
+    [
+      'a delegated token would be impersonated',
+      policy({ modes: ['impersonation'] }),
+      facts({ subject: { ...facts().subject, act: { sub: 'a1' } } }),
+      'delegation.impersonation_of_delegated_token',
+    ],
+    [
+      'the chain would be too deep',
+      policy(),
+      facts({ subject: { ...facts().subject, act: deep } }),
+      'delegation.too_deep',
+    ],
+    [
+      'an actor in the chain is not listed',
+      policy({ actors: ['agent'] }),
+      facts({ subject: { ...facts().subject, act: { sub: 'stranger' } } }),
+      'delegation.actor_not_allowed',
+    ],
+    ['the scope exceeds the subject', policy(), facts({ requestedScope: ['a', 'd'] }), 'scope.not_allowed'],
+    ['the scope exceeds the policy', policy(), facts({ requestedScope: ['c'] }), 'scope.not_allowed'],
+    [
+      'the scope exceeds the task',
+      policy(),
+      facts({ requestedScope: ['b'], task: { scope: ['a'], expiresAt: 5_000 } }),
+      'scope.not_allowed',
+    ],
+    [
+      'the subject token has expired',
+      policy(),
+      facts({ subject: { ...facts().subject, expiresAt: 1_000 } }),
+      'lifetime.exhausted',
+    ],
+  ] as const)('denies when %s', (_, p, f, reason) => {
+    expect(evaluatePolicy(p, f)).toMatchObject({ allow: false, reason })
+  })
+})
+
+describe('effectivePolicy', () => {
+  it('intersects along the path: scopes and actors intersect, lifetimes and depths take the minimum, task requirement is sticky', () => {
+    const effective = effectivePolicy([
+      {
+        path: 'acme',
+        version: 1,
+        spec: spec({
+          scopes: ['a', 'b', 'c'],
+          tokenLifetime: '10m',
+          delegation: { maxDepth: 3, actors: ['x', 'y', 'z'] },
+          task: { required: true },
+        }),
+      },
+      { path: 'acme/support', version: 4, spec: spec({ delegation: { mode: 'either' } }) },
+      {
+        path: 'acme/support/p',
+        version: 2,
+        spec: spec({
+          scopes: ['b', 'c', 'd'],
+          tokenLifetime: '5m',
+          delegation: { maxDepth: 5, mode: 'delegation', actors: ['y', 'z', 'w'] },
+          task: { required: false, maxLifetime: '1h' },
+        }),
+      },
+    ])
+    expect(effective).toEqual({
+      path: 'acme/support/p',
+      version: 2,
+      versions: { acme: 1, 'acme/support': 4, 'acme/support/p': 2 },
+      scopes: ['b', 'c'],
+      tokenLifetime: 300,
+      issuers: ['self'],
+      modes: ['delegation'],
+      actors: ['y', 'z'],
+      maxDepth: 3,
+      intermediaries: [],
+      task: { required: true, maxLifetime: 3600 },
+    })
+  })
+
+  it('allows a mode only if every level allows it', () => {
+    const levels = [
+      { path: 'a', version: 1, spec: spec({ delegation: { mode: 'impersonation' } }) },
+      { path: 'a/b', version: 1, spec: spec({ delegation: { mode: 'delegation' } }) },
+    ]
+    expect(effectivePolicy(levels).modes).toEqual([])
+  })
+
+  it('defaults to delegation of depth 1, our own tokens only, no task required', () => {
+    expect(effectivePolicy([{ path: 'p', version: 1, spec: spec({}) }])).toEqual({
+      path: 'p',
+      version: 1,
+      versions: { p: 1 },
+      issuers: ['self'],
+      modes: ['delegation'],
+      maxDepth: 1,
+      intermediaries: [],
+      task: { required: false },
+    })
+  })
+})
