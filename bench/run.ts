@@ -30,7 +30,13 @@ const issuer = `http://127.0.0.1:${port}`
 
 const server = spawn(
   process.execPath,
-  [new URL('src/cli/main.ts', root).pathname, 'serve', '--apply', new URL('examples', root).pathname],
+  [
+    new URL('src/cli/main.ts', root).pathname,
+    'serve',
+    '--apply',
+    new URL('examples', root).pathname,
+    new URL('policy-paths', root).pathname,
+  ],
   {
     env: {
       PATH: process.env.PATH,
@@ -65,6 +71,22 @@ try {
     ).json()) as { access_token: string }
   ).access_token
 
+  const te = 'urn:ietf:params:oauth:grant-type:token-exchange'
+  const person = (await import('node:child_process'))
+    .execFileSync(process.execPath, [new URL('scripts/demo-person-token.ts', root).pathname, 'alice'])
+    .toString()
+    .trim()
+  const teBody = new URLSearchParams({
+    grant_type: te,
+    subject_token: person,
+    subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+    resource: 'https://tickets.example/',
+    scope: 'tickets:read',
+  }).toString()
+  const ownSubject = new URLSearchParams({
+    ...Object.fromEntries(new URLSearchParams(teBody)),
+    subject_token: token,
+  }).toString()
   const scenarios = [
     { title: 'client_credentials (JWT + lineage row)', path: '/token', auth: agent, body: ccBody },
     {
@@ -72,6 +94,13 @@ try {
       path: '/token/introspection',
       auth: basic('tickets-api', 'tickets-api-demo-secret'),
       body: `token=${token}`,
+    },
+    { title: 'token exchange, foreign subject (IdP JWT → delegated token)', path: '/token', auth: agent, body: teBody },
+    {
+      title: 'token exchange, own subject (lineage lookup + child row)',
+      path: '/token',
+      auth: agent,
+      body: ownSubject,
     },
   ]
   const results: string[] = []

@@ -13,9 +13,20 @@ export async function listen(
   apps: { public: Koa; admin: Koa; management: Koa },
   bind: { host: string; port: number; adminPort: number; managementPort: number },
 ): Promise<Listeners> {
+  // Handlers still running count as in flight even when their client hung up: the database must
+  // outlive every one of them, or they would fail on a closed pool.
+  let inFlight = 0
+  let drained: (() => void) | undefined
   const start = (app: Koa, port: number) =>
     new Promise<Server>((resolve, reject) => {
-      const server = createServer(app.callback())
+      const handle = app.callback()
+      const server = createServer((req, res) => {
+        inFlight++
+        Promise.resolve(handle(req, res)).finally(() => {
+          inFlight--
+          if (inFlight === 0) drained?.()
+        })
+      })
       server.keepAliveTimeout = 5_000
       server.once('error', reject)
       server.listen(port, bind.host, () => resolve(server))
@@ -32,10 +43,15 @@ export async function listen(
       const all = Object.values(servers)
       const closed = Promise.all(all.map((server) => new Promise((resolve) => server.close(resolve))))
       for (const server of all) server.closeIdleConnections()
-      const timer = setTimeout(() => {
-        for (const server of all) server.closeAllConnections()
-      }, timeoutSeconds * 1000)
-      await closed
+      const idle = inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (drained = resolve))
+      let timer: NodeJS.Timeout | undefined
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          for (const server of all) server.closeAllConnections()
+          resolve()
+        }, timeoutSeconds * 1000)
+      })
+      await Promise.race([Promise.all([closed, idle]), timeout])
       clearTimeout(timer)
     },
   }

@@ -57,6 +57,8 @@ function exchange(deps: TokenExchangeDeps) {
         subject_ref: subject.ref,
       })
       const actor = params.actor ? await verifyActor(params.actor.token, client.clientId, deps) : undefined
+      // The chain as requested (current actor first); replaced by the issued token's own chain below.
+      record.actor_chain = [actor && !actor.ownedByClient ? actor.sub : client.clientId, ...actorsOf(subject.facts.act)]
 
       // Tasks arrive with the tasks issue; until then no task_id can name a live task.
       if (params.task_id) throw new Denied('task.invalid', `unknown task ${params.task_id}`)
