@@ -50,6 +50,9 @@ export function persistingCustomizer(deps: AccessTokenFormatDeps) {
       parent_jti: lineage?.parentJti ?? null,
       ancestors: lineage?.ancestors ?? [],
       claims: Object.fromEntries(Object.entries(payload).filter(([name]) => !standard.has(name))),
+      ...(typeof payload.policy_path === 'string'
+        ? { policy_path: payload.policy_path, policy_version: Number(payload.policy_version) }
+        : {}),
       ...lineage?.columns,
     }
     try {

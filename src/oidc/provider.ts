@@ -20,6 +20,8 @@ import type { Clock } from '../lib/clock.ts'
 import { type IssuedToken, recordIssuedToken } from '../lineage/tokens.ts'
 import type { Log } from '../observability/log.ts'
 import type { Metrics } from '../observability/metrics.ts'
+import { type EffectivePolicy, effectivePolicy } from '../policy/effective.ts'
+import { findBinding, loadLevels } from '../policy/store.ts'
 import { findResourceByUri } from '../resources/store.ts'
 import { persistingCustomizer } from './access-token-format.ts'
 import { adapterFactory } from './adapter.ts'
@@ -48,6 +50,12 @@ export const SCOPE_INVALID = 'the requested scope is not allowed'
 
 export function buildProvider(deps: ProviderDeps): Provider {
   const { db, ring, log, metrics } = deps
+  const clientCredentialsPolicies = new WeakMap<object, EffectivePolicy>()
+  const clientCredentialsPolicy = async (client: string, resource: string) => {
+    const path = await failClosed(() => findBinding(db, client, resource, 'client_credentials'))
+    const levels = path ? await failClosed(() => loadLevels(db, path)) : []
+    return levels.length > 0 ? effectivePolicy(levels) : undefined
+  }
   const offeredGrants = new Set<string>()
 
   const provider = new Provider(deps.issuer, {
@@ -92,7 +100,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
         getResourceServerInfo: resourceServerInfo,
       },
     },
-    extraTokenClaims: (_ctx, token) => token.extra,
+    extraTokenClaims: (ctx, token) => {
+      const policy = token.kind === 'ClientCredentials' ? clientCredentialsPolicies.get(ctx) : undefined
+      return policy ? { ...token.extra, policy_path: policy.path, policy_version: policy.version } : token.extra
+    },
     formats: {
       customizers: {
         jwt: persistingCustomizer({
@@ -144,15 +155,23 @@ export function buildProvider(deps: ProviderDeps): Provider {
       .split(' ')
       .filter(Boolean)
     const clientScopes = new Set(scopesOf(client))
-    // Scopes outside the client's or the resource's catalogue are refused, never silently dropped.
-    if (requested.some((scope) => !clientScopes.has(scope) || !resource.scopes.includes(scope))) {
+    // A policy path bound to (client, resource, client_credentials) narrows these tokens too.
+    const policy =
+      ctx.oidc.params?.grant_type === 'client_credentials'
+        ? await clientCredentialsPolicy(client.clientId, resource.uri)
+        : undefined
+    if (policy) clientCredentialsPolicies.set(ctx, policy)
+    const allowed = (scope: string) =>
+      clientScopes.has(scope) && resource.scopes.includes(scope) && (policy?.scopes?.includes(scope) ?? true)
+    // Scopes outside the client's, the resource's or the policy's catalogue are refused, never silently dropped.
+    if (!requested.every(allowed)) {
       // No `scope` member in the body: the refused value is the caller's own input (no echo).
       throw new errors.InvalidScope(SCOPE_INVALID, undefined as unknown as string)
     }
     return {
       scope: resource.scopes.join(' '),
       audience: resource.uri,
-      accessTokenTTL: resource.access_token_lifetime,
+      accessTokenTTL: Math.min(resource.access_token_lifetime, policy?.tokenLifetime ?? Number.POSITIVE_INFINITY),
       accessTokenFormat: 'jwt',
       jwt: { sign: { alg: SIGNING_ALG } },
     }

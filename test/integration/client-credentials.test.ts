@@ -1,4 +1,4 @@
-import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose'
+import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { counts, useDatabase } from '../support/database.ts'
 import { accessToken, clientCredentials, expectRejection, jtiOf, post } from '../support/oauth.ts'
@@ -76,6 +76,33 @@ describe('client_credentials with RFC 8707 resource', () => {
     })
     expect(response.status).toBe(200)
     expect(await response.json()).toMatchObject({ token_type: 'Bearer', expires_in: 300 })
+  })
+
+  it('applies a policy path bound to (client, resource, client_credentials): ceilings and claims', async () => {
+    const token = await accessToken(server.url, 'agent-one', { resource: 'https://other.test/api' })
+    const payload = decodeJwt(token)
+    expect(payload).toMatchObject({ policy_path: 'acme/services/agent-one-other', policy_version: 1 })
+    expect((payload.exp as number) - (payload.iat as number)).toBe(60)
+    expect(
+      await t.db
+        .selectFrom('issued_tokens')
+        .select(['policy_path', 'policy_version'])
+        .where('jti', '=', jtiOf(token))
+        .executeTakeFirstOrThrow(),
+    ).toEqual({
+      policy_path: 'acme/services/agent-one-other',
+      policy_version: 1,
+    })
+    const before = await counts(t.db)
+    await expectRejection(
+      await clientCredentials(server.url, 'agent-one', { resource: 'https://other.test/api', scope: 'other:read' }),
+      {
+        status: 400,
+        error: 'invalid_scope',
+        error_description: 'the requested scope is not allowed',
+      },
+    )
+    expect(await counts(t.db)).toEqual(before)
   })
 
   describe('refusals change nothing', () => {

@@ -3,7 +3,7 @@ import { sql } from 'kysely'
 import { afterAll, describe, expect, it } from 'vitest'
 import { connect } from '../support/global-setup.ts'
 import { useDatabase } from '../support/database.ts'
-import { accessToken, expectRejection, post, clientCredentials } from '../support/oauth.ts'
+import { accessToken, clientCredentials, exchange, expectRejection, post } from '../support/oauth.ts'
 import { useServer } from '../support/server.ts'
 
 const t = useDatabase()
@@ -43,6 +43,16 @@ describe.runIf(t.isPostgres)('when Postgres is unreachable', () => {
     )
     await expectRejection(
       await post(`${server.url}/token/revocation`, { token }, { clientId: 'agent-one' }),
+      unavailable,
+    )
+    const before = await t.db
+      .selectFrom('decisions')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirst()
+      .catch(() => undefined)
+    expect(before).toBeUndefined() // the store is unreachable from here too
+    await expectRejection(
+      await exchange(server.url, 'agent-one', { subject_token: token, resource: 'https://tickets.test/' }),
       unavailable,
     )
     const ready = await fetch(`${server.managementUrl}/health/ready`)
