@@ -34,6 +34,7 @@ export interface ResourcesTable {
   content_hash: string
   created_at: DefaultedTimestamp
   updated_at: DefaultedTimestamp
+  revocation_webhook: string | null
 }
 
 export interface SigningKeysTable {
@@ -66,6 +67,51 @@ export interface IssuedTokensTable {
   policy_path: string | null
   policy_version: number | null
   decision_id: string | null
+  task_path: DefaultedArray
+}
+
+export interface TasksTable {
+  task_id: string
+  client_id: string
+  delegator: string
+  delegator_issuer: string
+  purpose: string
+  resources: string[]
+  scope: string[]
+  policy_paths: string[]
+  parent_task_id: string | null
+  task_path: string[]
+  created_at: Timestamp
+  expires_at: Timestamp
+  completed_at: Timestamp | null
+  outcome: string | null
+  request_id: string | null
+}
+
+export interface AuditEventsTable {
+  event_id: Generated<string>
+  occurred_at: Timestamp
+  type: string
+  actor: string | null
+  request_id: string | null
+  subject: string | null
+  task_id: string | null
+  jti: string | null
+  decision_id: string | null
+  data: DefaultedJson
+}
+
+export interface WebhookDeliveriesTable {
+  delivery_id: string
+  resource: string
+  url: string
+  event: string
+  created_at: Timestamp
+  attempts: ColumnType<number, number | undefined, number>
+  next_attempt_at: Timestamp
+  delivered_at: Timestamp | null
+  failed_at: Timestamp | null
+  last_error: string | null
 }
 
 export interface PolicyPathVersionsTable {
@@ -146,8 +192,9 @@ export interface DB {
   policy_bindings: PolicyBindingsTable
   issuers: IssuersTable
   decisions: DecisionsTable
+  tasks: TasksTable
+  audit_events: AuditEventsTable
+  webhook_deliveries: WebhookDeliveriesTable
   kysely_migration: KyselyMigrationTable
 }
 
-/** Generated is re-exported for stores that insert into serial columns (later migrations). */
-export type { Generated }

@@ -25,6 +25,7 @@ export interface IssuedTokenWrite {
   policy_path?: string | null
   policy_version?: number | null
   decision_id?: string | null
+  task_path?: string[]
 }
 
 export async function recordIssuedToken(db: Kysely<DB>, row: IssuedTokenWrite): Promise<void> {
@@ -39,8 +40,9 @@ export async function recordIssuedToken(db: Kysely<DB>, row: IssuedTokenWrite): 
 }
 
 /**
- * The token, if it is active at `now`: unexpired, not revoked, and no ancestor revoked. One
- * indexed query, so a revocation committed anywhere is seen by the very next read on every process.
+ * The token, if it is active at `now`: unexpired, not revoked, no ancestor revoked, and every task
+ * it depends on neither completed nor expired. One indexed query, so a revocation or a task
+ * completion committed anywhere is seen by the very next read on every process.
  */
 export function findActiveToken(db: Kysely<DB>, jti: string, now: Date): Promise<IssuedToken | undefined> {
   return db
@@ -56,6 +58,16 @@ export function findActiveToken(db: Kysely<DB>, jti: string, now: Date): Promise
             .select('a.jti')
             .where((eb) => eb('a.jti', '=', eb.fn.any('t.ancestors')))
             .where('a.revoked_at', 'is not', null),
+        ),
+      ),
+    )
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('tasks as k')
+            .select('k.task_id')
+            .where((eb) => eb('k.task_id', '=', eb.fn.any('t.task_path')))
+            .where((eb) => eb.or([eb('k.completed_at', 'is not', null), eb('k.expires_at', '<=', now)])),
         ),
       ),
     )

@@ -10,11 +10,15 @@ const declared: Record<string, string> = {
   clients:
     'client_id description labels profile secret_hash jwks grant_types redirect_uris scopes content_hash created_at updated_at',
   resources:
-    'name uri description labels scopes introspectors access_token_lifetime content_hash created_at updated_at',
+    'name uri description labels scopes introspectors access_token_lifetime content_hash created_at updated_at revocation_webhook',
   signing_keys: 'kid alg public_jwk private_jwk_sealed created_at activates_at',
   issued_tokens:
-    'jti kid grant_type client_id sub aud scope issued_at expires_at revoked_at parent_jti ancestors claims subject_issuer subject_ref act task_id policy_path policy_version decision_id',
+    'jti kid grant_type client_id sub aud scope issued_at expires_at revoked_at parent_jti ancestors claims subject_issuer subject_ref act task_id policy_path policy_version decision_id task_path',
   oidc_payloads: 'model id payload grant_id user_code uid expires_at consumed_at',
+  tasks:
+    'task_id client_id delegator delegator_issuer purpose resources scope policy_paths parent_task_id task_path created_at expires_at completed_at outcome request_id',
+  audit_events: 'event_id occurred_at type actor request_id subject task_id jti decision_id data',
+  webhook_deliveries: 'delivery_id resource url event created_at attempts next_attempt_at delivered_at failed_at last_error',
   policy_path_versions: 'path version document content_hash created_at',
   policy_bindings: 'client_id resource grant_type path',
   issuers: 'name issuer jwks_uri jwks algorithms audience description labels content_hash created_at updated_at',
