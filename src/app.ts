@@ -4,6 +4,7 @@ import mount from 'koa-mount'
 import { sql } from 'kysely'
 import type { Provider } from 'oidc-provider'
 import { adminApp } from './admin/app.ts'
+import { ensureAdminAccess } from './admin/bootstrap.ts'
 import { TOKEN_EXCHANGE } from './clients/schema.ts'
 import type { Config } from './config/schema.ts'
 import { connectDatabase, type Database } from './db/connect.ts'
@@ -21,6 +22,8 @@ import { type Check, managementApp } from './observability/health.ts'
 import { createLog, type Log } from './observability/log.ts'
 import { createMetrics, type Metrics } from './observability/metrics.ts'
 import { buildProvider, deriveCookieKeys } from './oidc/provider.ts'
+import { tasksApi } from './tasks/api.ts'
+import { enqueueTaskCompleted, WebhookDispatcher } from './tasks/webhooks.ts'
 import { registerTokenExchange } from './token-exchange/grant.ts'
 import { recordEarlyRefusals } from './token-exchange/refusals.ts'
 
@@ -103,12 +106,29 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   })
   provider.use(recordEarlyRefusals({ db, clock, onDecision }))
 
+  await ensureAdminAccess(db, { clock, bootstrapSecret: config.bootstrapAdminSecret })
+  const webhooks = new WebhookDispatcher({ db, clock, ring, issuer, log })
+  webhooks.start()
+
   const publicApp = new Koa()
   publicApp.use(
     observe('public', { log, metrics, route: (ctx) => (ctx as { oidc?: { route?: string } }).oidc?.route ?? 'other' }),
   )
   publicApp.use(noStore)
   publicApp.use(jsonErrors(log))
+  publicApp.use(
+    tasksApi({
+      db,
+      clock,
+      ring,
+      issuer,
+      clockTolerance: config.clockTolerance,
+      log,
+      enqueueCompleted: (trx, task, outcome, jtis) =>
+        enqueueTaskCompleted(trx, { clock, ring, issuer }, task, outcome, jtis),
+      afterCompleted: () => webhooks.kick(),
+    }),
+  )
   publicApp.use(mount('/', provider))
 
   let shuttingDown = false
@@ -142,7 +162,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const admin = new Koa()
   admin.use(observe('admin', { log, metrics, route: () => 'admin' }))
   admin.use(jsonErrors(log))
-  admin.use(mount('/', adminApp()))
+  admin.use(mount('/', adminApp({ db, clock, verifyAccessToken: verify })))
 
   return {
     issuer,
@@ -160,6 +180,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
     async close() {
       clearInterval(keyTimer)
+      await webhooks.stop()
       await keyListener.close()
       if (!options.database) await database.close()
     },

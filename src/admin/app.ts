@@ -1,14 +1,103 @@
-// The admin listener. Admin endpoints require an admin bearer token; until a route exists for a
-// request, it answers 401 like any unauthenticated admin call (nothing is revealed about routes).
-import Koa from 'koa'
+// The admin API (admin port): lineage, decisions and audit, read-only. Every request needs a bearer
+// access token Mandate issued for the admin resource with the mandate:admin scope (RFC 6750).
+import Koa, { type Context } from 'koa'
+import type { Kysely } from 'kysely'
+import { ADMIN_SCOPE } from '../clients/schema.ts'
+import type { DB } from '../db/schema.ts'
+import type { OurAccessToken } from '../keys/verify-access-token.ts'
+import { type Clock, toDate } from '../lib/clock.ts'
+import { findActiveToken } from '../lineage/tokens.ts'
+import { isTaskId } from '../tasks/store.ts'
+import { ADMIN_RESOURCE } from './bootstrap.ts'
+import { getDecision, listAudit, listDecisions, taskDetail, tokenLineage } from './queries.ts'
 
-export function adminApp(): Koa {
+export interface AdminDeps {
+  db: Kysely<DB>
+  clock: Clock
+  verifyAccessToken(token: string): Promise<OurAccessToken | undefined>
+}
+
+const unauthorized = (ctx: Context) => {
+  ctx.status = 401
+  ctx.set('WWW-Authenticate', 'Bearer realm="mandate-admin", error="invalid_token"')
+  ctx.body = { error: 'invalid_token', error_description: 'admin authentication is required' }
+}
+const notFound = (ctx: Context, what: string): undefined => {
+  ctx.status = 404
+  ctx.body = { error: 'not_found', error_description: `${what} not found` }
+  return undefined
+}
+
+export function adminApp(deps: AdminDeps): Koa {
   const app = new Koa()
-  app.use((ctx) => {
-    ctx.status = 401
-    ctx.set('WWW-Authenticate', 'Bearer realm="mandate-admin"')
+  app.use(async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store')
-    ctx.body = { error: 'invalid_token', error_description: 'admin authentication is required' }
+    const match = /^Bearer ([\w.~+/-]+=*)$/.exec(ctx.get('authorization'))
+    const payload = match ? await deps.verifyAccessToken(match[1] as string) : undefined
+    const audiences = payload ? (Array.isArray(payload.aud) ? payload.aud : [payload.aud]) : []
+    const admin =
+      payload &&
+      audiences.includes(ADMIN_RESOURCE) &&
+      (payload.scope ?? '').split(' ').includes(ADMIN_SCOPE) &&
+      (await findActiveToken(deps.db, payload.jti, toDate(deps.clock.now())))
+    if (!admin || !payload) return unauthorized(ctx)
+    ctx.state.clientId = payload.client_id
+    await next()
+  })
+  app.use(async (ctx) => {
+    const found = await route(ctx)
+    if (found === undefined) return
+    ctx.body = found
   })
   return app
+
+  /** The answer for the request, or undefined when an error was already written. */
+  async function route(ctx: Context): Promise<unknown> {
+    const now = toDate(deps.clock.now())
+    const { path, query } = ctx
+    const text = (name: string) =>
+      typeof query[name] === 'string' && query[name] ? (query[name] as string) : undefined
+    if (ctx.method !== 'GET') return notFound(ctx, 'route')
+    let match = /^\/admin\/v1\/tasks\/([^/]+)$/.exec(path)
+    if (match) {
+      const detail = await taskDetail(deps.db, decodeURIComponent(match[1] as string), now)
+      return detail ?? notFound(ctx, 'task')
+    }
+    match = /^\/admin\/v1\/tokens\/([^/]+)\/lineage$/.exec(path)
+    if (match) {
+      const lineage = await tokenLineage(deps.db, decodeURIComponent(match[1] as string), now)
+      return lineage ?? notFound(ctx, 'token')
+    }
+    match = /^\/admin\/v1\/decisions\/([^/]+)$/.exec(path)
+    if (match) {
+      const decision = await getDecision(deps.db, decodeURIComponent(match[1] as string))
+      return decision ?? notFound(ctx, 'decision')
+    }
+    const limit = Math.min(Math.max(Number(text('limit') ?? 100) || 100, 1), 1000)
+    const since = text('since')
+    const sinceDate = since ? new Date(since) : undefined
+    if (sinceDate && Number.isNaN(sinceDate.getTime())) {
+      ctx.status = 400
+      ctx.body = { error: 'invalid_request', error_description: 'since must be an ISO 8601 time' }
+      return undefined
+    }
+    if (path === '/admin/v1/decisions') {
+      const taskId = text('task_id')
+      if (taskId && !isTaskId(taskId)) return { decisions: [] }
+      const filter = {
+        task_id: taskId,
+        client_id: text('client_id'),
+        subject: text('subject'),
+        since: sinceDate,
+        limit,
+      }
+      return { decisions: await listDecisions(deps.db, filter) }
+    }
+    if (path === '/admin/v1/audit') {
+      return {
+        events: await listAudit(deps.db, { since: sinceDate, type: text('type'), task_id: text('task_id'), limit }),
+      }
+    }
+    return notFound(ctx, 'route')
+  }
 }

@@ -75,6 +75,11 @@ export const Config = z
         }),
       })
       .prefault({}),
+    bootstrapAdminSecret: z.string().min(16, 'must have at least 16 characters').optional().meta({
+      description:
+        'When set, a client `mandate-admin` holding the mandate:admin scope is ensured at start with this secret (client_credentials for the admin API, resource urn:mandate:admin).',
+      secret: true,
+    }),
     shutdownTimeout: Duration.prefault('30s').meta({
       description: 'On SIGTERM, how long in-flight requests may take before the process exits anyway.',
     }),

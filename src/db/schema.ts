@@ -197,4 +197,3 @@ export interface DB {
   webhook_deliveries: WebhookDeliveriesTable
   kysely_migration: KyselyMigrationTable
 }
-

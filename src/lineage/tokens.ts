@@ -1,6 +1,6 @@
 // Token lineage: one row per issued access token, written before the token leaves the server.
 // Rows are never cascaded; activity is decided when a token is read (see findActiveToken).
-import type { Kysely, Selectable } from 'kysely'
+import { type Kysely, type RawBuilder, type Selectable, sql } from 'kysely'
 import type { DB, IssuedTokensTable } from '../db/schema.ts'
 
 export type IssuedToken = Selectable<IssuedTokensTable>
@@ -83,4 +83,11 @@ export async function revokeToken(db: Kysely<DB>, jti: string, now: Date): Promi
     .where('revoked_at', 'is', null)
     .executeTakeFirst()
   return result.numUpdatedRows > 0n
+}
+
+/** The activity rule of findActiveToken as a SQL condition on `issued_tokens t`, for set queries. */
+export function activeTokenSql(now: Date): RawBuilder<boolean> {
+  return sql<boolean>`(t.revoked_at is null and t.expires_at > ${now}
+    and not exists (select 1 from issued_tokens a where a.jti = any(t.ancestors) and a.revoked_at is not null)
+    and not exists (select 1 from tasks k where k.task_id = any(t.task_path) and (k.completed_at is not null or k.expires_at <= ${now})))`
 }

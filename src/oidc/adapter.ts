@@ -13,7 +13,7 @@ export interface AdapterDeps {
   db: Kysely<DB>
   clock: Clock
   clientMetadata(row: ClientRow): AdapterPayload
-  onRevoked(token: IssuedToken | undefined): void
+  onRevoked(token: IssuedToken): Promise<void>
 }
 
 export function adapterFactory(deps: AdapterDeps): (name: string) => Adapter {
@@ -89,7 +89,7 @@ function tokenAdapter(name: 'AccessToken' | 'ClientCredentials', deps: AdapterDe
         const found = await findActiveToken(deps.db, id, now)
         return (await revokeToken(deps.db, id, now)) ? found : undefined
       })
-      if (row) deps.onRevoked(row)
+      if (row) await failClosed(() => deps.onRevoked(row))
       else await fallback.destroy(id)
     },
   }

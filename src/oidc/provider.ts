@@ -9,6 +9,7 @@ import Provider, {
   type KoaContextWithOIDC,
   type ResourceServer,
 } from 'oidc-provider'
+import { writeAudit } from '../audit/write.ts'
 import { ADMIN_SCOPE } from '../clients/schema.ts'
 import { verifySecret } from '../clients/secret-hash.ts'
 import type { ClientRow } from '../clients/store.ts'
@@ -63,7 +64,20 @@ export function buildProvider(deps: ProviderDeps): Provider {
       db,
       clock: deps.clock,
       clientMetadata: (row) => clientMetadata(row, offeredGrants),
-      onRevoked: () => metrics.tokensRevoked.inc({ cause: 'client' }),
+      onRevoked: async (row) => {
+        metrics.tokensRevoked.inc({ cause: 'client' })
+        // RFC 7009 revocation: the token and, at read time, its whole subtree of descendants.
+        await writeAudit(db, {
+          type: 'token.revoked',
+          at: deps.clock.now(),
+          actor: row.client_id,
+          requestId: (Provider.ctx?.state?.reqId as string | undefined) ?? null,
+          subject: row.sub,
+          taskId: row.task_id,
+          jti: row.jti,
+          data: { cause: 'rfc7009' },
+        })
+      },
     }),
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     clientDefaults: {

@@ -24,6 +24,7 @@ export type DenialReason =
   | 'delegation.mode_not_allowed'
   | 'delegation.impersonation_of_delegated_token'
   | 'task.invalid'
+  | 'target.not_in_task'
   | 'target.unknown'
   | 'target.not_bound'
   | 'target.mixed_policies'

@@ -50,6 +50,7 @@ const publicError: Record<DenialReason, () => Error> = {
   'target.unknown': invalidTarget,
   'target.not_bound': invalidTarget,
   'target.mixed_policies': invalidTarget,
+  'target.not_in_task': invalidTarget,
   // No `scope` member: the refused value is the caller's own input (nothing is echoed).
   'scope.not_allowed': () => new errors.InvalidScope(SCOPE_INVALID, undefined as unknown as string),
 }

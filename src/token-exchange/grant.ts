@@ -7,15 +7,18 @@ import { TOKEN_EXCHANGE } from '../clients/schema.ts'
 import type { DB } from '../db/schema.ts'
 import { type DecisionRecord, recordDecision } from '../decisions/store.ts'
 import type { Clock } from '../lib/clock.ts'
-import { toDate } from '../lib/clock.ts'
+import { toDate, toEpoch } from '../lib/clock.ts'
 import { asUnavailable, failClosed } from '../oidc/errors.ts'
 import { actorsOf } from '../policy/act-claim.ts'
 import { evaluatePolicy } from '../policy/evaluate.ts'
+import { actorsOfTask } from '../tasks/actors.ts'
+import { findTask, isTaskId, isTaskLive, type TaskRow } from '../tasks/store.ts'
+import { type AuditEvent, writeAudit } from '../audit/write.ts'
 import { verifyActor } from './actor-token.ts'
 import { Denied, toOAuthError } from './denials.ts'
 import { issueExchangedToken } from './issue.ts'
 import { PARAMETERS, parseParams, REPEATABLE } from './params.ts'
-import { type TokenDeps, verifySubject } from './subject-token.ts'
+import { type TokenDeps, type VerifiedSubject, verifySubject } from './subject-token.ts'
 import { resolvePolicy, resolveTargets } from './targets.ts'
 
 export interface TokenExchangeDeps extends TokenDeps {
@@ -60,9 +63,15 @@ function exchange(deps: TokenExchangeDeps) {
       // The chain as requested (current actor first); replaced by the issued token's own chain below.
       record.actor_chain = [actor && !actor.ownedByClient ? actor.sub : client.clientId, ...actorsOf(subject.facts.act)]
 
-      // Tasks arrive with the tasks issue; until then no task_id can name a live task.
-      if (params.task_id) throw new Denied('task.invalid', `unknown task ${params.task_id}`)
-      if (policy.task.required) throw new Denied('request.task_required')
+      // A token of a task passes its task on: exchanging it without task_id still works for that task.
+      const task = await resolveTask(deps.db, params.task_id ?? subject.taskId, {
+        now,
+        subject,
+        actor: actor && !actor.ownedByClient ? actor.sub : client.clientId,
+        targets: targets.map((t) => t.uri),
+      })
+      if (task) record.task_id = task.task_id
+      if (policy.task.required && !task) throw new Denied('request.task_required')
 
       const decision = evaluatePolicy(policy, {
         now,
@@ -74,6 +83,7 @@ function exchange(deps: TokenExchangeDeps) {
           scopes: [...new Set(targets.flatMap((t) => t.scopes))],
           accessTokenLifetime: Math.min(...targets.map((t) => t.access_token_lifetime)),
         },
+        ...(task ? { task: { scope: task.scope, expiresAt: toEpoch(task.expires_at) } } : {}),
       })
       if (!decision.allow) throw new Denied(decision.reason, decision.detail)
       record.actor_chain = actorsOf(decision.act)
@@ -90,6 +100,9 @@ function exchange(deps: TokenExchangeDeps) {
             policy,
             decisionId: record.decision_id,
             requestedTokenType: params.requested_token_type,
+            taskId: task?.task_id,
+            // Every task the token depends on: its parent token's and its own (with their ancestors).
+            taskPath: [...new Set([...(subject.row?.task_path ?? []), ...(task?.task_path ?? [])])],
             now,
           })
           Object.assign(record, {
@@ -99,6 +112,7 @@ function exchange(deps: TokenExchangeDeps) {
             issued_jti: result.jti,
           })
           await recordDecision(trx, record)
+          await writeAudit(trx, auditOf(record, 'token_exchange.issued', now))
           return result
         }),
       )
@@ -108,12 +122,59 @@ function exchange(deps: TokenExchangeDeps) {
       // An outage is a 503, a bug a 500: neither is dressed up as a denial (nor recorded as one).
       if (!(error instanceof Denied)) throw asUnavailable(error)
       Object.assign(record, { result: 'deny', reason: error.reason, detail: error.detail ?? null })
-      await failClosed(() => recordDecision(deps.db, record))
+      await failClosed(() =>
+        deps.db.transaction().execute(async (trx) => {
+          await recordDecision(trx, record)
+          await writeAudit(trx, auditOf(record, 'token_exchange.denied', now))
+        }),
+      )
       deps.onDecision(record)
       throw toOAuthError(error)
     }
   }
 }
+
+/** The task an exchange works for: live, the subject's, this client's (or a listed sub-agent's), covering the targets. */
+async function resolveTask(
+  db: Kysely<DB>,
+  taskId: string | undefined,
+  request: { now: number; subject: VerifiedSubject; actor: string; targets: string[] },
+): Promise<TaskRow | undefined> {
+  if (taskId === undefined) return undefined
+  const task = await findTask(db, taskId)
+  if (!task || !(await isTaskLive(db, task, toDate(request.now))))
+    throw new Denied('task.invalid', `task ${taskId} is unknown, completed or expired`)
+  const { facts } = request.subject
+  if (task.delegator !== facts.sub || task.delegator_issuer !== facts.issuer)
+    throw new Denied('task.invalid', 'the subject is not the task delegator')
+  if (task.client_id !== request.actor && !(await actorsOfTask(db, task)).includes(request.actor)) {
+    throw new Denied('task.invalid', `${request.actor} is neither the task agent nor one of its actors`)
+  }
+  const outside = request.targets.find((uri) => !task.resources.includes(uri))
+  if (outside) throw new Denied('target.not_in_task', outside)
+  return task
+}
+
+const auditOf = (
+  record: DecisionRecord,
+  type: 'token_exchange.issued' | 'token_exchange.denied',
+  now: number,
+): AuditEvent => ({
+  type,
+  at: now,
+  actor: record.client_id,
+  requestId: record.request_id,
+  subject: record.subject,
+  taskId: record.task_id && isTaskId(record.task_id) ? record.task_id : null,
+  jti: record.issued_jti,
+  decisionId: record.decision_id,
+  data: {
+    reason: record.reason,
+    policy_path: record.policy_path,
+    policy_version: record.policy_version,
+    resources: record.resources,
+  },
+})
 
 function draft(ctx: KoaContextWithOIDC, clientId: string, now: number): DecisionRecord {
   return {

@@ -22,6 +22,7 @@ export interface IssueInput {
   policy: EffectivePolicy
   decisionId: string
   taskId?: string | undefined
+  taskPath: string[]
   requestedTokenType?: string | undefined
   now: number
 }
@@ -76,6 +77,7 @@ export async function issueExchangedToken(input: IssueInput): Promise<{ body: Ex
       policy_path: policy.path,
       policy_version: policy.version,
       decision_id: input.decisionId,
+      task_path: input.taskPath,
     },
     record: (row: Parameters<typeof recordIssuedToken>[1]) => recordIssuedToken(input.trx, row),
   }

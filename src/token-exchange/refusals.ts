@@ -5,6 +5,7 @@ import type { Kysely } from 'kysely'
 import type { KoaContextWithOIDC } from 'oidc-provider'
 import { TOKEN_EXCHANGE } from '../clients/schema.ts'
 import type { DB } from '../db/schema.ts'
+import { writeAudit } from '../audit/write.ts'
 import { type DecisionRecord, recordDecision } from '../decisions/store.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
 import type { DenialReason } from '../policy/decision.ts'
@@ -43,7 +44,18 @@ export function recordEarlyRefusals(deps: { db: Kysely<DB>; clock: Clock; onDeci
       detail: `${body.error}: ${body.error_description}`,
       issued_jti: null,
     }
-    await recordDecision(deps.db, record) // an outage here escapes to the 503 envelope: fail closed
+    // An outage here escapes to the 503 envelope: fail closed.
+    await deps.db.transaction().execute(async (trx) => {
+      await recordDecision(trx, record)
+      await writeAudit(trx, {
+        type: 'token_exchange.denied',
+        at: deps.clock.now(),
+        actor: record.client_id,
+        requestId: record.request_id,
+        decisionId: record.decision_id,
+        data: { reason: record.reason },
+      })
+    })
     deps.onDecision(record)
     ctx.set('X-Decision-Id', record.decision_id)
   }

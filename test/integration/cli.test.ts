@@ -89,7 +89,7 @@ describe.runIf(t.isPostgres)('mandate against Postgres', () => {
     const result = await mandate(['migrate', 'status'])
     expect(result).toMatchObject({
       code: 0,
-      stdout: 'applied  0001_create_foundation\napplied  0002_add_token_exchange\n',
+      stdout: 'applied  0001_create_foundation\napplied  0002_add_token_exchange\napplied  0003_add_tasks_and_audit\n',
     })
   })
 

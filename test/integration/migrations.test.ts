@@ -18,7 +18,8 @@ const declared: Record<string, string> = {
   tasks:
     'task_id client_id delegator delegator_issuer purpose resources scope policy_paths parent_task_id task_path created_at expires_at completed_at outcome request_id',
   audit_events: 'event_id occurred_at type actor request_id subject task_id jti decision_id data',
-  webhook_deliveries: 'delivery_id resource url event created_at attempts next_attempt_at delivered_at failed_at last_error',
+  webhook_deliveries:
+    'delivery_id resource url event created_at attempts next_attempt_at delivered_at failed_at last_error',
   policy_path_versions: 'path version document content_hash created_at',
   policy_bindings: 'client_id resource grant_type path',
   issuers: 'name issuer jwks_uri jwks algorithms audience description labels content_hash created_at updated_at',

@@ -1,0 +1,156 @@
+// Lineage and audit read models, shared by the admin API and the CLI.
+import { type Kysely, type Selectable, sql } from 'kysely'
+import type { DB, DecisionsTable } from '../db/schema.ts'
+import { activeTokenSql, type IssuedToken } from '../lineage/tokens.ts'
+import { actorsOf, identityOnly } from '../policy/act-claim.ts'
+import { presentTask } from '../tasks/present.ts'
+import { findTask, isTaskId, listSubtasks, tokenCounts } from '../tasks/store.ts'
+
+export interface TokenView {
+  jti: string
+  parent_jti: string | null
+  client_id: string
+  sub: string
+  actor_chain: string[]
+  aud: string[]
+  scope: string
+  grant_type: string
+  task_id: string | null
+  policy_path: string | null
+  policy_version: number | null
+  issued_at: string
+  expires_at: string
+  revoked_at: string | null
+  active: boolean
+}
+
+const present = (row: IssuedToken & { active: boolean }): TokenView => ({
+  jti: row.jti,
+  parent_jti: row.parent_jti,
+  client_id: row.client_id,
+  sub: row.sub,
+  actor_chain: actorsOf(identityOnly(row.act)),
+  aud: row.aud,
+  scope: row.scope.join(' '),
+  grant_type: row.grant_type,
+  task_id: row.task_id,
+  policy_path: row.policy_path,
+  policy_version: row.policy_version,
+  issued_at: row.issued_at.toISOString(),
+  expires_at: row.expires_at.toISOString(),
+  revoked_at: row.revoked_at?.toISOString() ?? null,
+  active: row.active,
+})
+
+function tokensWhere(db: Kysely<DB>, now: Date) {
+  return db.selectFrom('issued_tokens as t').selectAll('t').select(activeTokenSql(now).as('active'))
+}
+
+export async function taskDetail(db: Kysely<DB>, taskId: string, now: Date) {
+  const task = await findTask(db, taskId)
+  if (!task) return undefined
+  const [subtasks, tokens, counts] = await Promise.all([
+    listSubtasks(db, taskId),
+    tokensWhere(db, now).where(sql<boolean>`t.task_path @> array[${taskId}]::uuid[]`).orderBy('t.issued_at').execute(),
+    tokenCounts(db, taskId, now),
+  ])
+  return {
+    task: { ...presentTask(task, now, { detailed: true }), tokens: counts },
+    subtasks: subtasks.map((s) => presentTask(s, now, { detailed: true })),
+    token_tree: tokens.map((t) => present(t as IssuedToken & { active: boolean })),
+  }
+}
+
+export async function tokenLineage(db: Kysely<DB>, jti: string, now: Date) {
+  const token = await tokensWhere(db, now).where('t.jti', '=', jti).executeTakeFirst()
+  if (!token) return undefined
+  const [ancestors, descendants] = await Promise.all([
+    token.ancestors.length ? tokensWhere(db, now).where('t.jti', 'in', token.ancestors).execute() : Promise.resolve([]),
+    tokensWhere(db, now)
+      .where((eb) => eb(sql.val(jti), '=', eb.fn.any('t.ancestors')))
+      .orderBy('t.issued_at')
+      .execute(),
+  ])
+  const byOrder = new Map(token.ancestors.map((id, index) => [id, index]))
+  return {
+    token: present(token as IssuedToken & { active: boolean }),
+    ancestors: ancestors
+      .sort((a, b) => (byOrder.get(a.jti) ?? 0) - (byOrder.get(b.jti) ?? 0))
+      .map((t) => present(t as IssuedToken & { active: boolean })),
+    descendants: descendants.map((t) => present(t as IssuedToken & { active: boolean })),
+  }
+}
+
+export interface DecisionFilter {
+  task_id?: string | undefined
+  client_id?: string | undefined
+  subject?: string | undefined
+  since?: Date | undefined
+  limit: number
+}
+
+const presentDecision = (
+  row: Selectable<DecisionsTable>,
+  task?: { purpose: string; delegator: string } | undefined,
+) => ({
+  decision_id: row.decision_id,
+  time: row.created_at.toISOString(),
+  result: row.result,
+  reason: row.reason,
+  detail: row.detail,
+  client_id: row.client_id,
+  subject: row.subject,
+  subject_issuer: row.subject_issuer,
+  actor_chain: row.actor_chain,
+  resources: row.resources,
+  requested_scope: row.requested_scope?.join(' ') ?? null,
+  granted_scope: row.granted_scope?.join(' ') ?? null,
+  policy_path: row.policy_path,
+  policy_version: row.policy_version,
+  policy_versions: row.policy_versions,
+  task_id: row.task_id,
+  ...(task ? { task: { purpose: task.purpose, delegator: task.delegator } } : {}),
+  issued_jti: row.issued_jti,
+  request_id: row.request_id,
+})
+
+export async function listDecisions(db: Kysely<DB>, filter: DecisionFilter) {
+  let query = db.selectFrom('decisions').selectAll().orderBy('created_at', 'desc').limit(filter.limit)
+  if (filter.task_id) query = query.where('task_id', '=', filter.task_id)
+  if (filter.client_id) query = query.where('client_id', '=', filter.client_id)
+  if (filter.subject) query = query.where('subject', '=', filter.subject)
+  if (filter.since) query = query.where('created_at', '>=', filter.since)
+  return (await query.execute()).map((row) => presentDecision(row))
+}
+
+/** One decision with the whole chain: the person who delegated, the agents, the task's purpose. */
+export async function getDecision(db: Kysely<DB>, decisionId: string) {
+  if (!isTaskId(decisionId)) return undefined // decision ids are uuids too
+  const row = await db.selectFrom('decisions').selectAll().where('decision_id', '=', decisionId).executeTakeFirst()
+  if (!row) return undefined
+  const task = row.task_id ? await findTask(db, row.task_id) : undefined
+  return presentDecision(row, task)
+}
+
+export async function listAudit(
+  db: Kysely<DB>,
+  filter: { since?: Date | undefined; type?: string | undefined; task_id?: string | undefined; limit: number },
+) {
+  let query = db.selectFrom('audit_events').selectAll().orderBy('event_id', 'desc').limit(filter.limit)
+  if (filter.since) query = query.where('occurred_at', '>=', filter.since)
+  if (filter.type) query = query.where('type', '=', filter.type)
+  if (filter.task_id && isTaskId(filter.task_id)) query = query.where('task_id', '=', filter.task_id)
+  const rows = await query.execute()
+  return rows.map((row) => ({
+    event_id: Number(row.event_id),
+    type: row.type,
+    time: row.occurred_at.toISOString(),
+    actor: row.actor,
+    request_id: row.request_id,
+    subject: row.subject,
+    task_id: row.task_id,
+    jti: row.jti,
+    decision_id: row.decision_id,
+    data: row.data,
+  }))
+}

@@ -1,0 +1,280 @@
+// The tasks API on the public port: create a task from a person's token, read it, complete it.
+// Clients authenticate exactly as at the token endpoint; refusals use OAuth error bodies.
+import { randomUUID } from 'node:crypto'
+import type { Context, Next } from 'koa'
+import type { Kysely } from 'kysely'
+import { writeAudit } from '../audit/write.ts'
+import { type AuthenticateDeps, authenticateClient, ClientAuthError } from '../clients/authenticate.ts'
+import { ADMIN_SCOPE, TOKEN_EXCHANGE } from '../clients/schema.ts'
+import type { ClientRow } from '../clients/store.ts'
+import type { DB } from '../db/schema.ts'
+import { BodyError, readParams } from '../http/body.ts'
+import { toDate } from '../lib/clock.ts'
+import { type EffectivePolicy, effectivePolicy } from '../policy/effective.ts'
+import { findBinding, loadLevels } from '../policy/store.ts'
+import { findResourceByUri, type ResourceRow } from '../resources/store.ts'
+import { Denied, TOKEN_INVALID } from '../token-exchange/denials.ts'
+import { type TokenDeps, type VerifiedSubject, verifySubject } from '../token-exchange/subject-token.ts'
+import { actorsOfTask } from './actors.ts'
+import { capTask } from './cap.ts'
+import { presentTask } from './present.ts'
+import { completeTask, findTask, insertTask, isTaskLive, type TaskRow, tokenCounts } from './store.ts'
+
+export interface TasksApiDeps extends TokenDeps {
+  db: Kysely<DB>
+  log: { info(fields: object, msg: string): void }
+  /** Within the completion's transaction: writes the revocation events to push (the outbox). */
+  enqueueCompleted(trx: Kysely<DB>, task: TaskRow, outcome: string, revokedJtis: string[]): Promise<number>
+  /** After the completion committed: deliver the events now, in the background (never awaited). */
+  afterCompleted(): void
+}
+
+class ApiError extends Error {
+  readonly status: number
+  readonly error: string
+  constructor(status: number, error: string, description: string) {
+    super(description)
+    this.status = status
+    this.error = error
+  }
+}
+const invalidRequest = (description: string) => new ApiError(400, 'invalid_request', description)
+const invalidToken = () => invalidRequest(TOKEN_INVALID)
+const notFound = () => new ApiError(404, 'not_found', 'task not found')
+const OUTCOMES = new Set(['succeeded', 'failed', 'cancelled'])
+
+export function tasksApi(deps: TasksApiDeps) {
+  return async function tasks(ctx: Context, next: Next): Promise<void> {
+    const route = matchRoute(ctx)
+    if (!route) return next()
+    ctx.set('Cache-Control', 'no-store')
+    try {
+      const params = await readParams(ctx).catch((error: unknown) => {
+        throw error instanceof BodyError ? invalidRequest(error.message) : error
+      })
+      const client = await authenticate(ctx, params, deps)
+      ctx.state.clientId = client.client_id
+      if (route.name === 'create') return await create(ctx, client, params, deps)
+      const task = await findTask(deps.db, route.taskId)
+      // Only the task's own agent (or an admin) learns that it exists.
+      if (!task || (task.client_id !== client.client_id && !client.scopes.includes(ADMIN_SCOPE))) throw notFound()
+      if (route.name === 'show') return await show(ctx, task, deps)
+      return await complete(ctx, client, task, params, deps)
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error
+      ctx.status = error.status
+      if (error.status === 401 && (ctx.get('authorization') ?? '').toLowerCase().startsWith('basic')) {
+        ctx.set('WWW-Authenticate', 'Basic realm="mandate"')
+      }
+      ctx.body = { error: error.error, error_description: error.message }
+    }
+  }
+}
+
+type Route = { name: 'create' } | { name: 'show' | 'complete'; taskId: string }
+
+function matchRoute(ctx: Context): Route | undefined {
+  if (ctx.path === '/tasks' && ctx.method === 'POST') return { name: 'create' }
+  const match = /^\/tasks\/([^/]+)(\/complete)?$/.exec(ctx.path)
+  if (!match) return undefined
+  const taskId = decodeURIComponent(match[1] as string)
+  if (match[2] && ctx.method === 'POST') return { name: 'complete', taskId }
+  if (!match[2] && ctx.method === 'GET') return { name: 'show', taskId }
+  return undefined
+}
+
+async function authenticate(ctx: Context, params: Record<string, unknown>, deps: TasksApiDeps): Promise<ClientRow> {
+  const auth: AuthenticateDeps = {
+    ...deps,
+    audiences: [deps.issuer, `${deps.issuer}/token`, `${deps.issuer}${ctx.path}`],
+  }
+  try {
+    return await authenticateClient(ctx.get('authorization') || undefined, params, auth)
+  } catch (error) {
+    if (error instanceof ClientAuthError)
+      throw new ApiError(error.error === 'invalid_client' ? 401 : 400, error.error, error.message)
+    throw error
+  }
+}
+
+const single = (value: unknown, name: string): string | undefined => {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string') throw invalidRequest(`'${name}' parameter must not be provided twice`)
+  return value
+}
+const many = (value: unknown): string[] =>
+  (Array.isArray(value) ? value : value === undefined ? [] : [value]).map(String)
+
+async function create(
+  ctx: Context,
+  client: ClientRow,
+  params: Record<string, unknown>,
+  deps: TasksApiDeps,
+): Promise<void> {
+  const now = deps.clock.now()
+  const purpose = single(params.purpose, 'purpose')
+  if (!purpose || purpose.trim().length === 0 || purpose.length > 1000)
+    throw invalidRequest('purpose is required (1 to 1000 characters)')
+  const subjectToken = single(params.subject_token, 'subject_token')
+  const subjectType = single(params.subject_token_type, 'subject_token_type')
+  if (!subjectToken || !subjectType) throw invalidToken()
+  const resources = [...new Set(many(params.resource))]
+  if (resources.length === 0)
+    throw new ApiError(400, 'invalid_target', 'the resource is missing, unknown or not allowed for this client')
+  const scopeParam =
+    Array.isArray(params.scope) && ctx.is('application/json') ? params.scope.join(' ') : single(params.scope, 'scope')
+  const scope = scopeParam?.split(' ').filter(Boolean)
+  const expiresText =
+    params.expires_in === undefined ? undefined : String(single(String(params.expires_in), 'expires_in'))
+  if (expiresText !== undefined && !/^[1-9]\d{0,9}$/.test(expiresText))
+    throw invalidRequest('expires_in must be a positive number of seconds')
+  const parentId = single(params.parent_task_id, 'parent_task_id')
+  if (!client.grant_types.includes(TOKEN_EXCHANGE)) {
+    throw new ApiError(400, 'unauthorized_client', 'the client is not allowed to use this grant type')
+  }
+
+  // Every resource must be bound, for this client, to a token-exchange policy path.
+  const targets: Array<{ resource: ResourceRow; policy: EffectivePolicy }> = []
+  for (const uri of resources) {
+    const resource = await findResourceByUri(deps.db, uri)
+    const path = resource && (await findBinding(deps.db, client.client_id, uri, TOKEN_EXCHANGE))
+    if (!resource || !path)
+      throw new ApiError(400, 'invalid_target', 'the resource is missing, unknown or not allowed for this client')
+    targets.push({ resource, policy: effectivePolicy(await loadLevels(deps.db, path)) })
+  }
+
+  let subject: VerifiedSubject
+  try {
+    subject = await verifySubject(subjectToken, subjectType, deps)
+  } catch (error) {
+    if (error instanceof Denied) throw invalidToken()
+    throw error
+  }
+  const acceptable = targets.every(
+    ({ policy }) =>
+      policy.issuers.includes(subject.facts.issuer) &&
+      (!policy.subjectTypes || policy.subjectTypes.includes(subjectType)),
+  )
+  if (!acceptable) throw invalidToken()
+
+  const parent = parentId === undefined ? undefined : await findTask(deps.db, parentId)
+  if (parentId !== undefined) {
+    const allowed =
+      parent &&
+      parent.delegator === subject.facts.sub &&
+      parent.delegator_issuer === subject.facts.issuer &&
+      (await isTaskLive(deps.db, parent, toDate(now))) &&
+      (parent.client_id === client.client_id || (await actorsOfTask(deps.db, parent)).includes(client.client_id))
+    if (!allowed) throw invalidToken()
+  }
+
+  const capped = capTask(
+    { resources, ...(scope ? { scope } : {}), ...(expiresText ? { expiresIn: Number(expiresText) } : {}) },
+    {
+      now,
+      subject: { ...(subject.facts.scope ? { scope: subject.facts.scope } : {}), expiresAt: subject.facts.expiresAt },
+      resources: targets.map(({ resource, policy }) => ({
+        uri: resource.uri,
+        catalogue: resource.scopes,
+        ...(policy.scopes ? { ceiling: policy.scopes } : {}),
+        ...(policy.task.maxLifetime ? { maxLifetime: policy.task.maxLifetime } : {}),
+      })),
+      ...(parent
+        ? {
+            parent: {
+              resources: parent.resources,
+              scope: parent.scope,
+              expiresAt: Math.floor(parent.expires_at.getTime() / 1000),
+            },
+          }
+        : {}),
+    },
+  )
+  if (!capped.ok) {
+    const description =
+      capped.error === 'invalid_scope'
+        ? 'the requested scope is not allowed'
+        : capped.error === 'invalid_target'
+          ? 'the resource is missing, unknown or not allowed for this client'
+          : TOKEN_INVALID
+    throw new ApiError(400, capped.error, description)
+  }
+
+  const taskId = randomUUID()
+  const task: TaskRow = {
+    task_id: taskId,
+    client_id: client.client_id,
+    delegator: subject.facts.sub,
+    delegator_issuer: subject.facts.issuer,
+    purpose,
+    resources,
+    scope: capped.scope,
+    policy_paths: [...new Set(targets.map((t) => t.policy.path))],
+    parent_task_id: parent?.task_id ?? null,
+    task_path: [...(parent?.task_path ?? []), taskId],
+    created_at: toDate(now),
+    expires_at: toDate(capped.expiresAt),
+    completed_at: null,
+    outcome: null,
+    request_id: (ctx.state.reqId as string | undefined) ?? null,
+  }
+  await deps.db.transaction().execute(async (trx) => {
+    await insertTask(trx, task)
+    await writeAudit(
+      trx,
+      {
+        type: 'task.created',
+        at: now,
+        actor: client.client_id,
+        requestId: task.request_id,
+        subject: task.delegator,
+        taskId,
+        data: { purpose, resources, scope: capped.scope, parent_task_id: task.parent_task_id },
+      },
+      deps.log,
+    )
+  })
+  ctx.status = 201
+  ctx.body = presentTask(task, toDate(now))
+}
+
+async function show(ctx: Context, task: TaskRow, deps: TasksApiDeps): Promise<void> {
+  const now = toDate(deps.clock.now())
+  const counts = await tokenCounts(deps.db, task.task_id, now)
+  ctx.body = { ...presentTask(task, now, { detailed: true }), tokens: counts }
+}
+
+async function complete(
+  ctx: Context,
+  client: ClientRow,
+  task: TaskRow,
+  params: Record<string, unknown>,
+  deps: TasksApiDeps,
+): Promise<void> {
+  const outcome = single(params.outcome, 'outcome') ?? 'succeeded'
+  if (!OUTCOMES.has(outcome)) throw invalidRequest('outcome must be succeeded, failed or cancelled')
+  const now = deps.clock.now()
+  const result = await deps.db.transaction().execute(async (trx) => {
+    const completed = await completeTask(trx, task.task_id, outcome, toDate(now))
+    if (completed.completedNow) {
+      await deps.enqueueCompleted(trx, task, outcome, completed.revokedJtis)
+      await writeAudit(
+        trx,
+        {
+          type: 'task.completed',
+          at: now,
+          actor: client.client_id,
+          requestId: (ctx.state.reqId as string | undefined) ?? null,
+          subject: task.delegator,
+          taskId: task.task_id,
+          data: { outcome, revoked_tokens: completed.revoked },
+        },
+        deps.log,
+      )
+    }
+    return completed
+  })
+  const current = (await findTask(deps.db, task.task_id)) as TaskRow
+  if (result.completedNow) deps.afterCompleted()
+  ctx.body = { ...presentTask(current, toDate(now), { detailed: true }), revoked_tokens: result.revoked }
+}

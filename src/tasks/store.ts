@@ -1,0 +1,88 @@
+// tasks rows. A task's state is decided when read: completed (itself or through an ancestor, whose
+// completion also stamps every subtask), expired by time, or active. Completing is one UPDATE.
+import { type Kysely, type Selectable, sql } from 'kysely'
+import type { DB, TasksTable } from '../db/schema.ts'
+import { activeTokenSql } from '../lineage/tokens.ts'
+
+export type TaskRow = Selectable<TasksTable>
+
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+export const isTaskId = (value: string): boolean => uuid.test(value)
+
+export async function findTask(db: Kysely<DB>, taskId: string): Promise<TaskRow | undefined> {
+  if (!isTaskId(taskId)) return undefined // never sent to Postgres: not a uuid, so no such task
+  return db.selectFrom('tasks').selectAll().where('task_id', '=', taskId).executeTakeFirst()
+}
+
+export type TaskStatus = 'active' | 'completed' | 'expired'
+
+export const statusOf = (task: Pick<TaskRow, 'completed_at' | 'expires_at'>, now: Date): TaskStatus =>
+  task.completed_at ? 'completed' : task.expires_at <= now ? 'expired' : 'active'
+
+/** True when the task and every task above it are neither completed nor expired. */
+export async function isTaskLive(db: Kysely<DB>, task: TaskRow, now: Date): Promise<boolean> {
+  const dead = await db
+    .selectFrom('tasks')
+    .select('task_id')
+    .where('task_id', 'in', task.task_path)
+    .where((eb) => eb.or([eb('completed_at', 'is not', null), eb('expires_at', '<=', now)]))
+    .executeTakeFirst()
+  return dead === undefined
+}
+
+export async function insertTask(db: Kysely<DB>, task: TaskRow): Promise<void> {
+  await db.insertInto('tasks').values(task).execute()
+}
+
+export function listSubtasks(db: Kysely<DB>, taskId: string): Promise<TaskRow[]> {
+  return db
+    .selectFrom('tasks')
+    .selectAll()
+    .where((eb) => eb(sql.val(taskId), '=', eb.fn.any('task_path')))
+    .where('task_id', '<>', taskId)
+    .orderBy('created_at')
+    .execute()
+}
+
+/** Tokens that depend on the task (its own and its subtasks'): how many were issued, how many are active. */
+export async function tokenCounts(
+  db: Kysely<DB>,
+  taskId: string,
+  now: Date,
+): Promise<{ issued: number; active: number }> {
+  const result = await sql<{ issued: string; active: string }>`
+    select count(*) as issued, count(*) filter (where ${activeTokenSql(now)}) as active
+    from issued_tokens t where t.task_path @> array[${taskId}]::uuid[]`.execute(db)
+  const row = result.rows[0]
+  return { issued: Number(row?.issued ?? 0), active: Number(row?.active ?? 0) }
+}
+
+/**
+ * Completes the task and every subtask still open (one UPDATE), returning how many of their tokens
+ * were active just before. Serialised per task; completing again changes nothing (idempotent).
+ */
+export async function completeTask(
+  db: Kysely<DB>,
+  taskId: string,
+  outcome: string,
+  now: Date,
+): Promise<{ revoked: number; completedNow: boolean; revokedJtis: string[] }> {
+  await db.selectFrom('tasks').select('task_id').where('task_id', '=', taskId).forUpdate().execute()
+  const active = await sql<{ jti: string }>`
+    select t.jti from issued_tokens t where t.task_path @> array[${taskId}]::uuid[] and ${activeTokenSql(now)}`.execute(
+    db,
+  )
+  const updated = await db
+    .updateTable('tasks')
+    .set({ completed_at: now, outcome })
+    .where((eb) => eb(sql.val(taskId), '=', eb.fn.any('task_path')))
+    .where('completed_at', 'is', null)
+    .returning('task_id')
+    .execute()
+  const completedNow = updated.some((row) => row.task_id === taskId)
+  return {
+    revoked: completedNow ? active.rows.length : 0,
+    completedNow,
+    revokedJtis: completedNow ? active.rows.map((r) => r.jti) : [],
+  }
+}

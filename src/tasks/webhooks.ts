@@ -1,0 +1,196 @@
+// Pushes task completions to resource servers that asked for it (Resource.revocationWebhook): a
+// signed Security Event Token (RFC 8417, typ secevent+jwt) POSTed as in RFC 8935, from an outbox
+// written in the completion's own transaction, retried with backoff, never blocking completion.
+import { randomUUID } from 'node:crypto'
+import { SignJWT } from 'jose'
+import { type Kysely, sql } from 'kysely'
+import type { DB } from '../db/schema.ts'
+import type { KeyRing } from '../keys/ring.ts'
+import { SIGNING_ALG } from '../keys/store.ts'
+import { type Clock, toDate } from '../lib/clock.ts'
+import type { TaskRow } from './store.ts'
+
+/** The event type URI of a completed task (RFC 8417 §2.2 `events` member name). */
+export const TASK_COMPLETED_EVENT = 'urn:mandate:secevent:task-completed'
+const MAX_ATTEMPTS = 8
+const backoff = (attempts: number) => Math.min(2 ** attempts, 300) // seconds: 2, 4, 8 … 5 min
+
+export interface WebhookDeps {
+  db: Kysely<DB>
+  clock: Clock
+  ring: KeyRing
+  issuer: string
+  log: { warn(fields: object, msg: string): void; info(fields: object, msg: string): void }
+}
+
+/** Writes one signed event per subscribed resource of the task tree into the outbox (same transaction). */
+export async function enqueueTaskCompleted(
+  trx: Kysely<DB>,
+  deps: Pick<WebhookDeps, 'clock' | 'ring' | 'issuer'>,
+  task: TaskRow,
+  outcome: string,
+  revokedJtis: readonly string[],
+): Promise<number> {
+  const tree = await trx
+    .selectFrom('tasks')
+    .select(['task_id', 'resources'])
+    .where((eb) => eb(sql.val(task.task_id), '=', eb.fn.any('task_path')))
+    .execute()
+  const uris = [...new Set(tree.flatMap((t) => t.resources))]
+  const subscribers = await trx
+    .selectFrom('resources')
+    .select(['uri', 'revocation_webhook'])
+    .where('uri', 'in', uris)
+    .where('revocation_webhook', 'is not', null)
+    .execute()
+  if (subscribers.length === 0) return 0
+  const tokens = revokedJtis.length
+    ? await trx
+        .selectFrom('issued_tokens')
+        .select(['jti', 'aud'])
+        .where('jti', 'in', [...revokedJtis])
+        .execute()
+    : []
+  const now = deps.clock.now()
+  const { kid, privateKey } = deps.ring.signingKey()
+  for (const subscriber of subscribers) {
+    const event = await new SignJWT({
+      events: {
+        [TASK_COMPLETED_EVENT]: {
+          task_id: task.task_id,
+          subtask_ids: tree.map((t) => t.task_id).filter((id) => id !== task.task_id),
+          outcome,
+          revoked_jtis: tokens.filter((t) => t.aud.includes(subscriber.uri)).map((t) => t.jti),
+        },
+      },
+    })
+      .setProtectedHeader({ alg: SIGNING_ALG, typ: 'secevent+jwt', kid })
+      .setIssuer(deps.issuer)
+      .setAudience(subscriber.uri)
+      .setIssuedAt(now)
+      .setJti(randomUUID())
+      .sign(privateKey)
+    await trx
+      .insertInto('webhook_deliveries')
+      .values({
+        delivery_id: randomUUID(),
+        resource: subscriber.uri,
+        url: subscriber.revocation_webhook as string,
+        event,
+        created_at: toDate(now),
+        next_attempt_at: toDate(now),
+      })
+      .execute()
+  }
+  return subscribers.length
+}
+
+export class WebhookDispatcher {
+  readonly #deps: WebhookDeps
+  #timer: NodeJS.Timeout | undefined
+  #running: Promise<void> | undefined
+  #again = false
+
+  constructor(deps: WebhookDeps) {
+    this.#deps = deps
+  }
+
+  start(intervalMs = 1000): void {
+    this.#timer = setInterval(() => this.kick(), intervalMs)
+    this.#timer.unref()
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer)
+    await this.#running
+  }
+
+  /** Delivers what is due now, in the background; a kick during a run schedules one more run. */
+  kick(): void {
+    if (this.#running) {
+      this.#again = true
+      return
+    }
+    this.#running = this.#deliverDue()
+      .catch((error) => this.#deps.log.warn({ err: error }, 'webhook delivery round failed'))
+      .finally(() => {
+        this.#running = undefined
+        if (this.#again) {
+          this.#again = false
+          this.kick()
+        }
+      })
+  }
+
+  async #deliverDue(): Promise<void> {
+    const { db, clock } = this.#deps
+    const now = clock.now()
+    // Claim with a lease (skip locked): several processes may run dispatchers side by side.
+    const due = await db.transaction().execute(async (trx) => {
+      const rows = await trx
+        .selectFrom('webhook_deliveries')
+        .selectAll()
+        .where('delivered_at', 'is', null)
+        .where('failed_at', 'is', null)
+        .where('next_attempt_at', '<=', toDate(now))
+        .orderBy('next_attempt_at')
+        .limit(20)
+        .forUpdate()
+        .skipLocked()
+        .execute()
+      if (rows.length > 0) {
+        await trx
+          .updateTable('webhook_deliveries')
+          .set({ next_attempt_at: toDate(now + 60) })
+          .where(
+            'delivery_id',
+            'in',
+            rows.map((r) => r.delivery_id),
+          )
+          .execute()
+      }
+      return rows
+    })
+    await Promise.all(due.map((delivery) => this.#deliver(delivery)))
+  }
+
+  async #deliver(delivery: { delivery_id: string; url: string; event: string; attempts: number }): Promise<void> {
+    const { db, clock, log } = this.#deps
+    let problem: string | undefined
+    try {
+      const response = await fetch(delivery.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/secevent+jwt', accept: 'application/json' },
+        body: delivery.event,
+        signal: AbortSignal.timeout(5000),
+      })
+      if (!response.ok) problem = `HTTP ${response.status}`
+    } catch (error) {
+      problem = (error as Error).message
+    }
+    const now = clock.now()
+    const attempts = delivery.attempts + 1
+    if (problem === undefined) {
+      await db
+        .updateTable('webhook_deliveries')
+        .set({ attempts, delivered_at: toDate(now), last_error: null })
+        .where('delivery_id', '=', delivery.delivery_id)
+        .execute()
+      return
+    }
+    log.warn(
+      { delivery_id: delivery.delivery_id, url: delivery.url, attempts, problem },
+      'revocation webhook delivery failed',
+    )
+    await db
+      .updateTable('webhook_deliveries')
+      .set({
+        attempts,
+        last_error: problem,
+        next_attempt_at: toDate(now + backoff(attempts)),
+        ...(attempts >= MAX_ATTEMPTS ? { failed_at: toDate(now) } : {}),
+      })
+      .where('delivery_id', '=', delivery.delivery_id)
+      .execute()
+  }
+}
