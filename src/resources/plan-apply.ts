@@ -26,6 +26,7 @@ export async function planResource(db: Kysely<DB>, doc: ResourceDocument): Promi
           scopes: [...new Set(spec.scopes)],
           introspectors: [...new Set(spec.introspectors)],
           access_token_lifetime: spec.accessTokenLifetime,
+          revocation_webhook: spec.revocationWebhook ?? null,
           content_hash: hash,
         },
         now,

@@ -16,6 +16,8 @@ export const ResourceDocument = documentSchema(
     scopes: z.array(ScopeToken).default([]),
     introspectors: z.array(z.string().min(1)).default([]),
     accessTokenLifetime: Duration.prefault('5m'),
+    // Where a signed Security Event Token (RFC 8417) is POSTed when a task touching this resource completes.
+    revocationWebhook: z.url({ protocol: /^https?$/ }).optional(),
   }),
 )
 export type ResourceDocument = z.output<typeof ResourceDocument>

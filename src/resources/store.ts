@@ -21,6 +21,7 @@ export interface ResourceWrite {
   introspectors: string[]
   access_token_lifetime: number
   content_hash: string
+  revocation_webhook?: string | null
 }
 
 export async function upsertResource(db: Kysely<DB>, row: ResourceWrite, now: Date): Promise<void> {

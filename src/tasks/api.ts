@@ -162,7 +162,7 @@ async function create(
     const allowed =
       parent &&
       parent.delegator === subject.facts.sub &&
-      parent.delegator_issuer === subject.facts.issuer &&
+      parent.delegator_issuer === subject.origin &&
       (await isTaskLive(deps.db, parent, toDate(now))) &&
       (parent.client_id === client.client_id || (await actorsOfTask(deps.db, parent)).includes(client.client_id))
     if (!allowed) throw invalidToken()
@@ -205,7 +205,7 @@ async function create(
     task_id: taskId,
     client_id: client.client_id,
     delegator: subject.facts.sub,
-    delegator_issuer: subject.facts.issuer,
+    delegator_issuer: subject.origin,
     purpose,
     resources,
     scope: capped.scope,

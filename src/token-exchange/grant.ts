@@ -145,7 +145,7 @@ async function resolveTask(
   if (!task || !(await isTaskLive(db, task, toDate(request.now))))
     throw new Denied('task.invalid', `task ${taskId} is unknown, completed or expired`)
   const { facts } = request.subject
-  if (task.delegator !== facts.sub || task.delegator_issuer !== facts.issuer)
+  if (task.delegator !== facts.sub || task.delegator_issuer !== request.subject.origin)
     throw new Denied('task.invalid', 'the subject is not the task delegator')
   if (task.client_id !== request.actor && !(await actorsOfTask(db, task)).includes(request.actor)) {
     throw new Denied('task.invalid', `${request.actor} is neither the task agent nor one of its actors`)

@@ -70,7 +70,8 @@ export async function issueExchangedToken(input: IssueInput): Promise<{ body: Ex
     audiences: targets.map((t) => t.uri),
     notAfter: decision.expiresAt,
     columns: {
-      subject_issuer: subject.row ? null : subject.facts.issuer,
+      // The issuer that vouches for sub, carried down the chain (null: Mandate itself).
+      subject_issuer: subject.origin === 'self' ? null : subject.origin,
       subject_ref: subject.row ? null : subject.ref,
       act: decision.act ?? null,
       task_id: input.taskId ?? null,

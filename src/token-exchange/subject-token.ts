@@ -19,6 +19,8 @@ export interface VerifiedSubject {
   row?: IssuedToken
   /** For a foreign token: its jti, or the SHA-256 of the token when it has none. */
   ref: string
+  /** Who vouches for `sub`: the trusted issuer a delegation chain started from, or self. */
+  origin: string
   taskId?: string
 }
 
@@ -85,6 +87,7 @@ export async function verifySubject(token: string, declaredType: string, deps: T
       },
       row,
       ref: payload.jti,
+      origin: row.subject_issuer ?? SELF_ISSUER,
       ...(typeof payload.task_id === 'string' ? { taskId: payload.task_id } : {}),
     }
   }
@@ -112,5 +115,6 @@ export async function verifySubject(token: string, declaredType: string, deps: T
       expiresAt: payload.exp,
     },
     ref: typeof payload.jti === 'string' ? payload.jti : createHash('sha256').update(token).digest('base64url'),
+    origin: foreign.issuerName,
   }
 }

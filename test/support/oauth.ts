@@ -89,3 +89,29 @@ export async function exchanged(base: string, clientId: string, params: Params):
   expect(response.status, JSON.stringify(body)).toBe(200)
   return body.access_token as string
 }
+
+/** A tasks API call authenticated like the token endpoint (client_secret_basic by default). */
+export function tasksCall(
+  base: string,
+  clientId: string,
+  path: string,
+  params?: Params,
+  options: { json?: boolean; method?: string; secret?: string } = {},
+): Promise<Response> {
+  const headers: Record<string, string> = {
+    authorization: basic(clientId, options.secret ?? (secrets[clientId] as string)),
+  }
+  let body: string | undefined
+  if (params && options.json) {
+    headers['content-type'] = 'application/json'
+    body = JSON.stringify(params)
+  } else if (params) {
+    headers['content-type'] = 'application/x-www-form-urlencoded'
+    body = form(params).toString()
+  }
+  return fetch(`${base}${path}`, {
+    method: options.method ?? (params ? 'POST' : 'GET'),
+    headers,
+    ...(body ? { body } : {}),
+  })
+}

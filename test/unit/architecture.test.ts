@@ -9,7 +9,10 @@ const allowed: Array<[files: RegExp, packages: RegExp]> = [
     /^src\/(db\/|[a-z-]+\/(store|plan-apply)\.ts$|lineage\/|manifests\/(apply|plan)\.ts$|oidc\/|app\.ts$|cli\/|keys\/ring\.ts$|issuers\/verify\.ts$|token-exchange\/(grant|issue|refusals|targets|subject-token)\.ts$|admin\/|audit\/write\.ts$|clients\/authenticate\.ts$|tasks\/(actors|api|webhooks)\.ts$)/,
     /^(kysely|kysely\/migration|pg|@electric-sql\/pglite)$/,
   ],
-  [/^src\/(app\.ts$|http\/|admin\/|observability\/|cli\/|oidc\/|tasks\/api\.ts$)/, /^(koa|koa-mount|pino|prom-client)$/],
+  [
+    /^src\/(app\.ts$|http\/|admin\/|observability\/|cli\/|oidc\/|tasks\/api\.ts$)/,
+    /^(koa|koa-mount|pino|prom-client)$/,
+  ],
   [/^src\/(manifests\/load\.ts|config\/load\.ts)$/, /^yaml$/],
   [/^src\/cli\//, /^(commander|pino)$/],
 ]
