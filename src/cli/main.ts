@@ -2,7 +2,9 @@
 // Exit codes: 0 ok, 1 failure, 65 invalid documents (EX_DATAERR), 78 invalid configuration (EX_CONFIG).
 import { Command } from 'commander'
 import pino from 'pino'
+import { getDecision, taskDetail, tokenLineage } from '../admin/queries.ts'
 import { createApp } from '../app.ts'
+import { writeAudit } from '../audit/write.ts'
 import { ConfigError, EX_CONFIG, loadConfig } from '../config/load.ts'
 import type { Config } from '../config/schema.ts'
 import { connectDatabase, type Database } from '../db/connect.ts'
@@ -16,6 +18,8 @@ import { formatDuration } from '../lib/duration.ts'
 import { applyDocuments } from '../manifests/apply.ts'
 import { formatFinding } from '../manifests/load.ts'
 import { createLog, type Log } from '../observability/log.ts'
+import { completeTask, findTask } from '../tasks/store.ts'
+import { enqueueTaskCompleted } from '../tasks/webhooks.ts'
 
 const EX_DATAERR = 65
 
@@ -170,6 +174,101 @@ keys
           `${status.kid}  ${status.state.padEnd(8)} activates ${toDate(status.activatesAt).toISOString()}${until}\n`,
         )
       }
+    })
+  })
+
+const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
+const notFound = (what: string) => {
+  process.stderr.write(`${what} not found\n`)
+  process.exitCode = 1
+}
+
+const task = program.command('task').description('Tasks: units of delegated work.')
+task
+  .command('show')
+  .description('Show a task, its subtasks and its token tree (JSON).')
+  .argument('<task_id>')
+  .action(async (taskId: string) => {
+    const cfg = config()
+    await withDatabase(cfg, cliLog(cfg), async ({ db }) => {
+      const detail = await taskDetail(db, taskId, toDate(systemClock.now()))
+      return detail ? print(detail) : notFound(`task ${taskId}`)
+    })
+  })
+task
+  .command('complete')
+  .description('Complete a task (and its subtasks): every token issued for them stops being active at once.')
+  .argument('<task_id>')
+  .option('--outcome <outcome>', 'succeeded, failed or cancelled', 'cancelled')
+  .action(async (taskId: string, options: { outcome: string }) => {
+    const cfg = config()
+    const log = cliLog(cfg)
+    if (!['succeeded', 'failed', 'cancelled'].includes(options.outcome))
+      throw new Error('--outcome must be succeeded, failed or cancelled')
+    await withDatabase(cfg, log, async ({ db }) => {
+      const found = await findTask(db, taskId)
+      if (!found) return notFound(`task ${taskId}`)
+      const now = systemClock.now()
+      const ring = new KeyRing({
+        db,
+        masterKeys: masterKeys(cfg, log),
+        clock: systemClock,
+        grace: cfg.clockTolerance,
+        log,
+      })
+      await ring.refresh()
+      const issuer = cfg.issuer ?? `http://localhost:${cfg.port}`
+      const result = await db.transaction().execute(async (trx) => {
+        const completed = await completeTask(trx, taskId, options.outcome, toDate(now))
+        if (completed.completedNow) {
+          await enqueueTaskCompleted(
+            trx,
+            { clock: systemClock, ring, issuer },
+            found,
+            options.outcome,
+            completed.revokedJtis,
+          )
+          await writeAudit(trx, {
+            type: 'task.completed',
+            at: now,
+            actor: 'cli',
+            requestId: null,
+            subject: found.delegator,
+            taskId,
+            data: { outcome: options.outcome, revoked_tokens: completed.revoked },
+          })
+        }
+        return completed
+      })
+      print({ task_id: taskId, completed_now: result.completedNow, revoked_tokens: result.revoked })
+    })
+  })
+
+program
+  .command('token')
+  .description('Tokens.')
+  .command('lineage')
+  .description('Show a token with its ancestors up to the root and its descendants (JSON).')
+  .argument('<jti>')
+  .action(async (jti: string) => {
+    const cfg = config()
+    await withDatabase(cfg, cliLog(cfg), async ({ db }) => {
+      const lineage = await tokenLineage(db, jti, toDate(systemClock.now()))
+      return lineage ? print(lineage) : notFound(`token ${jti}`)
+    })
+  })
+
+program
+  .command('decision')
+  .description('Decision records.')
+  .command('show')
+  .description('Show one decision record with its full chain (JSON).')
+  .argument('<decision_id>')
+  .action(async (decisionId: string) => {
+    const cfg = config()
+    await withDatabase(cfg, cliLog(cfg), async ({ db }) => {
+      const decision = await getDecision(db, decisionId)
+      return decision ? print(decision) : notFound(`decision ${decisionId}`)
     })
   })
 

@@ -75,7 +75,10 @@ describe('admin API', () => {
       scope: 'mandate:admin',
     })
 
-    const detail = (await (await admin(`/admin/v1/tasks/${task.task_id}`, adminToken)).json()) as Record<string, unknown>
+    const detail = (await (await admin(`/admin/v1/tasks/${task.task_id}`, adminToken)).json()) as Record<
+      string,
+      unknown
+    >
     expect(detail.task).toMatchObject({
       task_id: task.task_id,
       status: 'active',

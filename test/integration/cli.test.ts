@@ -7,7 +7,18 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
 import { useDatabase } from '../support/database.ts'
-import { accessToken, introspect, kidOf, revoke } from '../support/oauth.ts'
+import { personToken } from '../support/idp.ts'
+import {
+  ACCESS_TOKEN,
+  accessToken,
+  exchange,
+  exchanged,
+  introspect,
+  jtiOf,
+  kidOf,
+  revoke,
+  tasksCall,
+} from '../support/oauth.ts'
 import { fixtures, TEST_MASTER_KEY } from '../support/server.ts'
 
 const t = useDatabase()
@@ -173,6 +184,63 @@ describe.runIf(t.isPostgres)('mandate against Postgres', () => {
       a.child.kill('SIGTERM')
       expect(await exited).toBe(0)
       expect(await introspect(b.url, fromB)).toMatchObject({ active: true })
+    })
+
+    it('ends a task completed on one process at once on the other; the CLI shows and completes tasks', async () => {
+      const issuerPort = await freePort()
+      const [a, b] = [await serve(issuerPort), await serve(issuerPort)]
+      const alice = await personToken({ scope: 'tickets:read tickets:write' })
+      const newTask = async (node: { url: string }) => {
+        const created = await tasksCall(node.url, 'agent-one', '/tasks', {
+          subject_token: alice,
+          subject_token_type: ACCESS_TOKEN,
+          purpose: 'cli',
+          resource: 'https://tickets.test/',
+        })
+        expect(created.status).toBe(201)
+        return ((await created.json()) as { task_id: string }).task_id
+      }
+      const taskId = await newTask(a)
+      const response = await exchange(a.url, 'agent-one', {
+        subject_token: alice,
+        resource: 'https://tickets.test/',
+        task_id: taskId,
+      })
+      const decisionId = response.headers.get('x-decision-id') as string
+      const token = ((await response.json()) as { access_token: string }).access_token
+      expect(await introspect(b.url, token)).toMatchObject({ active: true, task_id: taskId })
+
+      expect(await (await tasksCall(b.url, 'agent-one', `/tasks/${taskId}/complete`, {})).json()).toMatchObject({
+        revoked_tokens: 1,
+      })
+      expect(await introspect(a.url, token)).toEqual({ active: false })
+
+      const shown = await mandate(['task', 'show', taskId])
+      expect(JSON.parse(shown.stdout)).toMatchObject({
+        task: { task_id: taskId, status: 'completed', tokens: { issued: 1, active: 0 } },
+      })
+      const lineage = await mandate(['token', 'lineage', jtiOf(token)])
+      expect(JSON.parse(lineage.stdout)).toMatchObject({ token: { jti: jtiOf(token), active: false, task_id: taskId } })
+      const decision = await mandate(['decision', 'show', decisionId])
+      expect(JSON.parse(decision.stdout)).toMatchObject({
+        decision_id: decisionId,
+        result: 'allow',
+        task: { purpose: 'cli', delegator: 'alice' },
+      })
+      expect(await mandate(['task', 'show', '00000000-0000-4000-8000-000000000000'])).toMatchObject({
+        code: 1,
+        stderr: 'task 00000000-0000-4000-8000-000000000000 not found\n',
+      })
+
+      const second = await newTask(b)
+      const live = await exchanged(b.url, 'agent-one', {
+        subject_token: alice,
+        resource: 'https://tickets.test/',
+        task_id: second,
+      })
+      const completed = await mandate(['task', 'complete', second, '--outcome', 'failed'])
+      expect(JSON.parse(completed.stdout)).toEqual({ task_id: second, completed_now: true, revoked_tokens: 1 })
+      expect(await introspect(a.url, live)).toEqual({ active: false })
     })
 
     it('rotates keys from the CLI: the running server publishes the new key before it signs', async () => {
