@@ -16,6 +16,7 @@ import {
   introspect,
   jtiOf,
   kidOf,
+  post,
   revoke,
   tasksCall,
 } from '../support/oauth.ts'
@@ -138,7 +139,10 @@ describe.runIf(t.isPostgres)('mandate against Postgres', () => {
       for (const child of children) child.kill('SIGKILL')
     })
 
-    async function serve(issuerPort: number): Promise<{ url: string; management: string; child: ChildProcess }> {
+    async function serve(
+      issuerPort: number,
+      env: Record<string, string> = {},
+    ): Promise<{ url: string; admin: string; management: string; child: ChildProcess }> {
       const [port, adminPort, managementPort] = [await freePort(), await freePort(), await freePort()]
       const child = spawn(process.execPath, [cli, 'serve'], {
         env: {
@@ -148,6 +152,7 @@ describe.runIf(t.isPostgres)('mandate against Postgres', () => {
           MANDATE_ADMIN_PORT: String(adminPort),
           MANDATE_MANAGEMENT_PORT: String(managementPort),
           MANDATE_LOG_LEVEL: 'info',
+          ...env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       })
@@ -160,7 +165,12 @@ describe.runIf(t.isPostgres)('mandate against Postgres', () => {
         })
         child.on('exit', (code) => reject(new Error(`server exited ${code}: ${output}`)))
       })
-      return { url: `http://127.0.0.1:${port}`, management: `http://127.0.0.1:${managementPort}`, child }
+      return {
+        url: `http://127.0.0.1:${port}`,
+        admin: `http://127.0.0.1:${adminPort}`,
+        management: `http://127.0.0.1:${managementPort}`,
+        child,
+      }
     }
 
     it('sees a revocation made on one process at once on the other, and drains on SIGTERM', async () => {
@@ -241,6 +251,30 @@ describe.runIf(t.isPostgres)('mandate against Postgres', () => {
       const completed = await mandate(['task', 'complete', second, '--outcome', 'failed'])
       expect(JSON.parse(completed.stdout)).toEqual({ task_id: second, completed_now: true, revoked_tokens: 1 })
       expect(await introspect(a.url, live)).toEqual({ active: false })
+    })
+
+    it('ensures the bootstrap admin client from MANDATE_BOOTSTRAP_ADMIN_SECRET', async () => {
+      const secret = 'bootstrap-admin-secret-0123456789'
+      const node = await serve(await freePort(), { MANDATE_BOOTSTRAP_ADMIN_SECRET: secret })
+      const admin = await accessToken(node.url, 'mandate-admin', {
+        resource: 'urn:mandate:admin',
+        scope: 'mandate:admin',
+      }).catch(() => undefined)
+      expect(admin).toBeUndefined() // the fixture's own secret no longer works
+      const response = await post(
+        `${node.url}/token`,
+        { grant_type: 'client_credentials', resource: 'urn:mandate:admin', scope: 'mandate:admin' },
+        { clientId: 'mandate-admin', secret },
+      )
+      const { access_token } = (await response.json()) as { access_token: string }
+      const audit = await fetch(`${node.admin}/admin/v1/audit?type=client.bootstrapped`, {
+        headers: { authorization: `Bearer ${access_token}` },
+      })
+      expect(audit.status).toBe(200)
+      expect(((await audit.json()) as { events: Array<{ type: string; actor: string }> }).events[0]).toMatchObject({
+        type: 'client.bootstrapped',
+        actor: 'system',
+      })
     })
 
     it('rotates keys from the CLI: the running server publishes the new key before it signs', async () => {
