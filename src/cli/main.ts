@@ -4,7 +4,6 @@ import { Command } from 'commander'
 import pino from 'pino'
 import { getDecision, taskDetail, tokenLineage } from '../admin/queries.ts'
 import { createApp } from '../app.ts'
-import { writeAudit } from '../audit/write.ts'
 import { ConfigError, EX_CONFIG, loadConfig } from '../config/load.ts'
 import type { Config } from '../config/schema.ts'
 import { connectDatabase, type Database } from '../db/connect.ts'
@@ -18,7 +17,8 @@ import { formatDuration } from '../lib/duration.ts'
 import { applyDocuments } from '../manifests/apply.ts'
 import { formatFinding } from '../manifests/load.ts'
 import { createLog, type Log } from '../observability/log.ts'
-import { completeTask, findTask } from '../tasks/store.ts'
+import { completeWithEffects } from '../tasks/complete.ts'
+import { findTask } from '../tasks/store.ts'
 import { enqueueTaskCompleted } from '../tasks/webhooks.ts'
 
 const EX_DATAERR = 65
@@ -218,28 +218,15 @@ task
       })
       await ring.refresh()
       const issuer = cfg.issuer ?? `http://localhost:${cfg.port}`
-      const result = await db.transaction().execute(async (trx) => {
-        const completed = await completeTask(trx, taskId, options.outcome, toDate(now))
-        if (completed.completedNow) {
-          await enqueueTaskCompleted(
-            trx,
-            { clock: systemClock, ring, issuer },
-            found,
-            options.outcome,
-            completed.revokedJtis,
-          )
-          await writeAudit(trx, {
-            type: 'task.completed',
-            at: now,
-            actor: 'cli',
-            requestId: null,
-            subject: found.delegator,
-            taskId,
-            data: { outcome: options.outcome, revoked_tokens: completed.revoked },
-          })
-        }
-        return completed
-      })
+      const result = await completeWithEffects(
+        {
+          db,
+          enqueueCompleted: (trx, task, outcome, jtis) =>
+            enqueueTaskCompleted(trx, { clock: systemClock, ring, issuer }, task, outcome, jtis),
+        },
+        found,
+        { outcome: options.outcome, now, actor: 'cli', requestId: null },
+      )
       print({ task_id: taskId, completed_now: result.completedNow, revoked_tokens: result.revoked })
     })
   })

@@ -25,6 +25,34 @@ export interface DecisionRecord {
   issued_jti: string | null
 }
 
+/** A deny record with nothing known yet; each step of an exchange fills in what it learns. */
+export function blankDecision(fields: {
+  decision_id: string
+  created_at: Date
+  request_id: string | null
+  grant_type: string
+  client_id: string | null
+}): DecisionRecord {
+  return {
+    ...fields,
+    subject: null,
+    subject_issuer: null,
+    subject_ref: null,
+    actor_chain: [],
+    resources: [],
+    requested_scope: null,
+    granted_scope: null,
+    policy_path: null,
+    policy_version: null,
+    policy_versions: null,
+    task_id: null,
+    result: 'deny',
+    reason: 'request.malformed',
+    detail: null,
+    issued_jti: null,
+  }
+}
+
 export async function recordDecision(db: Kysely<DB>, record: DecisionRecord): Promise<void> {
   const row: Insertable<DecisionsTable> = {
     ...record,

@@ -18,7 +18,8 @@ import { type TokenDeps, type VerifiedSubject, verifySubject } from '../token-ex
 import { actorsOfTask } from './actors.ts'
 import { capTask } from './cap.ts'
 import { presentTask } from './present.ts'
-import { completeTask, findTask, insertTask, isTaskLive, type TaskRow, tokenCounts } from './store.ts'
+import { completeWithEffects } from './complete.ts'
+import { findTask, insertTask, isTaskLive, type TaskRow, tokenCounts } from './store.ts'
 
 export interface TasksApiDeps extends TokenDeps {
   db: Kysely<DB>
@@ -254,25 +255,11 @@ async function complete(
   const outcome = single(params.outcome, 'outcome') ?? 'succeeded'
   if (!OUTCOMES.has(outcome)) throw invalidRequest('outcome must be succeeded, failed or cancelled')
   const now = deps.clock.now()
-  const result = await deps.db.transaction().execute(async (trx) => {
-    const completed = await completeTask(trx, task.task_id, outcome, toDate(now))
-    if (completed.completedNow) {
-      await deps.enqueueCompleted(trx, task, outcome, completed.revokedJtis)
-      await writeAudit(
-        trx,
-        {
-          type: 'task.completed',
-          at: now,
-          actor: client.client_id,
-          requestId: (ctx.state.reqId as string | undefined) ?? null,
-          subject: task.delegator,
-          taskId: task.task_id,
-          data: { outcome, revoked_tokens: completed.revoked },
-        },
-        deps.log,
-      )
-    }
-    return completed
+  const result = await completeWithEffects(deps, task, {
+    outcome,
+    now,
+    actor: client.client_id,
+    requestId: (ctx.state.reqId as string | undefined) ?? null,
   })
   const current = (await findTask(deps.db, task.task_id)) as TaskRow
   if (result.completedNow) deps.afterCompleted()

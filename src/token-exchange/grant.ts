@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely'
 import type { KoaContextWithOIDC, Provider } from 'oidc-provider'
 import { TOKEN_EXCHANGE } from '../clients/schema.ts'
 import type { DB } from '../db/schema.ts'
-import { type DecisionRecord, recordDecision } from '../decisions/store.ts'
+import { blankDecision, type DecisionRecord, recordDecision } from '../decisions/store.ts'
 import type { Clock } from '../lib/clock.ts'
 import { toDate, toEpoch } from '../lib/clock.ts'
 import { asUnavailable, failClosed } from '../oidc/errors.ts'
@@ -177,26 +177,11 @@ const auditOf = (
 })
 
 function draft(ctx: KoaContextWithOIDC, clientId: string, now: number): DecisionRecord {
-  return {
+  return blankDecision({
     decision_id: randomUUID(),
     created_at: toDate(now),
     request_id: (ctx.state?.reqId as string | undefined) ?? null,
     grant_type: TOKEN_EXCHANGE,
     client_id: clientId,
-    subject: null,
-    subject_issuer: null,
-    subject_ref: null,
-    actor_chain: [],
-    resources: [],
-    requested_scope: null,
-    granted_scope: null,
-    policy_path: null,
-    policy_version: null,
-    policy_versions: null,
-    task_id: null,
-    result: 'deny',
-    reason: 'request.malformed',
-    detail: null,
-    issued_jti: null,
-  }
+  })
 }

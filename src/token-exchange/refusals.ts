@@ -6,7 +6,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider'
 import { TOKEN_EXCHANGE } from '../clients/schema.ts'
 import type { DB } from '../db/schema.ts'
 import { writeAudit } from '../audit/write.ts'
-import { type DecisionRecord, recordDecision } from '../decisions/store.ts'
+import { blankDecision, type DecisionRecord, recordDecision } from '../decisions/store.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
 import type { DenialReason } from '../policy/decision.ts'
 
@@ -22,27 +22,16 @@ export function recordEarlyRefusals(deps: { db: Kysely<DB>; clock: Clock; onDeci
     if (ctx.oidc?.params?.grant_type !== TOKEN_EXCHANGE) return
     const body = (ctx.body ?? {}) as { error?: string; error_description?: string }
     const record: DecisionRecord = {
-      decision_id: randomUUID(),
-      created_at: toDate(deps.clock.now()),
-      request_id: (ctx.state?.reqId as string | undefined) ?? null,
-      grant_type: TOKEN_EXCHANGE,
-      // Only an authenticated client is recorded as the client.
-      client_id: ctx.oidc.client?.clientId ?? null,
-      subject: null,
-      subject_issuer: null,
-      subject_ref: null,
-      actor_chain: [],
-      resources: [],
-      requested_scope: null,
-      granted_scope: null,
-      policy_path: null,
-      policy_version: null,
-      policy_versions: null,
-      task_id: null,
-      result: 'deny',
+      ...blankDecision({
+        decision_id: randomUUID(),
+        created_at: toDate(deps.clock.now()),
+        request_id: (ctx.state?.reqId as string | undefined) ?? null,
+        grant_type: TOKEN_EXCHANGE,
+        // Only an authenticated client is recorded as the client.
+        client_id: ctx.oidc.client?.clientId ?? null,
+      }),
       reason: reasonOf[body.error ?? ''] ?? 'request.malformed',
       detail: `${body.error}: ${body.error_description}`,
-      issued_jti: null,
     }
     // An outage here escapes to the 503 envelope: fail closed.
     await deps.db.transaction().execute(async (trx) => {
