@@ -216,6 +216,14 @@ describe('task-bound exchanges and completion', () => {
     expect(await (await tasksCall(server.url, 'agent-one', `/tasks/${task.task_id}`)).json()).toMatchObject({
       status: 'expired',
     })
+    await expectRejection(
+      await exchange(server.url, 'agent-one', { subject_token: alice, resource: tickets, task_id: task.task_id }),
+      {
+        status: 400,
+        error: 'invalid_request',
+        error_description: TOKEN_INVALID,
+      },
+    )
   })
 
   it('revokes the whole subtree of a revoked token, not its parent', async () => {
