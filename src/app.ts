@@ -127,6 +127,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       enqueueCompleted: (trx, task, outcome, jtis) =>
         enqueueTaskCompleted(trx, { clock, ring, issuer }, task, outcome, jtis),
       afterCompleted: () => webhooks.kick(),
+      replayUnique: (iss, jti, exp) => provider.ReplayDetection.unique(iss, jti, exp),
     }),
   )
   publicApp.use(mount('/', provider))

@@ -7,6 +7,7 @@ import type { DB } from '../db/schema.ts'
 import type { OurAccessToken } from '../keys/verify-access-token.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
 import { findActiveToken } from '../lineage/tokens.ts'
+import { safeDecode } from '../lib/safe-decode.ts'
 import { isTaskId } from '../tasks/store.ts'
 import { ADMIN_RESOURCE } from './bootstrap.ts'
 import { getDecision, listAudit, listDecisions, taskDetail, tokenLineage } from './queries.ts'
@@ -60,17 +61,17 @@ export function adminApp(deps: AdminDeps): Koa {
     if (ctx.method !== 'GET') return notFound(ctx, 'route')
     let match = /^\/admin\/v1\/tasks\/([^/]+)$/.exec(path)
     if (match) {
-      const detail = await taskDetail(deps.db, decodeURIComponent(match[1] as string), now)
+      const detail = await taskDetail(deps.db, safeDecode(match[1] as string), now)
       return detail ?? notFound(ctx, 'task')
     }
     match = /^\/admin\/v1\/tokens\/([^/]+)\/lineage$/.exec(path)
     if (match) {
-      const lineage = await tokenLineage(deps.db, decodeURIComponent(match[1] as string), now)
+      const lineage = await tokenLineage(deps.db, safeDecode(match[1] as string), now)
       return lineage ?? notFound(ctx, 'token')
     }
     match = /^\/admin\/v1\/decisions\/([^/]+)$/.exec(path)
     if (match) {
-      const decision = await getDecision(deps.db, decodeURIComponent(match[1] as string))
+      const decision = await getDecision(deps.db, safeDecode(match[1] as string))
       return decision ?? notFound(ctx, 'decision')
     }
     const limit = Math.min(Math.max(Number(text('limit') ?? 100) || 100, 1), 1000)

@@ -28,6 +28,8 @@ export interface AuthenticateDeps {
   clockTolerance: number
   /** Audiences a client assertion may name: the issuer and this endpoint's URL. */
   audiences: string[]
+  /** oidc-provider's replay store, so one assertion cannot be spent at /token and here too. */
+  replayUnique(iss: string, jti: string, exp: number): Promise<boolean>
 }
 
 const failed = (basic = false) => new ClientAuthError('invalid_client', 'client authentication failed', basic)
@@ -53,10 +55,17 @@ export async function authenticateClient(
     const colon = decoded.indexOf(':')
     if (colon < 1) throw new ClientAuthError('invalid_request', 'invalid authorization header value format')
     // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
-    const [id, secret] = [decoded.slice(0, colon), decoded.slice(colon + 1)].map((part) =>
-      decodeURIComponent(part.replace(/\+/g, ' ')),
-    )
-    return bySecret(id as string, secret as string, deps, true)
+    const decode = (part: string) => {
+      try {
+        return decodeURIComponent(part.replace(/\+/g, ' '))
+      } catch {
+        throw new ClientAuthError(
+          'invalid_request',
+          'client_id and client_secret in the authorization header are not properly encoded',
+        )
+      }
+    }
+    return bySecret(decode(decoded.slice(0, colon)), decode(decoded.slice(colon + 1)), deps, true)
   }
   if (postSecret !== undefined) {
     const id = text(params.client_id)
@@ -109,5 +118,7 @@ async function byAssertion(
     values ('ClientAssertion', ${`${client.client_id}:${String(payload.jti)}`}, '{}', ${toDate(Number(payload.exp) + deps.clockTolerance)})
     on conflict do nothing`.execute(deps.db)
   if (Number(inserted.numAffectedRows ?? 0n) === 0) throw failed()
+  if (!(await deps.replayUnique(client.client_id, String(payload.jti), Number(payload.exp) + deps.clockTolerance)))
+    throw failed()
   return client
 }

@@ -8,6 +8,7 @@ import type { DB } from '../db/schema.ts'
 import { type Clock, toDate, toEpoch } from '../lib/clock.ts'
 import { findActiveToken, type IssuedToken, revokeToken } from '../lineage/tokens.ts'
 import { failClosed } from './errors.ts'
+import { isVerifiedInRequest } from './jwt-bridge.ts'
 
 export interface AdapterDeps {
   db: Kysely<DB>
@@ -60,14 +61,17 @@ function findActiveOnce(deps: AdapterDeps, jti: string): Promise<IssuedToken | u
 export const modelOf = (row: Pick<IssuedToken, 'grant_type'>) =>
   row.grant_type === 'client_credentials' ? 'ClientCredentials' : 'AccessToken'
 
+// Mandate issues no opaque access tokens: these models resolve only a jti that the JWT bridge
+// verified in this very request, so neither a bare jti nor any other value can stand for a token.
 function tokenAdapter(name: 'AccessToken' | 'ClientCredentials', deps: AdapterDeps): Adapter {
-  const fallback = payloadAdapter(name, deps)
+  const artefacts = payloadAdapter(name, deps)
   return {
-    ...fallback,
+    ...artefacts,
     async find(id) {
+      const ctx = Provider.ctx
+      if (!isVerifiedInRequest(ctx, id)) return undefined
       const row = await findActiveOnce(deps, id)
-      if (!row) return fallback.find(id)
-      if (modelOf(row) !== name) return undefined
+      if (!row || modelOf(row) !== name) return undefined
       const claims = row.claims as Record<string, unknown>
       return {
         jti: row.jti,
@@ -90,7 +94,6 @@ function tokenAdapter(name: 'AccessToken' | 'ClientCredentials', deps: AdapterDe
         return (await revokeToken(deps.db, id, now)) ? found : undefined
       })
       if (row) await failClosed(() => deps.onRevoked(row))
-      else await fallback.destroy(id)
     },
   }
 }

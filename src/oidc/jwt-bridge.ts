@@ -1,6 +1,8 @@
 // oidc-provider refuses structured tokens at introspection and revocation. This pre-middleware
 // verifies a presented JWT access token (signature first: a forged JWT naming a real jti must
 // find nothing) and hands the built-in endpoints its jti, which the adapter resolves from lineage.
+// Every other value is replaced too: a bare jti (not a secret: it is in logs and the admin API) must
+// never stand in for the token it names.
 import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import type { Context, Next } from 'koa'
@@ -24,14 +26,17 @@ export function jwtBridge(verify: (token: string) => Promise<OurAccessToken | un
     const params = new URLSearchParams(raw)
     const presented = params.getAll('token')
     let verified: OurAccessToken | undefined
-    if (presented.length === 1 && looksLikeJwt(presented[0] as string)) {
-      try {
-        verified = await verify(presented[0] as string)
-      } catch (error) {
-        throw new TemporarilyUnavailable({ cause: error })
+    if (presented.length === 1) {
+      if (looksLikeJwt(presented[0] as string)) {
+        try {
+          verified = await verify(presented[0] as string)
+        } catch (error) {
+          throw new TemporarilyUnavailable({ cause: error })
+        }
       }
-      // An unverifiable JWT becomes a value no adapter can find: active:false, or a no-op revocation.
+      // Anything unverified becomes a value no lookup can find: active:false, or a no-op revocation.
       params.set('token', verified?.jti ?? `unverified-${randomUUID()}`)
+      if (verified) markVerified(ctx, verified.jti)
     }
     replaceBody(ctx, params.toString())
     await next()
@@ -40,6 +45,15 @@ export function jwtBridge(verify: (token: string) => Promise<OurAccessToken | un
     if (verified && body?.active === true) ctx.body = { ...body, jti: verified.jti }
   }
 }
+
+const verifiedJtis = new WeakMap<object, string>()
+
+/** Records that this request presented, and we verified, the token with this jti. */
+const markVerified = (ctx: Context, jti: string) => void verifiedJtis.set(ctx, jti)
+
+/** True only for the jti of a token verified in this same request (see the adapter). */
+export const isVerifiedInRequest = (ctx: object | undefined, jti: string): boolean =>
+  ctx !== undefined && verifiedJtis.get(ctx) === jti
 
 async function readBody(ctx: Context): Promise<string | undefined> {
   const chunks: Buffer[] = []

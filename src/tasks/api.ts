@@ -10,6 +10,8 @@ import type { ClientRow } from '../clients/store.ts'
 import type { DB } from '../db/schema.ts'
 import { BodyError, readParams } from '../http/body.ts'
 import { toDate } from '../lib/clock.ts'
+import { safeDecode } from '../lib/safe-decode.ts'
+import { actorsOf } from '../policy/act-claim.ts'
 import { type EffectivePolicy, effectivePolicy } from '../policy/effective.ts'
 import { findBinding, loadLevels } from '../policy/store.ts'
 import { findResourceByUri, type ResourceRow } from '../resources/store.ts'
@@ -23,6 +25,7 @@ import { findTask, insertTask, isTaskLive, type TaskRow, tokenCounts } from './s
 
 export interface TasksApiDeps extends TokenDeps {
   db: Kysely<DB>
+  replayUnique: AuthenticateDeps['replayUnique']
   log: { info(fields: object, msg: string): void }
   /** Within the completion's transaction: writes the revocation events to push (the outbox). */
   enqueueCompleted(trx: Kysely<DB>, task: TaskRow, outcome: string, revokedJtis: string[]): Promise<number>
@@ -78,7 +81,7 @@ function matchRoute(ctx: Context): Route | undefined {
   if (ctx.path === '/tasks' && ctx.method === 'POST') return { name: 'create' }
   const match = /^\/tasks\/([^/]+)(\/complete)?$/.exec(ctx.path)
   if (!match) return undefined
-  const taskId = decodeURIComponent(match[1] as string)
+  const taskId = safeDecode(match[1] as string)
   if (match[2] && ctx.method === 'POST') return { name: 'complete', taskId }
   if (!match[2] && ctx.method === 'GET') return { name: 'show', taskId }
   return undefined
@@ -165,7 +168,11 @@ async function create(
       parent.delegator === subject.facts.sub &&
       parent.delegator_issuer === subject.origin &&
       (await isTaskLive(deps.db, parent, toDate(now))) &&
-      (parent.client_id === client.client_id || (await actorsOfTask(deps.db, parent)).includes(client.client_id))
+      (parent.client_id === client.client_id ||
+        // A sub-agent opens a subtask from a token the parent's agent delegated to it.
+        ((actorsOf(subject.facts.act).includes(parent.client_id) ||
+          (subject.row?.task_path ?? []).includes(parent.task_id)) &&
+          (await actorsOfTask(deps.db, parent)).includes(client.client_id)))
     if (!allowed) throw invalidToken()
   }
 

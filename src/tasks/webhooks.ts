@@ -90,6 +90,7 @@ export class WebhookDispatcher {
   #timer: NodeJS.Timeout | undefined
   #running: Promise<void> | undefined
   #again = false
+  #stopped = false
 
   constructor(deps: WebhookDeps) {
     this.#deps = deps
@@ -101,12 +102,14 @@ export class WebhookDispatcher {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true
     clearInterval(this.#timer)
     await this.#running
   }
 
   /** Delivers what is due now, in the background; a kick during a run schedules one more run. */
   kick(): void {
+    if (this.#stopped) return
     if (this.#running) {
       this.#again = true
       return

@@ -147,8 +147,14 @@ async function resolveTask(
   const { facts } = request.subject
   if (task.delegator !== facts.sub || task.delegator_issuer !== request.subject.origin)
     throw new Denied('task.invalid', 'the subject is not the task delegator')
-  if (task.client_id !== request.actor && !(await actorsOfTask(db, task)).includes(request.actor)) {
-    throw new Denied('task.invalid', `${request.actor} is neither the task agent nor one of its actors`)
+  // Another client may work on the task only as a sub-agent: listed as an actor by the task's
+  // paths, and working from a token the task's agent delegated (its chain or its task names it).
+  if (task.client_id !== request.actor) {
+    const delegatedByAgent =
+      actorsOf(facts.act).includes(task.client_id) || (request.subject.row?.task_path ?? []).includes(task.task_id)
+    if (!delegatedByAgent || !(await actorsOfTask(db, task)).includes(request.actor)) {
+      throw new Denied('task.invalid', `${request.actor} is neither the task agent nor a sub-agent it delegated to`)
+    }
   }
   const outside = request.targets.find((uri) => !task.resources.includes(uri))
   if (outside) throw new Denied('target.not_in_task', outside)

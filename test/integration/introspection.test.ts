@@ -56,6 +56,13 @@ describe('RFC 7662 introspection of our JWT access tokens', () => {
     expect(await introspect(server.url, token)).toEqual({ active: false })
   })
 
+  it('never accepts a bare jti in place of the token it names', async () => {
+    const token = await accessToken(server.url, 'agent-one')
+    expect(await introspect(server.url, jtiOf(token))).toEqual({ active: false })
+    expect((await revoke(server.url, jtiOf(token), 'agent-one')).status).toBe(200)
+    expect(await introspect(server.url, token)).toMatchObject({ active: true })
+  })
+
   it('answers {"active":false} for an unknown or opaque value', async () => {
     expect(await introspect(server.url, 'not-a-token-at-all')).toEqual({ active: false })
   })

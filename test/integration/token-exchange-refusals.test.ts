@@ -562,10 +562,15 @@ describe('token exchange refusals', () => {
     const bodies = new Set<string>()
     const revoked = await alice()
     await revoke(server.url, revoked, 'alice-app')
+    const expiring = await alice()
     for (const subject of ['unknown', revoked, await personToken({ iss: 'https://evil.test', foreignKey: true })]) {
       const response = await exchange(server.url, 'agent-one', { subject_token: subject, resource: tickets })
       bodies.add(`${response.status} ${await response.text()}`)
     }
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(Date.now() + 301_000)
+    const expired = await exchange(server.url, 'agent-one', { subject_token: expiring, resource: tickets })
+    bodies.add(`${expired.status} ${await expired.text()}`)
     expect([...bodies]).toEqual([
       `400 ${JSON.stringify({ error: 'invalid_request', error_description: TOKEN_INVALID })}`,
     ])

@@ -20,6 +20,7 @@ export const secrets: Record<string, string> = {
   impersonator: 'impersonator-secret-0123456',
   gateway: 'gateway-secret-01234567890',
   'no-exchange': 'no-exchange-secret-0123456',
+  alice: 'alice-self-secret-0123456789',
 }
 
 export type Params = Record<string, string | string[] | undefined>

@@ -1,0 +1,201 @@
+// The edges of task use found in review: who may use a task, which "alice" is the delegator, task
+// expiry on its own, private_key_jwt at the tasks API (and no assertion replay across endpoints),
+// malformed encodings, and a revoked admin token.
+import { sql } from 'kysely'
+import { decodeJwt } from 'jose'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { TOKEN_INVALID } from '../../src/token-exchange/denials.ts'
+import { clientAssertion, JWT_BEARER } from '../support/client-assertion.ts'
+import { useDatabase } from '../support/database.ts'
+import { personToken } from '../support/idp.ts'
+import {
+  ACCESS_TOKEN,
+  accessToken,
+  exchange,
+  exchanged,
+  expectRejection,
+  introspect,
+  post,
+  revoke,
+  tasksCall,
+} from '../support/oauth.ts'
+import { useServer } from '../support/server.ts'
+
+const t = useDatabase()
+const server = useServer(t)
+const tickets = 'https://tickets.test/'
+const invalidToken = { status: 400, error: 'invalid_request', error_description: TOKEN_INVALID }
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+async function aliceTask(clientId = 'agent-one') {
+  const alice = await personToken({ scope: 'tickets:read tickets:write' })
+  const response = await tasksCall(server.url, clientId, '/tasks', {
+    subject_token: alice,
+    subject_token_type: ACCESS_TOKEN,
+    purpose: 'p',
+    resource: tickets,
+  })
+  expect(response.status).toBe(201)
+  return { task: (await response.json()) as { task_id: string }, alice }
+}
+
+const reasonOf = async (response: Response) =>
+  (
+    await t.db
+      .selectFrom('decisions')
+      .select('reason')
+      .where('decision_id', '=', response.headers.get('x-decision-id') as string)
+      .executeTakeFirstOrThrow()
+  ).reason
+
+describe('who may use a task', () => {
+  it("refuses a listed actor that uses the task without the agent's delegation (exchange and subtask)", async () => {
+    const { task, alice } = await aliceTask()
+    const hijack = await exchange(server.url, 'agent-two', {
+      subject_token: alice,
+      resource: tickets,
+      task_id: task.task_id,
+    })
+    await expectRejection(hijack, invalidToken)
+    expect(await reasonOf(hijack)).toBe('task.invalid')
+    const before = (await t.db.selectFrom('tasks').select('task_id').execute()).length
+    await expectRejection(
+      await tasksCall(server.url, 'agent-two', '/tasks', {
+        subject_token: alice,
+        subject_token_type: ACCESS_TOKEN,
+        purpose: 'hijack',
+        resource: tickets,
+        parent_task_id: task.task_id,
+      }),
+      invalidToken,
+    )
+    expect((await t.db.selectFrom('tasks').select('task_id').execute()).length).toBe(before)
+  })
+
+  it('lets the same actor work on it from a token the agent delegated', async () => {
+    const { task, alice } = await aliceTask()
+    const agent = await exchanged(server.url, 'agent-one', {
+      subject_token: alice,
+      resource: tickets,
+      task_id: task.task_id,
+    })
+    const sub = await exchanged(server.url, 'sub-agent', {
+      subject_token: agent,
+      resource: tickets,
+      task_id: task.task_id,
+      scope: 'tickets:read',
+    })
+    expect(decodeJwt(sub).task_id).toBe(task.task_id)
+  })
+
+  it('tells the IdP alice from a self-issued alice', async () => {
+    const { task } = await aliceTask()
+    const selfAlice = await accessToken(server.url, 'alice', { scope: 'tickets:read' })
+    expect(decodeJwt(selfAlice).sub).toBe('alice')
+    const response = await exchange(server.url, 'agent-one', {
+      subject_token: selfAlice,
+      resource: tickets,
+      task_id: task.task_id,
+    })
+    await expectRejection(response, invalidToken)
+    expect(await reasonOf(response)).toBe('task.invalid')
+  })
+})
+
+describe('task expiry', () => {
+  it('ends tokens whose own lifetime has not ended yet (fake clock)', async () => {
+    const { task, alice } = await aliceTask()
+    const token = await exchanged(server.url, 'agent-one', {
+      subject_token: alice,
+      resource: tickets,
+      task_id: task.task_id,
+    })
+    const exp = decodeJwt(token).exp as number
+    // The task now ends 30 s before the token would.
+    await sql`update tasks set expires_at = to_timestamp(${exp - 30}) where task_id = ${task.task_id}`.execute(t.db)
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime((exp - 40) * 1000)
+    expect(await introspect(server.url, token)).toMatchObject({ active: true })
+    vi.setSystemTime((exp - 20) * 1000)
+    expect(await introspect(server.url, token)).toEqual({ active: false })
+  })
+})
+
+describe('private_key_jwt at the token endpoint and the tasks API', () => {
+  const tasksBody = async (assertion: string) => ({
+    client_id: 'jwt-agent',
+    client_assertion_type: JWT_BEARER,
+    client_assertion: assertion,
+    subject_token: await personToken({ scope: 'tickets:read' }),
+    subject_token_type: ACCESS_TOKEN,
+    purpose: 'p',
+    resource: tickets,
+  })
+
+  it('authenticates with an assertion once, and never twice', async () => {
+    const cc = await post(`${server.url}/token`, {
+      grant_type: 'client_credentials',
+      resource: tickets,
+      client_assertion_type: JWT_BEARER,
+      client_assertion: await clientAssertion(server.issuer),
+    })
+    expect(cc.status).toBe(200)
+
+    const assertion = await clientAssertion(server.issuer)
+    expect((await post(`${server.url}/tasks`, await tasksBody(assertion))).status).toBe(201)
+    await expectRejection(await post(`${server.url}/tasks`, await tasksBody(assertion)), {
+      status: 401,
+      error: 'invalid_client',
+      error_description: 'client authentication failed',
+    })
+
+    // Spent at the token endpoint, the same assertion is refused by the tasks API.
+    const shared = await clientAssertion(`${server.issuer}/token`)
+    const first = await post(`${server.url}/token`, {
+      grant_type: 'client_credentials',
+      resource: tickets,
+      client_assertion_type: JWT_BEARER,
+      client_assertion: shared,
+    })
+    expect(first.status).toBe(200)
+    await expectRejection(await post(`${server.url}/tasks`, await tasksBody(shared)), {
+      status: 401,
+      error: 'invalid_client',
+      error_description: 'client authentication failed',
+    })
+  })
+})
+
+describe('malformed input and revoked admin tokens', () => {
+  it('answers 404 for a malformed task path and 400 for a malformed Basic header', async () => {
+    const response = await tasksCall(server.url, 'agent-one', '/tasks/%E0%A4%A')
+    await expectRejection(response, { status: 404, error: 'not_found', error_description: 'task not found' })
+    const basic = await fetch(`${server.url}/tasks`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from('agent-one:%zz').toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: 'purpose=p',
+    })
+    await expectRejection(basic, {
+      status: 400,
+      error: 'invalid_request',
+      error_description: 'client_id and client_secret in the authorization header are not properly encoded',
+    })
+  })
+
+  it('stops accepting an admin token the moment it is revoked', async () => {
+    const admin = await accessToken(server.url, 'mandate-admin', {
+      resource: 'urn:mandate:admin',
+      scope: 'mandate:admin',
+    })
+    const audit = () => fetch(`${server.adminUrl}/admin/v1/audit`, { headers: { authorization: `Bearer ${admin}` } })
+    expect((await audit()).status).toBe(200)
+    expect((await revoke(server.url, admin, 'mandate-admin')).status).toBe(200)
+    expect((await audit()).status).toBe(401)
+  })
+})

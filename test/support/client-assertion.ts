@@ -1,0 +1,29 @@
+// RFC 7523 client assertions for the private_key_jwt fixture client `jwt-agent` (test key only).
+import { createPrivateKey, randomUUID } from 'node:crypto'
+import { SignJWT } from 'jose'
+
+const key = createPrivateKey({
+  key: {
+    kty: 'EC',
+    crv: 'P-256',
+    x: 'mAiVn8qnWuhlB6XCmaNYqmJoAQFhvghRXicDvbzYSR0',
+    y: 'oblPQfLswnsxB-CNng6i90IEkXmLEE4-M6evmVj0iC8',
+    d: 'dTivt3WkXT_ctTAjpmgY-Jzldj7cDy40lsUT_8shdpo',
+  },
+  format: 'jwk',
+})
+
+export const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
+
+export function clientAssertion(audience: string, jti: string = randomUUID()): Promise<string> {
+  const now = Math.floor(Date.now() / 1000)
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'ES256', kid: 'jwt-client-1' })
+    .setIssuer('jwt-agent')
+    .setSubject('jwt-agent')
+    .setAudience(audience)
+    .setIssuedAt(now)
+    .setExpirationTime(now + 60)
+    .setJti(jti)
+    .sign(key)
+}
