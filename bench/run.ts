@@ -76,17 +76,31 @@ try {
     .execFileSync(process.execPath, [new URL('scripts/demo-person-token.ts', root).pathname, 'alice'])
     .toString()
     .trim()
-  const teBody = new URLSearchParams({
-    grant_type: te,
-    subject_token: person,
-    subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-    resource: 'https://tickets.example/',
-    scope: 'tickets:read',
-  }).toString()
-  const ownSubject = new URLSearchParams({
-    ...Object.fromEntries(new URLSearchParams(teBody)),
-    subject_token: token,
-  }).toString()
+  // The demo path requires a task: one task per subject (its delegator is the subject's sub).
+  const startTask = async (subject: string) => {
+    const response = await fetch(`${issuer}/tasks`, {
+      method: 'POST',
+      headers: { authorization: agent, 'content-type': form },
+      body: new URLSearchParams({
+        subject_token: subject,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        purpose: 'benchmark',
+        resource: 'https://tickets.example/',
+      }),
+    })
+    return ((await response.json()) as { task_id: string }).task_id
+  }
+  const exchangeBody = async (subject: string) =>
+    new URLSearchParams({
+      grant_type: te,
+      subject_token: subject,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      resource: 'https://tickets.example/',
+      scope: 'tickets:read',
+      task_id: await startTask(subject),
+    }).toString()
+  const teBody = await exchangeBody(person)
+  const ownSubject = await exchangeBody(token)
   const scenarios = [
     { title: 'client_credentials (JWT + lineage row)', path: '/token', auth: agent, body: ccBody },
     {
@@ -95,9 +109,14 @@ try {
       auth: basic('tickets-api', 'tickets-api-demo-secret'),
       body: `token=${token}`,
     },
-    { title: 'token exchange, foreign subject (IdP JWT → delegated token)', path: '/token', auth: agent, body: teBody },
     {
-      title: 'token exchange, own subject (lineage lookup + child row)',
+      title: 'token exchange for a task, foreign subject (IdP JWT → delegated token)',
+      path: '/token',
+      auth: agent,
+      body: teBody,
+    },
+    {
+      title: 'token exchange for a task, own subject (lineage lookup + child row)',
       path: '/token',
       auth: agent,
       body: ownSubject,
