@@ -47,6 +47,7 @@ const server = spawn(
       MANDATE_ADMIN_PORT: String(adminPort),
       MANDATE_MANAGEMENT_PORT: String(managementPort),
       MANDATE_LOG_LEVEL: 'warn',
+      MANDATE_SHUTDOWN_DELAY: '0s', // no load balancer to wait for
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   },

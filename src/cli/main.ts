@@ -3,12 +3,10 @@
 import { Command } from 'commander'
 import pino from 'pino'
 import { getDecision, taskDetail, tokenLineage } from '../admin/queries.ts'
-import { createApp } from '../app.ts'
 import { ConfigError, EX_CONFIG, loadConfig } from '../config/load.ts'
 import type { Config } from '../config/schema.ts'
 import { connectDatabase, type Database } from '../db/connect.ts'
 import { migrateUp, migrationStatus } from '../db/migrations.ts'
-import { listen } from '../http/listen.ts'
 import { masterKeys } from '../keys/master-key.ts'
 import { KeyRing } from '../keys/ring.ts'
 import { createSigningKey, ensureSigningKey } from '../keys/store.ts'
@@ -20,8 +18,7 @@ import { createLog, type Log } from '../observability/log.ts'
 import { completeWithEffects } from '../tasks/complete.ts'
 import { findTask } from '../tasks/store.ts'
 import { enqueueTaskCompleted } from '../tasks/webhooks.ts'
-
-const EX_DATAERR = 65
+import { EX_DATAERR, serve } from './serve.ts'
 
 const program = new Command('mandate')
   .description('Mandate: an OAuth 2.0 / OpenID Connect authorization server for AI agents acting for people.')
@@ -50,35 +47,7 @@ program
   .command('serve')
   .description('Serve the public, admin and management listeners.')
   .option('--apply <paths...>', 'apply these documents (files or folders) before serving')
-  .action(async (options: { apply?: string[] }) => {
-    const cfg = config()
-    const log = createLog(cfg.logLevel)
-    const app = await createApp(cfg, { log })
-    if (options.apply) {
-      const result = await applyDocuments(app.database.db, options.apply, { clock: systemClock })
-      if (result.findings.length > 0) {
-        for (const finding of result.findings) process.stderr.write(`${formatFinding(finding)}\n`)
-        await app.close()
-        process.exit(EX_DATAERR)
-      }
-      log.info({ changes: result.changes.map((c) => `${c.kind}/${c.name} ${c.action}`) }, 'documents applied')
-    }
-    const listeners = await listen(app, cfg)
-    log.info({ issuer: app.issuer, ports: listeners.ports, database: app.database.kind }, 'mandate is serving')
-    let stopping = false
-    const stop = async (signal: string) => {
-      if (stopping) return
-      stopping = true
-      log.info({ signal }, 'draining')
-      app.beginShutdown()
-      await listeners.close(cfg.shutdownTimeout)
-      await app.close()
-      log.info({}, 'stopped')
-      process.exit(0)
-    }
-    process.on('SIGTERM', () => void stop('SIGTERM'))
-    process.on('SIGINT', () => void stop('SIGINT'))
-  })
+  .action((options: { apply?: string[] }) => serve(config(), options))
 
 const migrate = program.command('migrate').description('Database schema migrations.')
 migrate
@@ -115,7 +84,7 @@ migrate
 
 program
   .command('apply')
-  .description('Validate documents (Client, Resource) and create or update them idempotently.')
+  .description('Validate documents (Client, Resource, Issuer, PolicyPath) and create or update them idempotently.')
   .argument('<paths...>', 'YAML files or folders (read recursively)')
   .option('--dry-run', 'validate and show what would change, write nothing')
   .action(async (paths: string[], options: { dryRun?: boolean }) => {

@@ -1,7 +1,7 @@
 // The one configuration contract. Env names, defaults, docs/configuration.md and the JSON Schema
 // all derive from this schema (see load.ts and scripts/gen-docs.ts); nothing else defines a setting.
 import * as z from 'zod'
-import { Duration } from '../lib/duration.ts'
+import { Duration, DurationOrZero } from '../lib/duration.ts'
 
 const port = (fallback: number, description: string) =>
   z.coerce.number().int().min(0).max(65535).default(fallback).meta({ description })
@@ -80,18 +80,28 @@ export const Config = z
         'When set, a client `mandate-admin` holding the mandate:admin scope is ensured at start with this secret (client_credentials for the admin API, resource urn:mandate:admin).',
       secret: true,
     }),
+    shutdownDelay: DurationOrZero.prefault('5s').meta({
+      description:
+        'On SIGTERM, how long /health/ready answers 503 while every listener still serves, so load balancers stop sending before the listeners close. SIGINT skips it; 0s switches it off.',
+    }),
     shutdownTimeout: Duration.prefault('30s').meta({
-      description: 'On SIGTERM, how long in-flight requests may take before the process exits anyway.',
+      description:
+        'On SIGTERM, how long in-flight requests may take, once the listeners close, before the process exits anyway.',
     }),
   })
-  .superRefine((config, ctx) => {
-    if (config.databaseUrl === undefined) return
-    if (config.issuer === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'required when MANDATE_DATABASE_URL is set' })
-    }
-    if (config.masterKey === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['masterKey'], message: 'required when MANDATE_DATABASE_URL is set' })
-    }
-  })
+  // zod skips refinements once any field has failed; `when` runs this one regardless, so these two
+  // problems are reported together with every other (the values may then be unparsed input).
+  .superRefine(
+    (config, ctx) => {
+      if (config.databaseUrl === undefined) return
+      if (config.issuer === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'required when MANDATE_DATABASE_URL is set' })
+      }
+      if (config.masterKey === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['masterKey'], message: 'required when MANDATE_DATABASE_URL is set' })
+      }
+    },
+    { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+  )
 
 export type Config = z.output<typeof Config>

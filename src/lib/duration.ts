@@ -22,19 +22,25 @@ export function formatDuration(seconds: number): string {
   return `${seconds}s`
 }
 
+const durationOf = (min: number) =>
+  z
+    .union([z.string(), z.number().int().min(min)])
+    .meta({ description: 'A duration: a whole number followed by s, m, h or d (for example "5m"), or seconds.' })
+    .transform((text, ctx) => {
+      if (typeof text === 'number') return text
+      const seconds = parseDuration(text)
+      if (seconds === undefined || seconds < min) {
+        ctx.addIssue({ code: 'custom', message: 'must be a duration such as "90s", "5m", "2h" or "1d"' })
+        return z.NEVER
+      }
+      return seconds
+    })
+
 /**
  * A duration such as "5m", parsed to whole seconds (at least 1). A plain number of seconds is also
  * accepted, so a parsed document (stored as JSON) parses again to the same value.
  */
-export const Duration = z
-  .union([z.string(), z.number().int().min(1)])
-  .meta({ description: 'A duration: a whole number followed by s, m, h or d (for example "5m"), or seconds.' })
-  .transform((text, ctx) => {
-    if (typeof text === 'number') return text
-    const seconds = parseDuration(text)
-    if (seconds === undefined || seconds < 1) {
-      ctx.addIssue({ code: 'custom', message: 'must be a duration such as "90s", "5m", "2h" or "1d"' })
-      return z.NEVER
-    }
-    return seconds
-  })
+export const Duration = durationOf(1)
+
+/** A Duration that may also be "0s": for a wait that can be switched off. */
+export const DurationOrZero = durationOf(0)

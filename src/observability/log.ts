@@ -3,22 +3,60 @@ import pino, { type Logger } from 'pino'
 
 export type Log = Logger
 
-export const redactedPaths = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["dpop"]',
-  '*.client_secret',
-  '*.client_assertion',
-  '*.secret',
-  '*.password',
-  '*.token',
-  '*.access_token',
-  '*.refresh_token',
-  '*.subject_token',
-  '*.actor_token',
-  '*.private_jwk_sealed',
-  '*.masterKey',
-]
+export const CENSOR = '[redacted]'
+
+// Matched by key name at any depth rather than by pino redact paths: those have one wildcard level
+// each, so a top-level `token` or a `headers.authorization` one level deeper slipped through. Keys are
+// compared lowercased without - and _, so `client_secret`, `clientSecret` and `Client-Secret` all match.
+const sensitiveKeys = new Set([
+  'authorization',
+  'proxyauthorization',
+  'cookie',
+  'setcookie',
+  'dpop',
+  'privatejwksealed',
+  'masterkey',
+])
+const sensitiveSuffix = /(token|secret|password|assertion)$/
+
+export const isSensitiveKey = (key: string): boolean => {
+  const normalized = key.toLowerCase().replace(/[-_]/g, '')
+  return sensitiveKeys.has(normalized) || sensitiveSuffix.test(normalized)
+}
+
+/** Deeper than this a subtree is censored whole: a log line is never that deep, a cycle can be. */
+const MAX_DEPTH = 12
+
+/**
+ * A copy of `value` with every sensitive key censored, sharing every untouched branch (no copy at all
+ * when nothing is sensitive). Only plain objects and arrays are entered: errors and other instances
+ * keep their prototype for pino's serializers.
+ */
+export function redact(value: unknown, depth = 0): unknown {
+  if (typeof value !== 'object' || value === null) return value
+  if (Array.isArray(value)) {
+    if (depth >= MAX_DEPTH) return CENSOR
+    let copy: unknown[] | undefined
+    value.forEach((item, index) => {
+      const redacted = redact(item, depth + 1)
+      if (redacted === item) return
+      copy ??= [...value]
+      copy[index] = redacted
+    })
+    return copy ?? value
+  }
+  const proto = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return value
+  if (depth >= MAX_DEPTH) return CENSOR
+  let copy: Record<string, unknown> | undefined
+  for (const [key, item] of Object.entries(value)) {
+    const redacted = isSensitiveKey(key) && item !== undefined ? CENSOR : redact(item, depth + 1)
+    if (redacted === item) continue
+    copy ??= { ...value }
+    copy[key] = redacted
+  }
+  return copy ?? value
+}
 
 export function createLog(level: string, destination?: pino.DestinationStream): Log {
   return pino(
@@ -26,8 +64,11 @@ export function createLog(level: string, destination?: pino.DestinationStream): 
       level,
       base: { service: 'mandate' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      redact: { paths: redactedPaths, censor: '[redacted]' },
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: {
+        level: (label) => ({ level: label }),
+        bindings: (bindings) => redact(bindings) as pino.Bindings,
+        log: (object) => redact(object) as Record<string, unknown>,
+      },
     },
     destination,
   )

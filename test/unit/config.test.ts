@@ -25,6 +25,7 @@ describe('loadConfig', () => {
       dataDir: './.mandate',
       clockTolerance: 15,
       keys: { publishDelay: 600, refreshInterval: 30 },
+      shutdownDelay: 5,
       shutdownTimeout: 30,
     })
     expect(config.databaseUrl).toBeUndefined()
@@ -46,11 +47,30 @@ describe('loadConfig', () => {
     expect(config.masterKey?.map((k) => k.length)).toEqual([32, 32])
   })
 
+  it('lets the shutdown delay be switched off, but not the timeout', () => {
+    expect(loadConfig({ MANDATE_SHUTDOWN_DELAY: '0s' }).shutdownDelay).toBe(0)
+    expect(problems({ MANDATE_SHUTDOWN_TIMEOUT: '0s' })).toEqual([
+      'MANDATE_SHUTDOWN_TIMEOUT: must be a duration such as "90s", "5m", "2h" or "1d"',
+    ])
+  })
+
   it('requires an issuer and a master key with Postgres, each reported by env name', () => {
     expect(problems({ MANDATE_DATABASE_URL: 'postgres://db/mandate' })).toEqual([
       'MANDATE_ISSUER: required when MANDATE_DATABASE_URL is set',
       'MANDATE_MASTER_KEY: required when MANDATE_DATABASE_URL is set',
     ])
+  })
+
+  it('reports the settings Postgres requires together with every other invalid setting', () => {
+    expect(problems({ MANDATE_DATABASE_URL: 'postgres://x/y', MANDATE_LOG_LEVEL: 'loud' })).toEqual([
+      'MANDATE_LOG_LEVEL: Invalid option: expected one of "fatal"|"error"|"warn"|"info"|"debug"|"trace"|"silent"',
+      'MANDATE_ISSUER: required when MANDATE_DATABASE_URL is set',
+      'MANDATE_MASTER_KEY: required when MANDATE_DATABASE_URL is set',
+    ])
+    // A present but invalid value is reported once, as invalid, not also as missing.
+    expect(problems({ MANDATE_DATABASE_URL: 'mysql://x', MANDATE_ISSUER: 'ftp://x', MANDATE_MASTER_KEY: key })).toEqual(
+      ['MANDATE_ISSUER: Invalid URL', 'MANDATE_DATABASE_URL: Invalid URL'],
+    )
   })
 
   it('refuses the embedded database under NODE_ENV=production', () => {

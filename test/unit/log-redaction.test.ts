@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream'
 import { expect, it } from 'vitest'
-import { createLog } from '../../src/observability/log.ts'
+import { createLog, redact } from '../../src/observability/log.ts'
 
-it('never writes tokens, secrets or Authorization headers', () => {
+function logged(object: object): { line: string; parsed: Record<string, unknown> } {
   const lines: string[] = []
   const sink = new Writable({
     write(chunk, _encoding, done) {
@@ -10,26 +10,82 @@ it('never writes tokens, secrets or Authorization headers', () => {
       done()
     },
   })
-  const log = createLog('info', sink)
-  log.info(
-    {
-      req: { headers: { authorization: 'Basic c2VjcmV0', cookie: 'session=1', 'user-agent': 'curl' } },
-      params: {
-        subject_token: 'eyJ.subject',
-        actor_token: 'eyJ.actor',
-        client_secret: 's3cret',
-        scope: 'tickets:read',
-      },
-      body: { access_token: 'eyJ.issued', refresh_token: 'r', token: 'eyJ.presented' },
-    },
-    'request',
-  )
+  createLog('info', sink).info(object, 'request')
   const line = lines.join('')
+  return { line, parsed: JSON.parse(line) }
+}
+
+it('never writes tokens, secrets or Authorization headers', () => {
+  const { line, parsed } = logged({
+    req: { headers: { authorization: 'Basic c2VjcmV0', cookie: 'session=1', 'user-agent': 'curl' } },
+    params: {
+      subject_token: 'eyJ.subject',
+      actor_token: 'eyJ.actor',
+      client_secret: 's3cret',
+      scope: 'tickets:read',
+    },
+    body: { access_token: 'eyJ.issued', refresh_token: 'r', token: 'eyJ.presented' },
+  })
   for (const secret of ['c2VjcmV0', 'session=1', 'eyJ.subject', 'eyJ.actor', 's3cret', 'eyJ.issued', 'eyJ.presented']) {
     expect(line).not.toContain(secret)
   }
-  expect(JSON.parse(line)).toMatchObject({
+  expect(parsed).toMatchObject({
     req: { headers: { authorization: '[redacted]', 'user-agent': 'curl' } },
     params: { scope: 'tickets:read' },
   })
+})
+
+it('redacts top-level keys, header objects and keys at any depth, in arrays too', () => {
+  const { line, parsed } = logged({
+    token: 'eyJ.top',
+    client_secret: 'top-secret',
+    authorization: 'Bearer top',
+    headers: { authorization: 'Bearer headers', Cookie: 'c=1', accept: 'application/json' },
+    a: { b: { token: 'eyJ.deep', c: { d: { e: { clientSecret: 'camel-secret', 'x-api-token': 'dashed' } } } } },
+    batch: [{ subject_token: 'eyJ.in-array' }],
+    client_id: 'agent-one',
+    revoked_tokens: 2,
+    token_type: 'Bearer',
+  })
+  const secrets = [
+    'eyJ.top',
+    'top-secret',
+    'Bearer top',
+    'Bearer headers',
+    'c=1',
+    'eyJ.deep',
+    'camel',
+    'dashed',
+    'in-array',
+  ]
+  for (const secret of secrets) expect(line).not.toContain(secret)
+  expect(parsed).toMatchObject({
+    token: '[redacted]',
+    client_secret: '[redacted]',
+    authorization: '[redacted]',
+    headers: { authorization: '[redacted]', Cookie: '[redacted]', accept: 'application/json' },
+    a: { b: { token: '[redacted]', c: { d: { e: { clientSecret: '[redacted]', 'x-api-token': '[redacted]' } } } } },
+    batch: [{ subject_token: '[redacted]' }],
+    client_id: 'agent-one',
+    revoked_tokens: 2,
+    token_type: 'Bearer',
+  })
+})
+
+it('copies only what it censors and leaves errors to the error serializer', () => {
+  const clean = { a: { b: [1, { c: 'd' }] } }
+  expect(redact(clean)).toBe(clean)
+  const shared = { keep: 'me' }
+  const input = { shared, inner: { password: 'p' } }
+  const output = redact(input) as typeof input
+  expect(output).toEqual({ shared, inner: { password: '[redacted]' } })
+  expect(output.shared).toBe(shared)
+  expect(input.inner.password).toBe('p')
+
+  const cyclic: Record<string, unknown> = { name: 'loop' }
+  cyclic.self = cyclic
+  expect(() => redact(cyclic)).not.toThrow()
+
+  const { parsed } = logged({ err: new TypeError('boom') })
+  expect(parsed.err).toMatchObject({ type: 'TypeError', message: 'boom' })
 })
