@@ -45,7 +45,8 @@ export async function authenticateClient(
   const used = [authorization, assertion, postSecret].filter(Boolean).length
   if (used > 1)
     throw new ClientAuthError('invalid_request', 'client authentication must only be provided using one mechanism')
-  if (used === 0) throw new ClientAuthError('invalid_request', 'no client authentication mechanism provided')
+  // RFC 6749 §5.2: "no client authentication included" is invalid_client (401), as at the token endpoint.
+  if (used === 0) throw failed()
 
   if (authorization !== undefined) {
     const [scheme, value] = authorization.split(' ')

@@ -28,6 +28,7 @@ import { persistingCustomizer } from './access-token-format.ts'
 import { adapterFactory } from './adapter.ts'
 import { failClosed } from './errors.ts'
 import { jwtBridge } from './jwt-bridge.ts'
+import { answerMissingClientAuth } from './missing-client-auth.ts'
 import { KeyRingSigningKey } from './signing-key.ts'
 import { answerUnauthorizedClient } from './unauthorized-client.ts'
 
@@ -149,6 +150,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     return typeof this.clientSecret === 'string' ? verifySecret(actual, this.clientSecret) : Promise.resolve(false)
   }
   answerUnauthorizedClient(provider)
+  answerMissingClientAuth(provider)
   for (const grant of ['client_credentials', ...deps.extraGrantTypes]) offeredGrants.add(grant)
 
   provider.use(serveDiscoveryAlias)
@@ -165,22 +167,28 @@ export function buildProvider(deps: ProviderDeps): Provider {
   ): Promise<ResourceServer> {
     const resource = await failClosed(() => findResourceByUri(db, indicator))
     if (!resource) throw new errors.InvalidTarget(RESOURCE_INVALID)
-    const requested = String(ctx.oidc.params?.scope ?? '')
+    const params = ctx.oidc.params ?? {}
+    const requested = String(params.scope ?? '')
       .split(' ')
       .filter(Boolean)
     const clientScopes = new Set(scopesOf(client))
+    const clientCredentials = params.grant_type === 'client_credentials'
     // A policy path bound to (client, resource, client_credentials) narrows these tokens too.
-    const policy =
-      ctx.oidc.params?.grant_type === 'client_credentials'
-        ? await clientCredentialsPolicy(client.clientId, resource.uri)
-        : undefined
+    const policy = clientCredentials ? await clientCredentialsPolicy(client.clientId, resource.uri) : undefined
     if (policy) clientCredentialsPolicies.set(ctx, policy)
     const allowed = (scope: string) =>
       clientScopes.has(scope) && resource.scopes.includes(scope) && (policy?.scopes?.includes(scope) ?? true)
+    // No `scope` member in the body: the refused value is the caller's own input (no echo).
+    const refused = () => new errors.InvalidScope(SCOPE_INVALID, undefined as unknown as string)
     // Scopes outside the client's, the resource's or the policy's catalogue are refused, never silently dropped.
-    if (!requested.every(allowed)) {
-      // No `scope` member in the body: the refused value is the caller's own input (no echo).
-      throw new errors.InvalidScope(SCOPE_INVALID, undefined as unknown as string)
+    if (!requested.every(allowed)) throw refused()
+    // RFC 6749 §3.3: an omitted scope means the pre-defined default, everything this client may have
+    // from this resource; an empty default fails the request. The grant reads the scope from the params,
+    // and takes exactly one resource (it refuses several as invalid_target, so they get no default).
+    if (clientCredentials && requested.length === 0 && !Array.isArray(params.resource)) {
+      const defaults = resource.scopes.filter(allowed)
+      if (defaults.length === 0) throw refused()
+      params.scope = defaults.join(' ')
     }
     return {
       scope: resource.scopes.join(' '),

@@ -78,10 +78,33 @@ describe('client_credentials with RFC 8707 resource', () => {
     expect(await response.json()).toMatchObject({ token_type: 'Bearer', expires_in: 300 })
   })
 
+  it("issues the default scope when none is requested: the client's scopes within the resource catalogue", async () => {
+    const response = await clientCredentials(server.url, 'agent-one', { resource: tickets })
+    const body = (await response.json()) as { access_token: string; scope?: string }
+    expect({ status: response.status, scope: body.scope }).toEqual({ status: 200, scope: 'tickets:read tickets:write' })
+    expect(decodeJwt(body.access_token)).toMatchObject({ aud: tickets, scope: 'tickets:read tickets:write' })
+    const row = await t.db
+      .selectFrom('issued_tokens')
+      .select('scope')
+      .where('jti', '=', jtiOf(body.access_token))
+      .executeTakeFirstOrThrow()
+    expect(row.scope).toEqual(['tickets:read', 'tickets:write'])
+    // agent-two holds only tickets:read of the catalogue.
+    expect(decodeJwt(await accessToken(server.url, 'agent-two')).scope).toBe('tickets:read')
+  })
+
   it('applies a policy path bound to (client, resource, client_credentials): ceilings and claims', async () => {
-    const token = await accessToken(server.url, 'agent-one', { resource: 'https://other.test/api' })
+    const response = await clientCredentials(server.url, 'agent-one', { resource: 'https://other.test/api' })
+    const body = (await response.json()) as { access_token: string; scope?: string }
+    // The default scope is narrowed by the path's ceiling too: other:write is the client's and the resource's.
+    expect({ status: response.status, scope: body.scope }).toEqual({ status: 200, scope: 'other:read' })
+    const token = body.access_token
     const payload = decodeJwt(token)
-    expect(payload).toMatchObject({ policy_path: 'acme/services/agent-one-other', policy_version: 1 })
+    expect(payload).toMatchObject({
+      policy_path: 'acme/services/agent-one-other',
+      policy_version: 1,
+      scope: 'other:read',
+    })
     expect((payload.exp as number) - (payload.iat as number)).toBe(60)
     expect(
       await t.db
@@ -95,7 +118,7 @@ describe('client_credentials with RFC 8707 resource', () => {
     })
     const before = await counts(t.db)
     await expectRejection(
-      await clientCredentials(server.url, 'agent-one', { resource: 'https://other.test/api', scope: 'other:read' }),
+      await clientCredentials(server.url, 'agent-one', { resource: 'https://other.test/api', scope: 'other:write' }),
       {
         status: 400,
         error: 'invalid_scope',
@@ -129,6 +152,13 @@ describe('client_credentials with RFC 8707 resource', () => {
         'the client is not allowed to use this grant type',
       ],
       [
+        'no client authentication at all',
+        () => post(`${server.url}/token`, { grant_type: 'client_credentials', resource: tickets }),
+        401,
+        'invalid_client',
+        'client authentication failed',
+      ],
+      [
         'an unknown resource',
         () => clientCredentials(server.url, 'agent-one', { resource: 'https://unknown.test/' }),
         400,
@@ -152,6 +182,13 @@ describe('client_credentials with RFC 8707 resource', () => {
       [
         'a scope outside the resource catalogue',
         () => clientCredentials(server.url, 'agent-one', { resource: tickets, scope: 'other:read' }),
+        400,
+        'invalid_scope',
+        'the requested scope is not allowed',
+      ],
+      [
+        'no scope when the client shares none with the resource (an empty default)',
+        () => clientCredentials(server.url, 'service-only', { resource: tickets }),
         400,
         'invalid_scope',
         'the requested scope is not allowed',
@@ -187,6 +224,20 @@ describe('client_credentials with RFC 8707 resource', () => {
         'not-the-secret-of-agent-one',
       )
       expect(response.headers.get('www-authenticate')).toMatch(/^Basic/)
+    })
+
+    it('answers 401 with the same challenge when no client authentication is included', async () => {
+      const failed = await clientCredentials(
+        server.url,
+        'agent-one',
+        { resource: tickets },
+        'not-the-secret-of-agent-one',
+      )
+      const missing = await post(`${server.url}/token`, { grant_type: 'client_credentials', resource: tickets })
+      expect(missing.headers.get('www-authenticate')).toBe(failed.headers.get('www-authenticate'))
+      expect(missing.headers.get('www-authenticate')).toBe(
+        `Basic realm="${server.issuer}", error="invalid_client", error_description="client authentication failed"`,
+      )
     })
   })
 })

@@ -6,6 +6,9 @@ import { useServer } from '../support/server.ts'
 
 const t = useDatabase()
 const server = useServer(t)
+/** oidc-provider's challenge with every invalid_client answer (RFC 6749 §5.2). */
+const basicChallenge = () =>
+  `Basic realm="${server.issuer}", error="invalid_client", error_description="client authentication failed"`
 
 afterEach(() => {
   vi.useRealTimers()
@@ -82,10 +85,11 @@ describe('RFC 7662 introspection of our JWT access tokens', () => {
   it('refuses an unauthenticated caller with 401 invalid_client and reveals nothing', async () => {
     const token = await accessToken(server.url, 'agent-one')
     const response = await post(`${server.url}/token/introspection`, { token })
+    expect(response.headers.get('www-authenticate')).toBe(basicChallenge())
     await expectRejection(response, {
-      status: 400,
-      error: 'invalid_request',
-      error_description: 'no client authentication mechanism provided',
+      status: 401,
+      error: 'invalid_client',
+      error_description: 'client authentication failed',
     })
     const wrong = await post(
       `${server.url}/token/introspection`,
@@ -138,6 +142,20 @@ describe('RFC 7009 revocation of our JWT access tokens', () => {
     const token = await accessToken(server.url, 'agent-one')
     expect((await revoke(server.url, 'unknown-token-value', 'agent-one')).status).toBe(200)
     expect((await revoke(server.url, tampered(token, { sub: 'x' }), 'agent-one')).status).toBe(200)
+    expect(await introspect(server.url, token)).toMatchObject({ active: true })
+  })
+
+  it('refuses an unauthenticated caller with 401 invalid_client and leaves the token active', async () => {
+    const token = await accessToken(server.url, 'agent-one')
+    const before = await counts(t.db)
+    const response = await post(`${server.url}/token/revocation`, { token })
+    expect(response.headers.get('www-authenticate')).toBe(basicChallenge())
+    await expectRejection(response, {
+      status: 401,
+      error: 'invalid_client',
+      error_description: 'client authentication failed',
+    })
+    expect(await counts(t.db)).toEqual(before)
     expect(await introspect(server.url, token)).toMatchObject({ active: true })
   })
 
