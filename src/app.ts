@@ -103,6 +103,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     issuer,
     clockTolerance: config.clockTolerance,
     onDecision,
+    log,
   })
   provider.use(recordEarlyRefusals({ db, clock, onDecision }))
 

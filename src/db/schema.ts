@@ -68,6 +68,8 @@ export interface IssuedTokensTable {
   policy_version: number | null
   decision_id: string | null
   task_path: DefaultedArray
+  actor_jti: string | null
+  depends_on: DefaultedArray
 }
 
 export interface TasksTable {

@@ -26,6 +26,9 @@ export interface IssuedTokenWrite {
   policy_version?: number | null
   decision_id?: string | null
   task_path?: string[]
+  actor_jti?: string | null
+  /** Every jti whose revocation ends this token (ancestors, actor token, theirs); defaults to ancestors. */
+  depends_on?: string[]
 }
 
 export async function recordIssuedToken(db: Kysely<DB>, row: IssuedTokenWrite): Promise<void> {
@@ -33,6 +36,7 @@ export async function recordIssuedToken(db: Kysely<DB>, row: IssuedTokenWrite): 
     .insertInto('issued_tokens')
     .values({
       ...row,
+      depends_on: row.depends_on ?? row.ancestors,
       claims: JSON.stringify(row.claims),
       act: row.act === undefined || row.act === null ? null : JSON.stringify(row.act),
     })
@@ -40,7 +44,8 @@ export async function recordIssuedToken(db: Kysely<DB>, row: IssuedTokenWrite): 
 }
 
 /**
- * The token, if it is active at `now`: unexpired, not revoked, no ancestor revoked, and every task
+ * The token, if it is active at `now`: unexpired, not revoked, no ancestor (nor the actor token it was
+ * minted with) revoked, and every task
  * it depends on neither completed nor expired. One indexed query, so a revocation or a task
  * completion committed anywhere is seen by the very next read on every process.
  */
@@ -56,7 +61,7 @@ export function findActiveToken(db: Kysely<DB>, jti: string, now: Date): Promise
         exists(
           selectFrom('issued_tokens as a')
             .select('a.jti')
-            .where((eb) => eb('a.jti', '=', eb.fn.any('t.ancestors')))
+            .where((eb) => eb('a.jti', '=', eb.fn.any('t.depends_on')))
             .where('a.revoked_at', 'is not', null),
         ),
       ),
@@ -88,6 +93,6 @@ export async function revokeToken(db: Kysely<DB>, jti: string, now: Date): Promi
 /** The activity rule of findActiveToken as a SQL condition on `issued_tokens t`, for set queries. */
 export function activeTokenSql(now: Date): RawBuilder<boolean> {
   return sql<boolean>`(t.revoked_at is null and t.expires_at > ${now}
-    and not exists (select 1 from issued_tokens a where a.jti = any(t.ancestors) and a.revoked_at is not null)
+    and not exists (select 1 from issued_tokens a where a.jti = any(t.depends_on) and a.revoked_at is not null)
     and not exists (select 1 from tasks k where k.task_id = any(t.task_path) and (k.completed_at is not null or k.expires_at <= ${now})))`
 }

@@ -14,7 +14,16 @@ export interface Lineage {
   notAfter?: number
   columns?: Pick<
     IssuedTokenWrite,
-    'subject_issuer' | 'subject_ref' | 'act' | 'task_id' | 'policy_path' | 'policy_version' | 'decision_id'
+    | 'subject_issuer'
+    | 'subject_ref'
+    | 'act'
+    | 'task_id'
+    | 'policy_path'
+    | 'policy_version'
+    | 'decision_id'
+    | 'task_path'
+    | 'actor_jti'
+    | 'depends_on'
   >
   /** Writes the row inside the grant's transaction (with its decision record). */
   record?: (row: IssuedTokenWrite) => Promise<void>

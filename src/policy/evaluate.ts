@@ -8,6 +8,8 @@ import { narrowScope } from './narrow-scope.ts'
 export interface SubjectFacts {
   /** SELF_ISSUER for our own tokens, else the name of the trusted Issuer document. */
   issuer: string
+  /** For our own tokens: the issuer that vouched for sub at the root of the chain (SELF_ISSUER or an Issuer name). */
+  origin?: string
   /** The declared subject_token_type. */
   tokenType: string
   sub: string
@@ -22,6 +24,8 @@ export interface ExchangeFacts {
   now: number
   /** The authenticated client. */
   client: string
+  /** The issuer our clients' identities belong to (may_act.iss must name it when present). */
+  actorIssuer?: string
   subject: SubjectFacts
   /** A verified actor_token: whose it is, and whether it is the client's own. */
   actor?: { sub: string; ownedByClient: boolean }
@@ -40,6 +44,11 @@ const deny = (reason: DenialReason, detail?: string): Decision => ({
 export function evaluatePolicy(policy: EffectivePolicy, facts: ExchangeFacts): Decision {
   const { subject } = facts
   if (!policy.issuers.includes(subject.issuer)) return deny('subject_token.issuer_not_allowed', subject.issuer)
+  // The issuer that vouched for `sub` at the root of the chain must be accepted too: one hop through
+  // Mandate does not turn a person of a foreign IdP into a person of an issuer the path accepts.
+  if (subject.origin !== undefined && !policy.issuers.includes(subject.origin)) {
+    return deny('subject_token.issuer_not_allowed', `origin ${subject.origin}`)
+  }
   if (policy.subjectTypes && !policy.subjectTypes.includes(subject.tokenType)) {
     return deny('subject_token.type_not_allowed', subject.tokenType)
   }
@@ -56,6 +65,10 @@ export function evaluatePolicy(policy: EffectivePolicy, facts: ExchangeFacts): D
   if (subject.mayAct && subject.mayAct.sub !== currentActor && subject.mayAct.client_id !== currentActor) {
     return deny('delegation.may_act_mismatch', currentActor)
   }
+  // may_act.iss (RFC 8693 §4.4) says in whose namespace that sub lives; our actors live in ours.
+  if (subject.mayAct?.iss !== undefined && subject.mayAct.iss !== facts.actorIssuer) {
+    return deny('delegation.may_act_mismatch', `may_act.iss ${subject.mayAct.iss}`)
+  }
 
   const mode = chooseMode(policy, facts)
   if (!mode) return deny('delegation.mode_not_allowed')
@@ -64,7 +77,8 @@ export function evaluatePolicy(policy: EffectivePolicy, facts: ExchangeFacts): D
   const act = mode === 'delegation' ? nestAct({ sub: currentActor }, subject.act) : undefined
   if (depthOf(act) > policy.maxDepth) return deny('delegation.too_deep', String(depthOf(act)))
   if (policy.actors) {
-    const outsider = actorsOf(act).find((actor) => !policy.actors?.includes(actor))
+    // Impersonation leaves no act claim, but whoever impersonates must still be a listed actor.
+    const outsider = (act ? actorsOf(act) : [currentActor]).find((actor) => !policy.actors?.includes(actor))
     if (outsider) return deny('delegation.actor_not_allowed', outsider)
   }
 
@@ -75,6 +89,8 @@ export function evaluatePolicy(policy: EffectivePolicy, facts: ExchangeFacts): D
     facts.resource.scopes,
   ])
   if (scope === undefined) return deny('scope.not_allowed', facts.requestedScope?.join(' '))
+  // A token that grants nothing is no answer: RFC 6749 §3.3 lets the server refuse with invalid_scope.
+  if (scope.length === 0) return deny('scope.not_allowed', 'the narrowed scope is empty')
 
   // A child never outlives its parent, its policy, its task or its resource.
   const expiresAt = Math.min(

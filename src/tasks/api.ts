@@ -13,6 +13,7 @@ import { toDate } from '../lib/clock.ts'
 import { safeDecode } from '../lib/safe-decode.ts'
 import { actorsOf } from '../policy/act-claim.ts'
 import { type EffectivePolicy, effectivePolicy } from '../policy/effective.ts'
+import { ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE } from '../policy/schema.ts'
 import { findBinding, loadLevels } from '../policy/store.ts'
 import { findResourceByUri, type ResourceRow } from '../resources/store.ts'
 import { Denied, TOKEN_INVALID } from '../token-exchange/denials.ts'
@@ -21,7 +22,7 @@ import { actorsOfTask } from './actors.ts'
 import { capTask } from './cap.ts'
 import { presentTask } from './present.ts'
 import { completeWithEffects } from './complete.ts'
-import { findTask, insertTask, isTaskLive, type TaskRow, tokenCounts } from './store.ts'
+import { findTask, insertTask, isTaskLive, lockLiveTasks, type TaskRow, tokenCounts } from './store.ts'
 
 export interface TasksApiDeps extends TokenDeps {
   db: Kysely<DB>
@@ -46,6 +47,7 @@ const invalidRequest = (description: string) => new ApiError(400, 'invalid_reque
 const invalidToken = () => invalidRequest(TOKEN_INVALID)
 const notFound = () => new ApiError(404, 'not_found', 'task not found')
 const OUTCOMES = new Set(['succeeded', 'failed', 'cancelled'])
+const SUBJECT_TOKEN_TYPES = new Set([ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE])
 
 export function tasksApi(deps: TasksApiDeps) {
   return async function tasks(ctx: Context, next: Next): Promise<void> {
@@ -67,7 +69,8 @@ export function tasksApi(deps: TasksApiDeps) {
     } catch (error) {
       if (!(error instanceof ApiError)) throw error
       ctx.status = error.status
-      if (error.status === 401 && (ctx.get('authorization') ?? '').toLowerCase().startsWith('basic')) {
+      // RFC 6749 §5.2: a Basic challenge with every 401 (required when Basic was tried, useful otherwise).
+      if (error.status === 401) {
         ctx.set('WWW-Authenticate', 'Basic realm="mandate"')
       }
       ctx.body = { error: error.error, error_description: error.message }
@@ -103,7 +106,8 @@ async function authenticate(ctx: Context, params: Record<string, unknown>, deps:
 
 const single = (value: unknown, name: string): string | undefined => {
   if (value === undefined) return undefined
-  if (typeof value !== 'string') throw invalidRequest(`'${name}' parameter must not be provided twice`)
+  if (Array.isArray(value)) throw invalidRequest(`'${name}' parameter must not be provided twice`)
+  if (typeof value !== 'string') throw invalidRequest(`'${name}' parameter must be a string`)
   return value
 }
 const many = (value: unknown): string[] =>
@@ -121,15 +125,17 @@ async function create(
     throw invalidRequest('purpose is required (1 to 1000 characters)')
   const subjectToken = single(params.subject_token, 'subject_token')
   const subjectType = single(params.subject_token_type, 'subject_token_type')
-  if (!subjectToken || !subjectType) throw invalidToken()
+  // RFC 8693 §3: the same subject token types as at the token endpoint; any other is a token problem.
+  if (!subjectToken || !subjectType || !SUBJECT_TOKEN_TYPES.has(subjectType)) throw invalidToken()
   const resources = [...new Set(many(params.resource))]
   if (resources.length === 0)
     throw new ApiError(400, 'invalid_target', 'the resource is missing, unknown or not allowed for this client')
   const scopeParam =
     Array.isArray(params.scope) && ctx.is('application/json') ? params.scope.join(' ') : single(params.scope, 'scope')
   const scope = scopeParam?.split(' ').filter(Boolean)
+  // A JSON body may send expires_in as a number; a form body always sends text.
   const expiresText =
-    params.expires_in === undefined ? undefined : String(single(String(params.expires_in), 'expires_in'))
+    typeof params.expires_in === 'number' ? String(params.expires_in) : single(params.expires_in, 'expires_in')
   if (expiresText !== undefined && !/^[1-9]\d{0,9}$/.test(expiresText))
     throw invalidRequest('expires_in must be a positive number of seconds')
   const parentId = single(params.parent_task_id, 'parent_task_id')
@@ -227,6 +233,9 @@ async function create(
     request_id: (ctx.state.reqId as string | undefined) ?? null,
   }
   await deps.db.transaction().execute(async (trx) => {
+    // The parent completing meanwhile: hold its path until commit, so this subtask is created either
+    // before the completion (which then completes it too) or not at all.
+    if (parent && (await lockLiveTasks(trx, parent.task_path, toDate(now)))) throw invalidToken()
     await insertTask(trx, task)
     await writeAudit(
       trx,

@@ -40,6 +40,7 @@ export function capTask(request: TaskRequest, bounds: TaskBounds): TaskCap {
   ]
   const scope = narrowScope(request.scope, [offered, bounds.subject.scope, parent?.scope])
   if (scope === undefined) return { ok: false, error: 'invalid_scope', detail: `requested ${request.scope?.join(' ')}` }
+  if (scope.length === 0) return { ok: false, error: 'invalid_scope', detail: 'the narrowed scope is empty' }
 
   const policyLifetime = Math.min(...bounds.resources.map((r) => r.maxLifetime ?? DEFAULT_TASK_LIFETIME))
   const expiresAt = Math.min(

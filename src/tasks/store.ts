@@ -30,6 +30,28 @@ export async function isTaskLive(db: Kysely<DB>, task: TaskRow, now: Date): Prom
   return dead === undefined
 }
 
+/**
+ * Locks the tasks (FOR SHARE, ancestors first so it never deadlocks with a completion, which locks
+ * the completed task and then its subtree) until the transaction ends, and returns the id of one
+ * that is completed or expired, if any. A completion cannot commit while the lock is held.
+ */
+export async function lockLiveTasks(
+  db: Kysely<DB>,
+  taskIds: readonly string[],
+  now: Date,
+): Promise<string | undefined> {
+  if (taskIds.length === 0) return undefined
+  const rows = await db
+    .selectFrom('tasks')
+    .select(['task_id', 'completed_at', 'expires_at'])
+    .where('task_id', 'in', [...taskIds])
+    .orderBy(sql`cardinality(task_path)`)
+    .orderBy('task_id')
+    .forShare()
+    .execute()
+  return rows.find((task) => statusOf(task, now) !== 'active')?.task_id
+}
+
 export async function insertTask(db: Kysely<DB>, task: TaskRow): Promise<void> {
   await db.insertInto('tasks').values(task).execute()
 }

@@ -8,13 +8,15 @@ import type { DB } from '../db/schema.ts'
 import { blankDecision, type DecisionRecord, recordDecision } from '../decisions/store.ts'
 import type { Clock } from '../lib/clock.ts'
 import { toDate, toEpoch } from '../lib/clock.ts'
-import { asUnavailable, failClosed } from '../oidc/errors.ts'
+import { asUnavailable, failClosed, TemporarilyUnavailable } from '../oidc/errors.ts'
 import { actorsOf } from '../policy/act-claim.ts'
+import type { DenialReason } from '../policy/decision.ts'
 import { evaluatePolicy } from '../policy/evaluate.ts'
 import { actorsOfTask } from '../tasks/actors.ts'
-import { findTask, isTaskId, isTaskLive, type TaskRow } from '../tasks/store.ts'
+import { findTask, isTaskId, isTaskLive, lockLiveTasks, type TaskRow } from '../tasks/store.ts'
 import { type AuditEvent, writeAudit } from '../audit/write.ts'
-import { verifyActor } from './actor-token.ts'
+import { type VerifiedActor, verifyActor } from './actor-token.ts'
+import { dependenciesOf } from './dependencies.ts'
 import { Denied, toOAuthError } from './denials.ts'
 import { issueExchangedToken } from './issue.ts'
 import { PARAMETERS, parseParams, REPEATABLE } from './params.ts'
@@ -25,6 +27,7 @@ export interface TokenExchangeDeps extends TokenDeps {
   db: Kysely<DB>
   clock: Clock
   onDecision(record: DecisionRecord): void
+  log: { error(fields: object, msg: string): void }
 }
 
 export function registerTokenExchange(provider: Provider, deps: TokenExchangeDeps): void {
@@ -76,6 +79,7 @@ function exchange(deps: TokenExchangeDeps) {
       const decision = evaluatePolicy(policy, {
         now,
         client: client.clientId,
+        actorIssuer: deps.issuer,
         subject: subject.facts,
         ...(actor ? { actor: { sub: actor.sub, ownedByClient: actor.ownedByClient } } : {}),
         ...(params.scope ? { requestedScope: params.scope } : {}),
@@ -88,9 +92,16 @@ function exchange(deps: TokenExchangeDeps) {
       if (!decision.allow) throw new Denied(decision.reason, decision.detail)
       record.actor_chain = actorsOf(decision.act)
 
-      // The lineage row and the decision record commit together, before the response.
-      const issued = await failClosed(() =>
+      const dependencies = dependenciesOf(subject.row, actor?.row, task)
+      // The lineage row and the decision record commit together, before the response; if they
+      // cannot, no token leaves (503, the client may retry), as for any other issuance.
+      const issued = await withheldOnFailure(deps, record, () =>
         deps.db.transaction().execute(async (trx) => {
+          // A task completing while this exchange runs: holding its rows (FOR SHARE) until commit
+          // either orders this token before the completion (which then counts and revokes it) or
+          // after it (refused here). No token of a completed task is ever active.
+          const ended = await lockLiveTasks(trx, dependencies.taskPath, toDate(now))
+          if (ended) throw new Denied(endedReason(ended, subject, actor), `task ${ended} ended during the exchange`)
           const result = await issueExchangedToken({
             ctx,
             trx,
@@ -101,8 +112,8 @@ function exchange(deps: TokenExchangeDeps) {
             decisionId: record.decision_id,
             requestedTokenType: params.requested_token_type,
             taskId: task?.task_id,
-            // Every task the token depends on: its parent token's and its own (with their ancestors).
-            taskPath: [...new Set([...(subject.row?.task_path ?? []), ...(task?.task_path ?? [])])],
+            dependencies,
+            actorJti: actor?.jti,
             now,
           })
           Object.assign(record, {
@@ -119,19 +130,53 @@ function exchange(deps: TokenExchangeDeps) {
       deps.onDecision(record)
       ctx.body = issued.body
     } catch (error) {
-      // An outage is a 503, a bug a 500: neither is dressed up as a denial (nor recorded as one).
-      if (!(error instanceof Denied)) throw asUnavailable(error)
+      // An outage is a 503, a bug a 500: neither is dressed up as a denial (nor recorded as one), and
+      // neither names a decision that was never stored.
+      if (!(error instanceof Denied)) {
+        ctx.remove('X-Decision-Id')
+        throw asUnavailable(error)
+      }
       Object.assign(record, { result: 'deny', reason: error.reason, detail: error.detail ?? null })
-      await failClosed(() =>
-        deps.db.transaction().execute(async (trx) => {
-          await recordDecision(trx, record)
-          await writeAudit(trx, auditOf(record, 'token_exchange.denied', now))
-        }),
-      )
+      try {
+        await failClosed(() =>
+          deps.db.transaction().execute(async (trx) => {
+            await recordDecision(trx, record)
+            await writeAudit(trx, auditOf(record, 'token_exchange.denied', now))
+          }),
+        )
+      } catch (unrecorded) {
+        ctx.remove('X-Decision-Id')
+        throw unrecorded
+      }
       deps.onDecision(record)
       throw toOAuthError(error)
     }
   }
+}
+
+/** Runs the issuing transaction; a failure that is not a denial withholds the token as a 503. */
+async function withheldOnFailure<T>(
+  deps: TokenExchangeDeps,
+  record: DecisionRecord,
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await work()
+  } catch (error) {
+    if (error instanceof Denied || error instanceof TemporarilyUnavailable) throw error
+    deps.log.error(
+      { err: error, decision_id: record.decision_id, client_id: record.client_id },
+      'exchange not recorded; token withheld',
+    )
+    throw new TemporarilyUnavailable({ cause: error })
+  }
+}
+
+/** Which input an ended task came from: the subject's tasks, the actor's, or the requested task. */
+function endedReason(taskId: string, subject: VerifiedSubject, actor: VerifiedActor | undefined): DenialReason {
+  if (subject.row?.task_path.includes(taskId)) return 'subject_token.invalid'
+  if (actor?.row.task_path.includes(taskId)) return 'actor_token.invalid'
+  return 'task.invalid'
 }
 
 /** The task an exchange works for: live, the subject's, this client's (or a listed sub-agent's), covering the targets. */

@@ -11,6 +11,7 @@ import type { Decision } from '../policy/decision.ts'
 import type { EffectivePolicy } from '../policy/effective.ts'
 import { ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE } from '../policy/schema.ts'
 import type { ResourceRow } from '../resources/store.ts'
+import type { TokenDependencies } from './dependencies.ts'
 import type { VerifiedSubject } from './subject-token.ts'
 
 export interface IssueInput {
@@ -22,7 +23,9 @@ export interface IssueInput {
   policy: EffectivePolicy
   decisionId: string
   taskId?: string | undefined
-  taskPath: string[]
+  /** Every task and token the minted token depends on (dependencies.ts). */
+  dependencies: TokenDependencies
+  actorJti?: string | undefined
   requestedTokenType?: string | undefined
   now: number
 }
@@ -78,7 +81,9 @@ export async function issueExchangedToken(input: IssueInput): Promise<{ body: Ex
       policy_path: policy.path,
       policy_version: policy.version,
       decision_id: input.decisionId,
-      task_path: input.taskPath,
+      task_path: input.dependencies.taskPath,
+      depends_on: input.dependencies.dependsOn,
+      actor_jti: input.actorJti ?? null,
     },
     record: (row: Parameters<typeof recordIssuedToken>[1]) => recordIssuedToken(input.trx, row),
   }

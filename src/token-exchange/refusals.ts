@@ -18,7 +18,9 @@ const reasonOf: Record<string, DenialReason> = {
 export function recordEarlyRefusals(deps: { db: Kysely<DB>; clock: Clock; onDecision(record: DecisionRecord): void }) {
   return async function earlyRefusals(ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
     await next()
-    if (ctx.path !== '/token' || ctx.method !== 'POST' || ctx.status < 400 || ctx.response.get('X-Decision-Id')) return
+    // A 5xx is an outage or a bug, not a decision: nothing to record (and nothing could be, in an outage).
+    if (ctx.path !== '/token' || ctx.method !== 'POST' || ctx.status < 400 || ctx.status >= 500) return
+    if (ctx.response.get('X-Decision-Id')) return
     if (ctx.oidc?.params?.grant_type !== TOKEN_EXCHANGE) return
     const body = (ctx.body ?? {}) as { error?: string; error_description?: string }
     const record: DecisionRecord = {

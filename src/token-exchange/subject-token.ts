@@ -78,6 +78,7 @@ export async function verifySubject(token: string, declaredType: string, deps: T
     return {
       facts: {
         issuer: SELF_ISSUER,
+        origin: row.subject_issuer ?? SELF_ISSUER,
         tokenType: declaredType,
         sub: payload.sub,
         ...(scope ? { scope } : { scope: [] }),

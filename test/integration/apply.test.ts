@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -169,5 +169,42 @@ spec: {}
       '7:19 unknown client nobody',
     ])
     expect(await counts(t.db)).toEqual(before)
+  })
+})
+
+// The demo configuration `npm start` applies (package.json "start": `serve --apply <paths...>`), applied
+// through the same code path to an empty database of its own (the file's other database holds
+// documents of the cases above). Reading the paths from package.json keeps this test right when the
+// demo documents move between folders.
+const demo = useDatabase()
+const root = new URL('../../', import.meta.url).pathname
+
+function startApplyPaths(): string[] {
+  const { scripts } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }
+  const words = scripts.start.split(/\s+/)
+  const from = words.indexOf('--apply') + 1
+  const end = words.findIndex((word, index) => index >= from && /^(--|&&|\|\||;|\|)/.test(word))
+  return words.slice(from, end === -1 ? undefined : end).map((path) => join(root, path))
+}
+
+describe('the demo configuration', () => {
+  it('applies cleanly to an empty database, and re-applying it changes nothing', async () => {
+    const paths = startApplyPaths()
+    expect(paths.length).toBeGreaterThan(0)
+    for (const path of paths) expect(existsSync(path), path).toBe(true)
+
+    const first = await applyDocuments(demo.db, paths, { clock: systemClock })
+    expect(first.findings.map(formatFinding)).toEqual([])
+    expect([...new Set(first.changes.map((c) => c.kind))]).toEqual(
+      expect.arrayContaining(['Client', 'Resource', 'PolicyPath']),
+    )
+    expect(first.changes.filter((c) => c.action !== 'created')).toEqual([])
+    const versions = await demo.db.selectFrom('policy_path_versions').selectAll().orderBy('path').execute()
+    expect(versions.length).toBe(first.changes.filter((c) => c.kind === 'PolicyPath').length)
+
+    const again = await applyDocuments(demo.db, paths, { clock: systemClock })
+    expect(again.findings).toEqual([])
+    expect(summary(again)).toEqual(first.changes.map((c) => `${c.kind}/${c.name} unchanged`))
+    expect(await demo.db.selectFrom('policy_path_versions').selectAll().orderBy('path').execute()).toEqual(versions)
   })
 })

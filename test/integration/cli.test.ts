@@ -5,8 +5,11 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { afterAll, describe, expect, it } from 'vitest'
+import { randomUUID } from 'node:crypto'
+import { sql } from 'kysely'
+import { afterAll, describe, expect, inject, it } from 'vitest'
 import { useDatabase } from '../support/database.ts'
+import { admin, withDatabase } from '../support/global-setup.ts'
 import { personToken } from '../support/idp.ts'
 import {
   ACCESS_TOKEN,
@@ -101,7 +104,8 @@ describe.runIf(t.isPostgres)('mandate against Postgres', () => {
     const result = await mandate(['migrate', 'status'])
     expect(result).toMatchObject({
       code: 0,
-      stdout: 'applied  0001_create_foundation\napplied  0002_add_token_exchange\napplied  0003_add_tasks_and_audit\n',
+      stdout:
+        'applied  0001_create_foundation\napplied  0002_add_token_exchange\napplied  0003_add_tasks_and_audit\napplied  0004_add_token_dependencies\n',
     })
   })
 
@@ -152,6 +156,7 @@ describe.runIf(t.isPostgres)('mandate against Postgres', () => {
           MANDATE_ADMIN_PORT: String(adminPort),
           MANDATE_MANAGEMENT_PORT: String(managementPort),
           MANDATE_LOG_LEVEL: 'info',
+          MANDATE_SHUTDOWN_DELAY: '0s',
           ...env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -194,6 +199,63 @@ describe.runIf(t.isPostgres)('mandate against Postgres', () => {
       a.child.kill('SIGTERM')
       expect(await exited).toBe(0)
       expect(await introspect(b.url, fromB)).toMatchObject({ active: true })
+    })
+
+    it('on SIGTERM answers 503 on /health/ready while still serving for MANDATE_SHUTDOWN_DELAY, then exits 0', async () => {
+      const node = await serve(await freePort(), { MANDATE_SHUTDOWN_DELAY: '2s' })
+      expect((await fetch(`${node.management}/health/ready`)).status).toBe(200)
+      const exited = new Promise<number | null>((resolve) => node.child.on('exit', resolve))
+      const signalled = Date.now()
+      node.child.kill('SIGTERM')
+      let ready = await fetch(`${node.management}/health/ready`)
+      for (let i = 0; i < 50 && ready.status === 200; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        ready = await fetch(`${node.management}/health/ready`)
+      }
+      expect(ready.status).toBe(503)
+      expect(await ready.json()).toMatchObject({
+        status: 'DOWN',
+        checks: expect.arrayContaining([{ name: 'shutdown', status: 'DOWN' }]),
+      })
+      // Still serving while load balancers take it out: a token is issued and introspected.
+      expect(await introspect(node.url, await accessToken(node.url, 'agent-one'))).toMatchObject({ active: true })
+      expect(await exited).toBe(0)
+      expect(Date.now() - signalled).toBeGreaterThanOrEqual(1_900)
+    })
+
+    it('exits 0 on SIGTERM before serving, while waiting for migrations (MANDATE_MIGRATE=check)', async () => {
+      const template = inject('templateDatabaseUrl')
+      const name = `mandate_test_unmigrated_${randomUUID().replaceAll('-', '')}`
+      await admin(template, (db) => sql`create database ${sql.id(name)}`.execute(db).then(() => {}))
+      try {
+        const child = spawn(process.execPath, [cli, 'serve'], {
+          env: {
+            ...baseEnv(),
+            MANDATE_DATABASE_URL: withDatabase(template, name),
+            MANDATE_MIGRATE: 'check',
+            MANDATE_LOG_LEVEL: 'info',
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
+        children.push(child)
+        let output = ''
+        const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
+        await new Promise<void>((resolve) =>
+          child.stdout?.on('data', (chunk: Buffer) => {
+            output += chunk.toString()
+            if (output.includes('waiting for pending migrations')) resolve()
+          }),
+        )
+        child.kill('SIGTERM')
+        expect(await exited).toBe(0)
+        expect(output).toContain('stopping before serving')
+        expect(output).toContain('"msg":"stopped"')
+        expect(output).not.toContain('mandate is serving')
+      } finally {
+        await admin(template, (db) =>
+          sql`drop database if exists ${sql.id(name)} with (force)`.execute(db).then(() => {}),
+        )
+      }
     })
 
     it('ends a task completed on one process at once on the other; the CLI shows and completes tasks', async () => {

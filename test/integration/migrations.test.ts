@@ -13,7 +13,7 @@ const declared: Record<string, string> = {
     'name uri description labels scopes introspectors access_token_lifetime content_hash created_at updated_at revocation_webhook',
   signing_keys: 'kid alg public_jwk private_jwk_sealed created_at activates_at',
   issued_tokens:
-    'jti kid grant_type client_id sub aud scope issued_at expires_at revoked_at parent_jti ancestors claims subject_issuer subject_ref act task_id policy_path policy_version decision_id task_path',
+    'jti kid grant_type client_id sub aud scope issued_at expires_at revoked_at parent_jti ancestors claims subject_issuer subject_ref act task_id policy_path policy_version decision_id task_path actor_jti depends_on',
   oidc_payloads: 'model id payload grant_id user_code uid expires_at consumed_at',
   tasks:
     'task_id client_id delegator delegator_issuer purpose resources scope policy_paths parent_task_id task_path created_at expires_at completed_at outcome request_id',

@@ -199,3 +199,47 @@ describe('malformed input and revoked admin tokens', () => {
     expect((await audit()).status).toBe(401)
   })
 })
+
+describe('a token minted with an actor_token depends on it', () => {
+  async function mintedWithActor() {
+    const { task, alice } = await aliceTask()
+    const agentToken = await exchanged(server.url, 'agent-one', {
+      subject_token: alice,
+      resource: tickets,
+      task_id: task.task_id,
+    })
+    // The agent acts with its task token as actor_token, for a token of the same person not bound to the task.
+    const minted = await exchanged(server.url, 'agent-one', {
+      subject_token: await personToken({ scope: 'tickets:read' }),
+      resource: tickets,
+      actor_token: agentToken,
+      actor_token_type: ACCESS_TOKEN,
+    })
+    expect(decodeJwt(minted).task_id).toBeUndefined()
+    const row = await t.db
+      .selectFrom('issued_tokens')
+      .select(['actor_jti', 'depends_on', 'task_path'])
+      .where('jti', '=', decodeJwt(minted).jti as string)
+      .executeTakeFirstOrThrow()
+    expect(row).toEqual({
+      actor_jti: decodeJwt(agentToken).jti,
+      depends_on: [decodeJwt(agentToken).jti],
+      task_path: [task.task_id],
+    })
+    expect(await introspect(server.url, minted)).toMatchObject({ active: true })
+    return { task, agentToken, minted }
+  }
+
+  it('ends when the actor token is revoked (RFC 7009)', async () => {
+    const { agentToken, minted } = await mintedWithActor()
+    expect((await revoke(server.url, agentToken, 'agent-one')).status).toBe(200)
+    expect(await introspect(server.url, minted)).toEqual({ active: false })
+  })
+
+  it("ends when the actor token's task is completed, which counts it", async () => {
+    const { task, minted } = await mintedWithActor()
+    const completed = await tasksCall(server.url, 'agent-one', `/tasks/${task.task_id}/complete`, {})
+    expect(await completed.json()).toMatchObject({ status: 'completed', revoked_tokens: 2 })
+    expect(await introspect(server.url, minted)).toEqual({ active: false })
+  })
+})

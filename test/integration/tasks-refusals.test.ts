@@ -64,7 +64,7 @@ describe('POST /tasks refusals change nothing', () => {
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
           body: 'purpose=p',
         }),
-      invalidRequest('no client authentication mechanism provided'),
+      { status: 401, error: 'invalid_client', error_description: 'client authentication failed' },
     ],
     [
       'a missing purpose',
@@ -224,6 +224,124 @@ describe('POST /tasks refusals change nothing', () => {
       invalidRequest("'purpose' parameter must not be provided twice"),
     ],
     [
+      'a missing subject_token_type',
+      async () => {
+        const alice = await personToken()
+        return () =>
+          tasksCall(server.url, 'agent-one', '/tasks', { subject_token: alice, purpose: 'p', resource: tickets })
+      },
+      invalidRequest(TOKEN_INVALID),
+    ],
+    [
+      'a subject_token_type that is not a token type of RFC 8693 we accept',
+      async () => {
+        const alice = await personToken()
+        return () =>
+          tasksCall(server.url, 'agent-one', '/tasks', {
+            subject_token: alice,
+            subject_token_type: 'urn:bogus',
+            purpose: 'p',
+            resource: tickets,
+          })
+      },
+      invalidRequest(TOKEN_INVALID),
+    ],
+    ...(['subject_token', 'scope', 'parent_task_id', 'subject_token_type', 'expires_in'] as const).map(
+      (name): (typeof cases)[number] => [
+        `a repeated ${name}`,
+        async () => {
+          const alice = await personToken()
+          const params: Params = {
+            subject_token: alice,
+            subject_token_type: ACCESS_TOKEN,
+            purpose: 'p',
+            resource: tickets,
+            scope: 'tickets:read',
+            expires_in: '60',
+            parent_task_id: '00000000-0000-4000-8000-000000000000',
+          }
+          params[name] = [params[name] as string, params[name] as string]
+          return () => tasksCall(server.url, 'agent-one', '/tasks', params)
+        },
+        invalidRequest(`'${name}' parameter must not be provided twice`),
+      ],
+    ),
+    [
+      'a purpose that is not a string (JSON)',
+      async () => {
+        const alice = await personToken()
+        return () =>
+          tasksCall(
+            server.url,
+            'agent-one',
+            '/tasks',
+            { subject_token: alice, subject_token_type: ACCESS_TOKEN, purpose: 42, resource: tickets } as never,
+            { json: true },
+          )
+      },
+      invalidRequest("'purpose' parameter must be a string"),
+    ],
+    [
+      'a body that is not valid JSON',
+      async () => () =>
+        fetch(`${server.url}/tasks`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Basic ${Buffer.from('agent-one:agent-one-secret-0123456789').toString('base64')}`,
+          },
+          body: '{"purpose": ',
+        }),
+      invalidRequest('request body is not valid JSON'),
+    ],
+    [
+      "a scope beyond the agent's policy path (the person and the resource would allow it)",
+      async () => {
+        const alice = await personToken({ scope: 'tickets:read tickets:write' })
+        return () =>
+          tasksCall(server.url, 'sub-agent', '/tasks', {
+            subject_token: alice,
+            subject_token_type: ACCESS_TOKEN,
+            purpose: 'p',
+            resource: tickets,
+            scope: 'tickets:write',
+          })
+      },
+      { status: 400, error: 'invalid_scope', error_description: 'the requested scope is not allowed' },
+    ],
+    [
+      'a completed parent task',
+      async () => {
+        const { task, alice } = await newTask()
+        expect((await tasksCall(server.url, 'agent-one', `/tasks/${task.task_id}/complete`, {})).status).toBe(200)
+        return () =>
+          tasksCall(server.url, 'agent-one', '/tasks', {
+            subject_token: alice,
+            subject_token_type: ACCESS_TOKEN,
+            purpose: 'p',
+            resource: tickets,
+            parent_task_id: task.task_id,
+          })
+      },
+      invalidRequest(TOKEN_INVALID),
+    ],
+    [
+      'an expired parent task',
+      async () => {
+        const { task, alice } = await newTask('agent-one', { expires_in: '1' })
+        await new Promise((resolve) => setTimeout(resolve, 1100))
+        return () =>
+          tasksCall(server.url, 'agent-one', '/tasks', {
+            subject_token: alice,
+            subject_token_type: ACCESS_TOKEN,
+            purpose: 'p',
+            resource: tickets,
+            parent_task_id: task.task_id,
+          })
+      },
+      invalidRequest(TOKEN_INVALID),
+    ],
+    [
       'a client not registered for token exchange',
       async () => {
         const alice = await personToken()
@@ -370,6 +488,32 @@ describe('task ownership', () => {
       outcome: 'cancelled',
     })
     expect(await byAdmin.json()).toMatchObject({ status: 'completed', outcome: 'cancelled' })
+  })
+
+  it('answers 401 to a failed client authentication when reading or completing, and changes nothing', async () => {
+    const { task } = await newTask()
+    const before = await rows()
+    const unauthenticated = { status: 401, error: 'invalid_client', error_description: 'client authentication failed' }
+    for (const call of [
+      () =>
+        tasksCall(server.url, 'agent-one', `/tasks/${task.task_id}`, undefined, { secret: 'wrong-secret-0000000000' }),
+      () =>
+        tasksCall(
+          server.url,
+          'agent-one',
+          `/tasks/${task.task_id}/complete`,
+          {},
+          { secret: 'wrong-secret-0000000000' },
+        ),
+    ]) {
+      const response = await call()
+      await expectRejection(response, unauthenticated)
+      expect(response.headers.get('www-authenticate')).toBe('Basic realm="mandate"')
+    }
+    expect(await rows()).toEqual(before)
+    expect(await (await tasksCall(server.url, 'agent-one', `/tasks/${task.task_id}`)).json()).toMatchObject({
+      status: 'active',
+    })
   })
 
   it('refuses an unknown outcome and changes nothing', async () => {

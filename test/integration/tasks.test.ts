@@ -1,5 +1,5 @@
 // Tasks: creation capped by policy, person and parent; task-bound exchanges; completion ends every
-// token of the task tree at once (and races cannot leave one alive); expiry by time; ownership.
+// token of the task tree at once; expiry by time; ownership. Races with completion: task-race.test.ts.
 import { decodeJwt } from 'jose'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { TOKEN_INVALID } from '../../src/token-exchange/denials.ts'
@@ -30,11 +30,6 @@ async function createTask(params: Record<string, string | string[] | undefined> 
   const body = (await response.json()) as Record<string, unknown>
   expect(response.status, JSON.stringify(body)).toBe(201)
   return { task: body as { task_id: string; expires_at: string; [k: string]: unknown }, alice }
-}
-
-const activeOfTask = async (taskId: string) => {
-  const rows = await t.db.selectFrom('issued_tokens').select('jti').where('task_id', '=', taskId).execute()
-  return rows.length
 }
 
 describe('POST /tasks', () => {
@@ -136,33 +131,6 @@ describe('task-bound exchanges and completion', () => {
       status: 'completed',
       tokens: { issued: 2, active: 0 },
     })
-  })
-
-  it('leaves no active token when completion races 50 concurrent exchanges (3 rounds)', async () => {
-    for (let round = 0; round < 3; round++) {
-      const { task, alice } = await createTask()
-      const exchanges = Array.from({ length: 50 }, () =>
-        exchange(server.url, 'agent-one', { subject_token: alice, resource: tickets, task_id: task.task_id }),
-      )
-      await new Promise((resolve) => setTimeout(resolve, round * 15))
-      const completion = await tasksCall(server.url, 'agent-one', `/tasks/${task.task_id}/complete`, {})
-      expect(completion.status).toBe(200)
-      // From the moment complete returned, nothing of the task is active, whenever the exchanges finish.
-      const responses = await Promise.all(exchanges)
-      const tokens = await Promise.all(
-        responses.map(async (r) =>
-          r.status === 200 ? ((await r.json()) as { access_token: string }).access_token : (await r.text(), undefined),
-        ),
-      )
-      for (const token of tokens.filter((x): x is string => x !== undefined)) {
-        expect(await introspect(server.url, token)).toEqual({ active: false })
-      }
-      const counts = (await (await tasksCall(server.url, 'agent-one', `/tasks/${task.task_id}`)).json()) as {
-        tokens: { active: number }
-      }
-      expect(counts.tokens.active).toBe(0)
-      expect(await activeOfTask(task.task_id)).toBe(tokens.filter(Boolean).length)
-    }
   })
 
   it('completing a task completes its subtasks and ends their tokens', async () => {

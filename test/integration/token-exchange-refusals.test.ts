@@ -1,6 +1,12 @@
 // Every refusal of the exchange: exact status, error and body; no token and no lineage row; one
 // decision record with the precise reason (which the body never reveals).
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { decodeJwt } from 'jose'
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { systemClock } from '../../src/lib/clock.ts'
+import { applyDocuments } from '../../src/manifests/apply.ts'
 import { TOKEN_INVALID } from '../../src/token-exchange/denials.ts'
 import { useDatabase } from '../support/database.ts'
 import { algNone, hs256WithPublicKey, tampered, unknownKid } from '../support/forge.ts'
@@ -12,6 +18,7 @@ import {
   exchanged,
   expectRejection,
   introspect,
+  JWT,
   post,
   revoke,
   TOKEN_EXCHANGE,
@@ -102,6 +109,22 @@ describe('token exchange refusals', () => {
             { grant_type: TOKEN_EXCHANGE, subject_token: subject, subject_token_type: ACCESS_TOKEN, resource: tickets },
             { clientId: 'agent-one', secret: 'wrong-secret-0000000000' },
           ),
+        )
+      },
+      { status: 401, error: 'invalid_client', error_description: 'client authentication failed' },
+      'client.authentication_failed',
+    ],
+    [
+      'a request with no client authentication at all',
+      async () => {
+        const subject = await alice()
+        return later(() =>
+          post(`${server.url}/token`, {
+            grant_type: TOKEN_EXCHANGE,
+            subject_token: subject,
+            subject_token_type: ACCESS_TOKEN,
+            resource: tickets,
+          }),
         )
       },
       { status: 401, error: 'invalid_client', error_description: 'client authentication failed' },
@@ -476,6 +499,35 @@ describe('token exchange refusals', () => {
       },
       'request.malformed',
     ],
+    ...(['scope', 'task_id', 'requested_token_type', 'subject_token_type', 'actor_token'] as const).map(
+      (name): [string, Builder, typeof invalidRequest, string] => [
+        `a repeated ${name}`,
+        async () => {
+          const [subject, actor] = [await alice(), await accessToken(server.url, 'agent-one')]
+          const once: Record<typeof name, string> = {
+            scope: 'tickets:read',
+            task_id: 'no-such-task',
+            requested_token_type: ACCESS_TOKEN,
+            subject_token_type: ACCESS_TOKEN,
+            actor_token: actor,
+          }
+          return later(() =>
+            exchange(server.url, 'agent-one', {
+              subject_token: subject,
+              resource: tickets,
+              ...(name === 'actor_token' ? { actor_token_type: ACCESS_TOKEN } : {}),
+              [name]: [once[name], once[name]],
+            }),
+          )
+        },
+        {
+          status: 400,
+          error: 'invalid_request',
+          error_description: `'${name}' parameter must not be provided twice`,
+        },
+        'request.malformed',
+      ],
+    ),
     [
       'a task_id that names no live task',
       async () => {
@@ -574,5 +626,132 @@ describe('token exchange refusals', () => {
     expect([...bodies]).toEqual([
       `400 ${JSON.stringify({ error: 'invalid_request', error_description: TOKEN_INVALID })}`,
     ])
+  })
+})
+
+// Paths the shared fixtures lack, applied for this file only (new clients, so no other case is affected).
+const TE = TOKEN_EXCHANGE
+const extraSecrets: Record<string, string> = {
+  'self-only-agent': 'self-only-agent-secret-0123',
+  'access-token-agent': 'access-token-agent-secret-01',
+  'contradicted-agent': 'contradicted-agent-secret-01',
+}
+const agent = (name: string) => `apiVersion: mandate/v1
+kind: Client
+metadata: { name: ${name} }
+spec: { profile: agent, secret: ${extraSecrets[name]}, grantTypes: [${TE}] }
+`
+const bound = (path: string, client: string, spec: string) => `apiVersion: mandate/v1
+kind: PolicyPath
+metadata: { name: ${path} }
+spec:
+  bindings:
+    - { client: ${client}, resource: ${tickets}, grantType: ${TE} }
+${spec}`
+const extraDocuments = [
+  agent('self-only-agent'),
+  agent('access-token-agent'),
+  agent('contradicted-agent'),
+  // Narrows acme's [self, test-idp]: test-idp stays a registered, trusted Issuer, but not for this path.
+  bound('acme/self-only', 'self-only-agent', '  subjectTokens: { issuers: [self] }\n'),
+  bound('acme/access-tokens-only', 'access-token-agent', `  subjectTokens: { types: [${ACCESS_TOKEN}] }\n`),
+  // A guardrail allowing delegation only above a path allowing impersonation only: no mode is left.
+  `apiVersion: mandate/v1
+kind: PolicyPath
+metadata: { name: acme/delegation-only }
+spec: { delegation: { mode: delegation } }
+`,
+  bound('acme/delegation-only/impersonation', 'contradicted-agent', '  delegation: { mode: impersonation }\n'),
+].join('---\n')
+
+/** An exchange by one of this file's own clients. */
+const exchangeAs = (clientId: string, params: Record<string, string | undefined>) =>
+  post(
+    `${server.url}/token`,
+    { grant_type: TOKEN_EXCHANGE, subject_token_type: ACCESS_TOKEN, ...params },
+    { clientId, secret: extraSecrets[clientId] as string },
+  )
+
+describe('token exchange refusals decided by the bound path', () => {
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mandate-refusals-'))
+    writeFileSync(join(dir, 'extra.yaml'), extraDocuments)
+    const applied = await applyDocuments(t.db, [dir], { clock: systemClock })
+    expect(applied.findings).toEqual([])
+  })
+
+  it("refuses a trusted issuer's token where the path does not accept that issuer", async () => {
+    await expectDenied(
+      async () => {
+        const person = await personToken({ scope: 'tickets:read' })
+        return later(() => exchangeAs('self-only-agent', { subject_token: person, resource: tickets }))
+      },
+      invalidRequest,
+      'subject_token.issuer_not_allowed',
+    )
+  })
+
+  it('refuses our own token whose sub a foreign issuer vouched for, where the path accepts only self', async () => {
+    await expectDenied(
+      async () => {
+        const person = await personToken({ scope: 'tickets:read' })
+        // One hop through Mandate (agent-one's path accepts test-idp): the result is a self token for alice of test-idp.
+        const hop = await exchanged(server.url, 'agent-one', { subject_token: person, resource: tickets })
+        return later(() => exchangeAs('self-only-agent', { subject_token: hop, resource: tickets }))
+      },
+      invalidRequest,
+      'subject_token.issuer_not_allowed',
+    )
+  })
+
+  it('refuses a subject_token_type the path does not list', async () => {
+    await expectDenied(
+      async () => {
+        const subject = await alice('tickets:read')
+        return later(() =>
+          exchangeAs('access-token-agent', { subject_token: subject, subject_token_type: JWT, resource: tickets }),
+        )
+      },
+      invalidRequest,
+      'subject_token.type_not_allowed',
+    )
+  })
+
+  it('refuses when the levels of a path leave no delegation mode', async () => {
+    await expectDenied(
+      async () => {
+        const subject = await alice('tickets:read')
+        return later(() => exchangeAs('contradicted-agent', { subject_token: subject, resource: tickets }))
+      },
+      invalidRequest,
+      'delegation.mode_not_allowed',
+    )
+  })
+
+  it("refuses a subject token whose lifetime is used up (expired, but within the verifier's clock tolerance)", async () => {
+    await expectDenied(
+      async () => {
+        // exp 5 s ago: inside the 15 s default clockTolerance, so verification passes and the
+        // lifetime bound (min of every exp, never later than the parent) is what refuses it.
+        const person = await personToken({ scope: 'tickets:read', expiresIn: -5 })
+        return later(() => exchange(server.url, 'agent-one', { subject_token: person, resource: tickets }))
+      },
+      invalidRequest,
+      'lifetime.exhausted',
+    )
+  })
+
+  it('allows the same clients what their paths do accept (the refusals above are about issuer and type)', async () => {
+    const subject = await alice('tickets:read')
+    const own = await exchangeAs('self-only-agent', { subject_token: subject, resource: tickets })
+    expect(own.status).toBe(200)
+    const declared = await exchangeAs('access-token-agent', { subject_token: subject, resource: tickets })
+    expect(declared.status).toBe(200)
+    const { access_token } = (await declared.json()) as { access_token: string }
+    expect(decodeJwt(access_token)).toMatchObject({
+      scope: 'tickets:read',
+      act: { sub: 'access-token-agent' },
+      policy_path: 'acme/access-tokens-only',
+    })
   })
 })

@@ -19,7 +19,8 @@ export interface TestDatabase {
 
 const quietLog = { warn: () => {}, info: () => {} }
 
-export function useDatabase(): TestDatabase {
+/** poolSize: connections of the file's pool (shared by the test and its server); 8 unless a test needs more. */
+export function useDatabase(options: { poolSize?: number } = {}): TestDatabase {
   const template = inject('templateDatabaseUrl')
   const isPostgres = template !== 'pglite'
   const name = `mandate_test_${randomUUID().replaceAll('-', '')}`
@@ -33,7 +34,10 @@ export function useDatabase(): TestDatabase {
           .execute(db)
           .then(() => {}),
       )
-      database = await connectDatabase({ databaseUrl: url, databasePoolSize: 8, dataDir: '.' }, quietLog)
+      database = await connectDatabase(
+        { databaseUrl: url, databasePoolSize: options.poolSize ?? 8, dataDir: '.' },
+        quietLog,
+      )
     } else {
       const { PGlite } = await import('@electric-sql/pglite')
       const pglite = await PGlite.create()

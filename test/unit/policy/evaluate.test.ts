@@ -18,6 +18,7 @@ const policy = (over: Partial<EffectivePolicy> = {}): EffectivePolicy => ({
 const facts = (over: Partial<ExchangeFacts> = {}): ExchangeFacts => ({
   now: 1_000,
   client: 'agent',
+  actorIssuer: 'https://mandate.test',
   subject: { issuer: 'self', tokenType: ACCESS_TOKEN, sub: 'alice', scope: ['a', 'b', 'c'], expiresAt: 2_000 },
   resource: { scopes: ['a', 'b', 'c'], accessTokenLifetime: 600 },
   ...over,
@@ -51,6 +52,11 @@ describe('evaluatePolicy', () => {
     ['the task ends first', facts({ task: { scope: ['a'], expiresAt: 1_010 } }), 1_010],
   ])('never outlives any bound: %s', (_, f, expiresAt) => {
     expect(evaluatePolicy(policy(), f)).toMatchObject({ allow: true, expiresAt })
+  })
+
+  it('accepts may_act naming the actor in our own issuer', () => {
+    const mayAct = { sub: 'agent', iss: 'https://mandate.test' }
+    expect(evaluatePolicy(policy(), facts({ subject: { ...facts().subject, mayAct } }))).toMatchObject({ allow: true })
   })
 
   it('impersonates where the path only allows impersonation', () => {
@@ -104,6 +110,24 @@ describe('evaluatePolicy', () => {
       facts({ subject: { ...facts().subject, mayAct: { sub: 'other' } } }),
       'delegation.may_act_mismatch',
     ],
+    [
+      'may_act names the actor, but in another issuer',
+      policy(),
+      facts({ subject: { ...facts().subject, mayAct: { sub: 'agent', iss: 'https://elsewhere.test' } } }),
+      'delegation.may_act_mismatch',
+    ],
+    [
+      'the impersonator is not a listed actor',
+      policy({ modes: ['impersonation'], actors: ['someone-else'] }),
+      facts(),
+      'delegation.actor_not_allowed',
+    ],
+    [
+      'our token, but its sub was vouched for by an issuer the path does not accept',
+      policy(),
+      facts({ subject: { ...facts().subject, origin: 'some-idp' } }),
+      'subject_token.issuer_not_allowed',
+    ],
     ['levels disagree on the mode', policy({ modes: [] }), facts(), 'delegation.mode_not_allowed'],
     [
       'a delegated token would be impersonated',
@@ -129,6 +153,12 @@ describe('evaluatePolicy', () => {
       'the scope exceeds the task',
       policy(),
       facts({ requestedScope: ['b'], task: { scope: ['a'], expiresAt: 5_000 } }),
+      'scope.not_allowed',
+    ],
+    [
+      'nothing is left once the bounds intersect (no scope requested)',
+      policy(),
+      facts({ subject: { ...facts().subject, scope: ['c'] } }),
       'scope.not_allowed',
     ],
     [

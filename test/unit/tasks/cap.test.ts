@@ -63,6 +63,12 @@ describe('capTask', () => {
       'invalid_scope',
     ],
     [
+      'nothing left in common with the person token (no scope requested)',
+      { resources: ['r1'] },
+      bounds({ subject: { scope: ['d'], expiresAt: 9_999 } }),
+      'invalid_scope',
+    ],
+    [
       'a resource beyond the parent',
       { resources: ['r1'] },
       bounds({ parent: { resources: ['r2'], scope: ['a'], expiresAt: 9_999 } }),

@@ -1,0 +1,188 @@
+// A task completion racing 50 exchanges that use the task (as the requested task, through the subject
+// token, through the actor token). The races are made real, not left to timing: a lock the test holds
+// on the task row stops the exchanges after every check and the completion at its first step, in the
+// order each round needs; then it lets go. Whatever the order, once `complete` has returned no token
+// of the task is active, and every exchange either came before it (counted in revoked_tokens) or
+// was refused.
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TOKEN_INVALID } from '../../src/token-exchange/denials.ts'
+import { useDatabase } from '../support/database.ts'
+import { personToken } from '../support/idp.ts'
+import { ACCESS_TOKEN, exchange, exchanged, introspect, type Params, tasksCall } from '../support/oauth.ts'
+import { useServer } from '../support/server.ts'
+
+// 50 exchanges may each hold a connection while they wait: the pool must outnumber them.
+const t = useDatabase({ poolSize: 60 })
+const server = useServer(t)
+const tickets = 'https://tickets.test/'
+const EXCHANGES = 50
+
+let gate: pg.Client | undefined
+let watcher: pg.Client | undefined
+beforeAll(async () => {
+  if (!t.url) return
+  gate = new pg.Client({ connectionString: t.url })
+  watcher = new pg.Client({ connectionString: t.url })
+  await Promise.all([gate.connect(), watcher.connect()])
+})
+afterAll(async () => {
+  await Promise.all([gate?.end(), watcher?.end()])
+})
+
+async function setUp() {
+  const alice = await personToken({ scope: 'tickets:read tickets:write' })
+  const created = await tasksCall(server.url, 'agent-one', '/tasks', {
+    subject_token: alice,
+    subject_token_type: ACCESS_TOKEN,
+    purpose: 'Answer ticket 42 for Alice',
+    resource: tickets,
+    scope: 'tickets:read tickets:write',
+  })
+  expect(created.status).toBe(201)
+  const { task_id: taskId } = (await created.json()) as { task_id: string }
+  const agentToken = await exchanged(server.url, 'agent-one', {
+    subject_token: alice,
+    resource: tickets,
+    task_id: taskId,
+  })
+  // Three ways an exchange depends on the task, each with the reason it is refused for once the task has ended.
+  const variants: Array<{ client: string; params: Params; reason: string }> = [
+    {
+      client: 'agent-one',
+      params: { subject_token: alice, resource: tickets, task_id: taskId },
+      reason: 'task.invalid',
+    },
+    {
+      client: 'sub-agent',
+      params: { subject_token: agentToken, resource: tickets, scope: 'tickets:read' },
+      reason: 'subject_token.invalid',
+    },
+    {
+      client: 'agent-one',
+      params: { subject_token: alice, resource: tickets, actor_token: agentToken, actor_token_type: ACCESS_TOKEN },
+      reason: 'actor_token.invalid',
+    },
+  ]
+  return { taskId, variants }
+}
+
+type Variant = Awaited<ReturnType<typeof setUp>>['variants'][number]
+
+const fire = (variants: Variant[]) =>
+  Array.from({ length: EXCHANGES }, (_, i) => {
+    const variant = variants[i % variants.length] as Variant
+    return exchange(server.url, variant.client, variant.params).then(async (response) => ({
+      variant,
+      status: response.status,
+      decisionId: response.headers.get('x-decision-id'),
+      body: (await response.json()) as { access_token?: string; error?: string; error_description?: string },
+    }))
+  })
+
+/** Waits until `count` backends of this database wait for a lock. */
+async function waiting(count: number): Promise<void> {
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    // Its own connection: activity statistics are a snapshot per transaction, and the gate's stays open.
+    const { rows } = await (watcher as pg.Client).query<{ n: string }>(
+      `select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+    )
+    if (Number(rows[0]?.n) >= count) return
+    if (Date.now() > deadline) throw new Error(`only ${rows[0]?.n} of ${count} backends wait for a lock`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+const complete = (taskId: string) =>
+  tasksCall(server.url, 'agent-one', `/tasks/${taskId}/complete`, { outcome: 'cancelled' }).then(async (r) => ({
+    status: r.status,
+    body: (await r.json()) as { status: string; revoked_tokens: number },
+  }))
+
+/** Once `complete` has returned: nothing of the task is active, and the lineage holds exactly what was issued. */
+async function expectAllEnded(taskId: string, issued: string[]): Promise<void> {
+  for (const token of issued) expect(await introspect(server.url, token)).toEqual({ active: false })
+  const shown = (await (await tasksCall(server.url, 'agent-one', `/tasks/${taskId}`)).json()) as {
+    tokens: { issued: number; active: number }
+  }
+  // The agent's own token plus every exchange that succeeded.
+  expect(shown.tokens).toEqual({ issued: issued.length + 1, active: 0 })
+}
+
+describe.skipIf(!t.isPostgres)('a completion racing 50 exchanges', () => {
+  it('every variant succeeds while the task is live (so the races below race real exchanges)', async () => {
+    const { variants } = await setUp()
+    for (const variant of variants) {
+      const response = await exchange(server.url, variant.client, variant.params)
+      expect(response.status, await response.clone().text()).toBe(200)
+    }
+  })
+
+  it('exchanges that reached the task first are counted and ended by the completion (3 rounds)', async () => {
+    for (let round = 0; round < 3; round++) {
+      const { taskId, variants } = await setUp()
+      const client = gate as pg.Client
+      await client.query('begin')
+      await client.query('select 1 from tasks where task_id = $1 for update', [taskId])
+      const exchanges = fire(variants)
+      await waiting(EXCHANGES) // every exchange has passed its checks and waits at the task
+      const completion = complete(taskId)
+      await waiting(EXCHANGES + 1)
+      await client.query('commit')
+      const completed = await completion
+      const results = await Promise.all(exchanges)
+      const issued = results.flatMap((r) => (r.body.access_token ? [r.body.access_token] : []))
+      expect(results.map((r) => r.status)).toEqual(Array(EXCHANGES).fill(200))
+      expect(completed).toMatchObject({ status: 200, body: { status: 'completed', revoked_tokens: EXCHANGES + 1 } })
+      await expectAllEnded(taskId, issued)
+    }
+  })
+
+  it('exchanges that reached the task after the completion are refused, each as a token problem (3 rounds)', async () => {
+    for (let round = 0; round < 3; round++) {
+      const { taskId, variants } = await setUp()
+      const client = gate as pg.Client
+      await client.query('begin')
+      await client.query('select 1 from tasks where task_id = $1 for update', [taskId])
+      const completion = complete(taskId)
+      await waiting(1)
+      const exchanges = fire(variants) // they pass their checks: the completion has not committed yet
+      await waiting(EXCHANGES + 1)
+      const tokensBefore = await t.db.selectFrom('issued_tokens').select('jti').execute()
+      await client.query('commit')
+      const completed = await completion
+      const results = await Promise.all(exchanges)
+      expect(completed).toMatchObject({ status: 200, body: { status: 'completed', revoked_tokens: 1 } })
+      for (const result of results) {
+        expect({ status: result.status, body: result.body }).toEqual({
+          status: 400,
+          body: { error: 'invalid_request', error_description: TOKEN_INVALID },
+        })
+        const decision = await t.db
+          .selectFrom('decisions')
+          .select(['result', 'reason', 'issued_jti'])
+          .where('decision_id', '=', result.decisionId as string)
+          .executeTakeFirstOrThrow()
+        expect(decision).toEqual({ result: 'deny', reason: result.variant.reason, issued_jti: null })
+      }
+      expect(await t.db.selectFrom('issued_tokens').select('jti').execute()).toHaveLength(tokensBefore.length)
+      await expectAllEnded(taskId, [])
+    }
+  })
+
+  it('leaves no active token when completion and exchanges run free (3 rounds)', async () => {
+    for (let round = 0; round < 3; round++) {
+      const { taskId, variants } = await setUp()
+      const exchanges = fire(variants)
+      await new Promise((resolve) => setTimeout(resolve, round * 15))
+      const completed = await complete(taskId)
+      const results = await Promise.all(exchanges)
+      const issued = results.flatMap((r) => (r.body.access_token ? [r.body.access_token] : []))
+      expect(results.every((r) => r.status === 200 || r.body.error_description === TOKEN_INVALID)).toBe(true)
+      // Every exchange that succeeded committed before the completion, which counted it.
+      expect(completed.body.revoked_tokens).toBe(issued.length + 1)
+      await expectAllEnded(taskId, issued)
+    }
+  })
+})
