@@ -3,6 +3,7 @@
 import Koa, { type Context } from 'koa'
 import type { Kysely } from 'kysely'
 import { ADMIN_SCOPE } from '../clients/schema.ts'
+import { findClient } from '../clients/store.ts'
 import type { DB } from '../db/schema.ts'
 import type { OurAccessToken } from '../keys/verify-access-token.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
@@ -40,7 +41,10 @@ export function adminApp(deps: AdminDeps): Koa {
       payload &&
       audiences.includes(ADMIN_RESOURCE) &&
       (payload.scope ?? '').split(' ').includes(ADMIN_SCOPE) &&
-      (await findActiveToken(deps.db, payload.jti, toDate(deps.clock.now())))
+      (await findActiveToken(deps.db, payload.jti, toDate(deps.clock.now()))) &&
+      // Rights are read now, not when the token was issued: a client that lost mandate:admin (or was
+      // removed) loses the admin API at once, not when its token expires.
+      (await findClient(deps.db, payload.client_id))?.scopes.includes(ADMIN_SCOPE)
     if (!admin || !payload) return unauthorized(ctx)
     ctx.state.clientId = payload.client_id
     await next()

@@ -4,7 +4,7 @@ import type { DB, DecisionsTable } from '../db/schema.ts'
 import { activeTokenSql, type IssuedToken } from '../lineage/tokens.ts'
 import { actorsOf, identityOnly } from '../policy/act-claim.ts'
 import { presentTask } from '../tasks/present.ts'
-import { findTask, isTaskId, listSubtasks, tokenCounts } from '../tasks/store.ts'
+import { findTask, isTaskId, listSubtasks, type TaskRow, tokenCounts } from '../tasks/store.ts'
 
 export interface TokenView {
   jti: string
@@ -91,7 +91,7 @@ export interface DecisionFilter {
 
 const presentDecision = (
   row: Selectable<DecisionsTable>,
-  task?: { purpose: string; delegator: string } | undefined,
+  task?: Pick<TaskRow, 'purpose' | 'delegator' | 'outcome'> | undefined,
 ) => ({
   decision_id: row.decision_id,
   time: row.created_at.toISOString(),
@@ -109,7 +109,7 @@ const presentDecision = (
   policy_version: row.policy_version,
   policy_versions: row.policy_versions,
   task_id: row.task_id,
-  ...(task ? { task: { purpose: task.purpose, delegator: task.delegator } } : {}),
+  ...(task ? { task: { purpose: task.purpose, delegator: task.delegator, outcome: task.outcome } } : {}),
   issued_jti: row.issued_jti,
   request_id: row.request_id,
 })
@@ -120,7 +120,18 @@ export async function listDecisions(db: Kysely<DB>, filter: DecisionFilter) {
   if (filter.client_id) query = query.where('client_id', '=', filter.client_id)
   if (filter.subject) query = query.where('subject', '=', filter.subject)
   if (filter.since) query = query.where('created_at', '>=', filter.since)
-  return (await query.execute()).map((row) => presentDecision(row))
+  const rows = await query.execute()
+  // The whole chain in the list too: each task's purpose and delegator, one query for the page.
+  const taskIds = [...new Set(rows.flatMap((row) => (row.task_id && isTaskId(row.task_id) ? [row.task_id] : [])))]
+  const tasks = taskIds.length
+    ? await db
+        .selectFrom('tasks')
+        .select(['task_id', 'purpose', 'delegator', 'outcome'])
+        .where('task_id', 'in', taskIds)
+        .execute()
+    : []
+  const byId = new Map(tasks.map((task) => [task.task_id, task]))
+  return rows.map((row) => presentDecision(row, row.task_id ? byId.get(row.task_id) : undefined))
 }
 
 /** One decision with the whole chain: the person who delegated, the agents, the task's purpose. */

@@ -164,6 +164,78 @@ describe('admin API', () => {
     }
   })
 
+  it('filters decisions by client, subject and time, each with its task', async () => {
+    // Decision times have one-second precision: start on a fresh second, after every earlier decision.
+    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000)))
+    const start = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString()
+    const { task } = await flow()
+    const bob = await personToken({ sub: 'bob', scope: 'tickets:read' })
+    await exchanged(server.url, 'agent-one', { subject_token: bob, resource: tickets })
+    const adminToken = await accessToken(server.url, 'mandate-admin', {
+      resource: 'urn:mandate:admin',
+      scope: 'mandate:admin',
+    })
+    const list = async (query: string) =>
+      (
+        (await (await admin(`/admin/v1/decisions?${query}`, adminToken)).json()) as {
+          decisions: Array<Record<string, unknown>>
+        }
+      ).decisions
+
+    const bySubAgent = await list(`client_id=sub-agent&since=${encodeURIComponent(start)}`)
+    expect(bySubAgent.map((d) => [d.client_id, d.subject, d.result])).toEqual([
+      ['sub-agent', 'alice', 'deny'],
+      ['sub-agent', 'alice', 'allow'],
+    ])
+    for (const decision of bySubAgent)
+      expect(decision.task).toEqual({ purpose: 'Close ticket 7', delegator: 'alice', outcome: null })
+    const byBob = await list('subject=bob')
+    expect(byBob.map((d) => [d.client_id, d.subject, d.task_id, d.task])).toEqual([
+      ['agent-one', 'bob', null, undefined],
+    ])
+    expect(
+      (await list(`subject=alice&since=${encodeURIComponent(start)}`)).every((d) => d.task_id === task.task_id),
+    ).toBe(true)
+    expect(await list(`since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).toEqual([])
+    const bad = await admin('/admin/v1/decisions?since=yesterday', adminToken)
+    expect({ status: bad.status, body: await bad.json() }).toEqual({
+      status: 400,
+      body: { error: 'invalid_request', error_description: 'since must be an ISO 8601 time' },
+    })
+  })
+
+  it('stops answering a client the moment it no longer holds mandate:admin', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mandate-admin-'))
+    const document = (scopes: string) => `apiVersion: mandate/v1
+kind: Client
+metadata: { name: acting-admin }
+spec:
+  secret: acting-admin-secret-0123456789
+  grantTypes: [client_credentials]
+  scopes: [${scopes}]
+  profile: service
+`
+    writeFileSync(join(dir, 'client.yaml'), document('mandate:admin'))
+    expect((await applyDocuments(t.db, [dir], { clock: systemClock })).findings).toEqual([])
+    const response = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from('acting-admin:acting-admin-secret-0123456789').toString('base64')}`,
+      },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        resource: 'urn:mandate:admin',
+        scope: 'mandate:admin',
+      }),
+    })
+    const { access_token: token } = (await response.json()) as { access_token: string }
+    expect((await admin('/admin/v1/audit?limit=1', token)).status).toBe(200)
+    writeFileSync(join(dir, 'client.yaml'), document('tickets:read'))
+    expect((await applyDocuments(t.db, [dir], { clock: systemClock })).findings).toEqual([])
+    expect((await admin('/admin/v1/audit?limit=1', token)).status).toBe(401)
+  })
+
   it('refuses audit rows being changed', async () => {
     await expect(t.db.updateTable('audit_events').set({ actor: 'someone' }).execute()).rejects.toThrow(/append-only/)
     await expect(t.db.deleteFrom('audit_events').execute()).rejects.toThrow(/append-only/)
