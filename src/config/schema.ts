@@ -3,6 +3,9 @@
 import * as z from 'zod'
 import { Duration, DurationOrZero } from '../lib/duration.ts'
 
+/** Seconds resource servers may cache /jwks (its Cache-Control max-age). */
+export const JWKS_MAX_AGE = 60
+
 const port = (fallback: number, description: string) =>
   z.coerce.number().int().min(0).max(65535).default(fallback).meta({ description })
 
@@ -68,11 +71,23 @@ export const Config = z
         // .prefault runs the default through the transform; .default would hand back the raw "10m".
         publishDelay: Duration.prefault('10m').meta({
           description:
-            'How long a new signing key is published in the JWKS before it signs (resource servers must see it first).',
+            'How long a new signing key is published in the JWKS before it signs (resource servers must see it first). At least MANDATE_KEYS__REFRESH_INTERVAL plus 60s (the JWKS cache lifetime).',
         }),
         refreshInterval: Duration.prefault('30s').meta({
           description: 'How often each process re-reads signing keys from the database (besides change notifications).',
         }),
+      })
+      // A key must be seen before it signs: by every process (a missed notification waits for the next
+      // refresh) and by every resource server (the JWKS is cacheable for JWKS_MAX_AGE seconds).
+      .superRefine((keys, ctx) => {
+        const minimum = keys.refreshInterval + JWKS_MAX_AGE
+        if (keys.publishDelay < minimum) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['publishDelay'],
+            message: `must be at least the refresh interval plus ${JWKS_MAX_AGE}s of JWKS caching (${minimum}s)`,
+          })
+        }
       })
       .prefault({}),
     bootstrapAdminSecret: z.string().min(16, 'must have at least 16 characters').optional().meta({

@@ -24,6 +24,7 @@ import type { Metrics } from '../observability/metrics.ts'
 import { type EffectivePolicy, effectivePolicy } from '../policy/effective.ts'
 import { findBinding, loadLevels } from '../policy/store.ts'
 import { findResourceByUri } from '../resources/store.ts'
+import { JWKS_MAX_AGE } from '../config/schema.ts'
 import { persistingCustomizer } from './access-token-format.ts'
 import { adapterFactory } from './adapter.ts'
 import { failClosed } from './errors.ts'
@@ -254,7 +255,7 @@ function serveJwks(ring: KeyRing) {
   return async function jwks(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
     if (ctx.path !== '/jwks' || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next()
     ctx.type = 'application/jwk-set+json; charset=utf-8'
-    ctx.set('Cache-Control', 'public, max-age=60')
+    ctx.set('Cache-Control', `public, max-age=${JWKS_MAX_AGE}`)
     ctx.body = ring.jwks()
   }
 }

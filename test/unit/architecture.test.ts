@@ -43,6 +43,7 @@ const pure = [
   'src/policy/decision.ts',
   'src/token-exchange/params.ts',
   'src/tasks/cap.ts',
+  'src/token-exchange/dependencies.ts',
 ]
 it.each(pure)('%s is pure: no I/O modules, no clock', (file) => {
   const text = readFileSync(file, 'utf8')

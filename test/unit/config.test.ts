@@ -73,6 +73,13 @@ describe('loadConfig', () => {
     )
   })
 
+  it('refuses a key publish delay shorter than the refresh interval plus JWKS caching', () => {
+    expect(problems({ MANDATE_KEYS__PUBLISH_DELAY: '60s', MANDATE_KEYS__REFRESH_INTERVAL: '30s' })).toEqual([
+      'MANDATE_KEYS__PUBLISH_DELAY: must be at least the refresh interval plus 60s of JWKS caching (90s)',
+    ])
+    expect(problems({ MANDATE_KEYS__PUBLISH_DELAY: '90s', MANDATE_KEYS__REFRESH_INTERVAL: '30s' })).toEqual([])
+  })
+
   it('refuses the embedded database under NODE_ENV=production', () => {
     expect(problems({ NODE_ENV: 'production' })).toEqual([
       'MANDATE_DATABASE_URL: required when NODE_ENV=production (the embedded database is for development only)',
