@@ -580,6 +580,28 @@ describe('token exchange refusals', () => {
     )
   })
 
+  it('refuses our subject token expired beyond the clock tolerance (the JWT check, not only lineage)', async () => {
+    const subject = await alice()
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(Date.now() + 400_000)
+    await expectDenied(
+      async () => later(() => exchange(server.url, 'agent-one', { subject_token: subject, resource: tickets })),
+      invalidRequest,
+      'subject_token.invalid',
+    )
+  })
+
+  it("refuses a trusted issuer's expired token", async () => {
+    await expectDenied(
+      async () => {
+        const person = await personToken({ scope: 'tickets:read', expiresIn: -60 })
+        return later(() => exchange(server.url, 'agent-one', { subject_token: person, resource: tickets }))
+      },
+      invalidRequest,
+      'subject_token.invalid',
+    )
+  })
+
   it('refuses a DPoP-bound request (custom grants get no DPoP support)', async () => {
     const subject = await alice()
     await expectDenied(
