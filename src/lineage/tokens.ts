@@ -27,7 +27,7 @@ export interface IssuedTokenWrite {
   decision_id?: string | null
   task_path?: string[]
   actor_jti?: string | null
-  /** Every jti whose revocation ends this token (ancestors, actor token, theirs); defaults to ancestors. */
+  /** Besides ancestors, every jti whose revocation ends this token (actor tokens and their chains). */
   depends_on?: string[]
 }
 
@@ -36,7 +36,7 @@ export async function recordIssuedToken(db: Kysely<DB>, row: IssuedTokenWrite): 
     .insertInto('issued_tokens')
     .values({
       ...row,
-      depends_on: row.depends_on ?? row.ancestors,
+      depends_on: row.depends_on ?? [],
       claims: JSON.stringify(row.claims),
       act: row.act === undefined || row.act === null ? null : JSON.stringify(row.act),
     })
@@ -61,7 +61,7 @@ export function findActiveToken(db: Kysely<DB>, jti: string, now: Date): Promise
         exists(
           selectFrom('issued_tokens as a')
             .select('a.jti')
-            .where((eb) => eb('a.jti', '=', eb.fn.any('t.depends_on')))
+            .where((eb) => eb('a.jti', '=', eb.fn.any(sql<string[]>`t.ancestors || t.depends_on`)))
             .where('a.revoked_at', 'is not', null),
         ),
       ),
@@ -93,6 +93,6 @@ export async function revokeToken(db: Kysely<DB>, jti: string, now: Date): Promi
 /** The activity rule of findActiveToken as a SQL condition on `issued_tokens t`, for set queries. */
 export function activeTokenSql(now: Date): RawBuilder<boolean> {
   return sql<boolean>`(t.revoked_at is null and t.expires_at > ${now}
-    and not exists (select 1 from issued_tokens a where a.jti = any(t.depends_on) and a.revoked_at is not null)
+    and not exists (select 1 from issued_tokens a where a.jti = any(t.ancestors || t.depends_on) and a.revoked_at is not null)
     and not exists (select 1 from tasks k where k.task_id = any(t.task_path) and (k.completed_at is not null or k.expires_at <= ${now})))`
 }

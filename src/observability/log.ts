@@ -16,6 +16,11 @@ const sensitiveKeys = new Set([
   'dpop',
   'privatejwksealed',
   'masterkey',
+  'privatekey',
+  'privatejwk',
+  'codeverifier',
+  'databaseurl',
+  'connectionstring',
 ])
 const sensitiveSuffix = /(token|secret|password|assertion)$/
 
@@ -45,8 +50,10 @@ export function redact(value: unknown, depth = 0): unknown {
     })
     return copy ?? value
   }
-  const proto = Object.getPrototypeOf(value)
-  if (proto !== Object.prototype && proto !== null) return value
+  // Errors keep their prototype for pino's err serializer (which redacts its own output, below); values
+  // that serialise themselves (Date, Buffer, URL) are left alone; any other instance is walked by its
+  // own keys like a plain object, since those are all JSON would print of it.
+  if (value instanceof Error || typeof (value as { toJSON?: unknown }).toJSON === 'function') return value
   if (depth >= MAX_DEPTH) return CENSOR
   let copy: Record<string, unknown> | undefined
   for (const [key, item] of Object.entries(value)) {
@@ -64,6 +71,8 @@ export function createLog(level: string, destination?: pino.DestinationStream): 
       level,
       base: { service: 'mandate' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // Serializers run after formatters.log: an error's own properties are redacted here.
+      serializers: { err: (error: Error) => redact(pino.stdSerializers.err(error)) },
       formatters: {
         level: (label) => ({ level: label }),
         bindings: (bindings) => redact(bindings) as pino.Bindings,

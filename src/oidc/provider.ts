@@ -186,7 +186,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // RFC 6749 §3.3: an omitted scope means the pre-defined default, everything this client may have
     // from this resource; an empty default fails the request. The grant reads the scope from the params,
     // and takes exactly one resource (it refuses several as invalid_target, so they get no default).
-    if (clientCredentials && requested.length === 0 && !Array.isArray(params.resource)) {
+    // oidc-provider merges a repeated identical resource into one, so count distinct values.
+    const oneResource = new Set([params.resource].flat()).size === 1
+    if (clientCredentials && requested.length === 0 && oneResource) {
       const defaults = resource.scopes.filter(allowed)
       if (defaults.length === 0) throw refused()
       params.scope = defaults.join(' ')

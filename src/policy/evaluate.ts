@@ -28,7 +28,7 @@ export interface ExchangeFacts {
   actorIssuer?: string
   subject: SubjectFacts
   /** A verified actor_token: whose it is, and whether it is the client's own. */
-  actor?: { sub: string; ownedByClient: boolean }
+  actor?: { sub: string; ownedByClient: boolean; expiresAt?: number }
   requestedScope?: readonly string[]
   /** The union of the targeted resources' catalogues, and the shortest resource lifetime. */
   resource: { scopes: readonly string[]; accessTokenLifetime: number }
@@ -92,12 +92,14 @@ export function evaluatePolicy(policy: EffectivePolicy, facts: ExchangeFacts): D
   // A token that grants nothing is no answer: RFC 6749 §3.3 lets the server refuse with invalid_scope.
   if (scope.length === 0) return deny('scope.not_allowed', 'the narrowed scope is empty')
 
-  // A child never outlives its parent, its policy, its task or its resource.
+  // A child never outlives its parent, its policy, its task, its resource or its actor token.
   const expiresAt = Math.min(
     subject.expiresAt,
     facts.now + (policy.tokenLifetime ?? facts.resource.accessTokenLifetime),
     facts.now + facts.resource.accessTokenLifetime,
     facts.task?.expiresAt ?? Number.POSITIVE_INFINITY,
+    // Nor the actor token it was minted with: the actor's credential ends, so does what it obtained.
+    facts.actor?.expiresAt ?? Number.POSITIVE_INFINITY,
   )
   if (expiresAt <= facts.now) return deny('lifetime.exhausted')
   return act ? { allow: true, scope, act, expiresAt } : { allow: true, scope, expiresAt }

@@ -163,6 +163,8 @@ async function create(
   const acceptable = targets.every(
     ({ policy }) =>
       policy.issuers.includes(subject.facts.issuer) &&
+      // As at the exchange: the issuer that vouched for sub at the root of the chain must be accepted too.
+      policy.issuers.includes(subject.origin) &&
       (!policy.subjectTypes || policy.subjectTypes.includes(subjectType)),
   )
   if (!acceptable) throw invalidToken()

@@ -89,7 +89,16 @@ export async function completeTask(
   outcome: string,
   now: Date,
 ): Promise<{ revoked: number; completedNow: boolean; revokedJtis: string[] }> {
-  await db.selectFrom('tasks').select('task_id').where('task_id', '=', taskId).forUpdate().execute()
+  // The whole subtree, ancestors first (the order exchanges lock in too): two completions of nested
+  // tasks, or a completion and an exchange, then wait for each other instead of deadlocking.
+  await db
+    .selectFrom('tasks')
+    .select('task_id')
+    .where(sql<boolean>`task_path @> array[${taskId}]::uuid[]`)
+    .orderBy(sql`cardinality(task_path)`)
+    .orderBy('task_id')
+    .forUpdate()
+    .execute()
   const active = await sql<{ jti: string }>`
     select t.jti from issued_tokens t where t.task_path @> array[${taskId}]::uuid[] and ${activeTokenSql(now)}`.execute(
     db,

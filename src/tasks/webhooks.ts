@@ -23,7 +23,11 @@ export interface WebhookDeps {
   log: { warn(fields: object, msg: string): void; info(fields: object, msg: string): void }
 }
 
-/** Writes one signed event per subscribed resource of the task tree into the outbox (same transaction). */
+/**
+ * Writes one signed event per subscribed resource into the outbox (same transaction): every resource of
+ * the task tree, and every audience of a revoked token (a token can depend on the task without being
+ * issued for it, through its subject or actor token).
+ */
 export async function enqueueTaskCompleted(
   trx: Kysely<DB>,
   deps: Pick<WebhookDeps, 'clock' | 'ring' | 'issuer'>,
@@ -36,14 +40,6 @@ export async function enqueueTaskCompleted(
     .select(['task_id', 'resources'])
     .where((eb) => eb(sql.val(task.task_id), '=', eb.fn.any('task_path')))
     .execute()
-  const uris = [...new Set(tree.flatMap((t) => t.resources))]
-  const subscribers = await trx
-    .selectFrom('resources')
-    .select(['uri', 'revocation_webhook'])
-    .where('uri', 'in', uris)
-    .where('revocation_webhook', 'is not', null)
-    .execute()
-  if (subscribers.length === 0) return 0
   const tokens = revokedJtis.length
     ? await trx
         .selectFrom('issued_tokens')
@@ -51,6 +47,14 @@ export async function enqueueTaskCompleted(
         .where('jti', 'in', [...revokedJtis])
         .execute()
     : []
+  const uris = [...new Set([...tree.flatMap((t) => t.resources), ...tokens.flatMap((t) => t.aud)])]
+  const subscribers = await trx
+    .selectFrom('resources')
+    .select(['uri', 'revocation_webhook'])
+    .where('uri', 'in', uris)
+    .where('revocation_webhook', 'is not', null)
+    .execute()
+  if (subscribers.length === 0) return 0
   const now = deps.clock.now()
   const { kid, privateKey } = deps.ring.signingKey()
   for (const subscriber of subscribers) {

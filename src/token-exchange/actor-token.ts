@@ -8,6 +8,7 @@ export interface VerifiedActor {
   sub: string
   jti: string
   ownedByClient: boolean
+  expiresAt: number
   /** Its lineage row: the minted token depends on it (depends_on, task_path). */
   row: IssuedToken
 }
@@ -20,6 +21,7 @@ export async function verifyActor(token: string, client: string, deps: TokenDeps
     sub: payload.sub,
     jti: payload.jti,
     ownedByClient: payload.client_id === client || payload.sub === client,
+    expiresAt: payload.exp,
     row,
   }
 }

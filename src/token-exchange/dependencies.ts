@@ -1,17 +1,24 @@
-// What a minted token depends on: everything its subject token and its actor token depend on, plus
-// those tokens themselves and the task it is issued for. Revoking any of these jtis, or ending any
-// of these tasks, ends the minted token at read time (RFC 8693 §2.1: the actor token is an input
-// as much as the subject token). Pure.
+// What a minted token depends on besides its parent chain (`ancestors`): the actor token it was
+// minted with, that token's own chain and dependencies, and whatever its parent depended on that way;
+// plus every task of the subject token, the actor token and the task it is issued for. Revoking any
+// of these jtis, or ending any of these tasks, ends the minted token at read time (RFC 8693 §2.1: the
+// actor token is an input as much as the subject token). Pure.
+
+/** At most this many tokens (ancestors and other dependencies) behind one token: bounded rows and reads. */
+export const MAX_LINEAGE = 32
 
 export interface TokenDependencies {
-  /** jtis whose revocation ends the token (issued_tokens.depends_on). */
+  /** jtis besides the ancestors whose revocation ends the token (issued_tokens.depends_on). */
   dependsOn: string[]
   /** task ids whose completion or expiry ends the token (issued_tokens.task_path). */
   taskPath: string[]
+  /** How many tokens the new token's activity depends on: ancestors plus dependsOn. */
+  size: number
 }
 
 interface Input {
   jti: string
+  ancestors: readonly string[]
   depends_on: readonly string[]
   task_path: readonly string[]
 }
@@ -21,9 +28,17 @@ export function dependenciesOf(
   actor: Input | undefined,
   task: { task_path: readonly string[] } | undefined,
 ): TokenDependencies {
-  const tokens = [subject, actor].filter((input): input is Input => input !== undefined)
+  const ancestors = subject ? [...subject.ancestors, subject.jti] : []
+  const dependsOn = [
+    ...new Set([
+      ...(subject?.depends_on ?? []),
+      ...(actor ? [...actor.ancestors, ...actor.depends_on, actor.jti] : []),
+    ]),
+  ].filter((jti) => !ancestors.includes(jti))
+  const inputs = [subject, actor].filter((input): input is Input => input !== undefined)
   return {
-    dependsOn: [...new Set(tokens.flatMap((input) => [...input.depends_on, input.jti]))],
-    taskPath: [...new Set([...tokens.flatMap((input) => input.task_path), ...(task?.task_path ?? [])])],
+    dependsOn,
+    taskPath: [...new Set([...inputs.flatMap((input) => input.task_path), ...(task?.task_path ?? [])])],
+    size: ancestors.length + dependsOn.length,
   }
 }

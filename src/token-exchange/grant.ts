@@ -16,7 +16,7 @@ import { actorsOfTask } from '../tasks/actors.ts'
 import { findTask, isTaskId, isTaskLive, lockLiveTasks, type TaskRow } from '../tasks/store.ts'
 import { type AuditEvent, writeAudit } from '../audit/write.ts'
 import { type VerifiedActor, verifyActor } from './actor-token.ts'
-import { dependenciesOf } from './dependencies.ts'
+import { dependenciesOf, MAX_LINEAGE } from './dependencies.ts'
 import { Denied, toOAuthError } from './denials.ts'
 import { issueExchangedToken } from './issue.ts'
 import { PARAMETERS, parseParams, REPEATABLE } from './params.ts'
@@ -81,7 +81,7 @@ function exchange(deps: TokenExchangeDeps) {
         client: client.clientId,
         actorIssuer: deps.issuer,
         subject: subject.facts,
-        ...(actor ? { actor: { sub: actor.sub, ownedByClient: actor.ownedByClient } } : {}),
+        ...(actor ? { actor: { sub: actor.sub, ownedByClient: actor.ownedByClient, expiresAt: actor.expiresAt } } : {}),
         ...(params.scope ? { requestedScope: params.scope } : {}),
         resource: {
           scopes: [...new Set(targets.flatMap((t) => t.scopes))],
@@ -93,6 +93,9 @@ function exchange(deps: TokenExchangeDeps) {
       record.actor_chain = actorsOf(decision.act)
 
       const dependencies = dependenciesOf(subject.row, actor?.row, task)
+      // Chains of impersonation or of actor tokens add no act depth; this bounds them instead.
+      if (dependencies.size > MAX_LINEAGE)
+        throw new Denied('delegation.too_deep', `${dependencies.size} tokens behind it`)
       // The lineage row and the decision record commit together, before the response; if they
       // cannot, no token leaves (503, the client may retry), as for any other issuance.
       const issued = await withheldOnFailure(deps, record, () =>
@@ -154,7 +157,11 @@ function exchange(deps: TokenExchangeDeps) {
   }
 }
 
-/** Runs the issuing transaction; a failure that is not a denial withholds the token as a 503. */
+/**
+ * Runs the issuing transaction. A write the database refuses (any SQLSTATE: a constraint, a trigger, a
+ * serialization or deadlock abort) withholds the token as a 503 the client may retry, as the lineage
+ * contract says; a bug in our own code stays a 500.
+ */
 async function withheldOnFailure<T>(
   deps: TokenExchangeDeps,
   record: DecisionRecord,
@@ -163,7 +170,7 @@ async function withheldOnFailure<T>(
   try {
     return await work()
   } catch (error) {
-    if (error instanceof Denied || error instanceof TemporarilyUnavailable) throw error
+    if (error instanceof Denied || error instanceof TemporarilyUnavailable || !hasSqlState(error)) throw error
     deps.log.error(
       { err: error, decision_id: record.decision_id, client_id: record.client_id },
       'exchange not recorded; token withheld',
@@ -171,6 +178,9 @@ async function withheldOnFailure<T>(
     throw new TemporarilyUnavailable({ cause: error })
   }
 }
+
+const hasSqlState = (error: unknown): boolean =>
+  error instanceof Error && /^[0-9A-Z]{5}$/.test(String((error as { code?: unknown }).code ?? ''))
 
 /** Which input an ended task came from: the subject's tasks, the actor's, or the requested task. */
 function endedReason(taskId: string, subject: VerifiedSubject, actor: VerifiedActor | undefined): DenialReason {

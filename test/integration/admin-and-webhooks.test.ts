@@ -166,8 +166,9 @@ describe('admin API', () => {
 
   it('filters decisions by client, subject and time, each with its task', async () => {
     // Decision times have one-second precision: start on a fresh second, after every earlier decision.
-    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000)))
-    const start = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString()
+    const second = Math.floor(Date.now() / 1000) * 1000 + 1000
+    while (Date.now() < second) await new Promise((resolve) => setTimeout(resolve, second - Date.now() + 1))
+    const start = new Date(second).toISOString()
     const { task } = await flow()
     const bob = await personToken({ sub: 'bob', scope: 'tickets:read' })
     await exchanged(server.url, 'agent-one', { subject_token: bob, resource: tickets })
@@ -305,5 +306,57 @@ spec:
     })
     const delivery = await t.db.selectFrom('webhook_deliveries').selectAll().executeTakeFirstOrThrow()
     expect(delivery).toMatchObject({ attempts: 2, delivered_at: expect.any(Date), failed_at: null })
+  })
+  it('pushes to every resource a revoked token was for, also one reached through an actor token', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mandate-webhook-notes-'))
+    writeFileSync(
+      join(dir, 'r.yaml'),
+      `apiVersion: mandate/v1
+kind: Resource
+metadata: { name: notes }
+spec:
+  uri: https://notes.test/
+  scopes: [notes:read]
+  introspectors: [rs-tickets]
+  accessTokenLifetime: 5m
+  revocationWebhook: http://127.0.0.1:9/events
+`,
+    )
+    expect((await applyDocuments(t.db, [dir], { clock: systemClock })).findings).toEqual([])
+    const alice = await personToken({ scope: 'tickets:read tickets:write notes:read' })
+    const created = await tasksCall(server.url, 'agent-one', '/tasks', {
+      subject_token: alice,
+      subject_token_type: ACCESS_TOKEN,
+      purpose: 'Close ticket 8',
+      resource: tickets,
+    })
+    const task = (await created.json()) as { task_id: string }
+    const agent = await exchanged(server.url, 'agent-one', {
+      subject_token: alice,
+      resource: tickets,
+      task_id: task.task_id,
+    })
+    // Not issued for the task (nor for its resources), but minted with the task's token as actor_token.
+    const notes = await exchanged(server.url, 'agent-one', {
+      subject_token: alice,
+      resource: 'https://notes.test/',
+      actor_token: agent,
+      actor_token_type: ACCESS_TOKEN,
+    })
+    const completed = await tasksCall(server.url, 'agent-one', `/tasks/${task.task_id}/complete`, {})
+    expect(await completed.json()).toMatchObject({ revoked_tokens: 2 })
+    const delivery = await t.db
+      .selectFrom('webhook_deliveries')
+      .selectAll()
+      .where('resource', '=', 'https://notes.test/')
+      .executeTakeFirstOrThrow()
+    const jwks = (await (await fetch(`${server.url}/jwks`)).json()) as JSONWebKeySet
+    const { payload } = await jwtVerify(delivery.event, createLocalJWKSet(jwks), {
+      audience: 'https://notes.test/',
+      typ: 'secevent+jwt',
+    })
+    expect(payload.events).toMatchObject({
+      [TASK_COMPLETED_EVENT]: { task_id: task.task_id, revoked_jtis: [decodeJwt(notes).jti] },
+    })
   })
 })

@@ -89,6 +89,11 @@ describe('client_credentials with RFC 8707 resource', () => {
       .where('jti', '=', jtiOf(body.access_token))
       .executeTakeFirstOrThrow()
     expect(row.scope).toEqual(['tickets:read', 'tickets:write'])
+    // The same resource twice is one resource (oidc-provider merges them): the same default.
+    const twice = await clientCredentials(server.url, 'agent-one', { resource: [tickets, tickets] })
+    expect(decodeJwt(((await twice.json()) as { access_token: string }).access_token).scope).toBe(
+      'tickets:read tickets:write',
+    )
     // agent-two holds only tickets:read of the catalogue.
     expect(decodeJwt(await accessToken(server.url, 'agent-two')).scope).toBe('tickets:read')
   })
@@ -189,6 +194,13 @@ describe('client_credentials with RFC 8707 resource', () => {
       [
         'no scope when the client shares none with the resource (an empty default)',
         () => clientCredentials(server.url, 'service-only', { resource: tickets }),
+        400,
+        'invalid_scope',
+        'the requested scope is not allowed',
+      ],
+      [
+        'no scope, the same resource twice, and an empty default (merged into one resource, still refused)',
+        () => clientCredentials(server.url, 'service-only', { resource: [tickets, tickets] }),
         400,
         'invalid_scope',
         'the requested scope is not allowed',

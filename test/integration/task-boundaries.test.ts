@@ -243,3 +243,31 @@ describe('a token minted with an actor_token depends on it', () => {
     expect(await introspect(server.url, minted)).toEqual({ active: false })
   })
 })
+
+describe('chains that add no act depth', () => {
+  it('never outlive their actor token, and stop at 32 tokens behind one token', async () => {
+    const alice = await personToken({ scope: 'tickets:read' })
+    let actor = await exchanged(server.url, 'agent-one', { subject_token: alice, resource: tickets })
+    let hops = 0
+    for (;;) {
+      const response = await exchange(server.url, 'agent-one', {
+        subject_token: alice,
+        resource: tickets,
+        actor_token: actor,
+        actor_token_type: ACCESS_TOKEN,
+      })
+      if (response.status !== 200) {
+        expect(await reasonOf(response)).toBe('delegation.too_deep')
+        await expectRejection(response, invalidToken)
+        break
+      }
+      const minted = ((await response.json()) as { access_token: string }).access_token
+      expect(decodeJwt(minted).exp as number).toBeLessThanOrEqual(decodeJwt(actor).exp as number)
+      actor = minted
+      hops++
+      expect(hops).toBeLessThanOrEqual(32)
+    }
+    // The first actor token plus 31 minted ones are behind the 32nd: one more would be 33.
+    expect(hops).toBe(32)
+  })
+})

@@ -69,8 +69,8 @@ async function setUp() {
 
 type Variant = Awaited<ReturnType<typeof setUp>>['variants'][number]
 
-const fire = (variants: Variant[]) =>
-  Array.from({ length: EXCHANGES }, (_, i) => {
+const fire = (variants: Variant[], count = EXCHANGES) =>
+  Array.from({ length: count }, (_, i) => {
     const variant = variants[i % variants.length] as Variant
     return exchange(server.url, variant.client, variant.params).then(async (response) => ({
       variant,
@@ -183,6 +183,96 @@ describe.skipIf(!t.isPostgres)('a completion racing 50 exchanges', () => {
       // Every exchange that succeeded committed before the completion, which counted it.
       expect(completed.body.revoked_tokens).toBe(issued.length + 1)
       await expectAllEnded(taskId, issued)
+    }
+  })
+
+  it('orders a subtask created while its parent completes: created and completed with it, or refused', async () => {
+    const client = gate as pg.Client
+    for (const order of ['creation first', 'completion first'] as const) {
+      const { taskId } = await setUp()
+      const rowsBefore = await t.db.selectFrom('tasks').select('task_id').execute()
+      await client.query('begin')
+      await client.query('select 1 from tasks where task_id = $1 for update', [taskId])
+      const create = () =>
+        personToken({ scope: 'tickets:read' }).then((alice) =>
+          tasksCall(server.url, 'agent-one', '/tasks', {
+            subject_token: alice,
+            subject_token_type: ACCESS_TOKEN,
+            purpose: 'a part of the work',
+            resource: tickets,
+            parent_task_id: taskId,
+          }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> })),
+        )
+      let creation: ReturnType<typeof create>
+      let completion: ReturnType<typeof complete>
+      if (order === 'creation first') {
+        creation = create()
+        await waiting(1)
+        completion = complete(taskId)
+      } else {
+        completion = complete(taskId)
+        await waiting(1)
+        creation = create()
+      }
+      await waiting(2)
+      await client.query('commit')
+      const [created, completed] = await Promise.all([creation, completion])
+      expect(completed.status).toBe(200)
+      const rowsAfter = await t.db.selectFrom('tasks').select('task_id').execute()
+      if (order === 'creation first') {
+        expect(created.status).toBe(201)
+        const shown = await tasksCall(server.url, 'agent-one', `/tasks/${created.body.task_id}`)
+        expect(await shown.json()).toMatchObject({ status: 'completed', outcome: 'cancelled' })
+        expect(rowsAfter).toHaveLength(rowsBefore.length + 1)
+      } else {
+        expect(created).toEqual({ status: 400, body: { error: 'invalid_request', error_description: TOKEN_INVALID } })
+        expect(rowsAfter).toHaveLength(rowsBefore.length)
+      }
+    }
+  })
+
+  it('locks a subtask exchange ancestors first: no deadlock with a completion of the parent, either order', async () => {
+    const client = gate as pg.Client
+    for (const order of ['exchanges first', 'completion first'] as const) {
+      const { taskId } = await setUp()
+      const alice = await personToken({ scope: 'tickets:read tickets:write' })
+      const sub = await tasksCall(server.url, 'agent-one', '/tasks', {
+        subject_token: alice,
+        subject_token_type: ACCESS_TOKEN,
+        purpose: 'a part of the work',
+        resource: tickets,
+        parent_task_id: taskId,
+      })
+      const { task_id: subtaskId } = (await sub.json()) as { task_id: string }
+      // Exchanges for the subtask lock [parent, subtask]; the completion of the parent locks the same two.
+      const variant = {
+        client: 'agent-one',
+        params: { subject_token: alice, resource: tickets, task_id: subtaskId },
+        reason: 'task.invalid',
+      }
+      await client.query('begin')
+      await client.query('select 1 from tasks where task_id = $1 for update', [taskId])
+      const count = 10
+      let exchanges: ReturnType<typeof fire>
+      let completion: ReturnType<typeof complete>
+      if (order === 'exchanges first') {
+        exchanges = fire([variant], count)
+        await waiting(count)
+        completion = complete(taskId)
+      } else {
+        completion = complete(taskId)
+        await waiting(1)
+        exchanges = fire([variant], count)
+      }
+      await waiting(count + 1)
+      await client.query('commit')
+      const completed = await completion
+      const results = await Promise.all(exchanges)
+      const issued = results.flatMap((r) => (r.body.access_token ? [r.body.access_token] : []))
+      expect(completed.status).toBe(200)
+      expect(results.map((r) => r.status)).toEqual(Array(count).fill(order === 'exchanges first' ? 200 : 400))
+      expect(completed.body.revoked_tokens).toBe(issued.length + 1)
+      for (const token of issued) expect(await introspect(server.url, token)).toEqual({ active: false })
     }
   })
 })

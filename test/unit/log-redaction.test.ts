@@ -89,3 +89,20 @@ it('copies only what it censors and leaves errors to the error serializer', () =
   const { parsed } = logged({ err: new TypeError('boom') })
   expect(parsed.err).toMatchObject({ type: 'TypeError', message: 'boom' })
 })
+
+it("redacts an error's own properties and class instances' keys", () => {
+  const error = Object.assign(new Error('refused'), { token: 'eyJ.in-error', code: 'E_REFUSED' })
+  class Request {
+    client_secret = 'instance-secret'
+    subject_token = 'eyJ.instance'
+    client_id = 'agent-one'
+  }
+  const { line, parsed } = logged({ err: error, request: new Request(), at: new Date(0), privateKey: 'pk' })
+  for (const secret of ['eyJ.in-error', 'instance-secret', 'eyJ.instance', '"pk"']) expect(line).not.toContain(secret)
+  expect(parsed).toMatchObject({
+    err: { message: 'refused', code: 'E_REFUSED', token: '[redacted]' },
+    request: { client_secret: '[redacted]', subject_token: '[redacted]', client_id: 'agent-one' },
+    at: '1970-01-01T00:00:00.000Z',
+    privateKey: '[redacted]',
+  })
+})

@@ -50,6 +50,7 @@ describe('evaluatePolicy', () => {
     ['the policy lifetime is shortest', facts(), 1_300],
     ['the resource lifetime is shortest', facts({ resource: { scopes: ['a'], accessTokenLifetime: 60 } }), 1_060],
     ['the task ends first', facts({ task: { scope: ['a'], expiresAt: 1_010 } }), 1_010],
+    ['the actor token ends first', facts({ actor: { sub: 'agent', ownedByClient: true, expiresAt: 1_020 } }), 1_020],
   ])('never outlives any bound: %s', (_, f, expiresAt) => {
     expect(evaluatePolicy(policy(), f)).toMatchObject({ allow: true, expiresAt })
   })
