@@ -154,7 +154,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   answerMissingClientAuth(provider)
   for (const grant of ['client_credentials', ...deps.extraGrantTypes]) offeredGrants.add(grant)
 
-  provider.use(serveDiscoveryAlias)
+  provider.use(serveDiscovery(offeredGrants))
   provider.use(serveJwks(ring))
   provider.use(jwtBridge(deps.verifyAccessToken))
   provider.on('server_error', (ctx, error) =>
@@ -247,9 +247,18 @@ export function clientMetadata(row: ClientRow, offered: ReadonlySet<string>): Ad
 }
 
 /** RFC 8414 §3: the OAuth metadata document; its members are the same as OpenID Discovery's. */
-async function serveDiscoveryAlias(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
-  if (ctx.path === '/.well-known/oauth-authorization-server') ctx.path = '/.well-known/openid-configuration'
-  await next()
+/**
+ * RFC 8414 metadata at both well-known paths, advertising only the grants a client can be registered
+ * for: oidc-provider always lists authorization_code, which no Client document can hold yet.
+ */
+function serveDiscovery(offeredGrants: ReadonlySet<string>) {
+  return async function discovery(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
+    if (ctx.path === '/.well-known/oauth-authorization-server') ctx.path = '/.well-known/openid-configuration'
+    await next()
+    if (ctx.path === '/.well-known/openid-configuration' && ctx.status === 200 && ctx.body) {
+      ;(ctx.body as Record<string, unknown>).grant_types_supported = [...offeredGrants]
+    }
+  }
 }
 
 /** RFC 7517 JWK Set: every published key (pending, active, retained), not only the one that signs. */

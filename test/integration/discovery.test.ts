@@ -21,7 +21,11 @@ describe('discovery', () => {
       revocation_endpoint: `${server.issuer}/token/revocation`,
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     })
-    expect(metadata.grant_types_supported).toContain('client_credentials')
+    // Only what a Client document can be registered for (no authorization_code yet).
+    expect(metadata.grant_types_supported).toEqual([
+      'client_credentials',
+      'urn:ietf:params:oauth:grant-type:token-exchange',
+    ])
     expect(metadata.id_token_signing_alg_values_supported).toEqual(['ES256'])
   })
 
