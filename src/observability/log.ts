@@ -50,10 +50,12 @@ export function redact(value: unknown, depth = 0): unknown {
     })
     return copy ?? value
   }
-  // Errors keep their prototype for pino's err serializer (which redacts its own output, below); values
-  // that serialise themselves (Date, Buffer, URL) are left alone; any other instance is walked by its
-  // own keys like a plain object, since those are all JSON would print of it.
-  if (value instanceof Error || typeof (value as { toJSON?: unknown }).toJSON === 'function') return value
+  // An error, under any key, prints as pino's err serializer would print it, redacted; a URL prints
+  // without its password; other values that serialise themselves (Date, Buffer) are left alone; any
+  // other instance is walked by its own keys like a plain object, since those are all JSON prints of it.
+  if (value instanceof Error) return redact({ ...pino.stdSerializers.err(value) }, depth + 1)
+  if (value instanceof URL) return value.password ? Object.assign(new URL(value), { password: CENSOR }).href : value
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return value
   if (depth >= MAX_DEPTH) return CENSOR
   let copy: Record<string, unknown> | undefined
   for (const [key, item] of Object.entries(value)) {
@@ -71,8 +73,9 @@ export function createLog(level: string, destination?: pino.DestinationStream): 
       level,
       base: { service: 'mandate' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      // Serializers run after formatters.log: an error's own properties are redacted here.
-      serializers: { err: (error: Error) => redact(pino.stdSerializers.err(error)) },
+      // formatters.log has already turned an error into its redacted plain form; an Error that reaches
+      // this serializer otherwise (a child logger's bindings) is serialised and redacted here.
+      serializers: { err: (error: unknown) => (error instanceof Error ? redact(error) : error) },
       formatters: {
         level: (label) => ({ level: label }),
         bindings: (bindings) => redact(bindings) as pino.Bindings,

@@ -60,7 +60,7 @@ export function listSubtasks(db: Kysely<DB>, taskId: string): Promise<TaskRow[]>
   return db
     .selectFrom('tasks')
     .selectAll()
-    .where((eb) => eb(sql.val(taskId), '=', eb.fn.any('task_path')))
+    .where(sql<boolean>`task_path @> array[${taskId}]::uuid[]`) // the GIN index on task_path
     .where('task_id', '<>', taskId)
     .orderBy('created_at')
     .execute()
@@ -106,7 +106,7 @@ export async function completeTask(
   const updated = await db
     .updateTable('tasks')
     .set({ completed_at: now, outcome })
-    .where((eb) => eb(sql.val(taskId), '=', eb.fn.any('task_path')))
+    .where(sql<boolean>`task_path @> array[${taskId}]::uuid[]`) // the GIN index on task_path
     .where('completed_at', 'is', null)
     .returning('task_id')
     .execute()

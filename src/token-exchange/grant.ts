@@ -179,8 +179,9 @@ async function withheldOnFailure<T>(
   }
 }
 
+// A SQLSTATE is five digits or capitals; no class starts with E, unlike Node's errno codes (EPIPE).
 const hasSqlState = (error: unknown): boolean =>
-  error instanceof Error && /^[0-9A-Z]{5}$/.test(String((error as { code?: unknown }).code ?? ''))
+  error instanceof Error && /^[0-9A-DF-Z][0-9A-Z]{4}$/.test(String((error as { code?: unknown }).code ?? ''))
 
 /** Which input an ended task came from: the subject's tasks, the actor's, or the requested task. */
 function endedReason(taskId: string, subject: VerifiedSubject, actor: VerifiedActor | undefined): DenialReason {

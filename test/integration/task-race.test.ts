@@ -110,7 +110,8 @@ async function expectAllEnded(taskId: string, issued: string[]): Promise<void> {
   expect(shown.tokens).toEqual({ issued: issued.length + 1, active: 0 })
 }
 
-describe.skipIf(!t.isPostgres)('a completion racing 50 exchanges', () => {
+// Generous: under load on two cores, 50 exchanges and their wait for the gate take a while.
+describe.skipIf(!t.isPostgres)('a completion racing 50 exchanges', { timeout: 90_000 }, () => {
   it('every variant succeeds while the task is live (so the races below race real exchanges)', async () => {
     const { variants } = await setUp()
     for (const variant of variants) {
@@ -273,6 +274,46 @@ describe.skipIf(!t.isPostgres)('a completion racing 50 exchanges', () => {
       expect(results.map((r) => r.status)).toEqual(Array(count).fill(order === 'exchanges first' ? 200 : 400))
       expect(completed.body.revoked_tokens).toBe(issued.length + 1)
       for (const token of issued) expect(await introspect(server.url, token)).toEqual({ active: false })
+    }
+  })
+
+  it('completes nested tasks racing each other: no deadlock, every token counted once', async () => {
+    const client = gate as pg.Client
+    for (const first of ['root', 'child'] as const) {
+      const { taskId: root } = await setUp()
+      const alice = await personToken({ scope: 'tickets:read tickets:write' })
+      const subtask = async (parent: string) => {
+        const response = await tasksCall(server.url, 'agent-one', '/tasks', {
+          subject_token: alice,
+          subject_token_type: ACCESS_TOKEN,
+          purpose: 'a part of the work',
+          resource: tickets,
+          parent_task_id: parent,
+        })
+        const { task_id: id } = (await response.json()) as { task_id: string }
+        await exchanged(server.url, 'agent-one', { subject_token: alice, resource: tickets, task_id: id })
+        return id
+      }
+      const child = await subtask(root)
+      await subtask(child) // a grandchild: both completions lock it
+      // Hold the child: the root's completion stops there (after the root), the child's at its start.
+      await client.query('begin')
+      await client.query('select 1 from tasks where task_id = $1 for update', [child])
+      const [one, two] = first === 'root' ? [root, child] : [child, root]
+      const completions = [complete(one)]
+      await waiting(1)
+      completions.push(complete(two))
+      await waiting(2)
+      await client.query('commit')
+      const [a, b] = await Promise.all(completions)
+      expect([a?.status, b?.status]).toEqual([200, 200])
+      // Three tokens (root, child, grandchild), each revoked by exactly one of the two completions.
+      expect((a?.body.revoked_tokens ?? 0) + (b?.body.revoked_tokens ?? 0)).toBe(3)
+      const shown = (await (await tasksCall(server.url, 'agent-one', `/tasks/${root}`)).json()) as {
+        status: string
+        tokens: { issued: number; active: number }
+      }
+      expect(shown).toMatchObject({ status: 'completed', tokens: { issued: 3, active: 0 } })
     }
   })
 })

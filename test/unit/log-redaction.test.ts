@@ -106,3 +106,18 @@ it("redacts an error's own properties and class instances' keys", () => {
     privateKey: '[redacted]',
   })
 })
+
+it('redacts errors under any key and passwords in URLs', () => {
+  const failure = Object.assign(new Error('nested'), { client_secret: 'nested-secret' })
+  const { line, parsed } = logged({
+    error: failure,
+    ctx: { failures: [Object.assign(new Error('in array'), { token: 'eyJ.nested' })] },
+    target: new URL('postgres://user:hunter2@db.internal/mandate'),
+  })
+  for (const secret of ['nested-secret', 'eyJ.nested', 'hunter2']) expect(line).not.toContain(secret)
+  expect(parsed).toMatchObject({
+    error: { type: 'Error', message: 'nested', client_secret: '[redacted]' },
+    ctx: { failures: [{ message: 'in array', token: '[redacted]' }] },
+    target: expect.stringContaining('db.internal/mandate'),
+  })
+})
