@@ -32,6 +32,14 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return false
 }
 
+/**
+ * True when the database itself refused the statement (it carries a SQLSTATE: a constraint, a trigger,
+ * a serialization or deadlock abort), as opposed to an error of our own code. No SQLSTATE class starts
+ * with E, unlike Node's errno codes (EPIPE).
+ */
+export const hasSqlState = (error: unknown): boolean =>
+  error instanceof Error && /^[0-9A-DF-Z][0-9A-Z]{4}$/.test(String((error as { code?: unknown }).code ?? ''))
+
 /** Thrown where a database outage must surface as 503 at any edge (oidc-provider or our own koa apps). */
 export class DatabaseUnavailable extends Error {
   override name = 'DatabaseUnavailable'

@@ -13,7 +13,7 @@ import { toDate } from '../lib/clock.ts'
 import { safeDecode } from '../lib/safe-decode.ts'
 import { actorsOf } from '../policy/act-claim.ts'
 import { type EffectivePolicy, effectivePolicy } from '../policy/effective.ts'
-import { ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE } from '../policy/schema.ts'
+import { TOKEN_TYPES } from '../policy/schema.ts'
 import { findBinding, loadLevels } from '../policy/store.ts'
 import { findResourceByUri, type ResourceRow } from '../resources/store.ts'
 import { Denied, TOKEN_INVALID } from '../token-exchange/denials.ts'
@@ -47,7 +47,6 @@ const invalidRequest = (description: string) => new ApiError(400, 'invalid_reque
 const invalidToken = () => invalidRequest(TOKEN_INVALID)
 const notFound = () => new ApiError(404, 'not_found', 'task not found')
 const OUTCOMES = new Set(['succeeded', 'failed', 'cancelled'])
-const SUBJECT_TOKEN_TYPES = new Set([ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE])
 
 export function tasksApi(deps: TasksApiDeps) {
   return async function tasks(ctx: Context, next: Next): Promise<void> {
@@ -126,7 +125,7 @@ async function create(
   const subjectToken = single(params.subject_token, 'subject_token')
   const subjectType = single(params.subject_token_type, 'subject_token_type')
   // RFC 8693 §3: the same subject token types as at the token endpoint; any other is a token problem.
-  if (!subjectToken || !subjectType || !SUBJECT_TOKEN_TYPES.has(subjectType)) throw invalidToken()
+  if (!subjectToken || !subjectType || !TOKEN_TYPES.has(subjectType)) throw invalidToken()
   const resources = [...new Set(many(params.resource))]
   if (resources.length === 0)
     throw new ApiError(400, 'invalid_target', 'the resource is missing, unknown or not allowed for this client')

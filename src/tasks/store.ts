@@ -1,6 +1,6 @@
 // tasks rows. A task's state is decided when read: completed (itself or through an ancestor, whose
 // completion also stamps every subtask), expired by time, or active. Completing is one UPDATE.
-import { type Kysely, type Selectable, sql } from 'kysely'
+import { type Kysely, type RawBuilder, type Selectable, sql } from 'kysely'
 import type { DB, TasksTable } from '../db/schema.ts'
 import { activeTokenSql } from '../lineage/tokens.ts'
 
@@ -30,9 +30,18 @@ export async function isTaskLive(db: Kysely<DB>, task: TaskRow, now: Date): Prom
   return dead === undefined
 }
 
+/** Rows whose task_path holds the task: the task and its whole subtree (GIN index on task_path). */
+export const inTaskTree = (taskId: string): RawBuilder<boolean> => sql<boolean>`task_path @> array[${taskId}]::uuid[]`
+
 /**
- * Locks the tasks (FOR SHARE, ancestors first so it never deadlocks with a completion, which locks
- * the completed task and then its subtree) until the transaction ends, and returns the id of one
+ * The one order every lock on tasks rows is taken in, ancestors first: exchanges and subtask creation
+ * (FOR SHARE on a task path) and completions (FOR UPDATE on a subtree) then wait for each other
+ * instead of deadlocking, whoever comes first.
+ */
+const LOCK_ORDER = sql`cardinality(task_path), task_id`
+
+/**
+ * Locks the tasks FOR SHARE, in LOCK_ORDER, until the transaction ends, and returns the id of one
  * that is completed or expired, if any. A completion cannot commit while the lock is held.
  */
 export async function lockLiveTasks(
@@ -45,8 +54,7 @@ export async function lockLiveTasks(
     .selectFrom('tasks')
     .select(['task_id', 'completed_at', 'expires_at'])
     .where('task_id', 'in', [...taskIds])
-    .orderBy(sql`cardinality(task_path)`)
-    .orderBy('task_id')
+    .orderBy(LOCK_ORDER)
     .forShare()
     .execute()
   return rows.find((task) => statusOf(task, now) !== 'active')?.task_id
@@ -60,7 +68,7 @@ export function listSubtasks(db: Kysely<DB>, taskId: string): Promise<TaskRow[]>
   return db
     .selectFrom('tasks')
     .selectAll()
-    .where(sql<boolean>`task_path @> array[${taskId}]::uuid[]`) // the GIN index on task_path
+    .where(inTaskTree(taskId))
     .where('task_id', '<>', taskId)
     .orderBy('created_at')
     .execute()
@@ -89,16 +97,9 @@ export async function completeTask(
   outcome: string,
   now: Date,
 ): Promise<{ revoked: number; completedNow: boolean; revokedJtis: string[] }> {
-  // The whole subtree, ancestors first (the order exchanges lock in too): two completions of nested
-  // tasks, or a completion and an exchange, then wait for each other instead of deadlocking.
-  await db
-    .selectFrom('tasks')
-    .select('task_id')
-    .where(sql<boolean>`task_path @> array[${taskId}]::uuid[]`)
-    .orderBy(sql`cardinality(task_path)`)
-    .orderBy('task_id')
-    .forUpdate()
-    .execute()
+  // The whole subtree, in LOCK_ORDER: two completions of nested tasks, or a completion and an exchange,
+  // then wait for each other instead of deadlocking.
+  await db.selectFrom('tasks').select('task_id').where(inTaskTree(taskId)).orderBy(LOCK_ORDER).forUpdate().execute()
   const active = await sql<{ jti: string }>`
     select t.jti from issued_tokens t where t.task_path @> array[${taskId}]::uuid[] and ${activeTokenSql(now)}`.execute(
     db,
@@ -106,7 +107,7 @@ export async function completeTask(
   const updated = await db
     .updateTable('tasks')
     .set({ completed_at: now, outcome })
-    .where(sql<boolean>`task_path @> array[${taskId}]::uuid[]`) // the GIN index on task_path
+    .where(inTaskTree(taskId))
     .where('completed_at', 'is', null)
     .returning('task_id')
     .execute()

@@ -8,7 +8,7 @@ import type { DB } from '../db/schema.ts'
 import type { KeyRing } from '../keys/ring.ts'
 import { SIGNING_ALG } from '../keys/store.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
-import type { TaskRow } from './store.ts'
+import { inTaskTree, type TaskRow } from './store.ts'
 
 /** The event type URI of a completed task (RFC 8417 §2.2 `events` member name). */
 export const TASK_COMPLETED_EVENT = 'urn:mandate:secevent:task-completed'
@@ -35,11 +35,7 @@ export async function enqueueTaskCompleted(
   outcome: string,
   revokedJtis: readonly string[],
 ): Promise<number> {
-  const tree = await trx
-    .selectFrom('tasks')
-    .select(['task_id', 'resources'])
-    .where(sql<boolean>`task_path @> array[${task.task_id}]::uuid[]`) // the GIN index on task_path
-    .execute()
+  const tree = await trx.selectFrom('tasks').select(['task_id', 'resources']).where(inTaskTree(task.task_id)).execute()
   const tokens = revokedJtis.length
     ? await trx
         .selectFrom('issued_tokens')

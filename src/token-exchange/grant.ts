@@ -8,6 +8,7 @@ import type { DB } from '../db/schema.ts'
 import { blankDecision, type DecisionRecord, recordDecision } from '../decisions/store.ts'
 import type { Clock } from '../lib/clock.ts'
 import { toDate, toEpoch } from '../lib/clock.ts'
+import { hasSqlState } from '../db/outage.ts'
 import { asUnavailable, failClosed, TemporarilyUnavailable } from '../oidc/errors.ts'
 import { actorsOf } from '../policy/act-claim.ts'
 import type { DenialReason } from '../policy/decision.ts'
@@ -39,7 +40,6 @@ function exchange(deps: TokenExchangeDeps) {
     const now = deps.clock.now()
     const client = ctx.oidc.client as NonNullable<typeof ctx.oidc.client>
     const record = draft(ctx, client.clientId, now)
-    ctx.set('X-Decision-Id', record.decision_id)
     try {
       if (client.clientAuthMethod === 'none') throw new Denied('client.not_confidential')
       if (ctx.get('dpop')) throw new Denied('request.dpop_unsupported')
@@ -131,27 +131,21 @@ function exchange(deps: TokenExchangeDeps) {
         }),
       )
       deps.onDecision(record)
+      // Named only once stored: a 503 or 500 never points at a decision that does not exist.
+      ctx.set('X-Decision-Id', record.decision_id)
       ctx.body = issued.body
     } catch (error) {
-      // An outage is a 503, a bug a 500: neither is dressed up as a denial (nor recorded as one), and
-      // neither names a decision that was never stored.
-      if (!(error instanceof Denied)) {
-        ctx.remove('X-Decision-Id')
-        throw asUnavailable(error)
-      }
+      // An outage is a 503, a bug a 500: neither is dressed up as a denial (nor recorded as one).
+      if (!(error instanceof Denied)) throw asUnavailable(error)
       Object.assign(record, { result: 'deny', reason: error.reason, detail: error.detail ?? null })
-      try {
-        await failClosed(() =>
-          deps.db.transaction().execute(async (trx) => {
-            await recordDecision(trx, record)
-            await writeAudit(trx, auditOf(record, 'token_exchange.denied', now))
-          }),
-        )
-      } catch (unrecorded) {
-        ctx.remove('X-Decision-Id')
-        throw unrecorded
-      }
+      await failClosed(() =>
+        deps.db.transaction().execute(async (trx) => {
+          await recordDecision(trx, record)
+          await writeAudit(trx, auditOf(record, 'token_exchange.denied', now))
+        }),
+      )
       deps.onDecision(record)
+      ctx.set('X-Decision-Id', record.decision_id)
       throw toOAuthError(error)
     }
   }
@@ -178,10 +172,6 @@ async function withheldOnFailure<T>(
     throw new TemporarilyUnavailable({ cause: error })
   }
 }
-
-// A SQLSTATE is five digits or capitals; no class starts with E, unlike Node's errno codes (EPIPE).
-const hasSqlState = (error: unknown): boolean =>
-  error instanceof Error && /^[0-9A-DF-Z][0-9A-Z]{4}$/.test(String((error as { code?: unknown }).code ?? ''))
 
 /** Which input an ended task came from: the subject's tasks, the actor's, or the requested task. */
 function endedReason(taskId: string, subject: VerifiedSubject, actor: VerifiedActor | undefined): DenialReason {

@@ -1,5 +1,5 @@
 // The RFC 8693 §2.1 request, parsed once. Problems become Denied reasons (never thrown zod errors).
-import { ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE } from '../policy/schema.ts'
+import { TOKEN_TYPES } from '../policy/schema.ts'
 import { Denied } from './denials.ts'
 
 export const PARAMETERS = [
@@ -15,8 +15,6 @@ export const PARAMETERS = [
 ] as const
 /** RFC 8693 §2.1: resource and audience may be repeated; every other parameter is singular. */
 export const REPEATABLE = ['resource', 'audience'] as const
-
-const tokenTypes = new Set([ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE])
 
 export interface ExchangeParams {
   subject_token: string
@@ -37,18 +35,18 @@ export function parseParams(raw: Record<string, unknown>): ExchangeParams {
   const subject_token = text(raw.subject_token)
   const subject_token_type = text(raw.subject_token_type)
   if (!subject_token || !subject_token_type) throw new Denied('subject_token.missing')
-  if (!tokenTypes.has(subject_token_type)) throw new Denied('request.unsupported_token_type', subject_token_type)
+  if (!TOKEN_TYPES.has(subject_token_type)) throw new Denied('request.unsupported_token_type', subject_token_type)
 
   // RFC 8693 §2.1: actor_token_type is REQUIRED with actor_token and MUST NOT appear without it.
   const actorToken = text(raw.actor_token)
   const actorType = text(raw.actor_token_type)
   if ((actorToken === undefined) !== (actorType === undefined))
     throw new Denied('request.malformed', 'actor_token without actor_token_type, or the reverse')
-  if (actorType !== undefined && !tokenTypes.has(actorType))
+  if (actorType !== undefined && !TOKEN_TYPES.has(actorType))
     throw new Denied('request.unsupported_token_type', actorType)
 
   const requested = text(raw.requested_token_type)
-  if (requested !== undefined && !tokenTypes.has(requested))
+  if (requested !== undefined && !TOKEN_TYPES.has(requested))
     throw new Denied('request.unsupported_requested_type', requested)
 
   const scope = text(raw.scope)?.split(' ').filter(Boolean)
