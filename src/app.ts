@@ -21,6 +21,7 @@ import { type Clock, systemClock, toDate } from './lib/clock.ts'
 import { type Check, managementApp } from './observability/health.ts'
 import { createLog, type Log } from './observability/log.ts'
 import { createMetrics, type Metrics } from './observability/metrics.ts'
+import { dpopNonceSecret, dpopNonces } from './oidc/dpop-nonces.ts'
 import { buildProvider, deriveCookieKeys } from './oidc/provider.ts'
 import { tasksApi } from './tasks/api.ts'
 import { enqueueTaskCompleted, WebhookDispatcher } from './tasks/webhooks.ts'
@@ -82,6 +83,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   const verify = (token: string) =>
     verifyAccessToken(token, { ring, issuer, clock, clockTolerance: config.clockTolerance })
+  const nonceSecret = dpopNonceSecret(keys)
+  const dpop = { nonces: dpopNonces(nonceSecret), requireNonce: config.dpop.requireNonce }
+  const tokenDeps = {
+    db,
+    clock,
+    ring,
+    issuer,
+    clockTolerance: config.clockTolerance,
+    trustedTokenMaxLifetime: config.trustedTokenMaxLifetime,
+  }
   const provider = buildProvider({
     issuer,
     db,
@@ -93,18 +104,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     metrics,
     verifyAccessToken: verify,
     extraGrantTypes: [TOKEN_EXCHANGE],
+    dpopNonceSecret: nonceSecret,
+    requireDpopNonce: config.dpop.requireNonce,
   })
   const onDecision = (record: DecisionRecord) =>
     metrics.tokenExchanges.inc({ result: record.result, reason: record.reason })
-  registerTokenExchange(provider, {
-    db,
-    clock,
-    ring,
-    issuer,
-    clockTolerance: config.clockTolerance,
-    onDecision,
-    log,
-  })
+  registerTokenExchange(provider, { ...tokenDeps, dpop, onDecision, log })
   provider.use(recordEarlyRefusals({ db, clock, onDecision }))
 
   await ensureAdminAccess(db, { clock, bootstrapSecret: config.bootstrapAdminSecret })
@@ -119,11 +124,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   publicApp.use(jsonErrors(log))
   publicApp.use(
     tasksApi({
-      db,
-      clock,
-      ring,
-      issuer,
-      clockTolerance: config.clockTolerance,
+      ...tokenDeps,
+      dpop,
       log,
       enqueueCompleted: (trx, task, outcome, jtis) =>
         enqueueTaskCompleted(trx, { clock, ring, issuer }, task, outcome, jtis),
@@ -164,7 +166,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const admin = new Koa()
   admin.use(observe('admin', { log, metrics, route: () => 'admin' }))
   admin.use(jsonErrors(log))
-  admin.use(mount('/', adminApp({ db, clock, verifyAccessToken: verify })))
+  admin.use(mount('/', adminApp({ db, clock, verifyAccessToken: verify, dpop })))
 
   return {
     issuer,

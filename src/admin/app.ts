@@ -3,7 +3,9 @@
 import Koa, { type Context } from 'koa'
 import type { Kysely } from 'kysely'
 import { ADMIN_SCOPE } from '../clients/schema.ts'
-import { findClient } from '../clients/store.ts'
+import { findEnabledClient } from '../clients/store.ts'
+import { claimProof } from '../dpop/claim.ts'
+import { DPOP_ALGORITHMS, DpopProblem, type Nonces, verifyDpopProof } from '../dpop/proof.ts'
 import type { DB } from '../db/schema.ts'
 import type { OurAccessToken } from '../keys/verify-access-token.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
@@ -17,12 +19,23 @@ export interface AdminDeps {
   db: Kysely<DB>
   clock: Clock
   verifyAccessToken(token: string): Promise<OurAccessToken | undefined>
+  dpop: { nonces: Nonces; requireNonce: boolean }
 }
 
-const unauthorized = (ctx: Context) => {
+// RFC 6750 §3 and RFC 9449 §7.1: both schemes are offered; the error names the token, never why.
+const unauthorized = (ctx: Context, error = 'invalid_token') => {
   ctx.status = 401
-  ctx.set('WWW-Authenticate', 'Bearer realm="mandate-admin", error="invalid_token"')
-  ctx.body = { error: 'invalid_token', error_description: 'admin authentication is required' }
+  ctx.set('WWW-Authenticate', [
+    `Bearer realm="mandate-admin", error="invalid_token"`,
+    `DPoP realm="mandate-admin", error="${error}", algs="${DPOP_ALGORITHMS.join(' ')}"`,
+  ])
+  ctx.body = {
+    error,
+    error_description:
+      error === 'use_dpop_nonce'
+        ? 'a DPoP proof with the server-provided nonce is required'
+        : 'admin authentication is required',
+  }
 }
 const notFound = (ctx: Context, what: string): undefined => {
   ctx.status = 404
@@ -34,19 +47,30 @@ export function adminApp(deps: AdminDeps): Koa {
   const app = new Koa()
   app.use(async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store')
-    const match = /^Bearer ([\w.~+/-]+=*)$/.exec(ctx.get('authorization'))
-    const payload = match ? await deps.verifyAccessToken(match[1] as string) : undefined
+    const match = /^(Bearer|DPoP) ([\w.~+/-]+=*)$/i.exec(ctx.get('authorization'))
+    const scheme = match?.[1]?.toLowerCase()
+    const token = match?.[2] as string
+    const payload = match ? await deps.verifyAccessToken(token) : undefined
     const audiences = payload ? (Array.isArray(payload.aud) ? payload.aud : [payload.aud]) : []
-    const admin =
+    const row =
       payload &&
       audiences.includes(ADMIN_RESOURCE) &&
       (payload.scope ?? '').split(' ').includes(ADMIN_SCOPE) &&
-      (await findActiveToken(deps.db, payload.jti, toDate(deps.clock.now()))) &&
+      (await findActiveToken(deps.db, payload.jti, toDate(deps.clock.now())))
+    const admin =
+      row &&
       // Rights are read now, not when the token was issued: a client that lost mandate:admin (or was
-      // removed) loses the admin API at once, not when its token expires.
-      (await findClient(deps.db, payload.client_id))?.scopes.includes(ADMIN_SCOPE)
-    if (!admin || !payload) return unauthorized(ctx)
-    ctx.state.clientId = payload.client_id
+      // removed or disabled) loses the admin API at once, not when its token expires.
+      (await findEnabledClient(deps.db, row.client_id))?.scopes.includes(ADMIN_SCOPE)
+    if (!admin || !row) return unauthorized(ctx)
+    // RFC 9449 §7.1: a bound token only with the DPoP scheme and a proof of its key; an unbound one
+    // only as a bearer token.
+    if ((row.jkt !== null) !== (scheme === 'dpop')) return unauthorized(ctx)
+    if (row.jkt !== null) {
+      const proven = await proveKey(ctx, deps, token, row.client_id, row.jkt)
+      if (proven !== true) return unauthorized(ctx, proven)
+    }
+    ctx.state.clientId = row.client_id
     await next()
   })
   app.use(async (ctx) => {
@@ -55,6 +79,34 @@ export function adminApp(deps: AdminDeps): Koa {
     ctx.body = found
   })
   return app
+
+  /**
+   * The DPoP proof of a bound admin token: true, or the error to answer. The admin port has no
+   * configured external URL, so htu is checked against this request's own URL (method, path and ath
+   * bind the proof to this request and this token; its jti is spent once).
+   */
+  async function proveKey(ctx: Context, d: AdminDeps, token: string, clientId: string, jkt: string) {
+    const now = d.clock.now()
+    try {
+      const proof = await verifyDpopProof({
+        header: ctx.req.headers.dpop,
+        method: ctx.method,
+        url: `${ctx.protocol}://${ctx.host}${ctx.path}`,
+        accessToken: token,
+        now,
+        nonces: d.dpop.nonces,
+        requireNonce: d.dpop.requireNonce,
+      })
+      if (proof?.jkt !== jkt) return 'invalid_token'
+      if (!(await claimProof(d.db, clientId, proof, now))) return 'invalid_token'
+      return true
+    } catch (error) {
+      if (!(error instanceof DpopProblem)) throw error
+      if (error.kind === 'invalid') return 'invalid_dpop_proof'
+      ctx.set('DPoP-Nonce', d.dpop.nonces.nextChallenge())
+      return 'use_dpop_nonce'
+    }
+  }
 
   /** The answer for the request, or undefined when an error was already written. */
   async function route(ctx: Context): Promise<unknown> {

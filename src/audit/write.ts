@@ -11,6 +11,8 @@ export type AuditType =
   | 'token_exchange.issued'
   | 'token_exchange.denied'
   | 'client.bootstrapped'
+  | 'client.disabled'
+  | 'client.enabled'
 
 export interface AuditEvent {
   type: AuditType

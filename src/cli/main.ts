@@ -3,6 +3,8 @@
 import { Command } from 'commander'
 import pino from 'pino'
 import { getDecision, taskDetail, tokenLineage } from '../admin/queries.ts'
+import { writeAudit } from '../audit/write.ts'
+import { findClient, setDisabled, setEnabled } from '../clients/store.ts'
 import { ConfigError, EX_CONFIG, loadConfig } from '../config/load.ts'
 import type { Config } from '../config/schema.ts'
 import { connectDatabase, type Database } from '../db/connect.ts'
@@ -150,6 +152,45 @@ const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, 
 const notFound = (what: string) => {
   process.stderr.write(`${what} not found\n`)
   process.exitCode = 1
+}
+
+const client = program.command('client').description('Clients.')
+for (const [verb, description] of [
+  [
+    'disable',
+    'Disable a client now: it can no longer authenticate, and every token it holds or acts in stops being active on every process at once.',
+  ],
+  ['enable', 'Enable a client again (tokens issued before it was disabled stay inactive).'],
+] as const) {
+  client
+    .command(verb)
+    .description(description)
+    .argument('<client_id>')
+    .action(async (clientId: string) => {
+      const cfg = config()
+      await withDatabase(cfg, cliLog(cfg), async ({ db }) => {
+        const now = systemClock.now()
+        const changed = await db.transaction().execute(async (trx) => {
+          if (!(await findClient(trx, clientId))) return undefined
+          const done =
+            verb === 'disable'
+              ? await setDisabled(trx, clientId, 'cli', toDate(now))
+              : await setEnabled(trx, clientId, 'cli')
+          if (done) {
+            await writeAudit(trx, {
+              type: verb === 'disable' ? 'client.disabled' : 'client.enabled',
+              at: now,
+              actor: 'cli',
+              requestId: null,
+              data: { client_id: clientId },
+            })
+          }
+          return done
+        })
+        if (changed === undefined) return notFound(`client ${clientId}`)
+        process.stdout.write(`client ${clientId} ${changed ? `${verb}d` : `was already ${verb}d`}\n`)
+      })
+    })
 }
 
 const task = program.command('task').description('Tasks: units of delegated work.')

@@ -39,6 +39,8 @@ export async function planClient(db: Kysely<DB>, doc: ClientDocument): Promise<P
           redirect_uris: [...new Set(spec.redirectUris)],
           scopes: [...new Set(spec.scopes)],
           content_hash: hash,
+          dpop_bound_access_tokens: spec.dpopBoundAccessTokens,
+          disabled: spec.disabled,
         },
         now,
       ),

@@ -28,6 +28,10 @@ export const ClientDocument = documentSchema(
       grantTypes: z.array(GrantType).default([]),
       redirectUris: z.array(z.url()).default([]),
       scopes: z.array(ScopeToken).default([]),
+      // A disabled client cannot authenticate, and every token it holds or acts in is inactive at once.
+      disabled: z.boolean().default(false),
+      // RFC 9449 §5.2 (dpop_bound_access_tokens): every token request must carry a DPoP proof.
+      dpopBoundAccessTokens: z.boolean().default(false),
     })
     .refine((spec) => (spec.secret === undefined) !== (spec.jwks === undefined), {
       message: 'exactly one of secret (client_secret_basic/post) or jwks (private_key_jwt) is required',

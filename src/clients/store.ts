@@ -1,5 +1,6 @@
-// clients rows: written by `mandate apply`, read on every authenticated request (never cached, so
-// a changed or removed client takes effect on every process at once).
+// clients rows: written by `mandate apply` (and disabled or enabled by `mandate client`), read on every
+// authenticated request (never cached, so a changed, disabled or removed client takes effect on every
+// process at once).
 import type { Kysely, Selectable } from 'kysely'
 import type { ClientsTable, DB } from '../db/schema.ts'
 
@@ -7,6 +8,12 @@ export type ClientRow = Selectable<ClientsTable>
 
 export function findClient(db: Kysely<DB>, clientId: string): Promise<ClientRow | undefined> {
   return db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst()
+}
+
+/** The client, unless it is unknown or disabled: the only lookup that may authenticate a client. */
+export async function findEnabledClient(db: Kysely<DB>, clientId: string): Promise<ClientRow | undefined> {
+  const row = await findClient(db, clientId)
+  return row && row.disabled_at === null ? row : undefined
 }
 
 export async function listClientIds(db: Kysely<DB>): Promise<Set<string>> {
@@ -25,18 +32,61 @@ export interface ClientWrite {
   redirect_uris: string[]
   scopes: string[]
   content_hash: string
+  dpop_bound_access_tokens?: boolean
+  /** The document's spec.disabled; undefined leaves the client's state as it is (bootstrap). */
+  disabled?: boolean
 }
 
 export async function upsertClient(db: Kysely<DB>, row: ClientWrite, now: Date): Promise<void> {
+  const { disabled, ...columns } = row
   const values = {
-    ...row,
+    ...columns,
     labels: JSON.stringify(row.labels),
     jwks: row.jwks === null ? null : JSON.stringify(row.jwks),
     updated_at: now,
   }
   await db
     .insertInto('clients')
-    .values({ ...values, created_at: now })
+    .values({
+      ...values,
+      created_at: now,
+      ...(disabled ? { disabled_at: now, disabled_by: 'document', tokens_not_before: now } : {}),
+    })
     .onConflict((oc) => oc.column('client_id').doUpdateSet(values))
     .execute()
+  if (disabled === undefined) return
+  // A document disables (or re-enables what a document disabled); a CLI disable outlives documents.
+  if (disabled) await setDisabled(db, row.client_id, 'document', now)
+  else await setEnabled(db, row.client_id, 'document')
+}
+
+/**
+ * Disables the client (a no-op when it already is): it can no longer authenticate, and every token
+ * naming it among its parties and issued until now stays inactive, even once it is enabled again.
+ */
+export async function setDisabled(
+  db: Kysely<DB>,
+  clientId: string,
+  by: 'document' | 'cli',
+  now: Date,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('clients')
+    .set({ disabled_at: now, disabled_by: by, tokens_not_before: now })
+    .where('client_id', '=', clientId)
+    .where('disabled_at', 'is', null)
+    .executeTakeFirst()
+  return result.numUpdatedRows > 0n
+}
+
+/** Enables the client again; `document` cannot undo a CLI disable (only `mandate client enable` can). */
+export async function setEnabled(db: Kysely<DB>, clientId: string, by: 'document' | 'cli'): Promise<boolean> {
+  let query = db
+    .updateTable('clients')
+    .set({ disabled_at: null, disabled_by: null })
+    .where('client_id', '=', clientId)
+    .where('disabled_at', 'is not', null)
+  if (by === 'document') query = query.where('disabled_by', '=', 'document')
+  const result = await query.executeTakeFirst()
+  return result.numUpdatedRows > 0n
 }

@@ -66,6 +66,18 @@ export const Config = z
     clockTolerance: Duration.prefault('15s').meta({
       description: 'Leeway allowed on exp/iat/nbf when verifying JWTs (ours and clients\u2019 assertions).',
     }),
+    trustedTokenMaxLifetime: Duration.prefault('24h').meta({
+      description:
+        'Longest lifetime a trusted issuer\u2019s token may have left (exp beyond now plus this is refused): a stolen foreign token cannot be exchanged for ever.',
+    }),
+    dpop: z
+      .strictObject({
+        requireNonce: z.stringbool().default(false).meta({
+          description:
+            'RFC 9449 §8: every DPoP proof must carry a server-provided nonce (answered with use_dpop_nonce and a DPoP-Nonce header until it does).',
+        }),
+      })
+      .prefault({}),
     keys: z
       .strictObject({
         // .prefault runs the default through the transform; .default would hand back the raw "10m".

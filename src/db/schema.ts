@@ -21,6 +21,10 @@ export interface ClientsTable {
   content_hash: string
   created_at: DefaultedTimestamp
   updated_at: DefaultedTimestamp
+  disabled_at: Timestamp | null
+  disabled_by: 'document' | 'cli' | null
+  tokens_not_before: Timestamp | null
+  dpop_bound_access_tokens: ColumnType<boolean, boolean | undefined, boolean>
 }
 
 export interface ResourcesTable {
@@ -70,6 +74,8 @@ export interface IssuedTokensTable {
   task_path: DefaultedArray
   actor_jti: string | null
   depends_on: DefaultedArray
+  parties: DefaultedArray
+  jkt: string | null
 }
 
 export interface TasksTable {
@@ -143,6 +149,11 @@ export interface IssuersTable {
   content_hash: string
   created_at: DefaultedTimestamp
   updated_at: DefaultedTimestamp
+  tokens_without_scope: ColumnType<
+    'none' | 'policyCeiling',
+    'none' | 'policyCeiling' | undefined,
+    'none' | 'policyCeiling'
+  >
 }
 
 export interface DecisionsTable {

@@ -25,6 +25,7 @@ export async function planIssuer(db: Kysely<DB>, doc: IssuerDocument): Promise<P
           jwks: spec.jwks ?? null,
           algorithms: [...new Set(spec.algorithms)],
           audience: spec.audience ?? null,
+          tokens_without_scope: spec.tokensWithoutScope,
           description: metadata.description ?? null,
           labels: metadata.labels ?? {},
           content_hash: hash,

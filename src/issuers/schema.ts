@@ -32,6 +32,9 @@ export const IssuerDocument = documentSchema(
       jwks: z.strictObject({ keys: z.array(PublicJwk).min(1) }).optional(),
       algorithms: z.array(AsymmetricAlgorithm).min(1),
       audience: z.string().min(1).optional(),
+      // Fail closed: a token without a `scope` claim grants nothing, unless this says its tokens without
+      // scope are bounded by the policy path alone.
+      tokensWithoutScope: z.enum(['none', 'policyCeiling']).default('none'),
     })
     .refine((spec) => (spec.jwksUri === undefined) !== (spec.jwks === undefined), {
       message: 'exactly one of jwksUri or jwks is required',

@@ -20,6 +20,7 @@ export interface IssuerWrite {
   description: string | null
   labels: Record<string, string>
   content_hash: string
+  tokens_without_scope: 'none' | 'policyCeiling'
 }
 
 export async function upsertIssuer(db: Kysely<DB>, row: IssuerWrite, now: Date): Promise<void> {

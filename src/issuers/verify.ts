@@ -20,6 +20,16 @@ export interface ForeignToken {
   issuerName: string
   payload: JWTPayload & { sub: string; exp: number }
   typ: string | undefined
+  /** The Issuer document's rule for tokens without a scope claim. */
+  tokensWithoutScope: IssuerRow['tokens_without_scope']
+}
+
+export interface ForeignTokenDeps {
+  db: Kysely<DB>
+  clock: Clock
+  clockTolerance: number
+  /** Seconds: a token whose exp is further ahead than this is refused (a stolen token must not live for ever). */
+  trustedTokenMaxLifetime: number
 }
 
 type KeySet = ReturnType<typeof createRemoteJWKSet>
@@ -37,10 +47,7 @@ function keySetOf(row: IssuerRow): KeySet {
   return set
 }
 
-export async function verifyForeignToken(
-  token: string,
-  deps: { db: Kysely<DB>; clock: Clock; clockTolerance: number },
-): Promise<ForeignToken | undefined> {
+export async function verifyForeignToken(token: string, deps: ForeignTokenDeps): Promise<ForeignToken | undefined> {
   let iss: unknown
   try {
     iss = decodeJwt(token).iss
@@ -59,11 +66,28 @@ export async function verifyForeignToken(
       currentDate: new Date(deps.clock.now() * 1000),
       requiredClaims: ['sub', 'exp'],
     })
-    return { issuerName: row.name, payload: payload as ForeignToken['payload'], typ: protectedHeader.typ }
+    if (!withinTimeBounds(payload, deps)) return undefined
+    return {
+      issuerName: row.name,
+      payload: payload as ForeignToken['payload'],
+      typ: protectedHeader.typ,
+      tokensWithoutScope: row.tokens_without_scope,
+    }
   } catch (error) {
     if (error instanceof joseErrors.JWKSTimeout)
       throw new DependencyUnavailable(`JWKS of issuer ${row.name}`, { cause: error })
     if (error instanceof joseErrors.JOSEError) return undefined
     throw new DependencyUnavailable(`JWKS of issuer ${row.name}`, { cause: error })
   }
+}
+
+/**
+ * RFC 8725 §3.10 (do not trust received claims): exp no further ahead than the configured maximum, and
+ * iat, when present, not in the future beyond the clock tolerance (jose checks iat only with maxTokenAge).
+ */
+function withinTimeBounds(payload: JWTPayload, deps: ForeignTokenDeps): boolean {
+  const now = deps.clock.now()
+  if (typeof payload.exp !== 'number' || payload.exp > now + deps.trustedTokenMaxLifetime + deps.clockTolerance)
+    return false
+  return payload.iat === undefined || (typeof payload.iat === 'number' && payload.iat <= now + deps.clockTolerance)
 }

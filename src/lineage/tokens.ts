@@ -29,6 +29,10 @@ export interface IssuedTokenWrite {
   actor_jti?: string | null
   /** Besides ancestors, every jti whose revocation ends this token (actor tokens and their chains). */
   depends_on?: string[]
+  /** Every client whose disabling ends this token (its holder, its actors, earlier holders). */
+  parties?: string[]
+  /** RFC 9449 §6.1 cnf.jkt of a DPoP-bound token. */
+  jkt?: string | null
 }
 
 export async function recordIssuedToken(db: Kysely<DB>, row: IssuedTokenWrite): Promise<void> {
@@ -37,6 +41,7 @@ export async function recordIssuedToken(db: Kysely<DB>, row: IssuedTokenWrite): 
     .values({
       ...row,
       depends_on: row.depends_on ?? [],
+      parties: row.parties ?? [row.client_id],
       claims: JSON.stringify(row.claims),
       act: row.act === undefined || row.act === null ? null : JSON.stringify(row.act),
     })
@@ -44,38 +49,15 @@ export async function recordIssuedToken(db: Kysely<DB>, row: IssuedTokenWrite): 
 }
 
 /**
- * The token, if it is active at `now`: unexpired, not revoked, no ancestor (nor the actor token it was
- * minted with) revoked, and every task
- * it depends on neither completed nor expired. One indexed query, so a revocation or a task
- * completion committed anywhere is seen by the very next read on every process.
+ * The token, if it is active at `now` (see activeTokenSql). One indexed query, so a revocation, a task
+ * completion or a client disabled anywhere is seen by the very next read on every process.
  */
 export function findActiveToken(db: Kysely<DB>, jti: string, now: Date): Promise<IssuedToken | undefined> {
   return db
     .selectFrom('issued_tokens as t')
     .selectAll('t')
     .where('t.jti', '=', jti)
-    .where('t.expires_at', '>', now)
-    .where('t.revoked_at', 'is', null)
-    .where(({ not, exists, selectFrom }) =>
-      not(
-        exists(
-          selectFrom('issued_tokens as a')
-            .select('a.jti')
-            .where((eb) => eb('a.jti', '=', eb.fn.any(sql<string[]>`t.ancestors || t.depends_on`)))
-            .where('a.revoked_at', 'is not', null),
-        ),
-      ),
-    )
-    .where(({ not, exists, selectFrom }) =>
-      not(
-        exists(
-          selectFrom('tasks as k')
-            .select('k.task_id')
-            .where((eb) => eb('k.task_id', '=', eb.fn.any('t.task_path')))
-            .where((eb) => eb.or([eb('k.completed_at', 'is not', null), eb('k.expires_at', '<=', now)])),
-        ),
-      ),
-    )
+    .where(activeTokenSql(now))
     .executeTakeFirst()
 }
 
@@ -90,9 +72,16 @@ export async function revokeToken(db: Kysely<DB>, jti: string, now: Date): Promi
   return result.numUpdatedRows > 0n
 }
 
-/** The activity rule of findActiveToken as a SQL condition on `issued_tokens t`, for set queries. */
+/**
+ * The one activity rule, as a SQL condition on `issued_tokens t`: unexpired, not revoked; no ancestor,
+ * nor any token it depends on (actor tokens and their chains), revoked; every task it depends on
+ * neither completed nor expired; and no party (holder, actor, earlier holder) disabled, nor disabled
+ * since the token was issued. Rows written before `parties` existed keep their holder as a party.
+ */
 export function activeTokenSql(now: Date): RawBuilder<boolean> {
   return sql<boolean>`(t.revoked_at is null and t.expires_at > ${now}
     and not exists (select 1 from issued_tokens a where a.jti = any(t.ancestors || t.depends_on) and a.revoked_at is not null)
-    and not exists (select 1 from tasks k where k.task_id = any(t.task_path) and (k.completed_at is not null or k.expires_at <= ${now})))`
+    and not exists (select 1 from tasks k where k.task_id = any(t.task_path) and (k.completed_at is not null or k.expires_at <= ${now}))
+    and not exists (select 1 from clients c where c.client_id = any(t.parties || t.client_id)
+      and (c.disabled_at is not null or c.tokens_not_before >= t.issued_at)))`
 }

@@ -37,6 +37,8 @@ export function persistingCustomizer(deps: AccessTokenFormatDeps) {
     const lineage = lineageOf(token)
     if (lineage?.notAfter !== undefined) payload.exp = Math.min(Number(payload.exp), lineage.notAfter)
     if (lineage?.audiences && lineage.audiences.length > 1) payload.aud = lineage.audiences
+    // RFC 9449 §6.1: the key a DPoP-bound token is bound to (oidc-provider writes cnf.jkt).
+    const cnf = payload.cnf as { jkt?: unknown } | undefined
     const row: IssuedTokenWrite = {
       jti: String(payload.jti),
       kid,
@@ -50,6 +52,7 @@ export function persistingCustomizer(deps: AccessTokenFormatDeps) {
       parent_jti: lineage?.parentJti ?? null,
       ancestors: lineage?.ancestors ?? [],
       claims: Object.fromEntries(Object.entries(payload).filter(([name]) => !standard.has(name))),
+      jkt: typeof cnf?.jkt === 'string' ? cnf.jkt : null,
       ...(typeof payload.policy_path === 'string'
         ? { policy_path: payload.policy_path, policy_version: Number(payload.policy_version) }
         : {}),

@@ -3,7 +3,7 @@
 import type { Kysely } from 'kysely'
 import { type Adapter, type AdapterPayload, Provider } from 'oidc-provider'
 import type { ClientRow } from '../clients/store.ts'
-import { findClient } from '../clients/store.ts'
+import { findEnabledClient } from '../clients/store.ts'
 import type { DB } from '../db/schema.ts'
 import { type Clock, toDate, toEpoch } from '../lib/clock.ts'
 import { findActiveToken, type IssuedToken, revokeToken } from '../lineage/tokens.ts'
@@ -32,7 +32,8 @@ const readOnly = (what: string) => async () => {
 function clientAdapter(deps: AdapterDeps): Adapter {
   return {
     async find(id) {
-      const row = await failClosed(() => findClient(deps.db, id))
+      // A disabled client is unknown to oidc-provider: its authentication fails (invalid_client).
+      const row = await failClosed(() => findEnabledClient(deps.db, id))
       return row && deps.clientMetadata(row)
     },
     upsert: readOnly('clients'),
@@ -83,6 +84,8 @@ function tokenAdapter(name: 'AccessToken' | 'ClientCredentials', deps: AdapterDe
         iat: toEpoch(row.issued_at),
         exp: toEpoch(row.expires_at),
         gty: row.grant_type,
+        // RFC 9449 §6.2: introspection answers token_type DPoP and cnf.jkt for a bound token.
+        ...(row.jkt ? { jkt: row.jkt } : {}),
         // RFC 7662 §2.2: sub is returned for client_credentials tokens too (it equals client_id).
         extra: name === 'ClientCredentials' ? { ...claims, sub: row.sub } : claims,
       } as AdapterPayload

@@ -24,6 +24,7 @@ export interface Lineage {
     | 'task_path'
     | 'actor_jti'
     | 'depends_on'
+    | 'parties'
   >
   /** Writes the row inside the grant's transaction (with its decision record). */
   record?: (row: IssuedTokenWrite) => Promise<void>

@@ -25,6 +25,9 @@ import { type EffectivePolicy, effectivePolicy } from '../policy/effective.ts'
 import { findBinding, loadLevels } from '../policy/store.ts'
 import { findResourceByUri } from '../resources/store.ts'
 import { JWKS_MAX_AGE } from '../config/schema.ts'
+import { DPOP_ALGORITHMS } from '../dpop/proof.ts'
+import { toDate } from '../lib/clock.ts'
+import { claimOnce } from '../replay/claim-once.ts'
 import { persistingCustomizer } from './access-token-format.ts'
 import { adapterFactory } from './adapter.ts'
 import { failClosed } from './errors.ts'
@@ -45,6 +48,9 @@ export interface ProviderDeps {
   verifyAccessToken(token: string): Promise<OurAccessToken | undefined>
   /** Grants the app registers beyond the built-in client_credentials (for example token exchange). */
   extraGrantTypes: readonly string[]
+  /** RFC 9449 §8: the secret of the stateless DPoP nonces every process shares (dpop-nonces.ts). */
+  dpopNonceSecret: Buffer
+  requireDpopNonce: boolean
 }
 
 /** The one description for resource problems (RFC 8707 §2: invalid, missing, unknown or malformed). */
@@ -93,6 +99,14 @@ export function buildProvider(deps: ProviderDeps): Provider {
     enabledJWA: {
       idTokenSigningAlgValues: [SIGNING_ALG],
       clientAuthSigningAlgValues: ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'EdDSA'],
+      dPoPSigningAlgValues: [...DPOP_ALGORITHMS],
+    },
+    // RFC 7523 §3: an assertion issued in the future (beyond the clock tolerance) is refused, as for
+    // trusted issuers' tokens; oidc-provider itself checks iat only when there is no exp.
+    assertJwtClientAuthClaimsAndHeader: (_ctx, claims) => {
+      if (typeof claims.iat === 'number' && claims.iat > deps.clock.now() + deps.clockTolerance) {
+        throw new errors.InvalidClientAuth('client assertion issued in the future')
+      }
     },
     jwks: { keys: [new KeyRingSigningKey(ring)] },
     // Client scopes are resource catalogues known only at run time, so they travel as our own
@@ -103,6 +117,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // RFC 9449: proofs at /token bind client_credentials tokens (the exchange verifies its own).
+      dPoP: { enabled: true, nonceSecret: deps.dpopNonceSecret, requireNonce: () => deps.requireDpopNonce },
       externalSigningSupport: { enabled: true, ack: 'experimental-01' },
       introspection: { enabled: true, allowedPolicy: introspectionAllowed },
       revocation: { enabled: true, allowedPolicy: revocationAllowed },
@@ -152,6 +168,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
   }
   answerUnauthorizedClient(provider)
   answerMissingClientAuth(provider)
+  // RFC 7523 §3, RFC 9449 §11.1: one atomic claim per jti across processes (oidc-provider's own
+  // ReplayDetection.unique is find-then-save, so concurrent requests could all pass).
+  provider.ReplayDetection.unique = (iss: string, jti: string, exp: number) =>
+    failClosed(() => claimOnce(db, iss, jti, toDate(exp), toDate(deps.clock.now())))
   for (const grant of ['client_credentials', ...deps.extraGrantTypes]) offeredGrants.add(grant)
 
   provider.use(serveDiscovery(offeredGrants))
@@ -177,6 +197,11 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // A policy path bound to (client, resource, client_credentials) narrows these tokens too.
     const policy = clientCredentials ? await clientCredentialsPolicy(client.clientId, resource.uri) : undefined
     if (policy) clientCredentialsPolicies.set(ctx, policy)
+    // RFC 9449 §5.2: a path or the client may require bound tokens. oidc-provider verified any proof
+    // sent before resolving the resource, so only its absence is left to refuse.
+    if (clientCredentials && (policy?.requireDpop || client.dpopBoundAccessTokens) && !ctx.get('DPoP')) {
+      throw new errors.InvalidDpopProof('a DPoP proof is required')
+    }
     const allowed = (scope: string) =>
       clientScopes.has(scope) && resource.scopes.includes(scope) && (policy?.scopes?.includes(scope) ?? true)
     // No `scope` member in the body: the refused value is the caller's own input (no echo).
@@ -240,6 +265,7 @@ export function clientMetadata(row: ClientRow, offered: ReadonlySet<string>): Ad
     redirect_uris: row.redirect_uris,
     response_types: [],
     [CLIENT_SCOPES]: row.scopes,
+    dpop_bound_access_tokens: row.dpop_bound_access_tokens,
     ...(row.secret_hash
       ? { client_secret: row.secret_hash, token_endpoint_auth_method: 'client_secret_basic' }
       : { jwks: row.jwks as AdapterPayload['jwks'], token_endpoint_auth_method: 'private_key_jwt' }),

@@ -13,11 +13,15 @@ export interface EffectivePolicy {
   tokenLifetime?: number
   issuers: string[]
   subjectTypes?: string[]
+  /** Clients whose tokens another client may exchange here (subjectTokens.holders). */
+  holders: string[]
   modes: Mode[]
   actors?: string[]
   maxDepth: number
   intermediaries: Array<{ client: string; actors: string[] }>
   task: { required: boolean; maxLifetime?: number }
+  /** RFC 9449: a DPoP proof is required (set at any level). */
+  requireDpop: boolean
 }
 
 export interface Level {
@@ -44,17 +48,20 @@ export function effectivePolicy(levels: readonly Level[]): EffectivePolicy {
   let tokenLifetime: number | undefined
   let issuers: string[] | undefined
   let subjectTypes: string[] | undefined
+  let holders: string[] | undefined
   let modes: string[] | undefined
   let actors: string[] | undefined
   let maxDepth: number | undefined
   let intermediaries: Array<{ client: string; actors: string[] }> | undefined
   let taskRequired = false
   let taskLifetime: number | undefined
+  let requireDpop = false
   for (const { spec } of levels) {
     scopes = intersect(scopes, spec.scopes)
     tokenLifetime = minimum(tokenLifetime, spec.tokenLifetime)
     issuers = intersect(issuers, spec.subjectTokens?.issuers)
     subjectTypes = intersect(subjectTypes, spec.subjectTokens?.types)
+    holders = intersect(holders, spec.subjectTokens?.holders)
     modes = intersect(modes, modesOf(spec.delegation?.mode))
     actors = intersect(actors, spec.delegation?.actors)
     maxDepth = minimum(maxDepth, spec.delegation?.maxDepth)
@@ -73,6 +80,7 @@ export function effectivePolicy(levels: readonly Level[]): EffectivePolicy {
     }
     taskRequired ||= spec.task?.required === true
     taskLifetime = minimum(taskLifetime, spec.task?.maxLifetime)
+    requireDpop ||= spec.requireDpop === true
   }
   return {
     path: leaf.path,
@@ -82,10 +90,12 @@ export function effectivePolicy(levels: readonly Level[]): EffectivePolicy {
     ...(tokenLifetime !== undefined ? { tokenLifetime } : {}),
     issuers: issuers ?? ['self'],
     ...(subjectTypes !== undefined ? { subjectTypes } : {}),
+    holders: holders ?? [],
     modes: (modes ?? ['delegation']) as Mode[],
     ...(actors !== undefined ? { actors } : {}),
     maxDepth: maxDepth ?? DEFAULT_MAX_DEPTH,
     intermediaries: intermediaries ?? [],
     task: { required: taskRequired, ...(taskLifetime !== undefined ? { maxLifetime: taskLifetime } : {}) },
+    requireDpop,
   }
 }

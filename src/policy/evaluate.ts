@@ -1,6 +1,7 @@
 // Pure policy evaluation: no I/O, no clock reads, no throws. The grant (and later the admin
 // "simulate" endpoint) call this one function, so a simulation cannot drift from the real thing.
 import { type ActClaim, actorsOf, depthOf, nestAct } from './act-claim.ts'
+import { chainProblem, holderProblem, recordHolder } from './chain.ts'
 import type { Decision, DenialReason } from './decision.ts'
 import type { EffectivePolicy } from './effective.ts'
 import { narrowScope } from './narrow-scope.ts'
@@ -13,11 +14,28 @@ export interface SubjectFacts {
   /** The declared subject_token_type. */
   tokenType: string
   sub: string
-  /** undefined when the token carries no scope claim (foreign tokens): no constraint from it. */
+  /** undefined only for a foreign token whose Issuer grants its policy ceiling to tokens without scope. */
   scope?: readonly string[]
   act?: ActClaim
   mayAct?: { sub?: string; client_id?: string; iss?: string }
   expiresAt: number
+  /** For our own tokens: the client it was issued to (client_id). Foreign tokens have no holder here. */
+  holder?: string
+  /** RFC 9449 §6.1: the key the token is bound to (cnf.jkt). */
+  jkt?: string
+}
+
+/** A verified actor_token (RFC 8693 §2.1): one of our own tokens. */
+export interface ActorFacts {
+  /** The client it was issued to: the acting party it proves. */
+  holder: string
+  /** Its subject: the holder itself for an identity token, someone else for a delegated one. */
+  sub: string
+  /** Who vouches for sub at the root of its chain (SELF_ISSUER or an Issuer name). */
+  origin: string
+  act?: ActClaim
+  expiresAt?: number
+  jkt?: string
 }
 
 export interface ExchangeFacts {
@@ -27,12 +45,19 @@ export interface ExchangeFacts {
   /** The issuer our clients' identities belong to (may_act.iss must name it when present). */
   actorIssuer?: string
   subject: SubjectFacts
-  /** A verified actor_token: whose it is, and whether it is the client's own. */
-  actor?: { sub: string; ownedByClient: boolean; expiresAt?: number }
+  actor?: ActorFacts
   requestedScope?: readonly string[]
-  /** The union of the targeted resources' catalogues, and the shortest resource lifetime. */
+  /** The scopes every targeted resource defines (their intersection), and the shortest resource lifetime. */
   resource: { scopes: readonly string[]; accessTokenLifetime: number }
   task?: { scope: readonly string[]; expiresAt: number }
+  /** The calling client's registered scopes (Client spec.scopes): a cap on every grant. */
+  clientScopes: readonly string[]
+  /** An intermediary acts as the actor it presents: that actor's registered scopes cap the grant too. */
+  actorScopes?: readonly string[]
+  /** RFC 9449: the thumbprint of the request's verified DPoP proof, if it carried one. */
+  dpopJkt?: string
+  /** The client must send a DPoP proof with every token request (dpopBoundAccessTokens). */
+  clientRequiresDpop?: boolean
 }
 
 const deny = (reason: DenialReason, detail?: string): Decision => ({
@@ -53,13 +78,27 @@ export function evaluatePolicy(policy: EffectivePolicy, facts: ExchangeFacts): D
     return deny('subject_token.type_not_allowed', subject.tokenType)
   }
 
+  // RFC 9449 §5: a bound token is presented only with a proof of its key; a path or a client may
+  // require that every token it gets is bound.
+  if ((policy.requireDpop || facts.clientRequiresDpop) && !facts.dpopJkt) return deny('request.dpop_required')
+  if (subject.jkt !== undefined && subject.jkt !== facts.dpopJkt) {
+    return deny('subject_token.key_not_proven', facts.dpopJkt ? 'another key' : 'no DPoP proof')
+  }
+  if (facts.actor?.jkt !== undefined && facts.actor.jkt !== facts.dpopJkt) {
+    return deny('actor_token.key_not_proven', facts.dpopJkt ? 'another key' : 'no DPoP proof')
+  }
+
   // Who acts now: the client itself, or — only for a trusted intermediary — the actor it presents.
   let currentActor = facts.client
-  if (facts.actor && !facts.actor.ownedByClient) {
-    const trusted = policy.intermediaries.find((i) => i.client === facts.client)?.actors.includes(facts.actor.sub)
-    if (!trusted) return deny('actor_token.not_bound_to_client', facts.actor.sub)
-    currentActor = facts.actor.sub
+  if (facts.actor && facts.actor.holder !== facts.client) {
+    const trusted = policy.intermediaries.find((i) => i.client === facts.client)?.actors.includes(facts.actor.holder)
+    if (!trusted) return deny('actor_token.not_bound_to_client', facts.actor.holder)
+    currentActor = facts.actor.holder
   }
+  const chain = chainProblem(subject, facts.actor, facts.client)
+  if (chain) return chain
+  const holder = holderProblem(policy, subject, [facts.client, currentActor])
+  if (holder) return holder
 
   // RFC 8693 §4.4: may_act names who may act for the subject; nobody else may.
   if (subject.mayAct && subject.mayAct.sub !== currentActor && subject.mayAct.client_id !== currentActor) {
@@ -73,12 +112,26 @@ export function evaluatePolicy(policy: EffectivePolicy, facts: ExchangeFacts): D
   const mode = chooseMode(policy, facts)
   if (!mode) return deny('delegation.mode_not_allowed')
   if (mode === 'impersonation' && subject.act) return deny('delegation.impersonation_of_delegated_token')
+  // Impersonation records no chain: it may not make the token's holder disappear from the record.
+  if (
+    mode === 'impersonation' &&
+    subject.holder !== undefined &&
+    ![subject.sub, facts.client].includes(subject.holder)
+  ) {
+    return deny('delegation.impersonation_of_delegated_token', `the holder ${subject.holder} would vanish`)
+  }
 
-  const act = mode === 'delegation' ? nestAct({ sub: currentActor }, subject.act) : undefined
+  const act = mode === 'delegation' ? nextAct(currentActor, recordHolder(subject, currentActor)) : undefined
+  const actors = act ? actorsOf(act) : []
+  // RFC 8693 §4.1 chains record who acted for whom; one that returns to an earlier party (A → B → A,
+  // or an actor acting for itself) has no honest reading.
+  const parties = [subject.sub, ...actors]
+  const repeated = parties.find((party, index) => parties.indexOf(party) !== index)
+  if (repeated) return deny('delegation.cycle', repeated)
   if (depthOf(act) > policy.maxDepth) return deny('delegation.too_deep', String(depthOf(act)))
   if (policy.actors) {
     // Impersonation leaves no act claim, but whoever impersonates must still be a listed actor.
-    const outsider = (act ? actorsOf(act) : [currentActor]).find((actor) => !policy.actors?.includes(actor))
+    const outsider = (act ? actors : [currentActor]).find((actor) => !policy.actors?.includes(actor))
     if (outsider) return deny('delegation.actor_not_allowed', outsider)
   }
 
@@ -87,6 +140,8 @@ export function evaluatePolicy(policy: EffectivePolicy, facts: ExchangeFacts): D
     policy.scopes,
     facts.task?.scope,
     facts.resource.scopes,
+    facts.clientScopes,
+    facts.actorScopes,
   ])
   if (scope === undefined) return deny('scope.not_allowed', facts.requestedScope?.join(' '))
   // A token that grants nothing is no answer: RFC 6749 §3.3 lets the server refuse with invalid_scope.
@@ -106,12 +161,22 @@ export function evaluatePolicy(policy: EffectivePolicy, facts: ExchangeFacts): D
 }
 
 /**
+ * The current actor wraps the chain it received, unless it already is that chain's current actor:
+ * exchanging a token you act with again (to narrow it) is not another hop.
+ */
+const nextAct = (actor: string, previous: ActClaim | undefined): ActClaim =>
+  previous?.sub === actor && previous.iss === undefined ? previous : nestAct({ sub: actor }, previous)
+
+/**
  * RFC 8693 §1.1: delegation keeps the actor in `act`; impersonation does not. Where a path allows
  * both ("either"), a presented actor_token or a subject already carrying `act` means delegation.
  */
 function chooseMode(policy: EffectivePolicy, facts: ExchangeFacts): 'delegation' | 'impersonation' | undefined {
   const delegation = policy.modes.includes('delegation')
   const impersonation = policy.modes.includes('impersonation')
-  if (delegation && impersonation) return facts.actor || facts.subject.act ? 'delegation' : 'impersonation'
+  // A holder other than the subject and the caller must join the chain, which only delegation records.
+  const holderJoins = recordHolder(facts.subject, facts.client) !== facts.subject.act
+  if (delegation && impersonation)
+    return facts.actor || facts.subject.act || holderJoins ? 'delegation' : 'impersonation'
   return delegation ? 'delegation' : impersonation ? 'impersonation' : undefined
 }

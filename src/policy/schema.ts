@@ -39,6 +39,9 @@ export const PolicyPathSpec = z.strictObject({
     .strictObject({
       issuers: z.array(z.string().min(1)).min(1).optional(),
       types: z.array(SubjectTokenType).min(1).optional(),
+      // Clients whose own tokens may be exchanged here by another client (besides the caller's own
+      // tokens and tokens of listed actors already in the chain). Their holder joins the new chain.
+      holders: z.array(z.string().min(1)).optional(),
     })
     .optional(),
   delegation: z
@@ -53,6 +56,8 @@ export const PolicyPathSpec = z.strictObject({
     })
     .optional(),
   task: z.strictObject({ required: z.boolean().optional(), maxLifetime: Duration.optional() }).optional(),
+  // RFC 9449: tokens of this path's bindings are issued only to a request carrying a DPoP proof.
+  requireDpop: z.boolean().optional(),
 })
 export type PolicyPathSpec = z.output<typeof PolicyPathSpec>
 

@@ -18,6 +18,9 @@ import { findBinding, loadLevels } from '../policy/store.ts'
 import { findResourceByUri, type ResourceRow } from '../resources/store.ts'
 import { Denied, TOKEN_INVALID } from '../token-exchange/denials.ts'
 import { type TokenDeps, type VerifiedSubject, verifySubject } from '../token-exchange/subject-token.ts'
+import { claimProof } from '../dpop/claim.ts'
+import { type DpopProof, DpopProblem, type Nonces, verifyDpopProof } from '../dpop/proof.ts'
+import { holderProblem } from '../policy/chain.ts'
 import { actorsOfTask } from './actors.ts'
 import { capTask } from './cap.ts'
 import { presentTask } from './present.ts'
@@ -27,6 +30,7 @@ import { findTask, insertTask, isTaskLive, lockLiveTasks, type TaskRow, tokenCou
 export interface TasksApiDeps extends TokenDeps {
   db: Kysely<DB>
   replayUnique: AuthenticateDeps['replayUnique']
+  dpop: { nonces: Nonces; requireNonce: boolean }
   log: { info(fields: object, msg: string): void }
   /** Within the completion's transaction: writes the revocation events to push (the outbox). */
   enqueueCompleted(trx: Kysely<DB>, task: TaskRow, outcome: string, revokedJtis: string[]): Promise<number>
@@ -46,6 +50,7 @@ class ApiError extends Error {
 const invalidRequest = (description: string) => new ApiError(400, 'invalid_request', description)
 const invalidToken = () => invalidRequest(TOKEN_INVALID)
 const notFound = () => new ApiError(404, 'not_found', 'task not found')
+const invalidDpopProof = (description: string) => new ApiError(400, 'invalid_dpop_proof', description)
 const OUTCOMES = new Set(['succeeded', 'failed', 'cancelled'])
 
 export function tasksApi(deps: TasksApiDeps) {
@@ -164,9 +169,14 @@ async function create(
       policy.issuers.includes(subject.facts.issuer) &&
       // As at the exchange: the issuer that vouched for sub at the root of the chain must be accepted too.
       policy.issuers.includes(subject.origin) &&
-      (!policy.subjectTypes || policy.subjectTypes.includes(subjectType)),
+      (!policy.subjectTypes || policy.subjectTypes.includes(subjectType)) &&
+      // As at the exchange: whose token it is (chain.ts).
+      holderProblem(policy, subject.facts, [client.client_id]) === undefined,
   )
   if (!acceptable) throw invalidToken()
+  // RFC 9449 §7: a DPoP-bound subject token is presented with a proof of its key.
+  const proof = await readProof(ctx, deps)
+  if (subject.facts.jkt !== undefined && subject.facts.jkt !== proof?.jkt) throw invalidToken()
 
   const parent = parentId === undefined ? undefined : await findTask(deps.db, parentId)
   if (parentId !== undefined) {
@@ -188,6 +198,7 @@ async function create(
     {
       now,
       subject: { ...(subject.facts.scope ? { scope: subject.facts.scope } : {}), expiresAt: subject.facts.expiresAt },
+      clientScopes: client.scopes,
       resources: targets.map(({ resource, policy }) => ({
         uri: resource.uri,
         catalogue: resource.scopes,
@@ -234,6 +245,9 @@ async function create(
     request_id: (ctx.state.reqId as string | undefined) ?? null,
   }
   await deps.db.transaction().execute(async (trx) => {
+    // RFC 9449 §11.1: the proof is spent with the task it created.
+    if (proof && !(await claimProof(trx, client.client_id, proof, now)))
+      throw invalidDpopProof('the DPoP proof was already used')
     // The parent completing meanwhile: hold its path until commit, so this subtask is created either
     // before the completion (which then completes it too) or not at all.
     if (parent && (await lockLiveTasks(trx, parent.task_path, toDate(now)))) throw invalidToken()
@@ -254,6 +268,27 @@ async function create(
   })
   ctx.status = 201
   ctx.body = presentTask(task, toDate(now))
+}
+
+/** RFC 9449 §4.3: the request's DPoP proof, if any, for this URL (built from the issuer, not the Host). */
+async function readProof(ctx: Context, deps: TasksApiDeps): Promise<DpopProof | undefined> {
+  try {
+    const proof = await verifyDpopProof({
+      header: ctx.req.headers.dpop,
+      method: ctx.method,
+      url: `${deps.issuer}${ctx.path}`,
+      now: deps.clock.now(),
+      nonces: deps.dpop.nonces,
+      requireNonce: deps.dpop.requireNonce,
+    })
+    if (proof) ctx.set('DPoP-Nonce', deps.dpop.nonces.nextChallenge())
+    return proof
+  } catch (error) {
+    if (!(error instanceof DpopProblem)) throw error
+    if (error.kind === 'invalid') throw invalidDpopProof('the DPoP proof is invalid')
+    ctx.set('DPoP-Nonce', deps.dpop.nonces.nextChallenge())
+    throw new ApiError(400, 'use_dpop_nonce', 'a DPoP proof with the server-provided nonce is required')
+  }
 }
 
 async function show(ctx: Context, task: TaskRow, deps: TasksApiDeps): Promise<void> {

@@ -15,6 +15,8 @@ export interface TaskRequest {
 export interface TaskBounds {
   now: number
   subject: { scope?: readonly string[]; expiresAt: number }
+  /** The agent's registered scopes (Client spec.scopes): a task holds nothing its agent may never get. */
+  clientScopes: readonly string[]
   /** Each requested resource: its catalogue, its path's scope ceiling and task lifetime ceiling. */
   resources: ReadonlyArray<{
     uri: string
@@ -38,7 +40,7 @@ export function capTask(request: TaskRequest, bounds: TaskBounds): TaskCap {
   const offered = [
     ...new Set(bounds.resources.flatMap((r) => r.catalogue.filter((s) => r.ceiling?.includes(s) ?? true))),
   ]
-  const scope = narrowScope(request.scope, [offered, bounds.subject.scope, parent?.scope])
+  const scope = narrowScope(request.scope, [offered, bounds.subject.scope, parent?.scope, bounds.clientScopes])
   if (scope === undefined) return { ok: false, error: 'invalid_scope', detail: `requested ${request.scope?.join(' ')}` }
   if (scope.length === 0) return { ok: false, error: 'invalid_scope', detail: 'the narrowed scope is empty' }
 

@@ -1,27 +1,35 @@
 // Verifies an actor_token (RFC 8693 §2.1): only our own active tokens are accepted. Whether the
-// authenticated client may act as it is the policy's call (evaluate.ts), from `ownedByClient`.
+// authenticated client may act as its holder, and whether it fits the subject token, is the policy's
+// call (evaluate.ts, chain.ts).
 import type { IssuedToken } from '../lineage/tokens.ts'
+import { identityOnly } from '../policy/act-claim.ts'
+import type { ActorFacts } from '../policy/evaluate.ts'
+import { SELF_ISSUER } from '../policy/schema.ts'
 import { Denied } from './denials.ts'
 import { type TokenDeps, verifyOwnActiveToken } from './subject-token.ts'
 
 export interface VerifiedActor {
-  sub: string
+  facts: ActorFacts
   jti: string
-  ownedByClient: boolean
-  expiresAt: number
-  /** Its lineage row: the minted token depends on it (depends_on, task_path). */
+  /** Its lineage row: the minted token depends on it (depends_on, task_path, parties). */
   row: IssuedToken
 }
 
-export async function verifyActor(token: string, client: string, deps: TokenDeps): Promise<VerifiedActor> {
+export async function verifyActor(token: string, deps: TokenDeps): Promise<VerifiedActor> {
   const own = await verifyOwnActiveToken(token, deps)
   if (!own) throw new Denied('actor_token.invalid', 'not one of our active access tokens')
   const { payload, row } = own
+  const act = payload.act === undefined ? undefined : identityOnly(payload.act)
   return {
-    sub: payload.sub,
+    facts: {
+      holder: payload.client_id,
+      sub: payload.sub,
+      origin: row.subject_issuer ?? SELF_ISSUER,
+      ...(act ? { act } : {}),
+      expiresAt: payload.exp,
+      ...(row.jkt ? { jkt: row.jkt } : {}),
+    },
     jti: payload.jti,
-    ownedByClient: payload.client_id === client || payload.sub === client,
-    expiresAt: payload.exp,
     row,
   }
 }

@@ -3,6 +3,8 @@
 // plus every task of the subject token, the actor token and the task it is issued for. Revoking any
 // of these jtis, or ending any of these tasks, ends the minted token at read time (RFC 8693 §2.1: the
 // actor token is an input as much as the subject token). Pure.
+import type { IssuedToken } from '../lineage/tokens.ts'
+import { type ActClaim, actorsOf } from '../policy/act-claim.ts'
 
 /** At most this many tokens (ancestors and other dependencies) behind one token: bounded rows and reads. */
 export const MAX_LINEAGE = 32
@@ -41,4 +43,20 @@ export function dependenciesOf(
     taskPath: [...new Set([...inputs.flatMap((input) => input.task_path), ...(task?.task_path ?? [])])],
     size: ancestors.length + dependsOn.length,
   }
+}
+
+/**
+ * Every client whose disabling ends the minted token: the client it is issued to, each actor of its
+ * chain, and every party of the tokens it was minted from (their holders, recursively). Rows written
+ * before parties existed count their holder.
+ */
+export function partiesOf(
+  client: string,
+  act: ActClaim | undefined,
+  subject: Pick<IssuedToken, 'client_id' | 'parties'> | undefined,
+  actor: Pick<IssuedToken, 'client_id' | 'parties'> | undefined,
+): string[] {
+  const of = (row: Pick<IssuedToken, 'client_id' | 'parties'> | undefined) =>
+    row ? [row.client_id, ...row.parties] : []
+  return [...new Set([client, ...actorsOf(act), ...of(subject), ...of(actor)])]
 }

@@ -2,13 +2,18 @@
 // step it calls. Read top to bottom to see the whole exchange. Every outcome is a decision record.
 import { randomUUID } from 'node:crypto'
 import type { Kysely } from 'kysely'
-import type { KoaContextWithOIDC, Provider } from 'oidc-provider'
+import type { Client, KoaContextWithOIDC, Provider } from 'oidc-provider'
 import { TOKEN_EXCHANGE } from '../clients/schema.ts'
 import type { DB } from '../db/schema.ts'
 import { blankDecision, type DecisionRecord, recordDecision } from '../decisions/store.ts'
 import type { Clock } from '../lib/clock.ts'
 import { toDate, toEpoch } from '../lib/clock.ts'
+import { findEnabledClient } from '../clients/store.ts'
 import { hasSqlState } from '../db/outage.ts'
+import { type DpopProof, DpopProblem, type Nonces, verifyDpopProof } from '../dpop/proof.ts'
+import { claimProof } from '../dpop/claim.ts'
+import { scopesOf } from '../oidc/provider.ts'
+import type { ResourceRow } from '../resources/store.ts'
 import { asUnavailable, failClosed, TemporarilyUnavailable } from '../oidc/errors.ts'
 import { actorsOf } from '../policy/act-claim.ts'
 import type { DenialReason } from '../policy/decision.ts'
@@ -17,7 +22,7 @@ import { actorsOfTask } from '../tasks/actors.ts'
 import { findTask, isTaskId, isTaskLive, lockLiveTasks, type TaskRow } from '../tasks/store.ts'
 import { type AuditEvent, writeAudit } from '../audit/write.ts'
 import { type VerifiedActor, verifyActor } from './actor-token.ts'
-import { dependenciesOf, MAX_LINEAGE } from './dependencies.ts'
+import { dependenciesOf, MAX_LINEAGE, partiesOf } from './dependencies.ts'
 import { Denied, toOAuthError } from './denials.ts'
 import { issueExchangedToken } from './issue.ts'
 import { PARAMETERS, parseParams, REPEATABLE } from './params.ts'
@@ -27,6 +32,7 @@ import { resolvePolicy, resolveTargets } from './targets.ts'
 export interface TokenExchangeDeps extends TokenDeps {
   db: Kysely<DB>
   clock: Clock
+  dpop: { nonces: Nonces; requireNonce: boolean }
   onDecision(record: DecisionRecord): void
   log: { error(fields: object, msg: string): void }
 }
@@ -42,7 +48,7 @@ function exchange(deps: TokenExchangeDeps) {
     const record = draft(ctx, client.clientId, now)
     try {
       if (client.clientAuthMethod === 'none') throw new Denied('client.not_confidential')
-      if (ctx.get('dpop')) throw new Denied('request.dpop_unsupported')
+      const proof = await readProof(ctx, deps, now)
       const params = parseParams(ctx.oidc.params as Record<string, unknown>)
       record.requested_scope = params.scope ?? null
       if (params.task_id) record.task_id = params.task_id
@@ -62,15 +68,17 @@ function exchange(deps: TokenExchangeDeps) {
         subject_issuer: subject.facts.issuer,
         subject_ref: subject.ref,
       })
-      const actor = params.actor ? await verifyActor(params.actor.token, client.clientId, deps) : undefined
+      const actor = params.actor ? await verifyActor(params.actor.token, deps) : undefined
+      // Who acts: the client, or the actor an intermediary presents (the policy decides whether it may).
+      const acting = actor && actor.facts.holder !== client.clientId ? actor.facts.holder : client.clientId
       // The chain as requested (current actor first); replaced by the issued token's own chain below.
-      record.actor_chain = [actor && !actor.ownedByClient ? actor.sub : client.clientId, ...actorsOf(subject.facts.act)]
+      record.actor_chain = [acting, ...actorsOf(subject.facts.act)]
 
       // A token of a task passes its task on: exchanging it without task_id still works for that task.
       const task = await resolveTask(deps.db, params.task_id ?? subject.taskId, {
         now,
         subject,
-        actor: actor && !actor.ownedByClient ? actor.sub : client.clientId,
+        actor: acting,
         targets: targets.map((t) => t.uri),
       })
       if (task) record.task_id = task.task_id
@@ -81,13 +89,14 @@ function exchange(deps: TokenExchangeDeps) {
         client: client.clientId,
         actorIssuer: deps.issuer,
         subject: subject.facts,
-        ...(actor ? { actor: { sub: actor.sub, ownedByClient: actor.ownedByClient, expiresAt: actor.expiresAt } } : {}),
+        ...(actor ? { actor: actor.facts } : {}),
         ...(params.scope ? { requestedScope: params.scope } : {}),
-        resource: {
-          scopes: [...new Set(targets.flatMap((t) => t.scopes))],
-          accessTokenLifetime: Math.min(...targets.map((t) => t.access_token_lifetime)),
-        },
+        resource: { scopes: commonScopes(targets), accessTokenLifetime: shortestLifetime(targets) },
         ...(task ? { task: { scope: task.scope, expiresAt: toEpoch(task.expires_at) } } : {}),
+        clientScopes: scopesOf(client),
+        ...(acting !== client.clientId ? { actorScopes: await registeredScopes(deps.db, acting) } : {}),
+        ...(proof ? { dpopJkt: proof.jkt } : {}),
+        clientRequiresDpop: requiresDpop(client),
       })
       if (!decision.allow) throw new Denied(decision.reason, decision.detail)
       record.actor_chain = actorsOf(decision.act)
@@ -100,6 +109,9 @@ function exchange(deps: TokenExchangeDeps) {
       // cannot, no token leaves (503, the client may retry), as for any other issuance.
       const issued = await withheldOnFailure(deps, record, () =>
         deps.db.transaction().execute(async (trx) => {
+          // RFC 9449 §11.1: the proof is spent with the token, so a refused exchange spends nothing.
+          if (proof && !(await claimProof(trx, client.clientId, proof, now)))
+            throw new Denied('request.dpop_invalid', 'the DPoP proof was already used')
           // A task completing while this exchange runs: holding its rows (FOR SHARE) until commit
           // either orders this token before the completion (which then counts and revokes it) or
           // after it (refused here). No token of a completed task is ever active.
@@ -116,7 +128,9 @@ function exchange(deps: TokenExchangeDeps) {
             requestedTokenType: params.requested_token_type,
             taskId: task?.task_id,
             dependencies,
+            parties: partiesOf(client.clientId, decision.act, subject.row, actor?.row),
             actorJti: actor?.jti,
+            jkt: proof?.jkt,
             now,
           })
           Object.assign(record, {
@@ -149,6 +163,46 @@ function exchange(deps: TokenExchangeDeps) {
       throw toOAuthError(error)
     }
   }
+}
+
+/** RFC 9449 §4.3: the request's DPoP proof, checked against the token endpoint's URL from the issuer. */
+async function readProof(
+  ctx: KoaContextWithOIDC,
+  deps: TokenExchangeDeps,
+  now: number,
+): Promise<DpopProof | undefined> {
+  try {
+    const proof = await verifyDpopProof({
+      header: ctx.req.headers.dpop,
+      method: ctx.method,
+      url: `${deps.issuer}/token`,
+      now,
+      nonces: deps.dpop.nonces,
+      requireNonce: deps.dpop.requireNonce,
+    })
+    // RFC 9449 §8.2: a fresh nonce for the next request.
+    if (proof) ctx.set('DPoP-Nonce', deps.dpop.nonces.nextChallenge())
+    return proof
+  } catch (error) {
+    if (!(error instanceof DpopProblem)) throw error
+    if (error.kind === 'nonce') ctx.set('DPoP-Nonce', deps.dpop.nonces.nextChallenge())
+    throw new Denied(error.kind === 'nonce' ? 'request.dpop_nonce' : 'request.dpop_invalid', error.message)
+  }
+}
+
+/** The scopes every target defines: a token for several resources carries only what each of them knows. */
+const commonScopes = (targets: readonly ResourceRow[]): string[] =>
+  (targets[0]?.scopes ?? []).filter((scope) => targets.every((target) => target.scopes.includes(scope)))
+
+const shortestLifetime = (targets: readonly ResourceRow[]): number =>
+  Math.min(...targets.map((target) => target.access_token_lifetime))
+
+const requiresDpop = (client: Client): boolean =>
+  (client as unknown as { dpopBoundAccessTokens?: boolean }).dpopBoundAccessTokens === true
+
+/** The registered scopes of the actor an intermediary presents (none when it is unknown or disabled). */
+async function registeredScopes(db: Kysely<DB>, clientId: string): Promise<string[]> {
+  return (await findEnabledClient(db, clientId))?.scopes ?? []
 }
 
 /**

@@ -26,6 +26,10 @@ export interface IssueInput {
   /** Every task and token the minted token depends on (dependencies.ts). */
   dependencies: TokenDependencies
   actorJti?: string | undefined
+  /** Every client whose disabling ends the token (dependencies.ts partiesOf). */
+  parties: string[]
+  /** RFC 9449 §6.1: the proof key the token is bound to. */
+  jkt?: string | undefined
   requestedTokenType?: string | undefined
   now: number
 }
@@ -33,7 +37,7 @@ export interface IssueInput {
 export interface ExchangeResponse {
   access_token: string
   issued_token_type: string
-  token_type: 'Bearer'
+  token_type: 'Bearer' | 'DPoP'
   expires_in: number
   scope: string
 }
@@ -55,9 +59,11 @@ export async function issueExchangedToken(input: IssueInput): Promise<{ body: Ex
     gty: TOKEN_EXCHANGE,
     grantId: undefined as unknown as string, // typed as required; JWT access tokens have no grant
     ...(scope ? { scope } : {}),
+    // RFC 9449 §6: a bound token carries cnf.jkt (oidc-provider writes it from jkt).
+    ...(input.jkt ? { jkt: input.jkt } : {}),
     expiresIn: Math.max(1, decision.expiresAt - input.now),
     resourceServer: new provider.ResourceServer(primary.uri, {
-      scope: [...new Set(targets.flatMap((t) => t.scopes))].join(' '),
+      scope: decision.scope.join(' '),
       audience: primary.uri,
       accessTokenFormat: 'jwt',
       jwt: { sign: { alg: SIGNING_ALG } },
@@ -84,6 +90,7 @@ export async function issueExchangedToken(input: IssueInput): Promise<{ body: Ex
       task_path: input.dependencies.taskPath,
       depends_on: input.dependencies.dependsOn,
       actor_jti: input.actorJti ?? null,
+      parties: input.parties,
     },
     record: (row: Parameters<typeof recordIssuedToken>[1]) => recordIssuedToken(input.trx, row),
   }
@@ -97,7 +104,8 @@ export async function issueExchangedToken(input: IssueInput): Promise<{ body: Ex
       access_token: value,
       // RFC 8693 §2.2.1: issued_token_type is required; our access tokens are JWTs, so either is true.
       issued_token_type: input.requestedTokenType === JWT_TOKEN_TYPE ? JWT_TOKEN_TYPE : ACCESS_TOKEN_TYPE,
-      token_type: 'Bearer',
+      // RFC 9449 §5: a bound token is of type DPoP.
+      token_type: input.jkt ? 'DPoP' : 'Bearer',
       expires_in: Math.max(0, Math.floor(written.expires_at.getTime() / 1000) - input.now),
       scope,
     },

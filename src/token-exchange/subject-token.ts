@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto'
 import { decodeJwt } from 'jose'
 import type { Kysely } from 'kysely'
 import type { DB } from '../db/schema.ts'
-import { verifyForeignToken } from '../issuers/verify.ts'
+import { type ForeignTokenDeps, verifyForeignToken } from '../issuers/verify.ts'
 import { type OurAccessToken, verifyAccessToken, type VerifyDeps } from '../keys/verify-access-token.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
 import { findActiveToken, type IssuedToken } from '../lineage/tokens.ts'
@@ -24,7 +24,7 @@ export interface VerifiedSubject {
   taskId?: string
 }
 
-export interface TokenDeps extends VerifyDeps {
+export interface TokenDeps extends VerifyDeps, ForeignTokenDeps {
   db: Kysely<DB>
   clock: Clock
 }
@@ -35,6 +35,12 @@ const scopeOf = (payload: Record<string, unknown>): string[] | undefined =>
     : Array.isArray(payload.scp)
       ? payload.scp.filter((s): s is string => typeof s === 'string')
       : undefined
+
+/** RFC 7800 / RFC 9449 §6.1: the thumbprint a token is bound to, if any. */
+const jktOf = (payload: Record<string, unknown>): string | undefined => {
+  const cnf = payload.cnf as { jkt?: unknown } | undefined
+  return typeof cnf?.jkt === 'string' ? cnf.jkt : undefined
+}
 
 const mayActOf = (value: unknown): SubjectFacts['mayAct'] => {
   if (typeof value !== 'object' || value === null) return undefined
@@ -85,6 +91,8 @@ export async function verifySubject(token: string, declaredType: string, deps: T
         ...(act ? { act } : {}),
         ...(mayAct ? { mayAct } : {}),
         expiresAt: payload.exp,
+        holder: payload.client_id,
+        ...(row.jkt ? { jkt: row.jkt } : {}),
       },
       row,
       ref: payload.jti,
@@ -104,7 +112,9 @@ export async function verifySubject(token: string, declaredType: string, deps: T
     throw new Denied('subject_token.invalid', 'malformed act')
   const act = payload.act === undefined ? undefined : identityOnly(payload.act)
   const mayAct = mayActOf(payload.may_act)
-  const scope = scopeOf(payload)
+  // Fail closed: no scope claim grants nothing, unless the Issuer document says otherwise.
+  const scope = scopeOf(payload) ?? (foreign.tokensWithoutScope === 'policyCeiling' ? undefined : [])
+  const jkt = jktOf(payload)
   return {
     facts: {
       issuer: foreign.issuerName,
@@ -114,6 +124,7 @@ export async function verifySubject(token: string, declaredType: string, deps: T
       ...(act ? { act } : {}),
       ...(mayAct ? { mayAct } : {}),
       expiresAt: payload.exp,
+      ...(jkt ? { jkt } : {}),
     },
     ref: typeof payload.jti === 'string' ? payload.jti : createHash('sha256').update(token).digest('base64url'),
     origin: foreign.issuerName,

@@ -60,7 +60,9 @@ describe('admin API', () => {
     ] as const) {
       const response = await admin(path, token)
       expect(response.status).toBe(401)
-      expect(response.headers.get('www-authenticate')).toBe('Bearer realm="mandate-admin", error="invalid_token"')
+      expect(response.headers.get('www-authenticate')).toBe(
+        'Bearer realm="mandate-admin", error="invalid_token", DPoP realm="mandate-admin", error="invalid_token", algs="ES256 ES384 EdDSA Ed25519 PS256 RS256"',
+      )
       expect(await response.json()).toEqual({
         error: 'invalid_token',
         error_description: 'admin authentication is required',

@@ -1,6 +1,7 @@
 // Property (fast-check): along any chain of exchanges, through the real server, every issued token's
 // scope is within its parent's, it expires no later than its parent, and its `act` is the parent's
-// chain with exactly one actor added (or none, for impersonation). Most hops follow the chain the
+// chain with exactly one actor added (none for impersonation, or when the chain's current actor
+// exchanges its own token again); no chain ever names a party twice. Most hops follow the chain the
 // fixture paths allow (agent-one → sub-agent → sub-sub-agent, maxDepth 3 under `acme`), so chains
 // really reach depth 2 and 3; a counter makes sure they did, so the property cannot hold vacuously.
 import fc from 'fast-check'
@@ -38,6 +39,7 @@ type Chain = typeof chain extends fc.Arbitrary<infer T> ? T : never
 
 type Act = { sub: string; act?: Act }
 const depthOf = (act: Act | undefined): number => (act ? 1 + depthOf(act.act) : 0)
+const actorsOf = (act: Act | undefined): string[] => (act ? [act.sub, ...actorsOf(act.act)] : [])
 const scopeOf = (claims: JWTPayload) => String(claims.scope ?? '').split(' ')
 
 /** A chain that follows the spine to depth 3, then tries a 4th hop: always among the runs. */
@@ -83,6 +85,9 @@ describe('exchange chains', () => {
             if (child.act === undefined) {
               // Impersonation: only of a token that carries no chain.
               expect(before.act).toBeUndefined()
+            } else if ((before.act as Act | undefined)?.sub === client) {
+              // The chain's current actor narrowing its own token again: not another hop.
+              expect(child.act).toEqual(before.act)
             } else {
               const act = child.act as Act
               expect(act.sub).toBe(client)
@@ -90,6 +95,8 @@ describe('exchange chains', () => {
               expect(depthOf(act)).toBe(depthOf(before.act as Act | undefined) + 1)
               expect(depthOf(act)).toBeLessThanOrEqual(3)
             }
+            const parties = [child.sub as string, ...actorsOf(child.act as Act | undefined)]
+            expect(new Set(parties).size).toBe(parties.length)
             depth = depthOf(child.act as Act | undefined)
             parent = body.access_token as string
           }

@@ -431,7 +431,7 @@ describe('token exchange refusals', () => {
       'scope.not_allowed',
     ],
     [
-      'a chain deeper than maxDepth',
+      'a chain that returns to an earlier actor (agent-one → sub-agent → sub-sub-agent → agent-one)',
       async () => {
         const one = await exchanged(server.url, 'agent-one', { subject_token: await alice(), resource: tickets })
         const two = await exchanged(server.url, 'sub-agent', { subject_token: one, resource: tickets })
@@ -439,7 +439,7 @@ describe('token exchange refusals', () => {
         return later(() => exchange(server.url, 'agent-one', { subject_token: three, resource: tickets }))
       },
       invalidRequest,
-      'delegation.too_deep',
+      'delegation.cycle',
     ],
     [
       'an actor the may_act claim does not name',
@@ -460,7 +460,7 @@ describe('token exchange refusals', () => {
       'delegation.impersonation_of_delegated_token',
     ],
     [
-      "an actor outside the path's actor list",
+      "an intermediary's token taken by a client its path does not let hold it (the holder is not in the chain)",
       async () => {
         const viaGateway = await exchanged(server.url, 'gateway', {
           subject_token: await alice(),
@@ -471,7 +471,7 @@ describe('token exchange refusals', () => {
         return later(() => exchange(server.url, 'sub-agent', { subject_token: viaGateway, resource: tickets }))
       },
       invalidRequest,
-      'delegation.actor_not_allowed',
+      'subject_token.holder_not_allowed',
     ],
     [
       'a descendant of a revoked token',
@@ -602,31 +602,6 @@ describe('token exchange refusals', () => {
     )
   })
 
-  it('refuses a DPoP-bound request (custom grants get no DPoP support)', async () => {
-    const subject = await alice()
-    await expectDenied(
-      async () =>
-        later(() =>
-          fetch(`${server.url}/token`, {
-            method: 'POST',
-            headers: {
-              'content-type': 'application/x-www-form-urlencoded',
-              authorization: `Basic ${Buffer.from('agent-one:agent-one-secret-0123456789').toString('base64')}`,
-              dpop: 'eyJ0eXAiOiJkcG9wK2p3dCJ9.e30.x',
-            },
-            body: new URLSearchParams({
-              grant_type: TOKEN_EXCHANGE,
-              subject_token: subject,
-              subject_token_type: ACCESS_TOKEN,
-              resource: tickets,
-            }),
-          }),
-        ),
-      { status: 400, error: 'invalid_request', error_description: 'DPoP is not supported for token exchange' },
-      'request.dpop_unsupported',
-    )
-  })
-
   it('allows the actor a may_act claim names', async () => {
     const person = await personToken({ claims: { may_act: { sub: 'agent-one' } } })
     expect((await exchange(server.url, 'agent-one', { subject_token: person, resource: tickets })).status).toBe(200)
@@ -657,11 +632,15 @@ const extraSecrets: Record<string, string> = {
   'self-only-agent': 'self-only-agent-secret-0123',
   'access-token-agent': 'access-token-agent-secret-01',
   'contradicted-agent': 'contradicted-agent-secret-01',
+  'outsider-agent': 'outsider-agent-secret-01234',
+  'middle-agent': 'middle-agent-secret-0123456',
+  'picky-agent': 'picky-agent-secret-01234567',
+  'fourth-agent': 'fourth-agent-secret-0123456',
 }
 const agent = (name: string) => `apiVersion: mandate/v1
 kind: Client
 metadata: { name: ${name} }
-spec: { profile: agent, secret: ${extraSecrets[name]}, grantTypes: [${TE}] }
+spec: { profile: agent, secret: ${extraSecrets[name]}, grantTypes: [${TE}], scopes: [tickets:read, tickets:write] }
 `
 const bound = (path: string, client: string, spec: string) => `apiVersion: mandate/v1
 kind: PolicyPath
@@ -684,6 +663,15 @@ metadata: { name: acme/delegation-only }
 spec: { delegation: { mode: delegation } }
 `,
   bound('acme/delegation-only/impersonation', 'contradicted-agent', '  delegation: { mode: impersonation }\n'),
+  // A chain alice → outsider-agent → middle-agent → picky-agent: picky lists middle (its holder) but not outsider.
+  agent('outsider-agent'),
+  agent('middle-agent'),
+  agent('picky-agent'),
+  agent('fourth-agent'),
+  bound('acme/outsider', 'outsider-agent', ''),
+  bound('acme/middle', 'middle-agent', ''),
+  bound('acme/picky', 'picky-agent', '  delegation: { actors: [picky-agent, middle-agent] }\n'),
+  bound('acme/fourth', 'fourth-agent', ''),
 ].join('---\n')
 
 /** An exchange by one of this file's own clients. */
@@ -693,6 +681,13 @@ const exchangeAs = (clientId: string, params: Record<string, string | undefined>
     { grant_type: TOKEN_EXCHANGE, subject_token_type: ACCESS_TOKEN, ...params },
     { clientId, secret: extraSecrets[clientId] as string },
   )
+
+async function exchangedAs(clientId: string, params: Record<string, string | undefined>): Promise<string> {
+  const response = await exchangeAs(clientId, params)
+  const body = (await response.json()) as { access_token?: string }
+  expect(response.status, JSON.stringify(body)).toBe(200)
+  return body.access_token as string
+}
 
 describe('token exchange refusals decided by the bound path', () => {
   beforeAll(async () => {
@@ -760,6 +755,31 @@ describe('token exchange refusals decided by the bound path', () => {
       },
       invalidRequest,
       'lifetime.exhausted',
+    )
+  })
+
+  it("refuses an actor outside the path's actor list, deeper in the chain than the token's holder", async () => {
+    await expectDenied(
+      async () => {
+        const one = await exchangedAs('outsider-agent', { subject_token: await alice(), resource: tickets })
+        const two = await exchangedAs('middle-agent', { subject_token: one, resource: tickets })
+        return later(() => exchangeAs('picky-agent', { subject_token: two, resource: tickets }))
+      },
+      invalidRequest,
+      'delegation.actor_not_allowed',
+    )
+  })
+
+  it('refuses a chain deeper than maxDepth', async () => {
+    await expectDenied(
+      async () => {
+        const one = await exchanged(server.url, 'agent-one', { subject_token: await alice(), resource: tickets })
+        const two = await exchanged(server.url, 'sub-agent', { subject_token: one, resource: tickets })
+        const three = await exchanged(server.url, 'sub-sub-agent', { subject_token: two, resource: tickets })
+        return later(() => exchangeAs('fourth-agent', { subject_token: three, resource: tickets }))
+      },
+      invalidRequest,
+      'delegation.too_deep',
     )
   })
 

@@ -1,7 +1,12 @@
 // RFC 8693 token exchange decided by policy paths: the happy paths through HTTP, with the issued
 // claims, lineage rows and decision records checked against Postgres.
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, jwtVerify } from 'jose'
 import { describe, expect, it } from 'vitest'
+import { systemClock } from '../../src/lib/clock.ts'
+import { applyDocuments } from '../../src/manifests/apply.ts'
 import { useDatabase } from '../support/database.ts'
 import { personToken } from '../support/idp.ts'
 import { ACCESS_TOKEN, accessToken, exchange, exchanged, introspect, JWT, jtiOf } from '../support/oauth.ts'
@@ -164,19 +169,39 @@ describe('token exchange: other subjects and targets', () => {
     })
   })
 
-  it('issues one token usable at several resources bound to one policy path', async () => {
-    const response = await exchange(server.url, 'agent-one', {
-      subject_token: await personToken({ scope: 'tickets:read notes:read' }),
-      resource: [tickets, 'https://notes.test/'],
+  it('issues one token usable at several resources bound to one policy path, with only the scopes each defines', async () => {
+    // Give notes a scope tickets defines too: only such a scope may ride on a token for both.
+    const dir = mkdtempSync(join(tmpdir(), 'mandate-shared-scope-'))
+    writeFileSync(
+      join(dir, 'notes.yaml'),
+      `apiVersion: mandate/v1
+kind: Resource
+metadata: { name: notes }
+spec: { uri: https://notes.test/, scopes: [notes:read, tickets:read], introspectors: [rs-tickets], accessTokenLifetime: 5m }
+`,
+    )
+    expect((await applyDocuments(t.db, [dir], { clock: systemClock })).findings).toEqual([])
+    const person = await personToken({ scope: 'tickets:read notes:read' })
+    const both = [tickets, 'https://notes.test/']
+    // notes:read is not a tickets scope: a token also meant for tickets cannot carry it.
+    const refused = await exchange(server.url, 'agent-one', {
+      subject_token: person,
+      resource: both,
       scope: 'tickets:read notes:read',
     })
+    expect({ status: refused.status, body: await refused.json() }).toEqual({
+      status: 400,
+      body: { error: 'invalid_scope', error_description: 'the requested scope is not allowed' },
+    })
+    const response = await exchange(server.url, 'agent-one', { subject_token: person, resource: both })
     const body = (await response.json()) as { access_token: string }
     expect(response.status).toBe(200)
-    expect(decodeJwt(body.access_token).aud).toEqual([tickets, 'https://notes.test/'])
-    expect((await row(jtiOf(body.access_token))).aud).toEqual([tickets, 'https://notes.test/'])
+    expect(decodeJwt(body.access_token)).toMatchObject({ aud: both, scope: 'tickets:read' })
+    expect((await row(jtiOf(body.access_token))).aud).toEqual(both)
     expect(await introspect(server.url, body.access_token)).toMatchObject({
       active: true,
-      aud: [tickets, 'https://notes.test/'],
+      aud: both,
+      scope: 'tickets:read',
     })
   })
 

@@ -5,8 +5,10 @@ import { expect, it } from 'vitest'
 
 const allowed: Array<[files: RegExp, packages: RegExp]> = [
   [/^src\/(oidc\/|app\.ts$|token-exchange\/(grant|issue|denials|refusals)\.ts$)/, /^oidc-provider$/],
+  // The one internal module: DPoP nonces shared with oidc-provider (see src/oidc/internals.d.ts).
+  [/^src\/oidc\/dpop-nonces\.ts$/, /^oidc-provider\/lib\/helpers\/challenge\.js$/],
   [
-    /^src\/(db\/|[a-z-]+\/(store|plan-apply)\.ts$|lineage\/|manifests\/(apply|plan)\.ts$|oidc\/|app\.ts$|cli\/|keys\/ring\.ts$|issuers\/verify\.ts$|token-exchange\/(grant|issue|refusals|targets|subject-token)\.ts$|admin\/|audit\/write\.ts$|clients\/authenticate\.ts$|tasks\/(actors|api|webhooks|complete)\.ts$)/,
+    /^src\/(db\/|[a-z-]+\/(store|plan-apply)\.ts$|lineage\/|manifests\/(apply|plan)\.ts$|oidc\/|app\.ts$|cli\/|keys\/ring\.ts$|issuers\/verify\.ts$|token-exchange\/(grant|issue|refusals|targets|subject-token)\.ts$|admin\/|audit\/write\.ts$|clients\/authenticate\.ts$|tasks\/(actors|api|webhooks|complete)\.ts$|replay\/|dpop\/claim\.ts$)/,
     /^(kysely|kysely\/migration|pg|@electric-sql\/pglite)$/,
   ],
   [
@@ -38,6 +40,7 @@ const pure = [
   'src/policy/schema.ts',
   'src/policy/effective.ts',
   'src/policy/evaluate.ts',
+  'src/policy/chain.ts',
   'src/policy/act-claim.ts',
   'src/policy/narrow-scope.ts',
   'src/policy/decision.ts',

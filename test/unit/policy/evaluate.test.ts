@@ -21,6 +21,14 @@ const facts = (over: Partial<ExchangeFacts> = {}): ExchangeFacts => ({
   actorIssuer: 'https://mandate.test',
   subject: { issuer: 'self', tokenType: ACCESS_TOKEN, sub: 'alice', scope: ['a', 'b', 'c'], expiresAt: 2_000 },
   resource: { scopes: ['a', 'b', 'c'], accessTokenLifetime: 600 },
+  clientScopes: ['a', 'b', 'c'],
+  ...over,
+})
+/** An identity actor token of `holder` (a client_credentials token). */
+const own = (holder: string, over: Partial<NonNullable<ExchangeFacts['actor']>> = {}) => ({
+  holder,
+  sub: holder,
+  origin: 'self',
   ...over,
 })
 
@@ -50,7 +58,7 @@ describe('evaluatePolicy', () => {
     ['the policy lifetime is shortest', facts(), 1_300],
     ['the resource lifetime is shortest', facts({ resource: { scopes: ['a'], accessTokenLifetime: 60 } }), 1_060],
     ['the task ends first', facts({ task: { scope: ['a'], expiresAt: 1_010 } }), 1_010],
-    ['the actor token ends first', facts({ actor: { sub: 'agent', ownedByClient: true, expiresAt: 1_020 } }), 1_020],
+    ['the actor token ends first', facts({ actor: own('agent', { expiresAt: 1_020 }) }), 1_020],
   ])('never outlives any bound: %s', (_, f, expiresAt) => {
     expect(evaluatePolicy(policy(), f)).toMatchObject({ allow: true, expiresAt })
   })
@@ -71,16 +79,14 @@ describe('evaluatePolicy', () => {
   it('with either mode: impersonation without an actor_token, delegation with one', () => {
     const either = policy({ modes: ['delegation', 'impersonation'] })
     expect(evaluatePolicy(either, facts())).not.toHaveProperty('act')
-    expect(evaluatePolicy(either, facts({ actor: { sub: 'agent', ownedByClient: true } }))).toMatchObject({
+    expect(evaluatePolicy(either, facts({ actor: own('agent') }))).toMatchObject({
       act: { sub: 'agent' },
     })
   })
 
   it('lets a trusted intermediary act as the actor it presents', () => {
     const p = policy({ intermediaries: [{ client: 'gateway', actors: ['agent-b'] }] })
-    expect(
-      evaluatePolicy(p, facts({ client: 'gateway', actor: { sub: 'agent-b', ownedByClient: false } })),
-    ).toMatchObject({
+    expect(evaluatePolicy(p, facts({ client: 'gateway', actor: own('agent-b') }))).toMatchObject({
       act: { sub: 'agent-b' },
     })
   })
@@ -102,7 +108,7 @@ describe('evaluatePolicy', () => {
     [
       "an actor_token is another's and the client is no intermediary",
       policy(),
-      facts({ actor: { sub: 'other', ownedByClient: false } }),
+      facts({ actor: own('other') }),
       'actor_token.not_bound_to_client',
     ],
     [
@@ -151,6 +157,106 @@ describe('evaluatePolicy', () => {
     ['the scope exceeds the subject', policy(), facts({ requestedScope: ['a', 'd'] }), 'scope.not_allowed'],
     ['the scope exceeds the policy', policy(), facts({ requestedScope: ['c'] }), 'scope.not_allowed'],
     [
+      "the scope exceeds the client's registered scopes",
+      policy(),
+      facts({ requestedScope: ['b'], clientScopes: ['a'] }),
+      'scope.not_allowed',
+    ],
+    ['the client has no registered scope at all', policy(), facts({ clientScopes: [] }), 'scope.not_allowed'],
+    [
+      'the scope exceeds the registered scopes of the actor an intermediary presents',
+      policy({ intermediaries: [{ client: 'gateway', actors: ['agent-b'] }] }),
+      facts({ client: 'gateway', actor: own('agent-b'), actorScopes: ['a'], requestedScope: ['b'] }),
+      'scope.not_allowed',
+    ],
+    [
+      'our token issued to another client that is neither in its chain nor an accepted holder',
+      policy(),
+      facts({ subject: { ...facts().subject, holder: 'other-agent' } }),
+      'subject_token.holder_not_allowed',
+    ],
+    [
+      'our token whose holder is in its chain, but not a listed actor',
+      policy({ actors: ['agent', 'first'] }),
+      facts({ subject: { ...facts().subject, holder: 'stranger', act: { sub: 'stranger' } } }),
+      'subject_token.holder_not_allowed',
+    ],
+    [
+      "an accepted holder's token, once the holder joins the chain, is too deep",
+      policy({ holders: ['svc'], maxDepth: 1 }),
+      facts({ subject: { ...facts().subject, holder: 'svc' } }),
+      'delegation.too_deep',
+    ],
+    [
+      'an accepted holder would vanish by impersonation',
+      policy({ holders: ['svc'], modes: ['impersonation'] }),
+      facts({ subject: { ...facts().subject, holder: 'svc' } }),
+      'delegation.impersonation_of_delegated_token',
+    ],
+    [
+      'the subject and actor roles are swapped (the actor token speaks for the person)',
+      policy(),
+      facts({
+        subject: { ...facts().subject, sub: 'agent', holder: 'agent' },
+        actor: own('agent', { sub: 'alice', act: { sub: 'agent' } }),
+      }),
+      'delegation.roles_swapped',
+    ],
+    [
+      "the actor token belongs to another person's delegation (splicing)",
+      policy(),
+      facts({ actor: own('agent', { sub: 'bob', act: { sub: 'agent' } }) }),
+      'delegation.chain_spliced',
+    ],
+    [
+      'the actor token is for the same person, vouched for by another issuer (splicing)',
+      policy(),
+      facts({ actor: own('agent', { sub: 'alice', origin: 'some-idp', act: { sub: 'agent' } }) }),
+      'delegation.chain_spliced',
+    ],
+    [
+      'the chain returns to an earlier actor (A → B → A)',
+      policy({ maxDepth: 5 }),
+      facts({ subject: { ...facts().subject, holder: 'b', act: { sub: 'b', act: { sub: 'agent' } } } }),
+      'delegation.cycle',
+    ],
+    [
+      'an actor would act for itself',
+      policy(),
+      facts({ subject: { ...facts().subject, sub: 'agent', holder: 'agent' } }),
+      'delegation.cycle',
+    ],
+    [
+      'the path requires DPoP and the request has no proof',
+      policy({ requireDpop: true }),
+      facts(),
+      'request.dpop_required',
+    ],
+    [
+      'the client requires DPoP and the request has no proof',
+      policy(),
+      facts({ clientRequiresDpop: true }),
+      'request.dpop_required',
+    ],
+    [
+      'a DPoP-bound subject token without a proof',
+      policy(),
+      facts({ subject: { ...facts().subject, jkt: 'key-1' } }),
+      'subject_token.key_not_proven',
+    ],
+    [
+      'a DPoP-bound subject token with a proof of another key',
+      policy(),
+      facts({ subject: { ...facts().subject, jkt: 'key-1' }, dpopJkt: 'key-2' }),
+      'subject_token.key_not_proven',
+    ],
+    [
+      'a DPoP-bound actor token with a proof of another key',
+      policy(),
+      facts({ actor: own('agent', { jkt: 'key-1' }), dpopJkt: 'key-2' }),
+      'actor_token.key_not_proven',
+    ],
+    [
       'the scope exceeds the task',
       policy(),
       facts({ requestedScope: ['b'], task: { scope: ['a'], expiresAt: 5_000 } }),
@@ -170,6 +276,59 @@ describe('evaluatePolicy', () => {
     ],
   ] as const)('denies when %s', (_, p, f, reason) => {
     expect(evaluatePolicy(p, f)).toMatchObject({ allow: false, reason })
+  })
+})
+
+describe('evaluatePolicy: whose token, and an honest chain', () => {
+  it("lets a listed actor in the subject's chain hold it: a sub-agent works from its agent's token", () => {
+    const subject = { ...facts().subject, holder: 'first', act: { sub: 'first' } }
+    expect(evaluatePolicy(policy({ actors: ['agent', 'first'] }), facts({ subject }))).toMatchObject({
+      allow: true,
+      act: { sub: 'agent', act: { sub: 'first' } },
+    })
+  })
+
+  it('records an accepted holder that is not the subject in the chain: a holder never vanishes', () => {
+    const subject = { ...facts().subject, holder: 'svc' }
+    expect(evaluatePolicy(policy({ holders: ['svc'] }), facts({ subject }))).toMatchObject({
+      allow: true,
+      act: { sub: 'agent', act: { sub: 'svc' } },
+    })
+  })
+
+  it("does not add an accepted holder that is the subject itself (a service's own token)", () => {
+    const subject = { ...facts().subject, sub: 'svc', holder: 'svc' }
+    expect(evaluatePolicy(policy({ holders: ['svc'] }), facts({ subject }))).toMatchObject({
+      allow: true,
+      act: { sub: 'agent' },
+    })
+  })
+
+  it('chooses delegation under "either" when the holder must join the chain', () => {
+    const subject = { ...facts().subject, holder: 'svc' }
+    const either = policy({ holders: ['svc'], modes: ['delegation', 'impersonation'] })
+    expect(evaluatePolicy(either, facts({ subject }))).toMatchObject({ act: { sub: 'agent', act: { sub: 'svc' } } })
+  })
+
+  it('keeps the chain when its current actor exchanges its own token again (narrowing is not a hop)', () => {
+    const subject = { ...facts().subject, holder: 'agent', act: { sub: 'agent' } }
+    expect(evaluatePolicy(policy(), facts({ subject, requestedScope: ['a'] }))).toMatchObject({
+      allow: true,
+      scope: ['a'],
+      act: { sub: 'agent' },
+    })
+  })
+
+  it("accepts a delegated actor token of the same person's delegation", () => {
+    const actor = own('agent', { sub: 'alice', act: { sub: 'agent' } })
+    expect(evaluatePolicy(policy(), facts({ actor }))).toMatchObject({ allow: true, act: { sub: 'agent' } })
+  })
+
+  it('accepts a bound subject token with a proof of its key', () => {
+    const subject = { ...facts().subject, jkt: 'key-1' }
+    expect(evaluatePolicy(policy({ requireDpop: true }), facts({ subject, dpopJkt: 'key-1' }))).toMatchObject({
+      allow: true,
+    })
   })
 })
 
@@ -209,7 +368,20 @@ describe('effectivePolicy', () => {
       actors: ['y', 'z'],
       maxDepth: 3,
       intermediaries: [],
+      holders: [],
       task: { required: true, maxLifetime: 3600 },
+      requireDpop: false,
+    })
+  })
+
+  it('accepts a holder only where every level that names holders does, and requires DPoP if any level does', () => {
+    const effective = effectivePolicy([
+      { path: 'a', version: 1, spec: spec({ subjectTokens: { holders: ['x', 'y'] }, requireDpop: true }) },
+      { path: 'a/b', version: 1, spec: spec({ subjectTokens: { holders: ['y', 'z'] }, requireDpop: false }) },
+    ])
+    expect({ holders: effective.holders, requireDpop: effective.requireDpop }).toEqual({
+      holders: ['y'],
+      requireDpop: true,
     })
   })
 
@@ -230,7 +402,9 @@ describe('effectivePolicy', () => {
       modes: ['delegation'],
       maxDepth: 1,
       intermediaries: [],
+      holders: [],
       task: { required: false },
+      requireDpop: false,
     })
   })
 })

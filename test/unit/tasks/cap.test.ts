@@ -4,6 +4,7 @@ import { capTask, DEFAULT_TASK_LIFETIME, type TaskBounds } from '../../../src/ta
 const bounds = (over: Partial<TaskBounds> = {}): TaskBounds => ({
   now: 1_000,
   subject: { scope: ['a', 'b', 'c'], expiresAt: 100_000 },
+  clientScopes: ['a', 'b', 'c'],
   resources: [{ uri: 'r1', catalogue: ['a', 'b', 'c', 'd'], ceiling: ['a', 'b'], maxLifetime: 3_600 }],
   ...over,
 })
@@ -54,6 +55,12 @@ describe('capTask', () => {
       'a scope beyond the person token',
       { resources: ['r1'], scope: ['a'] },
       bounds({ subject: { scope: ['b'], expiresAt: 9_999 } }),
+      'invalid_scope',
+    ],
+    [
+      "a scope beyond the agent's registered scopes",
+      { resources: ['r1'], scope: ['b'] },
+      bounds({ clientScopes: ['a'] }),
       'invalid_scope',
     ],
     [

@@ -1,0 +1,78 @@
+// Keeping delegation chains honest (RFC 8693 §2.1, §4.1 leave this to the server): whose token the
+// subject is, which actor token may go with it, and that the token's holder stays on the record. Pure.
+import { type ActClaim, actorsOf, nestAct } from './act-claim.ts'
+import type { Decision } from './decision.ts'
+import type { EffectivePolicy } from './effective.ts'
+import type { ActorFacts, SubjectFacts } from './evaluate.ts'
+
+const denied = (reason: Extract<Decision, { allow: false }>['reason'], detail: string): Decision => ({
+  allow: false,
+  reason,
+  detail,
+})
+
+/** Who vouches for the subject of a token at the root of its chain. */
+const originOf = (subject: SubjectFacts): string => subject.origin ?? subject.issuer
+
+/** A token that acts for someone (a delegation) rather than being its holder's own identity. */
+const actsForSomeone = (token: { holder?: string | undefined; sub: string; act?: ActClaim | undefined }) =>
+  token.act !== undefined || (token.holder !== undefined && token.holder !== token.sub)
+
+/**
+ * The actor token must fit the subject token:
+ * - roles swapped: the subject is the acting client's own identity while the actor token speaks for
+ *   someone else (the person's token presented as the actor);
+ * - spliced: an actor token that belongs to a delegation (it acts for someone) belongs to this one —
+ *   the same subject, vouched for by the same issuer. An actor's own identity token fits any chain.
+ */
+export function chainProblem(
+  subject: SubjectFacts,
+  actor: ActorFacts | undefined,
+  client: string,
+): Decision | undefined {
+  if (!actor) return undefined
+  if ([client, actor.holder].includes(subject.sub) && actor.sub !== subject.sub && actsForSomeone(actor)) {
+    return denied(
+      'delegation.roles_swapped',
+      `subject ${subject.sub} is the actor; the actor token is for ${actor.sub}`,
+    )
+  }
+  if (actsForSomeone(actor) && (actor.sub !== subject.sub || actor.origin !== originOf(subject))) {
+    return denied(
+      'delegation.chain_spliced',
+      `actor token of ${actor.sub} (${actor.origin}) with subject ${subject.sub}`,
+    )
+  }
+  return undefined
+}
+
+/**
+ * Whose token the subject is: one of our tokens may be exchanged by its holder (the caller or the actor
+ * it acts as), by anyone when its holder is a listed actor already in its chain (a sub-agent working
+ * from its agent's token), or when the path accepts its holder as a subject source (holders).
+ * Foreign tokens have no holder in our namespace; their issuer's trust decides.
+ */
+export function holderProblem(
+  policy: EffectivePolicy,
+  subject: SubjectFacts,
+  acting: readonly string[],
+): Decision | undefined {
+  const { holder } = subject
+  if (holder === undefined || acting.includes(holder)) return undefined
+  const listedInChain = actorsOf(subject.act).includes(holder) && (policy.actors?.includes(holder) ?? true)
+  if (listedInChain || policy.holders.includes(holder)) return undefined
+  return denied('subject_token.holder_not_allowed', `issued to ${holder}`)
+}
+
+/**
+ * The chain the new actor wraps: the subject's own, with its holder added as the most recent prior
+ * actor when it is neither the subject, nor the new current actor, nor already in the chain — a
+ * holder never vanishes from the record.
+ */
+export function recordHolder(subject: SubjectFacts, currentActor: string): ActClaim | undefined {
+  const { holder, act } = subject
+  if (holder === undefined || holder === subject.sub || holder === currentActor || actorsOf(act).includes(holder)) {
+    return act
+  }
+  return nestAct({ sub: holder }, act)
+}

@@ -1,0 +1,28 @@
+// The one replay store (client assertion jtis, RFC 7523 §3; DPoP proof jtis, RFC 9449 §11.1): a value
+// is claimed with one atomic statement, so concurrent requests on any number of processes cannot
+// both succeed. An expired claim may be claimed again (its row is reused; the janitor prunes the rest).
+import { createHash } from 'node:crypto'
+import { type Kysely, sql } from 'kysely'
+import type { DB } from '../db/schema.ts'
+
+/** oidc-provider's ReplayDetection key for (iss, jti), so both stores are one. */
+export const replayKey = (iss: string, jti: string): string =>
+  createHash('sha256').update(`${iss}${jti}`).digest('base64url')
+
+/** True when this call claimed (iss, jti) until `expiresAt`; false when it is already claimed. */
+export async function claimOnce(
+  db: Kysely<DB>,
+  iss: string,
+  jti: string,
+  expiresAt: Date,
+  now: Date,
+): Promise<boolean> {
+  const id = replayKey(iss, jti)
+  const payload = JSON.stringify({ jti: id, iss, kind: 'ReplayDetection' })
+  const result = await sql`
+    insert into oidc_payloads (model, id, payload, expires_at)
+    values ('ReplayDetection', ${id}, ${payload}::jsonb, ${expiresAt})
+    on conflict (model, id) do update set payload = excluded.payload, expires_at = excluded.expires_at, consumed_at = null
+      where oidc_payloads.expires_at <= ${now}`.execute(db)
+  return Number(result.numAffectedRows ?? 0n) === 1
+}
