@@ -15,14 +15,18 @@ const key = createPrivateKey({
 
 export const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
 
-export function clientAssertion(audience: string, jti: string = randomUUID()): Promise<string> {
+export function clientAssertion(
+  audience: string,
+  jti: string = randomUUID(),
+  options: { iat?: number } = {},
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000)
   return new SignJWT({})
     .setProtectedHeader({ alg: 'ES256', kid: 'jwt-client-1' })
     .setIssuer('jwt-agent')
     .setSubject('jwt-agent')
     .setAudience(audience)
-    .setIssuedAt(now)
+    .setIssuedAt(options.iat ?? now)
     .setExpirationTime(now + 60)
     .setJti(jti)
     .sign(key)

@@ -26,18 +26,23 @@ export interface PersonToken {
   claims?: Record<string, unknown>
   /** Sign with a key the IdP never published. */
   foreignKey?: boolean
+  /** Leave the scope claim out. */
+  noScope?: boolean
+  /** iat, epoch seconds (default now). */
+  iat?: number
 }
 
 /** An access token of the person `sub` (default alice), as the company IdP would issue it. */
 export function personToken(options: PersonToken = {}): Promise<string> {
   const now = Math.floor(Date.now() / 1000)
   const key = options.foreignKey ? generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey : privateKey
-  return new SignJWT({ scope: options.scope ?? 'tickets:read tickets:write', ...options.claims })
+  const scope = options.noScope ? {} : { scope: options.scope ?? 'tickets:read tickets:write' }
+  return new SignJWT({ ...scope, ...options.claims })
     .setProtectedHeader({ alg: 'ES256', typ: options.typ ?? 'at+jwt', kid: 'idp-1' })
     .setIssuer(options.iss ?? IDP_ISSUER)
     .setSubject(options.sub ?? 'alice')
     .setAudience(options.aud ?? 'https://mandate.test')
-    .setIssuedAt(now)
+    .setIssuedAt(options.iat ?? now)
     .setExpirationTime(now + (options.expiresIn ?? 600))
     .setJti(crypto.randomUUID())
     .sign(key)

@@ -1,0 +1,234 @@
+// Disabling a client (spec.disabled, or `mandate client disable`) refuses its authentication and ends,
+// at read time, every token it holds or acts in, on every process at once; enabling it again does not
+// bring those tokens back. And client assertions are single-use under concurrency.
+import { execFile } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { systemClock } from '../../src/lib/clock.ts'
+import { applyDocuments } from '../../src/manifests/apply.ts'
+import { clientAssertion, JWT_BEARER } from '../support/client-assertion.ts'
+import { useDatabase } from '../support/database.ts'
+import { personToken } from '../support/idp.ts'
+import {
+  ACCESS_TOKEN,
+  clientCredentials,
+  exchange,
+  exchanged,
+  expectRejection,
+  introspect,
+  post,
+  TOKEN_EXCHANGE,
+} from '../support/oauth.ts'
+import { TEST_MASTER_KEY, useServer } from '../support/server.ts'
+
+const t = useDatabase()
+const server = useServer(t)
+const tickets = 'https://tickets.test/'
+const invalidClient = { status: 401, error: 'invalid_client', error_description: 'client authentication failed' }
+const secret = 'switch-agent-secret-0123456'
+
+const agentDocument = (disabled: boolean) => `apiVersion: mandate/v1
+kind: Client
+metadata: { name: switch-agent }
+spec:
+  profile: agent
+  secret: ${secret}
+  grantTypes: [client_credentials, ${TOKEN_EXCHANGE}]
+  scopes: [tickets:read, tickets:write]
+  disabled: ${disabled}
+---
+apiVersion: mandate/v1
+kind: PolicyPath
+metadata: { name: acme/support/switch-agent }
+spec:
+  bindings: [{ client: switch-agent, resource: ${tickets}, grantType: ${TOKEN_EXCHANGE} }]
+  delegation: { actors: [switch-agent, sub-agent] }
+`
+async function applyAgent(disabled: boolean) {
+  const dir = mkdtempSync(join(tmpdir(), 'mandate-disable-'))
+  writeFileSync(join(dir, 'agent.yaml'), agentDocument(disabled))
+  expect((await applyDocuments(t.db, [dir], { clock: systemClock })).findings).toEqual([])
+}
+// sub-agent's path lists its actors; switch-agent must be one for sub-agent to work from its tokens.
+async function letSubAgentTakeOver() {
+  const dir = mkdtempSync(join(tmpdir(), 'mandate-disable-sub-'))
+  writeFileSync(
+    join(dir, 'sub.yaml'),
+    `apiVersion: mandate/v1
+kind: PolicyPath
+metadata: { name: acme/support/sub-agent }
+spec:
+  bindings:
+    - { client: sub-agent, resource: ${tickets}, grantType: ${TOKEN_EXCHANGE} }
+  scopes: [tickets:read]
+  delegation: { actors: [agent-one, sub-agent, sub-sub-agent, switch-agent] }
+`,
+  )
+  expect((await applyDocuments(t.db, [dir], { clock: systemClock })).findings).toEqual([])
+}
+
+const asSwitch = { clientId: 'switch-agent', secret }
+/**
+ * Tokens issued in the second a client was disabled stay inactive (times are whole seconds, and a
+ * token issued milliseconds before the disable must not survive it): wait for the next second.
+ */
+const nextSecond = () => new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 5))
+const tokensOf = async () => {
+  const ownResponse = await clientCredentials(server.url, 'switch-agent', { resource: tickets }, secret)
+  const held = ((await ownResponse.json()) as { access_token: string }).access_token
+  const acting = (await (
+    await post(
+      `${server.url}/token`,
+      {
+        grant_type: TOKEN_EXCHANGE,
+        subject_token: await personToken({ scope: 'tickets:read' }),
+        subject_token_type: ACCESS_TOKEN,
+        resource: tickets,
+      },
+      asSwitch,
+    )
+  ).json()) as { access_token: string }
+  // A sub-agent works from switch-agent's token: switch-agent is a party of that token too.
+  const downstream = await exchanged(server.url, 'sub-agent', { subject_token: acting.access_token, resource: tickets })
+  return { held, acting: acting.access_token, downstream }
+}
+
+beforeAll(async () => {
+  await applyAgent(false)
+  await letSubAgentTakeOver()
+})
+
+describe('a disabled client', () => {
+  it('cannot authenticate, and no token it holds or acts in is active; enabling it does not revive them', async () => {
+    const { held, acting, downstream } = await tokensOf()
+    for (const token of [held, acting, downstream])
+      expect(await introspect(server.url, token)).toMatchObject({ active: true })
+    const unrelated = await exchanged(server.url, 'agent-one', {
+      subject_token: await personToken(),
+      resource: tickets,
+    })
+
+    await applyAgent(true)
+    const before = await t.db
+      .selectFrom('issued_tokens')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow()
+    await expectRejection(
+      await clientCredentials(server.url, 'switch-agent', { resource: tickets }, secret),
+      invalidClient,
+    )
+    await expectRejection(
+      await post(
+        `${server.url}/tasks`,
+        { subject_token: await personToken(), subject_token_type: ACCESS_TOKEN, purpose: 'p', resource: tickets },
+        asSwitch,
+      ),
+      invalidClient,
+    )
+    const after = await t.db
+      .selectFrom('issued_tokens')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow()
+    expect(after.n).toBe(before.n)
+    for (const token of [held, acting, downstream])
+      expect(await introspect(server.url, token)).toEqual({ active: false })
+    // Nor can its tokens be exchanged any more.
+    const reuse = await exchange(server.url, 'sub-agent', { subject_token: acting, resource: tickets })
+    expect(reuse.status).toBe(400)
+    expect(await introspect(server.url, unrelated)).toMatchObject({ active: true })
+
+    await applyAgent(false)
+    await nextSecond()
+    const fresh = await clientCredentials(server.url, 'switch-agent', { resource: tickets }, secret)
+    expect(fresh.status).toBe(200)
+    const { access_token } = (await fresh.json()) as { access_token: string }
+    expect(await introspect(server.url, access_token)).toMatchObject({ active: true })
+    for (const token of [held, acting, downstream])
+      expect(await introspect(server.url, token)).toEqual({ active: false })
+  })
+})
+
+describe.runIf(t.isPostgres)('mandate client disable', () => {
+  const cli = new URL('../../src/cli/main.ts', import.meta.url).pathname
+  const mandate = (...args: string[]) =>
+    promisify(execFile)(process.execPath, [cli, ...args], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        MANDATE_DATABASE_URL: t.url as string,
+        MANDATE_MASTER_KEY: TEST_MASTER_KEY,
+        MANDATE_ISSUER: server.issuer,
+        MANDATE_LOG_LEVEL: 'warn',
+      },
+    })
+
+  it('takes effect at once on a running server, outlives re-applying the document, and is undone only by enable', async () => {
+    await nextSecond()
+    const { held, downstream } = await tokensOf()
+    expect((await mandate('client', 'disable', 'switch-agent')).stdout).toBe('client switch-agent disabled\n')
+    for (const token of [held, downstream]) expect(await introspect(server.url, token)).toEqual({ active: false })
+    await expectRejection(
+      await clientCredentials(server.url, 'switch-agent', { resource: tickets }, secret),
+      invalidClient,
+    )
+    // The document says enabled, but a CLI disable stands until `mandate client enable`.
+    await applyAgent(false)
+    await expectRejection(
+      await clientCredentials(server.url, 'switch-agent', { resource: tickets }, secret),
+      invalidClient,
+    )
+    const audit = await t.db
+      .selectFrom('audit_events')
+      .select(['type', 'actor', 'data'])
+      .where('type', '=', 'client.disabled')
+      .execute()
+    expect(audit).toEqual([{ type: 'client.disabled', actor: 'cli', data: { client_id: 'switch-agent' } }])
+
+    expect((await mandate('client', 'enable', 'switch-agent')).stdout).toBe('client switch-agent enabled\n')
+    await nextSecond()
+    expect((await clientCredentials(server.url, 'switch-agent', { resource: tickets }, secret)).status).toBe(200)
+    expect(await introspect(server.url, held)).toEqual({ active: false })
+    await expect(mandate('client', 'disable', 'no-such-client')).rejects.toMatchObject({
+      code: 1,
+      stderr: 'client no-such-client not found\n',
+    })
+  })
+})
+
+describe('a client assertion (private_key_jwt)', () => {
+  const tasksBody = async (assertion: string) => ({
+    client_id: 'jwt-agent',
+    client_assertion_type: JWT_BEARER,
+    client_assertion: assertion,
+    subject_token: await personToken({ scope: 'tickets:read' }),
+    subject_token_type: ACCESS_TOKEN,
+    purpose: 'p',
+    resource: tickets,
+  })
+
+  it('is spent once, even when sent 8 times at once to the token endpoint', async () => {
+    const assertion = await clientAssertion(server.issuer)
+    const statuses = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        post(`${server.url}/token`, {
+          grant_type: 'client_credentials',
+          resource: tickets,
+          client_assertion_type: JWT_BEARER,
+          client_assertion: assertion,
+        }).then((response) => response.status),
+      ),
+    )
+    expect(statuses.sort()).toEqual([200, 401, 401, 401, 401, 401, 401, 401])
+  })
+
+  it('is spent once, even when sent 8 times at once to the tasks API', async () => {
+    const assertion = await clientAssertion(server.issuer)
+    const bodies = await Promise.all(Array.from({ length: 8 }, () => tasksBody(assertion)))
+    const statuses = await Promise.all(
+      bodies.map((body) => post(`${server.url}/tasks`, body).then((response) => response.status)),
+    )
+    expect(statuses.sort()).toEqual([201, 401, 401, 401, 401, 401, 401, 401])
+  })
+})
