@@ -21,6 +21,7 @@ import { type Clock, systemClock, toDate } from './lib/clock.ts'
 import { type Check, managementApp } from './observability/health.ts'
 import { createLog, type Log } from './observability/log.ts'
 import { createMetrics, type Metrics } from './observability/metrics.ts'
+import { outboundFetch } from './outbound/fetch.ts'
 import { buildProvider, deriveCookieKeys } from './oidc/provider.ts'
 import { tasksApi } from './tasks/api.ts'
 import { enqueueTaskCompleted, WebhookDispatcher } from './tasks/webhooks.ts'
@@ -65,6 +66,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   }
   const keys = masterKeys(config, log)
   const issuer = config.issuer ?? `http://localhost:${config.port}`
+  const fetchOutbound = outboundFetch(config.outbound)
 
   const ring = new KeyRing({
     db,
@@ -104,11 +106,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     clockTolerance: config.clockTolerance,
     onDecision,
     log,
+    fetchOutbound,
   })
   provider.use(recordEarlyRefusals({ db, clock, onDecision }))
 
   await ensureAdminAccess(db, { clock, bootstrapSecret: config.bootstrapAdminSecret })
-  const webhooks = new WebhookDispatcher({ db, clock, ring, issuer, log })
+  const webhooks = new WebhookDispatcher({ db, clock, ring, issuer, log, fetchOutbound })
   webhooks.start()
 
   const publicApp = new Koa()
@@ -128,6 +131,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       enqueueCompleted: (trx, task, outcome, jtis) =>
         enqueueTaskCompleted(trx, { clock, ring, issuer }, task, outcome, jtis),
       afterCompleted: () => webhooks.kick(),
+      fetchOutbound,
       replayUnique: (iss, jti, exp) => provider.ReplayDetection.unique(iss, jti, exp),
     }),
   )

@@ -11,6 +11,8 @@ export type AuditType =
   | 'token_exchange.issued'
   | 'token_exchange.denied'
   | 'client.bootstrapped'
+  | 'document.created'
+  | 'document.updated'
 
 export interface AuditEvent {
   type: AuditType

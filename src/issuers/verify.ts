@@ -1,20 +1,14 @@
 // Verifies a JWT from a trusted foreign issuer (RFC 8725): the issuer must be registered, the
 // algorithm on its allow-list, the key from its JWKS, the audience its configured one. Undefined for
 // any token problem; outages and bugs propagate.
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  decodeJwt,
-  errors as joseErrors,
-  type JSONWebKeySet,
-  type JWTPayload,
-  jwtVerify,
-} from 'jose'
+import { decodeJwt, errors as joseErrors, type JWTPayload, jwtVerify } from 'jose'
 import type { Kysely } from 'kysely'
 import { DependencyUnavailable } from '../db/outage.ts'
 import type { DB } from '../db/schema.ts'
 import type { Clock } from '../lib/clock.ts'
-import { findIssuerByIss, type IssuerRow } from './store.ts'
+import type { OutboundFetch } from '../outbound/fetch.ts'
+import { keySetOf } from './key-sets.ts'
+import { findIssuerByIss } from './store.ts'
 
 export interface ForeignToken {
   issuerName: string
@@ -22,24 +16,9 @@ export interface ForeignToken {
   typ: string | undefined
 }
 
-type KeySet = ReturnType<typeof createRemoteJWKSet>
-// Remote key sets keep jose's cache (10 min) and unknown-kid cooldown (30 s) across requests.
-const remoteSets = new Map<string, KeySet>()
-
-function keySetOf(row: IssuerRow): KeySet {
-  if (row.jwks) return createLocalJWKSet(row.jwks as JSONWebKeySet) as KeySet
-  const uri = row.jwks_uri as string
-  let set = remoteSets.get(uri)
-  if (!set) {
-    set = createRemoteJWKSet(new URL(uri), { timeoutDuration: 3000 })
-    remoteSets.set(uri, set)
-  }
-  return set
-}
-
 export async function verifyForeignToken(
   token: string,
-  deps: { db: Kysely<DB>; clock: Clock; clockTolerance: number },
+  deps: { db: Kysely<DB>; clock: Clock; clockTolerance: number; fetchOutbound: OutboundFetch },
 ): Promise<ForeignToken | undefined> {
   let iss: unknown
   try {
@@ -51,7 +30,7 @@ export async function verifyForeignToken(
   const row = await findIssuerByIss(deps.db, iss)
   if (!row) return undefined
   try {
-    const { payload, protectedHeader } = await jwtVerify(token, keySetOf(row), {
+    const { payload, protectedHeader } = await jwtVerify(token, keySetOf(row, deps.fetchOutbound), {
       issuer: row.issuer,
       algorithms: row.algorithms,
       ...(row.audience ? { audience: row.audience } : {}),
