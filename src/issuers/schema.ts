@@ -49,6 +49,7 @@ export const IssuerDocument = documentSchema(
 /** A key no listed algorithm can use would never verify a token: say so instead. */
 function algorithmProblem(jwk: Record<string, unknown>, algorithms: readonly string[]): string | undefined {
   const usable = algorithmsFor(jwk)
+  if (usable.length === 0) return undefined // a curve nothing verifies: the strength check says so
   if (typeof jwk.alg === 'string' && !algorithms.includes(jwk.alg))
     return `the key's alg ${jwk.alg} is not in spec.algorithms`
   if (!usable.some((alg) => algorithms.includes(alg)))

@@ -6,7 +6,7 @@ import http from 'node:http'
 import https from 'node:https'
 import type { LookupFunction } from 'node:net'
 import { forbiddenRange } from './address.ts'
-import { hostOf, isAllowedHost, type OutboundRules, urlProblem } from './rules.ts'
+import { hostOf, isAllowedHost, type OutboundRules, requestProblem } from './rules.ts'
 
 /** Responses larger than this are refused: a JWKS or a webhook answer is a few kilobytes. */
 const MAX_BODY = 1024 * 1024
@@ -29,10 +29,10 @@ export class OutboundRefused extends Error {
 export function outboundFetch(rules: OutboundRules): OutboundFetch {
   return async (input, init = {}) => {
     const url = new URL(input)
-    const problem = urlProblem(url.href, rules)
+    const problem = requestProblem(url, rules)
     if (problem) throw new OutboundRefused(`${url.origin}: ${problem}`)
     const host = hostOf(url)
-    // Node skips the lookup for an IP literal; urlProblem has judged the literal already.
+    // Node skips the lookup for an IP literal; requestProblem has judged the literal already.
     return await send(url, init, isAllowedHost(host, rules) ? undefined : guardedLookup)
   }
 }

@@ -36,7 +36,7 @@ function canonicalHost(entry: string): string {
 // RFC 6761 §6.3: "localhost" and names under it resolve to loopback.
 const isLoopbackName = (host: string) => host === 'localhost' || host.endsWith('.localhost')
 
-/** Why the server must not fetch this URL, or undefined when it may (DNS answers are checked at fetch time). */
+/** Why the server must not fetch this URL, judged from its text alone (at apply time, without DNS). */
 export function urlProblem(url: string, rules: OutboundRules): string | undefined {
   let parsed: URL
   try {
@@ -44,11 +44,23 @@ export function urlProblem(url: string, rules: OutboundRules): string | undefine
   } catch {
     return 'not a URL'
   }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return 'must be an https URL'
-  if (rules.requireHttps && parsed.protocol !== 'https:') return 'must be an https URL in production'
   const host = hostOf(parsed)
-  if (isAllowedHost(host, rules)) return undefined
-  const range = isLoopbackName(host) ? 'loopback' : forbiddenRange(host)
-  if (range === undefined) return undefined
-  return `must not point at a ${range} address (${host}) unless MANDATE_OUTBOUND__ALLOW_HOSTS lists it`
+  const loopbackName = isLoopbackName(host) && !isAllowedHost(host, rules)
+  return requestProblem(parsed, rules) ?? (loopbackName ? forbidden('loopback', host) : undefined)
 }
+
+/**
+ * Why the server must not send this request, before connecting: the scheme, and a forbidden IP literal.
+ * A name is judged by what DNS answers for it (outbound/fetch.ts), so a rebinding name is caught too.
+ */
+export function requestProblem(url: URL, rules: OutboundRules): string | undefined {
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must be an https URL'
+  if (rules.requireHttps && url.protocol !== 'https:') return 'must be an https URL in production'
+  const host = hostOf(url)
+  if (isAllowedHost(host, rules)) return undefined
+  const range = forbiddenRange(host)
+  return range === undefined ? undefined : forbidden(range, host)
+}
+
+const forbidden = (range: string, host: string) =>
+  `must not point at a ${range} address (${host}) unless MANDATE_OUTBOUND__ALLOW_HOSTS lists it`
