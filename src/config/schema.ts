@@ -96,7 +96,7 @@ export const Config = z
     // Issuer jwksUri and Resource revocationWebhook: checked at apply time and before every request.
     outbound: z
       .strictObject({
-        requireHttps: Flag.default(false).meta({
+        requireHttps: Flag.prefault(false).meta({
           description:
             'Refuse http:// in jwksUri and revocationWebhook (at apply and at every fetch). Always true with NODE_ENV=production, where false is refused.',
         }),
