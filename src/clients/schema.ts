@@ -1,6 +1,7 @@
 // `kind: Client` — an OAuth client. metadata.name is its client_id.
 import * as z from 'zod'
-import { documentSchema, Metadata, ScopeToken, strongKey } from '../manifests/envelope.ts'
+import { strongKey } from '../lib/jwk-strength.ts'
+import { documentSchema, Metadata, ScopeToken } from '../manifests/envelope.ts'
 
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
 

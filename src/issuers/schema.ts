@@ -1,8 +1,8 @@
 // `kind: Issuer` — a trusted foreign issuer whose JWTs may be presented as subject tokens
 // (for example a company IdP's access tokens). Only asymmetric algorithms: no shared secrets.
 import * as z from 'zod'
-import { algorithmsFor } from '../lib/jwk-strength.ts'
-import { documentSchema, Metadata, strongKey } from '../manifests/envelope.ts'
+import { algorithmsFor, strongKey } from '../lib/jwk-strength.ts'
+import { documentSchema, Metadata } from '../manifests/envelope.ts'
 
 export const AsymmetricAlgorithm = z.enum([
   'RS256',

@@ -2,6 +2,7 @@
 // least 2048 bits, NIST curves from P-256), and which JWS algorithms can use it. No I/O: the key is only
 // parsed, so malformed keys (bad points, empty moduli) are refused too.
 import { createPublicKey, type JsonWebKey } from 'node:crypto'
+import * as z from 'zod'
 
 export const MIN_RSA_BITS = 2048
 const EC_ALGORITHMS: Record<string, string> = { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' }
@@ -38,3 +39,9 @@ export function algorithmsFor(jwk: Record<string, unknown>): string[] {
   if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') return ['EdDSA']
   return []
 }
+
+/** The zod check documents put on each public JWK (Client and Issuer `jwks`). */
+export const strongKey = z.superRefine<Record<string, unknown>>((jwk, ctx) => {
+  const problem = weakKeyProblem(jwk)
+  if (problem) ctx.addIssue({ code: 'custom', message: problem, input: jwk })
+})

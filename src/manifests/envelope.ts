@@ -1,7 +1,6 @@
 // The envelope every document shares (apiVersion, kind, metadata, spec), Kubernetes-style, so
 // files in Git, `mandate apply` and (later) the admin API speak one format.
 import * as z from 'zod'
-import { weakKeyProblem } from '../lib/jwk-strength.ts'
 
 export const API_VERSION = 'mandate/v1'
 
@@ -26,9 +25,3 @@ export function documentSchema<Kind extends string, Meta extends z.ZodType, Spec
 
 /** Sorted, de-duplicated list (documents compare equal regardless of order). */
 export const uniqueSorted = (values: readonly string[]): string[] => [...new Set(values)].sort()
-
-/** A check for public JWKs in documents: refuses keys too weak to verify anything (lib/jwk-strength.ts). */
-export const strongKey = z.superRefine<Record<string, unknown>>((jwk, ctx) => {
-  const problem = weakKeyProblem(jwk)
-  if (problem) ctx.addIssue({ code: 'custom', message: problem, input: jwk })
-})

@@ -75,6 +75,9 @@ function send(url: URL, init: OutboundInit, lookup: LookupFunction | undefined):
           else chunks.push(chunk)
         })
         response.on('error', fail)
+        response.on('close', () => {
+          if (!response.complete) fail(new Error(`${url.origin}: connection closed before the response ended`))
+        })
         response.on('end', () => {
           const status = response.statusCode ?? 502
           const headers = new Headers()
