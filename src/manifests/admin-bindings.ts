@@ -4,9 +4,8 @@
 import { ADMIN_RESOURCE } from '../admin/bootstrap.ts'
 import { ADMIN_SCOPE, type ClientDocument } from '../clients/schema.ts'
 import type { Binding, PolicyPathDocument } from '../policy/schema.ts'
-import type { AnyDocument } from './apply.ts'
+import type { AnyDocument, At } from './apply.ts'
 import type { Finding, Located } from './load.ts'
-import type { At } from './outbound-urls.ts'
 
 export interface StoredAdmins {
   /** Stored client_ids holding mandate:admin. */

@@ -1,5 +1,6 @@
 // `mandate apply`: load and validate every document first, check references across them and the
-// database, then write all changes in one transaction. Any finding means nothing is written.
+// database, then write all changes in one transaction, each with its audit event. Any finding means
+// nothing is written.
 import type { Kysely } from 'kysely'
 import { type AuditEvent, writeAudit } from '../audit/write.ts'
 import { planClient } from '../clients/plan-apply.ts'
@@ -18,7 +19,7 @@ import { planResource } from '../resources/plan-apply.ts'
 import { ResourceDocument } from '../resources/schema.ts'
 import { adminBindingFindings } from './admin-bindings.ts'
 import { type Finding, type Located, loadDocuments } from './load.ts'
-import { type At, outboundUrlFindings } from './outbound-urls.ts'
+import { outboundUrlFindings } from './outbound-urls.ts'
 import type { Planned, Written } from './plan.ts'
 
 /** Every document kind `mandate apply` accepts, in the order they are written (dependencies first). */
@@ -29,6 +30,8 @@ export const documentKinds = {
   PolicyPath: PolicyPathDocument,
 } as const
 export type AnyDocument = ClientDocument | ResourceDocument | IssuerDocument | PolicyPathDocument
+/** A finding at a field of a document (file:line:col of that field). */
+export type At = (doc: Located<AnyDocument>, path: PropertyKey[], message: string) => Finding
 
 const planners: {
   [K in AnyDocument['kind']]: (db: Kysely<DB>, doc: Extract<AnyDocument, { kind: K }>) => Promise<Planned>

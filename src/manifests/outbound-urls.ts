@@ -1,10 +1,8 @@
 // `apply` refuses a document whose URLs the server would fetch break the outbound rules (https in
 // production; no loopback, link-local or metadata host unless allowed). See outbound/rules.ts.
 import { type OutboundRules, urlProblem } from '../outbound/rules.ts'
-import type { AnyDocument } from './apply.ts'
+import type { AnyDocument, At } from './apply.ts'
 import type { Finding, Located } from './load.ts'
-
-export type At = (doc: Located<AnyDocument>, path: PropertyKey[], message: string) => Finding
 
 /** Every URL field the server fetches, by document kind. */
 function fetchedUrls(document: AnyDocument): Array<[field: string, url: string | undefined]> {
