@@ -22,6 +22,7 @@ import { type Check, managementApp } from './observability/health.ts'
 import { createLog, type Log } from './observability/log.ts'
 import { createMetrics, type Metrics } from './observability/metrics.ts'
 import { dpopNonceSecret, dpopNonces } from './oidc/dpop-nonces.ts'
+import { outboundFetch } from './outbound/fetch.ts'
 import { buildProvider, deriveCookieKeys } from './oidc/provider.ts'
 import { tasksApi } from './tasks/api.ts'
 import { enqueueTaskCompleted, WebhookDispatcher } from './tasks/webhooks.ts'
@@ -66,6 +67,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   }
   const keys = masterKeys(config, log)
   const issuer = config.issuer ?? `http://localhost:${config.port}`
+  const fetchOutbound = outboundFetch(config.outbound)
 
   const ring = new KeyRing({
     db,
@@ -92,6 +94,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     issuer,
     clockTolerance: config.clockTolerance,
     trustedTokenMaxLifetime: config.trustedTokenMaxLifetime,
+    fetchOutbound,
   }
   const provider = buildProvider({
     issuer,
@@ -113,7 +116,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   provider.use(recordEarlyRefusals({ db, clock, onDecision }))
 
   await ensureAdminAccess(db, { clock, bootstrapSecret: config.bootstrapAdminSecret })
-  const webhooks = new WebhookDispatcher({ db, clock, ring, issuer, log })
+  const webhooks = new WebhookDispatcher({ db, clock, ring, issuer, log, fetchOutbound })
   webhooks.start()
 
   const publicApp = new Koa()
@@ -130,6 +133,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       enqueueCompleted: (trx, task, outcome, jtis) =>
         enqueueTaskCompleted(trx, { clock, ring, issuer }, task, outcome, jtis),
       afterCompleted: () => webhooks.kick(),
+      fetchOutbound,
       replayUnique: (iss, jti, exp) => provider.ReplayDetection.unique(iss, jti, exp),
     }),
   )

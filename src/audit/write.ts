@@ -13,6 +13,8 @@ export type AuditType =
   | 'client.bootstrapped'
   | 'client.disabled'
   | 'client.enabled'
+  | 'document.created'
+  | 'document.updated'
 
 export interface AuditEvent {
   type: AuditType

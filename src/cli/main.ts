@@ -1,5 +1,6 @@
 // The `mandate` command: one binary for serving and for every operator task (Hydra/ZITADEL style).
 // Exit codes: 0 ok, 1 failure, 65 invalid documents (EX_DATAERR), 78 invalid configuration (EX_CONFIG).
+import { userInfo } from 'node:os'
 import { Command } from 'commander'
 import pino from 'pino'
 import { getDecision, taskDetail, tokenLineage } from '../admin/queries.ts'
@@ -34,6 +35,15 @@ function config(): Config {
 
 /** Operator commands log to stderr, so stdout carries only their answer. */
 const cliLog = (cfg: Config): Log => createLog(cfg.logLevel === 'info' ? 'warn' : cfg.logLevel, pino.destination(2))
+
+/** Who runs an operator command, for the audit trail: the OS user, or "cli" where it has no name. */
+function cliActor(): string {
+  try {
+    return `cli:${userInfo().username}`
+  } catch {
+    return 'cli'
+  }
+}
 
 async function withDatabase<T>(cfg: Config, log: Log, run: (database: Database) => Promise<T>): Promise<T> {
   const database = await connectDatabase({ ...cfg, applicationName: 'mandate-cli' }, log)
@@ -93,7 +103,12 @@ program
     const cfg = config()
     const log = cliLog(cfg)
     await withDatabase(cfg, log, async ({ db }) => {
-      const result = await applyDocuments(db, paths, { clock: systemClock, dryRun: options.dryRun ?? false })
+      const result = await applyDocuments(db, paths, {
+        clock: systemClock,
+        dryRun: options.dryRun ?? false,
+        actor: cliActor(),
+        outbound: cfg.outbound,
+      })
       if (result.findings.length > 0) {
         for (const finding of result.findings) process.stderr.write(`${formatFinding(finding)}\n`)
         process.stderr.write(`${result.findings.length} problem(s); nothing was written\n`)

@@ -62,7 +62,11 @@ export async function serve(cfg: Config, options: { apply?: string[] }): Promise
     if (stopping.signal.aborted) return
     app = started
     if (options.apply) {
-      const result = await applyDocuments(database.db, options.apply, { clock: systemClock })
+      const result = await applyDocuments(database.db, options.apply, {
+        clock: systemClock,
+        actor: 'serve',
+        outbound: cfg.outbound,
+      })
       if (stopping.signal.aborted) return
       if (result.findings.length > 0) {
         for (const finding of result.findings) process.stderr.write(`${formatFinding(finding)}\n`)

@@ -3,7 +3,7 @@
 import type { Kysely } from 'kysely'
 import type { DB } from '../db/schema.ts'
 import { contentHash } from '../lib/canonical-json.ts'
-import { type Planned, unchanged } from '../manifests/plan.ts'
+import { type Planned, stored, unchanged } from '../manifests/plan.ts'
 import type { ClientDocument } from './schema.ts'
 import { hashSecret, verifySecret } from './secret-hash.ts'
 import { findClient, upsertClient } from './store.ts'
@@ -18,13 +18,15 @@ export async function planClient(db: Kysely<DB>, doc: ClientDocument): Promise<P
       ? existing.secret_hash
       : undefined
   if (existing && existing.content_hash === hash && (secret === undefined ? existing.secret_hash === null : keptHash)) {
-    return unchanged('Client', metadata.name)
+    return unchanged('Client', metadata.name, hash)
   }
   const secretHash = secret === undefined ? null : (keptHash ?? (await hashSecret(secret)))
   return {
     kind: 'Client',
     name: metadata.name,
     action: existing ? 'updated' : 'created',
+    digest: hash,
+    previousDigest: existing?.content_hash ?? null,
     write: (target, now) =>
       upsertClient(
         target,
@@ -43,6 +45,6 @@ export async function planClient(db: Kysely<DB>, doc: ClientDocument): Promise<P
           disabled: spec.disabled,
         },
         now,
-      ),
+      ).then(stored),
   }
 }

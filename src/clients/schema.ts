@@ -1,5 +1,6 @@
 // `kind: Client` — an OAuth client. metadata.name is its client_id.
 import * as z from 'zod'
+import { strongKey } from '../lib/jwk-strength.ts'
 import { documentSchema, Metadata, ScopeToken } from '../manifests/envelope.ts'
 
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
@@ -16,6 +17,7 @@ const ClientId = z
 const PublicJwk = z
   .looseObject({ kty: z.enum(['EC', 'RSA', 'OKP']), kid: z.string().min(1).optional() })
   .refine((jwk) => !('d' in jwk), 'a client jwks must hold public keys only (no "d")')
+  .check(strongKey)
 
 export const ClientDocument = documentSchema(
   'Client',

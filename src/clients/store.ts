@@ -1,7 +1,7 @@
 // clients rows: written by `mandate apply` (and disabled or enabled by `mandate client`), read on every
 // authenticated request (never cached, so a changed, disabled or removed client takes effect on every
 // process at once).
-import type { Kysely, Selectable } from 'kysely'
+import { type Kysely, type Selectable, sql } from 'kysely'
 import type { ClientsTable, DB } from '../db/schema.ts'
 
 export type ClientRow = Selectable<ClientsTable>
@@ -18,6 +18,12 @@ export async function findEnabledClient(db: Kysely<DB>, clientId: string): Promi
 
 export async function listClientIds(db: Kysely<DB>): Promise<Set<string>> {
   const rows = await db.selectFrom('clients').select('client_id').execute()
+  return new Set(rows.map((row) => row.client_id))
+}
+
+/** client_ids holding the given scope (for example mandate:admin). */
+export async function listClientIdsWithScope(db: Kysely<DB>, scope: string): Promise<Set<string>> {
+  const rows = await db.selectFrom('clients').select('client_id').where(sql<boolean>`${scope} = any(scopes)`).execute()
   return new Set(rows.map((row) => row.client_id))
 }
 

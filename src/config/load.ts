@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import type * as z from 'zod'
-import { Config } from './schema.ts'
+import { Config, Flag } from './schema.ts'
 
 /** Exit status for configuration errors (sysexits.h EX_CONFIG). */
 export const EX_CONFIG = 78
@@ -21,7 +21,7 @@ export class ConfigError extends Error {
 /** The env var naming the optional YAML file; not itself a setting. */
 export const CONFIG_FILE_ENV = 'MANDATE_CONFIG'
 
-const listSettings = new Set(['masterKey'])
+const listSettings = new Set(['masterKey', 'allowHosts'])
 
 export function loadConfig(env: Record<string, string | undefined>, options: { file?: string } = {}): Config {
   const problems: string[] = []
@@ -38,11 +38,23 @@ export function loadConfig(env: Record<string, string | undefined>, options: { f
       'MANDATE_DATABASE_URL: required when NODE_ENV=production (the embedded database is for development only)',
     )
   }
+  if (env.NODE_ENV === 'production') requireHttpsInProduction(input, problems)
 
   const parsed = Config.safeParse(input)
   if (!parsed.success) problems.push(...parsed.error.issues.flatMap(describeIssue))
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems)
   return parsed.data
+}
+
+/** Production fetches configured URLs (JWKS, webhooks) over https only; switching that off is an error. */
+function requireHttpsInProduction(input: Record<string, unknown>, problems: string[]): void {
+  const outbound = (typeof input.outbound === 'object' && input.outbound !== null ? input.outbound : {}) as Record<
+    string,
+    unknown
+  >
+  if (outbound.requireHttps === undefined) input.outbound = { ...outbound, requireHttps: true }
+  else if (Flag.safeParse(outbound.requireHttps).data === false)
+    problems.push('MANDATE_OUTBOUND__REQUIRE_HTTPS: must be true when NODE_ENV=production')
 }
 
 /** ['keys', 'publishDelay'] → MANDATE_KEYS__PUBLISH_DELAY. */

@@ -19,6 +19,9 @@ const MasterKey = z.string().transform((text, ctx) => {
   return bytes
 })
 
+/** A flag: true/false in YAML, or "true"/"false" (also 1/0, yes/no, on/off) in the environment. */
+export const Flag = z.union([z.boolean(), z.stringbool()])
+
 export const Config = z
   .strictObject({
     issuer: z
@@ -100,6 +103,19 @@ export const Config = z
             message: `must be at least the refresh interval plus ${JWKS_MAX_AGE}s of JWKS caching (${minimum}s)`,
           })
         }
+      })
+      .prefault({}),
+    // Issuer jwksUri and Resource revocationWebhook: checked at apply time and before every request.
+    outbound: z
+      .strictObject({
+        requireHttps: Flag.prefault(false).meta({
+          description:
+            'Refuse http:// in jwksUri and revocationWebhook (at apply and at every fetch). Always true with NODE_ENV=production, where false is refused.',
+        }),
+        allowHosts: z.array(z.string().min(1)).default([]).meta({
+          description:
+            'Comma-separated hosts (names or IP literals, as written in the URLs) that jwksUri and revocationWebhook may point at although they are loopback, link-local or cloud metadata addresses (127.0.0.0/8, ::1, localhost, 169.254.0.0/16, fe80::/10, fd00:ec2::254), for example a local test IdP. Without it such URLs are refused at apply, and any host that resolves to such an address is refused at fetch time.',
+        }),
       })
       .prefault({}),
     bootstrapAdminSecret: z.string().min(16, 'must have at least 16 characters').optional().meta({

@@ -2,7 +2,7 @@
 import type { Kysely } from 'kysely'
 import type { DB } from '../db/schema.ts'
 import { contentHash } from '../lib/canonical-json.ts'
-import { type Planned, unchanged } from '../manifests/plan.ts'
+import { type Planned, stored, unchanged } from '../manifests/plan.ts'
 import type { IssuerDocument } from './schema.ts'
 import { findIssuerByName, upsertIssuer } from './store.ts'
 
@@ -10,11 +10,13 @@ export async function planIssuer(db: Kysely<DB>, doc: IssuerDocument): Promise<P
   const { metadata, spec } = doc
   const existing = await findIssuerByName(db, metadata.name)
   const hash = contentHash(doc)
-  if (existing?.content_hash === hash) return unchanged('Issuer', metadata.name)
+  if (existing?.content_hash === hash) return unchanged('Issuer', metadata.name, hash)
   return {
     kind: 'Issuer',
     name: metadata.name,
     action: existing ? 'updated' : 'created',
+    digest: hash,
+    previousDigest: existing?.content_hash ?? null,
     write: (target, now) =>
       upsertIssuer(
         target,
@@ -31,6 +33,6 @@ export async function planIssuer(db: Kysely<DB>, doc: IssuerDocument): Promise<P
           content_hash: hash,
         },
         now,
-      ),
+      ).then(stored),
   }
 }

@@ -1,6 +1,7 @@
 // `kind: Issuer` — a trusted foreign issuer whose JWTs may be presented as subject tokens
 // (for example a company IdP's access tokens). Only asymmetric algorithms: no shared secrets.
 import * as z from 'zod'
+import { algorithmsFor, strongKey } from '../lib/jwk-strength.ts'
 import { documentSchema, Metadata } from '../manifests/envelope.ts'
 
 export const AsymmetricAlgorithm = z.enum([
@@ -19,6 +20,7 @@ export const AsymmetricAlgorithm = z.enum([
 const PublicJwk = z
   .looseObject({ kty: z.enum(['EC', 'RSA', 'OKP']) })
   .refine((jwk) => !('d' in jwk), 'an issuer jwks must hold public keys only (no "d")')
+  .check(strongKey)
 
 export const IssuerDocument = documentSchema(
   'Issuer',
@@ -38,6 +40,23 @@ export const IssuerDocument = documentSchema(
     })
     .refine((spec) => (spec.jwksUri === undefined) !== (spec.jwks === undefined), {
       message: 'exactly one of jwksUri or jwks is required',
+    })
+    .superRefine((spec, ctx) => {
+      spec.jwks?.keys.forEach((jwk, index) => {
+        const problem = algorithmProblem(jwk, spec.algorithms)
+        if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['jwks', 'keys', index], input: jwk })
+      })
     }),
 )
+
+/** A key no listed algorithm can use would never verify a token: say so instead. */
+function algorithmProblem(jwk: Record<string, unknown>, algorithms: readonly string[]): string | undefined {
+  const usable = algorithmsFor(jwk)
+  if (usable.length === 0) return undefined // a curve nothing verifies: the strength check says so
+  if (typeof jwk.alg === 'string' && !algorithms.includes(jwk.alg))
+    return `the key's alg ${jwk.alg} is not in spec.algorithms`
+  if (!usable.some((alg) => algorithms.includes(alg)))
+    return `no algorithm in spec.algorithms can use this key (it suits ${usable.join(', ')})`
+  return undefined
+}
 export type IssuerDocument = z.output<typeof IssuerDocument>

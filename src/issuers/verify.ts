@@ -1,19 +1,13 @@
 // Verifies a JWT from a trusted foreign issuer (RFC 8725): the issuer must be registered, the
 // algorithm on its allow-list, the key from its JWKS, the audience its configured one. Undefined for
 // any token problem; outages and bugs propagate.
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  decodeJwt,
-  errors as joseErrors,
-  type JSONWebKeySet,
-  type JWTPayload,
-  jwtVerify,
-} from 'jose'
+import { decodeJwt, errors as joseErrors, type JWTPayload, jwtVerify } from 'jose'
 import type { Kysely } from 'kysely'
 import { DependencyUnavailable } from '../db/outage.ts'
 import type { DB } from '../db/schema.ts'
 import type { Clock } from '../lib/clock.ts'
+import type { OutboundFetch } from '../outbound/fetch.ts'
+import { keySetOf } from './key-sets.ts'
 import { findIssuerByIss, type IssuerRow } from './store.ts'
 
 export interface ForeignToken {
@@ -30,21 +24,8 @@ export interface ForeignTokenDeps {
   clockTolerance: number
   /** Seconds: a token whose exp is further ahead than this is refused (a stolen token must not live for ever). */
   trustedTokenMaxLifetime: number
-}
-
-type KeySet = ReturnType<typeof createRemoteJWKSet>
-// Remote key sets keep jose's cache (10 min) and unknown-kid cooldown (30 s) across requests.
-const remoteSets = new Map<string, KeySet>()
-
-function keySetOf(row: IssuerRow): KeySet {
-  if (row.jwks) return createLocalJWKSet(row.jwks as JSONWebKeySet) as KeySet
-  const uri = row.jwks_uri as string
-  let set = remoteSets.get(uri)
-  if (!set) {
-    set = createRemoteJWKSet(new URL(uri), { timeoutDuration: 3000 })
-    remoteSets.set(uri, set)
-  }
-  return set
+  /** The guarded fetch for remote key sets (no loopback, link-local or metadata addresses). */
+  fetchOutbound: OutboundFetch
 }
 
 export async function verifyForeignToken(token: string, deps: ForeignTokenDeps): Promise<ForeignToken | undefined> {
@@ -58,7 +39,7 @@ export async function verifyForeignToken(token: string, deps: ForeignTokenDeps):
   const row = await findIssuerByIss(deps.db, iss)
   if (!row) return undefined
   try {
-    const { payload, protectedHeader } = await jwtVerify(token, keySetOf(row), {
+    const { payload, protectedHeader } = await jwtVerify(token, keySetOf(row, deps.fetchOutbound), {
       issuer: row.issuer,
       algorithms: row.algorithms,
       ...(row.audience ? { audience: row.audience } : {}),

@@ -1,21 +1,26 @@
 // `mandate apply`: load and validate every document first, check references across them and the
-// database, then write all changes in one transaction. Any finding means nothing is written.
+// database, then write all changes in one transaction, each with its audit event. Any finding means
+// nothing is written.
 import type { Kysely } from 'kysely'
+import { type AuditEvent, writeAudit } from '../audit/write.ts'
 import { planClient } from '../clients/plan-apply.ts'
-import { ClientDocument } from '../clients/schema.ts'
-import { listClientIds } from '../clients/store.ts'
+import { ADMIN_SCOPE, ClientDocument } from '../clients/schema.ts'
+import { listClientIds, listClientIdsWithScope } from '../clients/store.ts'
 import type { DB } from '../db/schema.ts'
 import type { Clock } from '../lib/clock.ts'
 import { toDate } from '../lib/clock.ts'
 import { planIssuer } from '../issuers/plan-apply.ts'
 import { IssuerDocument } from '../issuers/schema.ts'
+import type { OutboundRules } from '../outbound/rules.ts'
 import { planPolicyPath } from '../policy/plan-apply.ts'
 import { PolicyPathDocument, SELF_ISSUER } from '../policy/schema.ts'
 import { listBindings } from '../policy/store.ts'
 import { planResource } from '../resources/plan-apply.ts'
 import { ResourceDocument } from '../resources/schema.ts'
+import { adminBindingFindings } from './admin-bindings.ts'
 import { type Finding, type Located, loadDocuments } from './load.ts'
-import type { Planned } from './plan.ts'
+import { outboundUrlFindings } from './outbound-urls.ts'
+import type { Planned, Written } from './plan.ts'
 
 /** Every document kind `mandate apply` accepts, in the order they are written (dependencies first). */
 export const documentKinds = {
@@ -25,6 +30,8 @@ export const documentKinds = {
   PolicyPath: PolicyPathDocument,
 } as const
 export type AnyDocument = ClientDocument | ResourceDocument | IssuerDocument | PolicyPathDocument
+/** A finding at a field of a document (file:line:col of that field). */
+export type At = (doc: Located<AnyDocument>, path: PropertyKey[], message: string) => Finding
 
 const planners: {
   [K in AnyDocument['kind']]: (db: Kysely<DB>, doc: Extract<AnyDocument, { kind: K }>) => Promise<Planned>
@@ -39,13 +46,22 @@ const plan = (db: Kysely<DB>, doc: AnyDocument): Promise<Planned> =>
 
 export interface ApplyResult {
   findings: Finding[]
-  changes: Array<Omit<Planned, 'write'> & { file: string; line: number }>
+  changes: Array<Pick<Planned, 'kind' | 'name' | 'action'> & { file: string; line: number }>
+}
+
+export interface ApplyOptions {
+  dryRun?: boolean
+  clock: Clock
+  /** Who applies, for the audit trail: `cli:<os user>` for `mandate apply`, `serve` for `serve --apply`. */
+  actor: string
+  /** The rules for URLs the server will fetch (config `outbound`). */
+  outbound: OutboundRules
 }
 
 export async function applyDocuments(
   db: Kysely<DB>,
   paths: readonly string[],
-  options: { dryRun?: boolean; clock: Clock },
+  options: ApplyOptions,
 ): Promise<ApplyResult> {
   const kinds = Object.keys(documentKinds)
   const { documents, findings } = await loadDocuments<AnyDocument>(
@@ -54,7 +70,7 @@ export async function applyDocuments(
       typeof kind === 'string' && kind in documentKinds ? documentKinds[kind as keyof typeof documentKinds] : undefined,
     kinds,
   )
-  if (findings.length === 0) findings.push(...(await crossCheck(db, documents)))
+  if (findings.length === 0) findings.push(...(await crossCheck(db, documents, options.outbound)))
   if (findings.length > 0) return { findings, changes: [] }
 
   const ordered = [...documents].sort((a, b) => kinds.indexOf(a.document.kind) - kinds.indexOf(b.document.kind))
@@ -63,7 +79,10 @@ export async function applyDocuments(
     for (const located of ordered) {
       const { document } = located
       const planned = await plan(trx, document)
-      if (!options.dryRun) await planned.write(trx, toDate(options.clock.now()))
+      if (!options.dryRun && planned.action !== 'unchanged') {
+        const written = await planned.write(trx, toDate(options.clock.now()))
+        if (written.written) await writeAudit(trx, documentEvent(planned, written, options))
+      }
       changes.push({
         kind: planned.kind,
         name: planned.name,
@@ -78,10 +97,29 @@ export async function applyDocuments(
   return { findings: [], changes }
 }
 
+/** One audit event per created or changed document, in the apply's transaction. */
+const documentEvent = (planned: Planned, written: Written, options: ApplyOptions): AuditEvent => ({
+  type: planned.action === 'created' ? 'document.created' : 'document.updated',
+  at: options.clock.now(),
+  actor: options.actor,
+  requestId: null,
+  data: {
+    kind: planned.kind,
+    name: planned.name,
+    version: written.version ?? null,
+    digest: planned.digest,
+    previous_digest: planned.previousDigest,
+  },
+})
+
 /** References and uniqueness that no single document can check on its own. */
-async function crossCheck(db: Kysely<DB>, documents: Located<AnyDocument>[]): Promise<Finding[]> {
+async function crossCheck(
+  db: Kysely<DB>,
+  documents: Located<AnyDocument>[],
+  outbound: OutboundRules,
+): Promise<Finding[]> {
   const findings: Finding[] = []
-  const at = (doc: Located<AnyDocument>, path: PropertyKey[], message: string): Finding => ({
+  const at: At = (doc, path, message) => ({
     file: doc.file,
     ...doc.locate(path),
     message,
@@ -121,6 +159,9 @@ async function crossCheck(db: Kysely<DB>, documents: Located<AnyDocument>[]): Pr
     })
   }
   findings.push(...(await checkPolicyPaths(db, documents, clients, at)))
+  findings.push(...outboundUrlFindings(documents, outbound, at))
+  const admins = { admins: await listClientIdsWithScope(db, ADMIN_SCOPE), bindings: await listBindings(db) }
+  findings.push(...adminBindingFindings(documents, clients, admins, at))
   return findings
 }
 

@@ -4,16 +4,32 @@ import type { DB } from '../db/schema.ts'
 
 export type Action = 'created' | 'updated' | 'unchanged'
 
+/** What a write did: `written` is false when a concurrent apply had already stored the same content. */
+export interface Written {
+  written: boolean
+  /** The version a PolicyPath write saved. */
+  version?: number
+}
+
 export interface Planned {
   kind: string
   name: string
   action: Action
-  write(db: Kysely<DB>, now: Date): Promise<void>
+  /** Content hash of the document as stored (never covering a client secret), for the audit trail. */
+  digest: string
+  /** The stored content hash this replaces; null when created. Equal to digest when only a secret changed. */
+  previousDigest: string | null
+  write(db: Kysely<DB>, now: Date): Promise<Written>
 }
 
-export const unchanged = (kind: string, name: string): Planned => ({
+/** What an upsert did (`upsert(…).then(stored)`): it always stores. */
+export const stored = (): Written => ({ written: true })
+
+export const unchanged = (kind: string, name: string, digest: string): Planned => ({
   kind,
   name,
   action: 'unchanged',
-  write: async () => {},
+  digest,
+  previousDigest: digest,
+  write: async () => ({ written: false }),
 })

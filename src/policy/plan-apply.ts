@@ -11,16 +11,20 @@ export async function planPolicyPath(db: Kysely<DB>, doc: PolicyPathDocument): P
   const path = doc.metadata.name
   const hash = contentHash(doc)
   const latest = await latestVersion(db, path)
-  if (latest?.content_hash === hash) return unchanged('PolicyPath', path)
+  if (latest?.content_hash === hash) return unchanged('PolicyPath', path, hash)
   return {
     kind: 'PolicyPath',
     name: path,
     action: latest ? 'updated' : 'created',
+    digest: hash,
+    previousDigest: latest?.content_hash ?? null,
     async write(target, now) {
       await lockPath(target, path)
       const current = await latestVersion(target, path)
-      if (current?.content_hash === hash) return
-      await saveVersion(target, doc, (current?.version ?? 0) + 1, hash, now)
+      if (current?.content_hash === hash) return { written: false }
+      const version = (current?.version ?? 0) + 1
+      await saveVersion(target, doc, version, hash, now)
+      return { written: true, version }
     },
   }
 }

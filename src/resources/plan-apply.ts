@@ -2,7 +2,7 @@
 import type { Kysely } from 'kysely'
 import type { DB } from '../db/schema.ts'
 import { contentHash } from '../lib/canonical-json.ts'
-import { type Planned, unchanged } from '../manifests/plan.ts'
+import { type Planned, stored, unchanged } from '../manifests/plan.ts'
 import type { ResourceDocument } from './schema.ts'
 import { findResourceByName, upsertResource } from './store.ts'
 
@@ -10,11 +10,13 @@ export async function planResource(db: Kysely<DB>, doc: ResourceDocument): Promi
   const { metadata, spec } = doc
   const existing = await findResourceByName(db, metadata.name)
   const hash = contentHash(doc)
-  if (existing?.content_hash === hash) return unchanged('Resource', metadata.name)
+  if (existing?.content_hash === hash) return unchanged('Resource', metadata.name, hash)
   return {
     kind: 'Resource',
     name: metadata.name,
     action: existing ? 'updated' : 'created',
+    digest: hash,
+    previousDigest: existing?.content_hash ?? null,
     write: (target, now) =>
       upsertResource(
         target,
@@ -30,6 +32,6 @@ export async function planResource(db: Kysely<DB>, doc: ResourceDocument): Promi
           content_hash: hash,
         },
         now,
-      ),
+      ).then(stored),
   }
 }

@@ -8,6 +8,7 @@ import type { DB } from '../db/schema.ts'
 import type { KeyRing } from '../keys/ring.ts'
 import { SIGNING_ALG } from '../keys/store.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
+import type { OutboundFetch } from '../outbound/fetch.ts'
 import { inTaskTree, type TaskRow } from './store.ts'
 
 /** The event type URI of a completed task (RFC 8417 §2.2 `events` member name). */
@@ -21,6 +22,8 @@ export interface WebhookDeps {
   ring: KeyRing
   issuer: string
   log: { warn(fields: object, msg: string): void; info(fields: object, msg: string): void }
+  /** POSTs under the outbound rules: no forbidden address after DNS, no redirects followed. */
+  fetchOutbound: OutboundFetch
 }
 
 /**
@@ -159,10 +162,10 @@ export class WebhookDispatcher {
   }
 
   async #deliver(delivery: { delivery_id: string; url: string; event: string; attempts: number }): Promise<void> {
-    const { db, clock, log } = this.#deps
+    const { db, clock, log, fetchOutbound } = this.#deps
     let problem: string | undefined
     try {
-      const response = await fetch(delivery.url, {
+      const response = await fetchOutbound(delivery.url, {
         method: 'POST',
         headers: { 'content-type': 'application/secevent+jwt', accept: 'application/json' },
         body: delivery.event,

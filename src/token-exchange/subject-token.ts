@@ -8,6 +8,7 @@ import { type ForeignTokenDeps, verifyForeignToken } from '../issuers/verify.ts'
 import { type OurAccessToken, verifyAccessToken, type VerifyDeps } from '../keys/verify-access-token.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
 import { findActiveToken, type IssuedToken } from '../lineage/tokens.ts'
+import type { OutboundFetch } from '../outbound/fetch.ts'
 import { identityOnly } from '../policy/act-claim.ts'
 import type { SubjectFacts } from '../policy/evaluate.ts'
 import { ACCESS_TOKEN_TYPE, SELF_ISSUER } from '../policy/schema.ts'
@@ -27,6 +28,8 @@ export interface VerifiedSubject {
 export interface TokenDeps extends VerifyDeps, ForeignTokenDeps {
   db: Kysely<DB>
   clock: Clock
+  /** Fetches trusted issuers' JWKS under the outbound rules. */
+  fetchOutbound: OutboundFetch
 }
 
 const scopeOf = (payload: Record<string, unknown>): string[] | undefined =>

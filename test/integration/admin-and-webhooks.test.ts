@@ -7,13 +7,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, jwtVerify } from 'jose'
 import { afterAll, describe, expect, it } from 'vitest'
-import { systemClock } from '../../src/lib/clock.ts'
 import { applyDocuments } from '../../src/manifests/apply.ts'
 import { TASK_COMPLETED_EVENT } from '../../src/tasks/webhooks.ts'
 import { useDatabase } from '../support/database.ts'
 import { personToken } from '../support/idp.ts'
 import { ACCESS_TOKEN, accessToken, exchange, exchanged, tasksCall } from '../support/oauth.ts'
-import { useServer } from '../support/server.ts'
+import { TEST_APPLY, useServer } from '../support/server.ts'
 
 const t = useDatabase()
 const server = useServer(t)
@@ -219,7 +218,7 @@ spec:
   profile: service
 `
     writeFileSync(join(dir, 'client.yaml'), document('mandate:admin'))
-    expect((await applyDocuments(t.db, [dir], { clock: systemClock })).findings).toEqual([])
+    expect((await applyDocuments(t.db, [dir], TEST_APPLY)).findings).toEqual([])
     const response = await fetch(`${server.url}/token`, {
       method: 'POST',
       headers: {
@@ -235,7 +234,7 @@ spec:
     const { access_token: token } = (await response.json()) as { access_token: string }
     expect((await admin('/admin/v1/audit?limit=1', token)).status).toBe(200)
     writeFileSync(join(dir, 'client.yaml'), document('tickets:read'))
-    expect((await applyDocuments(t.db, [dir], { clock: systemClock })).findings).toEqual([])
+    expect((await applyDocuments(t.db, [dir], TEST_APPLY)).findings).toEqual([])
     expect((await admin('/admin/v1/audit?limit=1', token)).status).toBe(401)
   })
 
@@ -278,7 +277,7 @@ spec:
   revocationWebhook: http://127.0.0.1:${(receiver.address() as AddressInfo).port}/events
 `,
     )
-    expect((await applyDocuments(t.db, [dir], { clock: systemClock })).findings).toEqual([])
+    expect((await applyDocuments(t.db, [dir], TEST_APPLY)).findings).toEqual([])
 
     const { task, agent, sub } = await flow()
     const started = Date.now()
@@ -324,7 +323,7 @@ spec:
   revocationWebhook: http://127.0.0.1:9/events
 `,
     )
-    expect((await applyDocuments(t.db, [dir], { clock: systemClock })).findings).toEqual([])
+    expect((await applyDocuments(t.db, [dir], TEST_APPLY)).findings).toEqual([])
     const alice = await personToken({ scope: 'tickets:read tickets:write notes:read' })
     const created = await tasksCall(server.url, 'agent-one', '/tasks', {
       subject_token: alice,

@@ -2,12 +2,11 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { systemClock } from '../../src/lib/clock.ts'
 import { applyDocuments } from '../../src/manifests/apply.ts'
 import { formatFinding } from '../../src/manifests/load.ts'
 import { counts, useDatabase } from '../support/database.ts'
 import { clientCredentials, expectRejection } from '../support/oauth.ts'
-import { useServer } from '../support/server.ts'
+import { TEST_APPLY, useServer } from '../support/server.ts'
 
 const t = useDatabase()
 const server = useServer(t, { apply: [] })
@@ -37,7 +36,7 @@ spec:
   introspectors: [doc-reader]
   accessTokenLifetime: 2m
 `
-const apply = (paths: string[], dryRun = false) => applyDocuments(t.db, paths, { clock: systemClock, dryRun })
+const apply = (paths: string[], dryRun = false) => applyDocuments(t.db, paths, { ...TEST_APPLY, dryRun })
 const summary = (result: Awaited<ReturnType<typeof apply>>) =>
   result.changes.map((c) => `${c.kind}/${c.name} ${c.action}`)
 
@@ -193,7 +192,7 @@ describe('the demo configuration', () => {
     expect(paths.length).toBeGreaterThan(0)
     for (const path of paths) expect(existsSync(path), path).toBe(true)
 
-    const first = await applyDocuments(demo.db, paths, { clock: systemClock })
+    const first = await applyDocuments(demo.db, paths, TEST_APPLY)
     expect(first.findings.map(formatFinding)).toEqual([])
     expect([...new Set(first.changes.map((c) => c.kind))]).toEqual(
       expect.arrayContaining(['Client', 'Resource', 'PolicyPath']),
@@ -202,7 +201,7 @@ describe('the demo configuration', () => {
     const versions = await demo.db.selectFrom('policy_path_versions').selectAll().orderBy('path').execute()
     expect(versions.length).toBe(first.changes.filter((c) => c.kind === 'PolicyPath').length)
 
-    const again = await applyDocuments(demo.db, paths, { clock: systemClock })
+    const again = await applyDocuments(demo.db, paths, TEST_APPLY)
     expect(again.findings).toEqual([])
     expect(summary(again)).toEqual(first.changes.map((c) => `${c.kind}/${c.name} unchanged`))
     expect(await demo.db.selectFrom('policy_path_versions').selectAll().orderBy('path').execute()).toEqual(versions)

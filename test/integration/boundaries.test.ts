@@ -8,7 +8,6 @@ import { join } from 'node:path'
 import { decodeJwt } from 'jose'
 import { sql } from 'kysely'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { systemClock } from '../../src/lib/clock.ts'
 import { applyDocuments } from '../../src/manifests/apply.ts'
 import { TOKEN_INVALID } from '../../src/token-exchange/denials.ts'
 import { clientAssertion, JWT_BEARER } from '../support/client-assertion.ts'
@@ -26,7 +25,7 @@ import {
   TOKEN_EXCHANGE,
   tasksCall,
 } from '../support/oauth.ts'
-import { useServer } from '../support/server.ts'
+import { TEST_APPLY, useServer } from '../support/server.ts'
 
 const t = useDatabase()
 const server = useServer(t)
@@ -148,7 +147,7 @@ const alice = (scope = 'tickets:read tickets:write') => accessToken(server.url, 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mandate-boundaries-'))
   writeFileSync(join(dir, 'documents.yaml'), documents)
-  expect((await applyDocuments(t.db, [dir], { clock: systemClock })).findings).toEqual([])
+  expect((await applyDocuments(t.db, [dir], TEST_APPLY)).findings).toEqual([])
 })
 
 describe("a client's registered scopes cap every grant", () => {

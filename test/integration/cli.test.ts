@@ -1,11 +1,11 @@
 // The mandate binary as operators run it: real processes, real exit codes, one shared database.
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
+import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { randomUUID } from 'node:crypto'
+import { generateKeyPairSync, randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { useDatabase } from '../support/database.ts'
@@ -137,6 +137,92 @@ describe.runIf(t.isPostgres)('mandate against Postgres', () => {
     ).toBe(true)
   })
 
+  it('apply refuses weak keys, forbidden URLs and http in production (exit 65, nothing written), and audits as the OS user', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mandate-cli-hardening-'))
+    const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' })
+    writeFileSync(
+      join(dir, 'issuer.yaml'),
+      `apiVersion: mandate/v1
+kind: Issuer
+metadata: { name: cli-weak-idp }
+spec:
+  issuer: https://cli-weak-idp.test
+  algorithms: [RS256]
+  jwks: { keys: [${JSON.stringify(weak)}] }
+`,
+    )
+    const metadata = join(dir, 'metadata')
+    mkdirSync(metadata)
+    writeFileSync(
+      join(metadata, 'rs.yaml'),
+      `apiVersion: mandate/v1
+kind: Resource
+metadata: { name: cli-metadata-rs }
+spec:
+  uri: https://cli-metadata-rs.test/
+  revocationWebhook: http://169.254.169.254/latest/meta-data/
+`,
+    )
+    const audited = async () =>
+      Number(
+        (
+          await t.db
+            .selectFrom('audit_events')
+            .select((eb) => eb.fn.countAll<string>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      )
+    const before = await audited()
+    const weakKey = await mandate(['apply', join(dir, 'issuer.yaml')])
+    expect(weakKey.code).toBe(65)
+    expect(weakKey.stderr).toMatch(
+      /issuer\.yaml:7:18: an RSA key must have at least 2048 bits \(this one has 1024\) \(at spec\.jwks\.keys\.0\)\n1 problem\(s\); nothing was written\n$/,
+    )
+    const metadataUrl = await mandate(['apply', metadata])
+    expect(metadataUrl.code).toBe(65)
+    expect(metadataUrl.stderr).toMatch(
+      /rs\.yaml:6:22: must not point at a metadata address \(169\.254\.169\.254\) unless MANDATE_OUTBOUND__ALLOW_HOSTS lists it \(at spec\.revocationWebhook\)\n1 problem\(s\); nothing was written\n$/,
+    )
+
+    const plain = join(dir, 'plain')
+    mkdirSync(plain)
+    writeFileSync(
+      join(plain, 'rs.yaml'),
+      `apiVersion: mandate/v1
+kind: Resource
+metadata: { name: cli-plain-rs }
+spec:
+  uri: https://cli-plain-rs.test/
+  revocationWebhook: http://rs.example.com/events
+`,
+    )
+    const production = await mandate(['apply', plain], { NODE_ENV: 'production' })
+    expect(production.code).toBe(65)
+    expect(production.stderr).toMatch(
+      /rs\.yaml:6:22: must be an https URL in production \(at spec\.revocationWebhook\)\n1 problem\(s\); nothing was written\n$/,
+    )
+    expect(await audited()).toBe(before)
+
+    const applied = await mandate(['apply', plain])
+    expect(applied).toMatchObject({ code: 0, stdout: 'Resource/cli-plain-rs created\n' })
+    const event = await t.db
+      .selectFrom('audit_events')
+      .select(['type', 'actor', 'data'])
+      .orderBy('event_id', 'desc')
+      .executeTakeFirstOrThrow()
+    expect(event).toEqual({
+      type: 'document.created',
+      actor: `cli:${userInfo().username}`,
+      data: {
+        kind: 'Resource',
+        name: 'cli-plain-rs',
+        version: null,
+        digest: expect.stringMatching(/^[0-9a-f]{64}$/),
+        previous_digest: null,
+      },
+    })
+  })
+
   describe('two server processes on one database', () => {
     const children: ChildProcess[] = []
     afterAll(() => {
@@ -146,9 +232,10 @@ describe.runIf(t.isPostgres)('mandate against Postgres', () => {
     async function serve(
       issuerPort: number,
       env: Record<string, string> = {},
+      args: string[] = [],
     ): Promise<{ url: string; admin: string; management: string; child: ChildProcess }> {
       const [port, adminPort, managementPort] = [await freePort(), await freePort(), await freePort()]
-      const child = spawn(process.execPath, [cli, 'serve'], {
+      const child = spawn(process.execPath, [cli, 'serve', ...args], {
         env: {
           ...baseEnv(),
           MANDATE_ISSUER: `http://127.0.0.1:${issuerPort}`,
@@ -177,6 +264,24 @@ describe.runIf(t.isPostgres)('mandate against Postgres', () => {
         child,
       }
     }
+
+    it('serve --apply audits each document it creates as actor serve', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'mandate-serve-apply-'))
+      writeFileSync(
+        join(dir, 'rs.yaml'),
+        'apiVersion: mandate/v1\nkind: Resource\nmetadata: { name: serve-applied }\nspec: { uri: https://serve-applied.test/ }\n',
+      )
+      const node = await serve(await freePort(), {}, ['--apply', dir])
+      const exited = new Promise<number | null>((resolve) => node.child.on('exit', resolve))
+      node.child.kill('SIGTERM')
+      expect(await exited).toBe(0)
+      const events = await t.db
+        .selectFrom('audit_events')
+        .select(['type', 'actor'])
+        .where(sql<string>`data->>'name'`, '=', 'serve-applied')
+        .execute()
+      expect(events).toEqual([{ type: 'document.created', actor: 'serve' }])
+    })
 
     it('sees a revocation made on one process at once on the other, and drains on SIGTERM', async () => {
       // One logical server behind a load balancer: both processes share the issuer.

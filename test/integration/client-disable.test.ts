@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { systemClock } from '../../src/lib/clock.ts'
 import { applyDocuments } from '../../src/manifests/apply.ts'
 import { clientAssertion, JWT_BEARER } from '../support/client-assertion.ts'
 import { useDatabase } from '../support/database.ts'
@@ -22,7 +21,7 @@ import {
   post,
   TOKEN_EXCHANGE,
 } from '../support/oauth.ts'
-import { TEST_MASTER_KEY, useServer } from '../support/server.ts'
+import { TEST_APPLY, TEST_MASTER_KEY, useServer } from '../support/server.ts'
 
 const t = useDatabase()
 const server = useServer(t)
@@ -50,7 +49,7 @@ spec:
 async function applyAgent(disabled: boolean) {
   const dir = mkdtempSync(join(tmpdir(), 'mandate-disable-'))
   writeFileSync(join(dir, 'agent.yaml'), agentDocument(disabled))
-  expect((await applyDocuments(t.db, [dir], { clock: systemClock })).findings).toEqual([])
+  expect((await applyDocuments(t.db, [dir], TEST_APPLY)).findings).toEqual([])
 }
 // sub-agent's path lists its actors; switch-agent must be one for sub-agent to work from its tokens.
 async function letSubAgentTakeOver() {
@@ -67,7 +66,7 @@ spec:
   delegation: { actors: [agent-one, sub-agent, sub-sub-agent, switch-agent] }
 `,
   )
-  expect((await applyDocuments(t.db, [dir], { clock: systemClock })).findings).toEqual([])
+  expect((await applyDocuments(t.db, [dir], TEST_APPLY)).findings).toEqual([])
 }
 
 const asSwitch = { clientId: 'switch-agent', secret }

@@ -8,7 +8,6 @@ import { join } from 'node:path'
 import { decodeJwt } from 'jose'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { DPOP_ALGORITHMS } from '../../src/dpop/proof.ts'
-import { systemClock } from '../../src/lib/clock.ts'
 import { applyDocuments } from '../../src/manifests/apply.ts'
 import { TOKEN_INVALID } from '../../src/token-exchange/denials.ts'
 import { useDatabase } from '../support/database.ts'
@@ -24,7 +23,7 @@ import {
   secrets,
   TOKEN_EXCHANGE,
 } from '../support/oauth.ts'
-import { useServer } from '../support/server.ts'
+import { TEST_APPLY, useServer } from '../support/server.ts'
 
 const t = useDatabase()
 const server = useServer(t)
@@ -157,7 +156,7 @@ async function expectRefused(send: () => Promise<Response>, expected: typeof inv
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mandate-dpop-'))
   writeFileSync(join(dir, 'documents.yaml'), documents)
-  expect((await applyDocuments(t.db, [dir], { clock: systemClock })).findings).toEqual([])
+  expect((await applyDocuments(t.db, [dir], TEST_APPLY)).findings).toEqual([])
 })
 
 describe('DPoP-bound tokens', () => {

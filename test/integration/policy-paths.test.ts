@@ -8,11 +8,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { decodeJwt, exportJWK, SignJWT } from 'jose'
 import { afterAll, describe, expect, it } from 'vitest'
-import { systemClock } from '../../src/lib/clock.ts'
 import { applyDocuments } from '../../src/manifests/apply.ts'
 import { counts, useDatabase } from '../support/database.ts'
 import { accessToken, exchange, expectRejection } from '../support/oauth.ts'
-import { fixtures, useServer } from '../support/server.ts'
+import { fixtures, TEST_APPLY, useServer } from '../support/server.ts'
 
 const t = useDatabase()
 const server = useServer(t)
@@ -23,7 +22,7 @@ function write(text: string): string {
   writeFileSync(join(dir, 'doc.yaml'), text)
   return dir
 }
-const apply = (dir: string) => applyDocuments(t.db, [dir], { clock: systemClock })
+const apply = (dir: string) => applyDocuments(t.db, [dir], TEST_APPLY)
 const path = (scopes: string, extra = '') => `apiVersion: mandate/v1
 kind: PolicyPath
 metadata: { name: acme/support/agent-one, owner: support-platform }
@@ -42,7 +41,7 @@ describe('policy path versions', () => {
   it('creates a version only when the content changes, and the next exchange uses it', async () => {
     expect((await versions('acme/support/agent-one')).map((v) => v.version)).toEqual([1])
     expect(
-      (await applyDocuments(t.db, [fixtures], { clock: systemClock })).changes.filter((c) => c.action !== 'unchanged'),
+      (await applyDocuments(t.db, [fixtures], TEST_APPLY)).changes.filter((c) => c.action !== 'unchanged'),
     ).toEqual([])
     expect((await versions('acme/support/agent-one')).map((v) => v.version)).toEqual([1])
 

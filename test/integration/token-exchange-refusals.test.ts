@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { decodeJwt } from 'jose'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { systemClock } from '../../src/lib/clock.ts'
 import { applyDocuments } from '../../src/manifests/apply.ts'
 import { TOKEN_INVALID } from '../../src/token-exchange/denials.ts'
 import { useDatabase } from '../support/database.ts'
@@ -23,7 +22,7 @@ import {
   revoke,
   TOKEN_EXCHANGE,
 } from '../support/oauth.ts'
-import { useServer } from '../support/server.ts'
+import { TEST_APPLY, useServer } from '../support/server.ts'
 
 const t = useDatabase()
 const server = useServer(t)
@@ -693,7 +692,7 @@ describe('token exchange refusals decided by the bound path', () => {
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mandate-refusals-'))
     writeFileSync(join(dir, 'extra.yaml'), extraDocuments)
-    const applied = await applyDocuments(t.db, [dir], { clock: systemClock })
+    const applied = await applyDocuments(t.db, [dir], TEST_APPLY)
     expect(applied.findings).toEqual([])
   })
 

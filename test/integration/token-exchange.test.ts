@@ -5,12 +5,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, jwtVerify } from 'jose'
 import { describe, expect, it } from 'vitest'
-import { systemClock } from '../../src/lib/clock.ts'
 import { applyDocuments } from '../../src/manifests/apply.ts'
 import { useDatabase } from '../support/database.ts'
 import { personToken } from '../support/idp.ts'
 import { ACCESS_TOKEN, accessToken, exchange, exchanged, introspect, JWT, jtiOf } from '../support/oauth.ts'
-import { useServer } from '../support/server.ts'
+import { TEST_APPLY, useServer } from '../support/server.ts'
 
 const t = useDatabase()
 const server = useServer(t)
@@ -180,7 +179,7 @@ metadata: { name: notes }
 spec: { uri: https://notes.test/, scopes: [notes:read, tickets:read], introspectors: [rs-tickets], accessTokenLifetime: 5m }
 `,
     )
-    expect((await applyDocuments(t.db, [dir], { clock: systemClock })).findings).toEqual([])
+    expect((await applyDocuments(t.db, [dir], TEST_APPLY)).findings).toEqual([])
     const person = await personToken({ scope: 'tickets:read notes:read' })
     const both = [tickets, 'https://notes.test/']
     // notes:read is not a tickets scope: a token also meant for tickets cannot carry it.

@@ -6,12 +6,20 @@ import { afterAll, beforeAll } from 'vitest'
 import { type App, createApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config/load.ts'
 import { systemClock } from '../../src/lib/clock.ts'
-import { applyDocuments } from '../../src/manifests/apply.ts'
+import { type ApplyOptions, applyDocuments } from '../../src/manifests/apply.ts'
 import { createLog } from '../../src/observability/log.ts'
 import type { TestDatabase } from './database.ts'
 
 export const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString('base64')
 export const fixtures = new URL('./fixtures/', import.meta.url).pathname
+/** Tests serve JWKS and receive webhooks on 127.0.0.1, which the outbound rules refuse unless allowed. */
+export const TEST_ALLOW_HOSTS = '127.0.0.1'
+/** How tests apply documents: as `mandate apply` would, with the test loopback host allowed. */
+export const TEST_APPLY: ApplyOptions = {
+  clock: systemClock,
+  actor: 'test',
+  outbound: { requireHttps: false, allowHosts: [TEST_ALLOW_HOSTS] },
+}
 
 export interface TestServer {
   readonly app: App
@@ -50,6 +58,7 @@ export function useServer(
       MANDATE_MASTER_KEY: TEST_MASTER_KEY,
       MANDATE_MIGRATE: 'off',
       MANDATE_LOG_LEVEL: 'silent',
+      MANDATE_OUTBOUND__ALLOW_HOSTS: TEST_ALLOW_HOSTS,
       ...options.env,
     })
     const app = await createApp(config, {
@@ -59,7 +68,7 @@ export function useServer(
     pub.setHandler(app.public.callback())
     adm.setHandler(app.admin.callback())
     mgmt.setHandler(app.management.callback())
-    const applied = await applyDocuments(t.db, options.apply ?? [fixtures], { clock: systemClock })
+    const applied = await applyDocuments(t.db, options.apply ?? [fixtures], TEST_APPLY)
     if (applied.findings.length > 0) throw new Error(`fixtures do not apply: ${JSON.stringify(applied.findings)}`)
     state = {
       app,

@@ -47,6 +47,9 @@ const pure = [
   'src/token-exchange/params.ts',
   'src/tasks/cap.ts',
   'src/token-exchange/dependencies.ts',
+  'src/lib/jwk-strength.ts',
+  'src/outbound/address.ts',
+  'src/outbound/rules.ts',
 ]
 it.each(pure)('%s is pure: no I/O modules, no clock', (file) => {
   const text = readFileSync(file, 'utf8')

@@ -86,6 +86,32 @@ describe('loadConfig', () => {
     ])
   })
 
+  it('fetches configured URLs over https only under NODE_ENV=production, and refuses switching that off', () => {
+    const production = {
+      NODE_ENV: 'production',
+      MANDATE_DATABASE_URL: 'postgres://db/mandate',
+      MANDATE_ISSUER: 'https://auth.example',
+      MANDATE_MASTER_KEY: key,
+    }
+    expect(loadConfig(production).outbound).toEqual({ requireHttps: true, allowHosts: [] })
+    expect(loadConfig({ ...production, MANDATE_OUTBOUND__REQUIRE_HTTPS: 'true' }).outbound.requireHttps).toBe(true)
+    expect(problems({ ...production, MANDATE_OUTBOUND__REQUIRE_HTTPS: 'false' })).toEqual([
+      'MANDATE_OUTBOUND__REQUIRE_HTTPS: must be true when NODE_ENV=production',
+    ])
+    expect(loadConfig({}).outbound).toEqual({ requireHttps: false, allowHosts: [] })
+    expect(loadConfig({ MANDATE_OUTBOUND__REQUIRE_HTTPS: 'true' }).outbound.requireHttps).toBe(true)
+    expect(problems({ MANDATE_OUTBOUND__REQUIRE_HTTPS: 'sometimes' })).toEqual([
+      'MANDATE_OUTBOUND__REQUIRE_HTTPS: Invalid input',
+    ])
+  })
+
+  it('reads the outbound allow-list as a comma-separated list', () => {
+    expect(loadConfig({ MANDATE_OUTBOUND__ALLOW_HOSTS: '127.0.0.1,idp.internal' }).outbound.allowHosts).toEqual([
+      '127.0.0.1',
+      'idp.internal',
+    ])
+  })
+
   it('reports every problem at once', () => {
     expect(
       problems({
