@@ -4,6 +4,7 @@ import { type ActClaim, actorsOf, nestAct } from './act-claim.ts'
 import type { Decision } from './decision.ts'
 import type { EffectivePolicy } from './effective.ts'
 import type { ActorFacts, SubjectFacts } from './evaluate.ts'
+import { SELF_ISSUER } from './schema.ts'
 
 const denied = (reason: Extract<Decision, { allow: false }>['reason'], detail: string): Decision => ({
   allow: false,
@@ -66,13 +67,28 @@ export function holderProblem(
 
 /**
  * The chain the new actor wraps: the subject's own, with its holder added as the most recent prior
- * actor when it is neither the subject, nor the new current actor, nor already in the chain — a
- * holder never vanishes from the record.
+ * actor when it is neither the subject, nor acting now (the caller, who holds the new token, or the
+ * actor it presents), nor already in the chain — a holder never vanishes from the record.
  */
-export function recordHolder(subject: SubjectFacts, currentActor: string): ActClaim | undefined {
+export function recordHolder(subject: SubjectFacts, acting: readonly string[]): ActClaim | undefined {
   const { holder, act } = subject
-  if (holder === undefined || holder === subject.sub || holder === currentActor || actorsOf(act).includes(holder)) {
+  if (holder === undefined || holder === subject.sub || acting.includes(holder) || actorsOf(act).includes(holder)) {
     return act
   }
   return nestAct({ sub: holder }, act)
+}
+
+/**
+ * The first party a chain names twice (A → B → A, or an actor acting for itself), if any. Parties are
+ * compared within their issuer's namespace: actors of other issuers carry `iss`, and a foreign subject's
+ * `sub` is never one of our clients.
+ */
+export function repeatedParty(subject: SubjectFacts, act: ActClaim | undefined): string | undefined {
+  const seen = new Set(originOf(subject) === SELF_ISSUER ? [`\u0000${subject.sub}`] : [])
+  for (let link = act; link; link = link.act) {
+    const key = `${link.iss ?? ''}\u0000${link.sub}`
+    if (seen.has(key)) return link.sub
+    seen.add(key)
+  }
+  return undefined
 }

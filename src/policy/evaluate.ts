@@ -1,7 +1,7 @@
 // Pure policy evaluation: no I/O, no clock reads, no throws. The grant (and later the admin
 // "simulate" endpoint) call this one function, so a simulation cannot drift from the real thing.
 import { type ActClaim, actorsOf, depthOf, nestAct } from './act-claim.ts'
-import { chainProblem, holderProblem, recordHolder } from './chain.ts'
+import { chainProblem, holderProblem, recordHolder, repeatedParty } from './chain.ts'
 import type { Decision, DenialReason } from './decision.ts'
 import type { EffectivePolicy } from './effective.ts'
 import { narrowScope } from './narrow-scope.ts'
@@ -97,7 +97,8 @@ export function evaluatePolicy(policy: EffectivePolicy, facts: ExchangeFacts): D
   }
   const chain = chainProblem(subject, facts.actor, facts.client)
   if (chain) return chain
-  const holder = holderProblem(policy, subject, [facts.client, currentActor])
+  const acting = [facts.client, currentActor]
+  const holder = holderProblem(policy, subject, acting)
   if (holder) return holder
 
   // RFC 8693 §4.4: may_act names who may act for the subject; nobody else may.
@@ -121,12 +122,11 @@ export function evaluatePolicy(policy: EffectivePolicy, facts: ExchangeFacts): D
     return deny('delegation.impersonation_of_delegated_token', `the holder ${subject.holder} would vanish`)
   }
 
-  const act = mode === 'delegation' ? nextAct(currentActor, recordHolder(subject, currentActor)) : undefined
+  const act = mode === 'delegation' ? nextAct(currentActor, recordHolder(subject, acting)) : undefined
   const actors = act ? actorsOf(act) : []
   // RFC 8693 §4.1 chains record who acted for whom; one that returns to an earlier party (A → B → A,
   // or an actor acting for itself) has no honest reading.
-  const parties = [subject.sub, ...actors]
-  const repeated = parties.find((party, index) => parties.indexOf(party) !== index)
+  const repeated = repeatedParty(subject, act)
   if (repeated) return deny('delegation.cycle', repeated)
   if (depthOf(act) > policy.maxDepth) return deny('delegation.too_deep', String(depthOf(act)))
   if (policy.actors) {
@@ -175,7 +175,7 @@ function chooseMode(policy: EffectivePolicy, facts: ExchangeFacts): 'delegation'
   const delegation = policy.modes.includes('delegation')
   const impersonation = policy.modes.includes('impersonation')
   // A holder other than the subject and the caller must join the chain, which only delegation records.
-  const holderJoins = recordHolder(facts.subject, facts.client) !== facts.subject.act
+  const holderJoins = recordHolder(facts.subject, [facts.client]) !== facts.subject.act
   if (delegation && impersonation)
     return facts.actor || facts.subject.act || holderJoins ? 'delegation' : 'impersonation'
   return delegation ? 'delegation' : impersonation ? 'impersonation' : undefined

@@ -319,6 +319,23 @@ describe('evaluatePolicy: whose token, and an honest chain', () => {
     })
   })
 
+  it('compares parties within their issuer: a foreign person named like one of our clients is no cycle', () => {
+    const subject = { ...facts().subject, issuer: 'idp', sub: 'agent' }
+    expect(evaluatePolicy(policy({ issuers: ['idp'] }), facts({ subject }))).toMatchObject({
+      allow: true,
+      act: { sub: 'agent' },
+    })
+  })
+
+  it('lets an intermediary re-exchange a token it holds as the actor it presents, the chain kept', () => {
+    const p = policy({ intermediaries: [{ client: 'gateway', actors: ['agent-b'] }] })
+    const subject = { ...facts().subject, holder: 'gateway', act: { sub: 'agent-b' } }
+    expect(evaluatePolicy(p, facts({ client: 'gateway', actor: own('agent-b'), subject }))).toMatchObject({
+      allow: true,
+      act: { sub: 'agent-b' },
+    })
+  })
+
   it("accepts a delegated actor token of the same person's delegation", () => {
     const actor = own('agent', { sub: 'alice', act: { sub: 'agent' } })
     expect(evaluatePolicy(policy(), facts({ actor }))).toMatchObject({ allow: true, act: { sub: 'agent' } })
