@@ -5,6 +5,7 @@ import type { Kysely } from 'kysely'
 import { ADMIN_SCOPE } from '../clients/schema.ts'
 import { findClient } from '../clients/store.ts'
 import type { DB } from '../db/schema.ts'
+import { type Route, servedRoutes } from '../http/routes.ts'
 import type { OurAccessToken } from '../keys/verify-access-token.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
 import { findActiveToken } from '../lineage/tokens.ts'
@@ -30,8 +31,17 @@ const notFound = (ctx: Context, what: string): undefined => {
   return undefined
 }
 
+/** Matched before authentication: an unknown path is a 404 for everyone, not a 401. */
+const ADMIN_ROUTES: readonly Route[] = [
+  { path: /^\/admin\/v1\/tasks\/[^/]+$/, methods: ['GET'] },
+  { path: /^\/admin\/v1\/tokens\/[^/]+\/lineage$/, methods: ['GET'] },
+  { path: /^\/admin\/v1\/decisions(\/[^/]+)?$/, methods: ['GET'] },
+  { path: '/admin/v1/audit', methods: ['GET'] },
+]
+
 export function adminApp(deps: AdminDeps): Koa {
   const app = new Koa()
+  app.use(servedRoutes(ADMIN_ROUTES))
   app.use(async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store')
     const match = /^Bearer ([\w.~+/-]+=*)$/.exec(ctx.get('authorization'))

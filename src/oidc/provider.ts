@@ -27,6 +27,7 @@ import { findResourceByUri } from '../resources/store.ts'
 import { JWKS_MAX_AGE } from '../config/schema.ts'
 import { persistingCustomizer } from './access-token-format.ts'
 import { adapterFactory } from './adapter.ts'
+import { dropUnservedMetadata, UNUSED_ENDPOINTS_OFF } from './endpoints.ts'
 import { failClosed } from './errors.ts'
 import { jwtBridge } from './jwt-bridge.ts'
 import { answerMissingClientAuth } from './missing-client-auth.ts'
@@ -101,6 +102,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     responseTypes: ['code'],
     scopes: ['openid'],
     features: {
+      ...UNUSED_ENDPOINTS_OFF,
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       externalSigningSupport: { enabled: true, ack: 'experimental-01' },
@@ -257,6 +259,7 @@ function serveDiscovery(offeredGrants: ReadonlySet<string>) {
     await next()
     if (ctx.path === '/.well-known/openid-configuration' && ctx.status === 200 && ctx.body) {
       ;(ctx.body as Record<string, unknown>).grant_types_supported = [...offeredGrants]
+      dropUnservedMetadata(ctx.body as Record<string, unknown>)
     }
   }
 }

@@ -44,6 +44,11 @@ const pure = [
   'src/token-exchange/params.ts',
   'src/tasks/cap.ts',
   'src/token-exchange/dependencies.ts',
+  'src/http/strict-json.ts',
+  'src/http/has-nul.ts',
+  'src/http/claimed-client.ts',
+  'src/http/address-key.ts',
+  'src/http/token-buckets.ts',
 ]
 it.each(pure)('%s is pure: no I/O modules, no clock', (file) => {
   const text = readFileSync(file, 'utf8')
