@@ -43,6 +43,7 @@ function unwrap(schema: z.ZodType): z.ZodType {
 }
 function describeType(json: Record<string, unknown>): string {
   if (json.type === 'array') return 'comma-separated list'
+  if (Array.isArray(json.type) && json.type.includes('boolean')) return 'boolean'
   if (json.format === 'uri') return 'URL'
   if (typeof json.default === 'string' && /^\d+[smhd]$/.test(json.default)) return 'duration'
   if (typeof json.type === 'string') return json.type

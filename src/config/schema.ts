@@ -127,7 +127,7 @@ export const Config = z
       .prefault({}),
     rateLimits: z
       .strictObject({
-        enabled: Flag.default(true).meta({
+        enabled: Flag.prefault(true).meta({
           description: 'Per-process rate limits on the public port (429 with Retry-After). false switches them off.',
         }),
         window: Duration.prefault('1m').meta({
