@@ -14,11 +14,15 @@ export function hasNul(value: unknown, depth = 0): boolean {
   return Object.entries(value).some(([name, item]) => hasNul(name) || hasNul(item, depth + 1))
 }
 
-/** A NUL in the decoded header or payload: raw, or as the JSON escape \u0000. */
+/**
+ * A NUL in the decoded header or payload, raw or as the JSON escape \u0000. Only for a value whose first
+ * part decodes to a JSON object: any other dotted word would decode to noise that may hold a zero byte.
+ */
 function jwtHasNul(token: string): boolean {
-  const [header = '', payload = ''] = token.split('.')
-  return [header, payload].some((part) => {
-    const json = Buffer.from(part, 'base64url').toString('utf8')
-    return json.includes('\u0000') || /\\u0000/i.test(json)
-  })
+  const parts = token.split('.').map((part) => Buffer.from(part, 'base64url').toString('utf8'))
+  const [header = ''] = parts
+  if (!header.trimStart().startsWith('{')) return false
+  // A JWE's second part is an encrypted key, not JSON: only its header is read.
+  const readable = parts.length === 5 ? [header] : parts.slice(0, 2)
+  return readable.some((json) => json.includes('\u0000') || /\\u0000/i.test(json))
 }

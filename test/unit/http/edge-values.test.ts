@@ -53,6 +53,9 @@ describe('hasNul', () => {
     [`${b64({ alg: 'ES256', kid: '\u0000' })}.${b64({ sub: 'a' })}.sig`, true],
     [`${b64({ alg: 'ES256' })}.${b64({ sub: 'agent-one' })}.sig`, false],
     ['%00', false],
+    ['AAAA.AAAA.AAAA', false],
+    [`${b64({ alg: 'RSA-OAEP', enc: 'A256GCM' })}.AAAA.AAAA.AAAA.AAAA`, false],
+    [`${b64({ alg: 'RSA-OAEP', kid: '\u0000' })}.AAAA.AAAA.AAAA.AAAA`, true],
     [{ a: ['b', 'c'], d: 1, e: null }, false],
   ])('%j → %s', (value, expected) => {
     expect(hasNul(value)).toBe(expected)
