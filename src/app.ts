@@ -10,9 +10,15 @@ import type { Config } from './config/schema.ts'
 import { connectDatabase, type Database } from './db/connect.ts'
 import { migrateUp, migrationStatus, waitForMigrations } from './db/migrations.ts'
 import type { DecisionRecord } from './decisions/store.ts'
+import { boundedBody } from './http/bounded-body.ts'
+import { countClientAuthFailures } from './http/client-auth-failures.ts'
 import { jsonErrors } from './http/errors.ts'
+import { rejectMalformed } from './http/malformed.ts'
 import { noStore } from './http/no-store.ts'
 import { observe } from './http/observe.ts'
+import { pinOrigin } from './http/pin-origin.ts'
+import { rateLimits } from './http/rate-limits.ts'
+import { servedRoutes } from './http/routes.ts'
 import { masterKeys } from './keys/master-key.ts'
 import { KeyRing } from './keys/ring.ts'
 import { ensureSigningKey, KEYS_CHANNEL } from './keys/store.ts'
@@ -23,8 +29,9 @@ import { createLog, type Log } from './observability/log.ts'
 import { createMetrics, type Metrics } from './observability/metrics.ts'
 import { dpopNonceSecret, dpopNonces } from './oidc/dpop-nonces.ts'
 import { outboundFetch } from './outbound/fetch.ts'
+import { OIDC_ROUTES } from './oidc/endpoints.ts'
 import { buildProvider, deriveCookieKeys } from './oidc/provider.ts'
-import { tasksApi } from './tasks/api.ts'
+import { TASKS_ROUTES, tasksApi } from './tasks/api.ts'
 import { enqueueTaskCompleted, WebhookDispatcher } from './tasks/webhooks.ts'
 import { registerTokenExchange } from './token-exchange/grant.ts'
 import { recordEarlyRefusals } from './token-exchange/refusals.ts'
@@ -120,11 +127,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   webhooks.start()
 
   const publicApp = new Koa()
+  // X-Forwarded-For is believed only from the configured proxies: ctx.ip is the entry the outermost adds.
+  publicApp.proxy = config.http.trustedProxies > 0
+  publicApp.maxIpsCount = config.http.trustedProxies
   publicApp.use(
     observe('public', { log, metrics, route: (ctx) => (ctx as { oidc?: { route?: string } }).oidc?.route ?? 'other' }),
   )
   publicApp.use(noStore)
   publicApp.use(jsonErrors(log))
+  publicApp.use(boundedBody(config.http))
+  publicApp.use(servedRoutes([...OIDC_ROUTES, ...TASKS_ROUTES]))
+  publicApp.use(rejectMalformed)
+  publicApp.use(countClientAuthFailures({ metrics, log }))
+  publicApp.use(rateLimits({ limits: config.rateLimits, metrics }))
+  publicApp.use(pinOrigin(issuer))
   publicApp.use(
     tasksApi({
       ...tokenDeps,
@@ -165,11 +181,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const management = new Koa()
   management.use(observe('management', { log, metrics, route: (ctx) => ctx.path }))
   management.use(jsonErrors(log))
+  management.use(boundedBody(config.http))
   management.use(mount('/', managementApp({ metrics, readiness })))
 
   const admin = new Koa()
   admin.use(observe('admin', { log, metrics, route: () => 'admin' }))
   admin.use(jsonErrors(log))
+  admin.use(boundedBody(config.http))
+  admin.use(rejectMalformed)
   admin.use(mount('/', adminApp({ db, clock, verifyAccessToken: verify, dpop })))
 
   return {

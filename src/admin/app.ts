@@ -7,6 +7,7 @@ import { findEnabledClient } from '../clients/store.ts'
 import { claimProof } from '../dpop/claim.ts'
 import { DPOP_ALGORITHMS, DpopProblem, type Nonces, verifyDpopProof } from '../dpop/proof.ts'
 import type { DB } from '../db/schema.ts'
+import { type Route, servedRoutes } from '../http/routes.ts'
 import type { OurAccessToken } from '../keys/verify-access-token.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
 import { findActiveToken } from '../lineage/tokens.ts'
@@ -43,8 +44,17 @@ const notFound = (ctx: Context, what: string): undefined => {
   return undefined
 }
 
+/** Matched before authentication: an unknown path is a 404 for everyone, not a 401. */
+const ADMIN_ROUTES: readonly Route[] = [
+  { path: /^\/admin\/v1\/tasks\/[^/]+$/, methods: ['GET'] },
+  { path: /^\/admin\/v1\/tokens\/[^/]+\/lineage$/, methods: ['GET'] },
+  { path: /^\/admin\/v1\/decisions(\/[^/]+)?$/, methods: ['GET'] },
+  { path: '/admin/v1/audit', methods: ['GET'] },
+]
+
 export function adminApp(deps: AdminDeps): Koa {
   const app = new Koa()
+  app.use(servedRoutes(ADMIN_ROUTES))
   app.use(async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store')
     const match = /^(Bearer|DPoP) ([\w.~+/-]+=*)$/i.exec(ctx.get('authorization'))

@@ -9,6 +9,9 @@ export const JWKS_MAX_AGE = 60
 const port = (fallback: number, description: string) =>
   z.coerce.number().int().min(0).max(65535).default(fallback).meta({ description })
 
+const count = (fallback: number, description: string) =>
+  z.coerce.number().int().min(1).default(fallback).meta({ description })
+
 /** A 256-bit key, base64 or base64url; the first of the list seals, every key opens (rotation). */
 const MasterKey = z.string().transform((text, ctx) => {
   const bytes = Buffer.from(text.trim(), 'base64url')
@@ -75,7 +78,7 @@ export const Config = z
     }),
     dpop: z
       .strictObject({
-        requireNonce: z.stringbool().default(false).meta({
+        requireNonce: Flag.prefault(false).meta({
           description:
             'RFC 9449 §8: every DPoP proof must carry a server-provided nonce (answered with use_dpop_nonce and a DPoP-Nonce header until it does).',
         }),
@@ -131,6 +134,46 @@ export const Config = z
       description:
         'On SIGTERM, how long in-flight requests may take, once the listeners close, before the process exits anyway.',
     }),
+    http: z
+      .strictObject({
+        headersTimeout: Duration.prefault('10s').meta({
+          description:
+            'How long a client may take to send the request line and headers; then Node answers 408 and closes the connection.',
+        }),
+        bodyTimeout: Duration.prefault('10s').meta({
+          description:
+            'How long a client may take to send a request body once its headers arrived; then 408 and the connection is closed.',
+        }),
+        trustedProxies: z.coerce.number().int().min(0).max(16).default(0).meta({
+          description:
+            'Reverse proxies in front of the public port whose X-Forwarded-For entries are believed (the source address for rate limits). 0 ignores the header.',
+        }),
+      })
+      .prefault({}),
+    rateLimits: z
+      .strictObject({
+        enabled: Flag.prefault(true).meta({
+          description: 'Per-process rate limits on the public port (429 with Retry-After). false switches them off.',
+        }),
+        window: Duration.prefault('1m').meta({
+          description:
+            'The period of every limit below: each allows that many at once, refilled evenly over the window.',
+        }),
+        failedAuthPerClient: count(60, 'Failed client authentications per claimed client id per window.'),
+        failedAuthPerAddress: count(
+          600,
+          'Failed client authentications per source address (IPv6: per /64) per window.',
+        ),
+        requestsPerClient: count(
+          12000,
+          'Token, introspection, revocation and tasks requests per claimed client id per window.',
+        ),
+        maxTracked: count(
+          50000,
+          'Client ids or addresses each limit remembers; the least recently seen are forgotten first.',
+        ),
+      })
+      .prefault({}),
   })
   // zod skips refinements once any field has failed; `when` runs this one regardless, so these two
   // problems are reported together with every other (the values may then be unparsed input).

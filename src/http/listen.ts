@@ -1,7 +1,28 @@
 // Binds the three listeners and drains them on shutdown. The only place that opens ports.
-import { createServer, type Server } from 'node:http'
+import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type Koa from 'koa'
+import type { Config } from '../config/schema.ts'
+
+/**
+ * An HTTP server that checks its timeouts every second (Node's default is every 30 s, which would let a
+ * slow client hold a connection that long past the timeout).
+ */
+export function createHttpServer(handler: RequestListener): Server {
+  const server = createServer({ connectionsCheckingInterval: 1000 }, handler)
+  server.keepAliveTimeout = 5_000
+  return server
+}
+
+/**
+ * Slow clients are cut off: headers must arrive within headersTimeout (Node answers 408 and closes).
+ * Bodies are timed by boundedBody, which answers 408 itself; requestTimeout is the backstop for a body
+ * nobody reads.
+ */
+export function applyTimeouts(server: Server, http: Pick<Config['http'], 'headersTimeout' | 'bodyTimeout'>): void {
+  server.headersTimeout = http.headersTimeout * 1000
+  server.requestTimeout = (http.headersTimeout + http.bodyTimeout + 1) * 1000
+}
 
 export interface Listeners {
   ports: { public: number; admin: number; management: number }
@@ -11,7 +32,7 @@ export interface Listeners {
 
 export async function listen(
   apps: { public: Koa; admin: Koa; management: Koa },
-  bind: { host: string; port: number; adminPort: number; managementPort: number },
+  bind: { host: string; port: number; adminPort: number; managementPort: number; http: Config['http'] },
 ): Promise<Listeners> {
   // Handlers still running count as in flight even when their client hung up: the database must
   // outlive every one of them, or they would fail on a closed pool.
@@ -20,14 +41,14 @@ export async function listen(
   const start = (app: Koa, port: number) =>
     new Promise<Server>((resolve, reject) => {
       const handle = app.callback()
-      const server = createServer((req, res) => {
+      const server = createHttpServer((req, res) => {
         inFlight++
         Promise.resolve(handle(req, res)).finally(() => {
           inFlight--
           if (inFlight === 0) drained?.()
         })
       })
-      server.keepAliveTimeout = 5_000
+      applyTimeouts(server, bind.http)
       server.once('error', reject)
       server.listen(port, bind.host, () => resolve(server))
     })

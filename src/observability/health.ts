@@ -1,6 +1,7 @@
 // The management listener: liveness (the event loop answers), readiness (database reachable,
 // migrations current, a signing key usable, not shutting down) and Prometheus metrics.
 import Koa from 'koa'
+import { type Route, servedRoutes } from '../http/routes.ts'
 import type { Metrics } from './metrics.ts'
 
 export interface Check {
@@ -14,10 +15,15 @@ export interface HealthDeps {
   readiness(): Promise<Check[]>
 }
 
+const MANAGEMENT_ROUTES: readonly Route[] = ['/health/live', '/health/ready', '/metrics'].map((path) => ({
+  path,
+  methods: ['GET'],
+}))
+
 export function managementApp(deps: HealthDeps): Koa {
   const app = new Koa()
+  app.use(servedRoutes(MANAGEMENT_ROUTES))
   app.use(async (ctx, next) => {
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next()
     switch (ctx.path) {
       case '/health/live':
         ctx.body = { status: 'UP', checks: [] }
@@ -36,10 +42,6 @@ export function managementApp(deps: HealthDeps): Koa {
       default:
         return next()
     }
-  })
-  app.use((ctx) => {
-    ctx.status = 404
-    ctx.body = { error: 'not_found' }
   })
   return app
 }

@@ -7,6 +7,8 @@ export interface Metrics {
   tokensIssued: Counter<'grant_type'>
   tokensRevoked: Counter<'cause'>
   tokenExchanges: Counter<'result' | 'reason'>
+  clientAuthFailures: Counter<'endpoint'>
+  rateLimited: Counter<'limit'>
 }
 
 export function createMetrics(): Metrics {
@@ -37,6 +39,18 @@ export function createMetrics(): Metrics {
       name: 'mandate_token_exchange_total',
       help: 'Token exchange decisions, by result (allow/deny) and stable reason code.',
       labelNames: ['result', 'reason'],
+      registers: [registry],
+    }),
+    clientAuthFailures: new Counter({
+      name: 'mandate_client_auth_failures_total',
+      help: 'Requests answered 401 invalid_client (failed or missing client authentication), by endpoint.',
+      labelNames: ['endpoint'],
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: 'mandate_rate_limited_total',
+      help: 'Requests refused with 429 by a rate limit, by the limit that refused them.',
+      labelNames: ['limit'],
       registers: [registry],
     }),
   }

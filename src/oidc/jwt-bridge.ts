@@ -4,13 +4,13 @@
 // Every other value is replaced too: a bare jti (not a secret: it is in logs and the admin API) must
 // never stand in for the token it names.
 import { randomUUID } from 'node:crypto'
-import { Readable } from 'node:stream'
 import type { Context, Next } from 'koa'
+import { MAX_BODY_BYTES } from '../http/bounded-body.ts'
+import { replayBody } from '../http/replay-body.ts'
 import type { OurAccessToken } from '../keys/verify-access-token.ts'
 import { TemporarilyUnavailable } from './errors.ts'
 
 const bridged = new Set(['/token/introspection', '/token/revocation'])
-const maxBody = 56 * 1024 // oidc-provider's own urlencoded limit
 // Any JWS or JWE compact form, including an unsecured JWT with an empty signature part.
 const looksLikeJwt = (value: string) => /^[\w-]*(\.[\w-]*){2}$|^[\w-]*(\.[\w-]*){4}$/.test(value)
 
@@ -38,7 +38,7 @@ export function jwtBridge(verify: (token: string) => Promise<OurAccessToken | un
       params.set('token', verified?.jti ?? `unverified-${randomUUID()}`)
       if (verified) markVerified(ctx, verified.jti)
     }
-    replaceBody(ctx, params.toString())
+    replayBody(ctx, Buffer.from(params.toString()))
     await next()
     // oidc-provider omits jti when it equals the presented value (here, the swapped-in jti).
     const body = ctx.body as Record<string, unknown> | undefined
@@ -60,24 +60,8 @@ async function readBody(ctx: Context): Promise<string | undefined> {
   let size = 0
   for await (const chunk of ctx.req) {
     size += (chunk as Buffer).length
-    if (size > maxBody) return undefined
+    if (size > MAX_BODY_BYTES) return undefined
     chunks.push(chunk as Buffer)
   }
   return Buffer.concat(chunks).toString('utf8')
-}
-
-/** Gives downstream parsers a fresh request stream holding `text`, so nothing is parsed twice. */
-function replaceBody(ctx: Context, text: string): void {
-  const bytes = Buffer.from(text)
-  const original = ctx.req
-  const replacement = Object.assign(Readable.from([bytes]), {
-    headers: { ...original.headers, 'content-length': String(bytes.length) },
-    method: original.method,
-    url: original.url,
-    httpVersion: original.httpVersion,
-    socket: original.socket,
-    connection: original.socket,
-  })
-  ctx.req = replacement as unknown as Context['req']
-  ctx.request.req = ctx.req
 }

@@ -1,8 +1,8 @@
 // RFC 6749 §5.2: a request with no client authentication at all is invalid_client (401), like a failed
 // one. oidc-provider answers 400 invalid_request there. Its route error handler sets the body, then emits
-// `<route>.error` synchronously; the answer is rewritten in that listener, inside the route. A
-// provider.use() middleware would run outside token-exchange/refusals.ts, which records early exchange
-// refusals by the error code it sees (here invalid_client → client.authentication_failed).
+// `<route>.error` synchronously; the answer is rewritten in that listener, inside the route, so every
+// middleware around the provider (refusal records, the failed-authentication count and rate limits in
+// http/) sees the final 401 invalid_client.
 import { errors, type KoaContextWithOIDC, type Provider } from 'oidc-provider'
 
 const NO_CLIENT_AUTHENTICATION = 'no client authentication mechanism provided'

@@ -30,6 +30,7 @@ import { toDate } from '../lib/clock.ts'
 import { claimOnce } from '../replay/claim-once.ts'
 import { persistingCustomizer } from './access-token-format.ts'
 import { adapterFactory } from './adapter.ts'
+import { dropUnservedMetadata, UNUSED_ENDPOINTS_OFF } from './endpoints.ts'
 import { failClosed } from './errors.ts'
 import { jwtBridge } from './jwt-bridge.ts'
 import { answerMissingClientAuth } from './missing-client-auth.ts'
@@ -115,6 +116,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     responseTypes: ['code'],
     scopes: ['openid'],
     features: {
+      ...UNUSED_ENDPOINTS_OFF,
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       // RFC 9449: proofs at /token bind client_credentials tokens (the exchange verifies its own).
@@ -283,6 +285,7 @@ function serveDiscovery(offeredGrants: ReadonlySet<string>) {
     await next()
     if (ctx.path === '/.well-known/openid-configuration' && ctx.status === 200 && ctx.body) {
       ;(ctx.body as Record<string, unknown>).grant_types_supported = [...offeredGrants]
+      dropUnservedMetadata(ctx.body as Record<string, unknown>)
     }
   }
 }

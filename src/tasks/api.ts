@@ -9,6 +9,7 @@ import { ADMIN_SCOPE, TOKEN_EXCHANGE } from '../clients/schema.ts'
 import type { ClientRow } from '../clients/store.ts'
 import type { DB } from '../db/schema.ts'
 import { BodyError, readParams } from '../http/body.ts'
+import type { Route } from '../http/routes.ts'
 import { toDate } from '../lib/clock.ts'
 import { safeDecode } from '../lib/safe-decode.ts'
 import { actorsOf } from '../policy/act-claim.ts'
@@ -82,9 +83,16 @@ export function tasksApi(deps: TasksApiDeps) {
   }
 }
 
-type Route = { name: 'create' } | { name: 'show' | 'complete'; taskId: string }
+/** The paths and methods this API serves (for the public port's route guard). */
+export const TASKS_ROUTES: readonly Route[] = [
+  { path: '/tasks', methods: ['POST'] },
+  { path: /^\/tasks\/[^/]+$/, methods: ['GET'] },
+  { path: /^\/tasks\/[^/]+\/complete$/, methods: ['POST'] },
+]
 
-function matchRoute(ctx: Context): Route | undefined {
+type TasksRoute = { name: 'create' } | { name: 'show' | 'complete'; taskId: string }
+
+function matchRoute(ctx: Context): TasksRoute | undefined {
   if (ctx.path === '/tasks' && ctx.method === 'POST') return { name: 'create' }
   const match = /^\/tasks\/([^/]+)(\/complete)?$/.exec(ctx.path)
   if (!match) return undefined

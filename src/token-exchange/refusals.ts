@@ -1,5 +1,7 @@
-// Exchanges refused by oidc-provider before our grant runs (client authentication, a grant the client
-// lacks, a repeated parameter) are decisions too: this wrapper records them, with X-Decision-Id.
+// Exchanges refused by oidc-provider before our grant runs (a grant the client lacks, a repeated
+// parameter) are decisions too: this wrapper records them, with X-Decision-Id. Only for an authenticated
+// client: a request that fails (or lacks) client authentication writes nothing durable, or anyone could
+// fill the database; it is counted and sampled in the log instead (http/client-auth-failures.ts).
 import { randomUUID } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { KoaContextWithOIDC } from 'oidc-provider'
@@ -8,10 +10,10 @@ import type { DB } from '../db/schema.ts'
 import { writeAudit } from '../audit/write.ts'
 import { blankDecision, type DecisionRecord, recordDecision } from '../decisions/store.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
+import { clientAuthenticated } from '../oidc/unauthorized-client.ts'
 import type { DenialReason } from '../policy/decision.ts'
 
 const reasonOf: Record<string, DenialReason> = {
-  invalid_client: 'client.authentication_failed',
   unauthorized_client: 'client.grant_not_allowed',
 }
 
@@ -21,7 +23,7 @@ export function recordEarlyRefusals(deps: { db: Kysely<DB>; clock: Clock; onDeci
     // A 5xx is an outage or a bug, not a decision: nothing to record (and nothing could be, in an outage).
     if (ctx.path !== '/token' || ctx.method !== 'POST' || ctx.status < 400 || ctx.status >= 500) return
     if (ctx.response.get('X-Decision-Id')) return
-    if (ctx.oidc?.params?.grant_type !== TOKEN_EXCHANGE) return
+    if (ctx.oidc?.params?.grant_type !== TOKEN_EXCHANGE || !clientAuthenticated(ctx)) return
     const body = (ctx.body ?? {}) as { error?: string; error_description?: string }
     const record: DecisionRecord = {
       ...blankDecision({
@@ -29,7 +31,6 @@ export function recordEarlyRefusals(deps: { db: Kysely<DB>; clock: Clock; onDeci
         created_at: toDate(deps.clock.now()),
         request_id: (ctx.state?.reqId as string | undefined) ?? null,
         grant_type: TOKEN_EXCHANGE,
-        // Only an authenticated client is recorded as the client.
         client_id: ctx.oidc.client?.clientId ?? null,
       }),
       reason: reasonOf[body.error ?? ''] ?? 'request.malformed',

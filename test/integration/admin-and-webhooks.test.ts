@@ -55,7 +55,6 @@ describe('admin API', () => {
       ['/admin/v1/audit', undefined],
       ['/admin/v1/audit', notAdmin],
       ['/admin/v1/audit', 'not-a-token'],
-      ['/anything', undefined],
     ] as const) {
       const response = await admin(path, token)
       expect(response.status).toBe(401)
@@ -67,6 +66,12 @@ describe('admin API', () => {
         error_description: 'admin authentication is required',
       })
     }
+    // An unknown path is not found for everyone: the routes are no secret (docs/admin-api.md).
+    const unknown = await admin('/anything', undefined)
+    expect({ status: unknown.status, body: await unknown.json() }).toEqual({
+      status: 404,
+      body: { error: 'not_found', error_description: 'no such endpoint' },
+    })
   })
 
   it('shows a task tree, token lineage, decisions with the full chain, and the audit trail', async () => {

@@ -7,7 +7,7 @@ import { decodeJwt } from 'jose'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { applyDocuments } from '../../src/manifests/apply.ts'
 import { TOKEN_INVALID } from '../../src/token-exchange/denials.ts'
-import { useDatabase } from '../support/database.ts'
+import { useDatabase, writtenRows } from '../support/database.ts'
 import { algNone, hs256WithPublicKey, tampered, unknownKid } from '../support/forge.ts'
 import { personToken } from '../support/idp.ts'
 import {
@@ -98,37 +98,6 @@ const later = (request: () => Promise<Response>) => request
 
 describe('token exchange refusals', () => {
   const cases: Array<[string, Builder, typeof invalidRequest, string]> = [
-    [
-      'a client that fails authentication',
-      async () => {
-        const subject = await alice()
-        return later(() =>
-          post(
-            `${server.url}/token`,
-            { grant_type: TOKEN_EXCHANGE, subject_token: subject, subject_token_type: ACCESS_TOKEN, resource: tickets },
-            { clientId: 'agent-one', secret: 'wrong-secret-0000000000' },
-          ),
-        )
-      },
-      { status: 401, error: 'invalid_client', error_description: 'client authentication failed' },
-      'client.authentication_failed',
-    ],
-    [
-      'a request with no client authentication at all',
-      async () => {
-        const subject = await alice()
-        return later(() =>
-          post(`${server.url}/token`, {
-            grant_type: TOKEN_EXCHANGE,
-            subject_token: subject,
-            subject_token_type: ACCESS_TOKEN,
-            resource: tickets,
-          }),
-        )
-      },
-      { status: 401, error: 'invalid_client', error_description: 'client authentication failed' },
-      'client.authentication_failed',
-    ],
     [
       'a client not registered for token exchange',
       async () => {
@@ -566,6 +535,28 @@ describe('token exchange refusals', () => {
 
   it.each(cases)('refuses %s', async (_, send, expected, reason) => {
     await expectDenied(send, expected, reason)
+  })
+
+  // Unauthenticated callers write nothing durable (or anyone could fill the database): no decision, no
+  // audit event, no X-Decision-Id; the failure is a metric and a sampled log line instead.
+  it.each([
+    ['a client that fails authentication', { clientId: 'agent-one', secret: 'wrong-secret-0000000000' }],
+    ['a request with no client authentication at all', undefined],
+  ] as const)('refuses %s and records nothing', async (_, auth) => {
+    const subject = await alice()
+    const before = await writtenRows(t.db)
+    const response = await post(
+      `${server.url}/token`,
+      { grant_type: TOKEN_EXCHANGE, subject_token: subject, subject_token_type: ACCESS_TOKEN, resource: tickets },
+      auth,
+    )
+    expect(response.headers.get('x-decision-id')).toBeNull()
+    await expectRejection(response, {
+      status: 401,
+      error: 'invalid_client',
+      error_description: 'client authentication failed',
+    })
+    expect(await writtenRows(t.db)).toEqual(before)
   })
 
   it('refuses an expired subject token', async () => {

@@ -86,3 +86,18 @@ export async function counts(db: Kysely<DB>): Promise<Record<string, number>> {
   )
   return Object.fromEntries(entries)
 }
+
+/** Row counts of the tables a request writes to (tokens, decisions, audit, tasks, oidc-provider artefacts). */
+export async function writtenRows(db: Kysely<DB>): Promise<Record<string, number>> {
+  const tables = ['issued_tokens', 'decisions', 'audit_events', 'tasks', 'oidc_payloads'] as const
+  const entries = await Promise.all(
+    tables.map(async (table) => {
+      const row = await db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow()
+      return [table, Number(row.n)] as const
+    }),
+  )
+  return Object.fromEntries(entries)
+}

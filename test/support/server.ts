@@ -1,13 +1,14 @@
 // The real app on real sockets: createApp with the file's database, the three listeners on port 0,
 // the fixture documents applied through `mandate apply`'s own code path.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll } from 'vitest'
 import { type App, createApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config/load.ts'
+import { applyTimeouts, createHttpServer } from '../../src/http/listen.ts'
 import { systemClock } from '../../src/lib/clock.ts'
 import { type ApplyOptions, applyDocuments } from '../../src/manifests/apply.ts'
-import { createLog } from '../../src/observability/log.ts'
+import { createLog, type Log } from '../../src/observability/log.ts'
 import type { TestDatabase } from './database.ts'
 
 export const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString('base64')
@@ -33,7 +34,8 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void
 
 async function bind(): Promise<{ server: Server; port: number; setHandler(handler: Handler): void }> {
   let handler: Handler = (_req, res) => res.writeHead(503).end()
-  const server = createServer((req, res) => handler(req, res))
+  // The servers `mandate serve` opens (timeout checks included); timeouts are set once the config is read.
+  const server = createHttpServer((req, res) => handler(req, res))
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return {
     server,
@@ -47,7 +49,7 @@ async function bind(): Promise<{ server: Server; port: number; setHandler(handle
 /** Starts the real app for this file; env entries override the test defaults. */
 export function useServer(
   t: TestDatabase,
-  options: { env?: Record<string, string>; apply?: string[] } = {},
+  options: { env?: Record<string, string>; apply?: string[]; log?: Log } = {},
 ): TestServer {
   let state: (TestServer & { close(): Promise<void> }) | undefined
   beforeAll(async () => {
@@ -63,8 +65,9 @@ export function useServer(
     })
     const app = await createApp(config, {
       database: t.database,
-      log: createLog(process.env.TEST_LOG_LEVEL ?? 'silent'),
+      log: options.log ?? createLog(process.env.TEST_LOG_LEVEL ?? 'silent'),
     })
+    for (const { server } of [pub, adm, mgmt]) applyTimeouts(server, config.http)
     pub.setHandler(app.public.callback())
     adm.setHandler(app.admin.callback())
     mgmt.setHandler(app.management.callback())

@@ -50,6 +50,11 @@ const pure = [
   'src/lib/jwk-strength.ts',
   'src/outbound/address.ts',
   'src/outbound/rules.ts',
+  'src/http/strict-json.ts',
+  'src/http/has-nul.ts',
+  'src/http/claimed-client.ts',
+  'src/http/address-key.ts',
+  'src/http/token-buckets.ts',
 ]
 it.each(pure)('%s is pure: no I/O modules, no clock', (file) => {
   const text = readFileSync(file, 'utf8')

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, envName, loadConfig } from '../../src/config/load.ts'
 
@@ -125,6 +128,30 @@ describe('loadConfig', () => {
       'MANDATE_PORT: Too small: expected number to be >=0',
       'MANDATE_MIGRATE: Invalid option: expected one of "auto"|"check"|"off"',
       'MANDATE_KEYS__COLOUR: unknown setting',
+    ])
+  })
+
+  it('bounds slow requests and rate-limits by default, with an off switch from env or a YAML boolean', () => {
+    expect(loadConfig({})).toMatchObject({
+      http: { headersTimeout: 10, bodyTimeout: 10, trustedProxies: 0 },
+      rateLimits: {
+        enabled: true,
+        window: 60,
+        failedAuthPerClient: 60,
+        failedAuthPerAddress: 600,
+        requestsPerClient: 12000,
+        maxTracked: 50000,
+      },
+    })
+    expect(loadConfig({ MANDATE_RATE_LIMITS__ENABLED: 'false' }).rateLimits.enabled).toBe(false)
+    const file = join(mkdtempSync(join(tmpdir(), 'mandate-config-')), 'config.yaml')
+    writeFileSync(file, 'rateLimits: { enabled: false }\nhttp: { bodyTimeout: 3s }\n')
+    expect(loadConfig({}, { file })).toMatchObject({ rateLimits: { enabled: false }, http: { bodyTimeout: 3 } })
+    expect(
+      problems({ MANDATE_RATE_LIMITS__ENABLED: 'sometimes', MANDATE_RATE_LIMITS__REQUESTS_PER_CLIENT: '0' }),
+    ).toEqual([
+      expect.stringMatching(/^MANDATE_RATE_LIMITS__ENABLED: /),
+      'MANDATE_RATE_LIMITS__REQUESTS_PER_CLIENT: Too small: expected number to be >=1',
     ])
   })
 
