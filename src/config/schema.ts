@@ -47,6 +47,10 @@ export const Config = z
       .max(200)
       .default(10)
       .meta({ description: 'Postgres connections per process.' }),
+    databaseTimeout: Duration.prefault('2s').meta({
+      description:
+        'The bound on every database wait: a pooled connection, one query round trip, a session idle in a transaction; statements and lock waits are cancelled by Postgres at three quarters of it. A stalled database answers 503 + Retry-After within it, never hangs a request. Migrations are not bounded.',
+    }),
     dataDir: z.string().min(1).default('./.mandate').meta({
       description: 'Folder of the embedded development database and its generated development master key.',
     }),
@@ -64,7 +68,8 @@ export const Config = z
         'auto: apply pending migrations at start (advisory-locked, safe for several processes). check: wait at start, not serving, until `mandate migrate up` has applied them. off: assume the schema is current.',
     }),
     clockTolerance: Duration.prefault('15s').meta({
-      description: 'Leeway allowed on exp/iat/nbf when verifying JWTs (ours and clients\u2019 assertions).',
+      description:
+        'Leeway allowed on exp/iat/nbf when verifying JWTs (ours and clients\u2019 assertions), and the largest difference allowed between this process\u2019s clock and the database\u2019s (checked at start and every minute; beyond it the process reports not ready).',
     }),
     keys: z
       .strictObject({
@@ -88,6 +93,27 @@ export const Config = z
             message: `must be at least the refresh interval plus ${JWKS_MAX_AGE}s of JWKS caching (${minimum}s)`,
           })
         }
+      })
+      .prefault({}),
+    janitor: z
+      .strictObject({
+        interval: DurationOrZero.prefault('5m').meta({
+          description:
+            'How often each process runs the janitor, which prunes expired rows (one process at a time, by advisory lock). 0s switches it off; `mandate janitor` runs one pass.',
+        }),
+        tokenRetention: DurationOrZero.prefault('7d').meta({
+          description:
+            'How long an issued token\u2019s lineage row is kept after it expired (admin API and CLI lineage, introspection answers false either way). A row is kept while any token depending on it is kept.',
+        }),
+        webhookRetention: DurationOrZero.prefault('7d').meta({
+          description: 'How long a delivered (or finally failed) revocation webhook delivery is kept.',
+        }),
+        decisionRetention: Duration.optional().meta({
+          description: 'How long decision records are kept. Unset (the default): kept forever.',
+        }),
+        auditRetention: Duration.optional().meta({
+          description: 'How long audit events are kept. Unset (the default): kept forever.',
+        }),
       })
       .prefault({}),
     bootstrapAdminSecret: z.string().min(16, 'must have at least 16 characters').optional().meta({

@@ -4,14 +4,20 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { Kysely, PGliteDialect, PostgresDialect } from 'kysely'
 import pg from 'pg'
-import type { DB } from './schema.ts'
+import { boundedPool } from './bounded-pool.ts'
 import { type Listener, listenPostgres } from './notify.ts'
+import type { DB } from './schema.ts'
 
 export interface Database {
   readonly db: Kysely<DB>
   readonly kind: 'postgres' | 'pglite'
   /** Runs onNotify for every NOTIFY on channel, from any process; embedded mode has only this one. */
   listen(channel: string, onNotify: () => void): Listener
+  /**
+   * Runs work on its own connection without the request bounds (MANDATE_DATABASE_TIMEOUT): migrations,
+   * whose DDL may run long and which wait for the migration lock another process holds.
+   */
+  unbounded<T>(work: (db: Kysely<DB>) => Promise<T>): Promise<T>
   close(): Promise<void>
 }
 
@@ -20,7 +26,11 @@ export interface DatabaseOptions {
   databasePoolSize: number
   dataDir: string
   applicationName?: string
+  /** Seconds every database wait is bounded by (MANDATE_DATABASE_TIMEOUT); 2 when not given. */
+  databaseTimeout?: number
 }
+
+export const DEFAULT_DATABASE_TIMEOUT = 2
 
 export interface DatabaseLog {
   warn(fields: object, msg: string): void
@@ -34,23 +44,31 @@ export async function connectDatabase(options: DatabaseOptions, log: DatabaseLog
 }
 
 function connectPostgres(url: string, options: DatabaseOptions, log: DatabaseLog): Database {
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: options.databasePoolSize,
-    application_name: options.applicationName ?? 'mandate',
-    connectionTimeoutMillis: 5_000,
-    // A wedged database must fail requests closed (503), not hang them.
-    statement_timeout: 10_000,
-  })
-  pool.on('error', (error) => log.warn({ err: error }, 'idle database connection failed'))
+  const timeout = options.databaseTimeout ?? DEFAULT_DATABASE_TIMEOUT
+  const applicationName = options.applicationName ?? 'mandate'
+  // A wedged database fails requests closed (503) within the bound, never hangs them.
+  const pool = boundedPool({ url, size: options.databasePoolSize, applicationName, timeout }, log)
   const listeners = new Set<Listener>()
   return {
     db: new Kysely<DB>({ dialect: new PostgresDialect({ pool }) }),
     kind: 'postgres',
     listen(channel, onNotify) {
-      const listener = listenPostgres(url, channel, onNotify, log)
+      const listener = listenPostgres({ url, timeout }, channel, onNotify, log)
       listeners.add(listener)
       return listener
+    },
+    async unbounded(work) {
+      const single = new pg.Pool({ connectionString: url, max: 1, application_name: applicationName })
+      single.on('connect', (client) =>
+        client.on('error', (error) => log.warn({ err: error }, 'database connection lost')),
+      )
+      single.on('error', () => {})
+      const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: single }) })
+      try {
+        return await work(db)
+      } finally {
+        await db.destroy()
+      }
     },
     async close() {
       await Promise.all([...listeners].map((l) => l.close()))
@@ -74,6 +92,7 @@ async function connectEmbedded(dataDir: string, log: DatabaseLog): Promise<Datab
     db,
     kind: 'pglite',
     listen: () => ({ connected: () => true, close: async () => {} }),
+    unbounded: (work) => work(db),
     async close() {
       await db.destroy()
       releaseLock()

@@ -1,5 +1,7 @@
 // LISTEN on a dedicated connection (never a pooled one), reconnecting with backoff. Notifications
 // are a latency optimisation only: every consumer also re-reads on a timer, since NOTIFY is not durable.
+// Its 'error' is always heard (an unheard one ends the process) and its connect is bounded, so a
+// stalled database delays notifications, never the process.
 import pg from 'pg'
 
 export interface Listener {
@@ -8,7 +10,7 @@ export interface Listener {
 }
 
 export function listenPostgres(
-  url: string,
+  connection: { url: string /** seconds */; timeout: number },
   channel: string,
   onNotify: () => void,
   log: { warn(fields: object, msg: string): void },
@@ -20,7 +22,13 @@ export function listenPostgres(
   let backoff = 250
 
   const connect = async () => {
-    const current = new pg.Client({ connectionString: url, application_name: 'mandate-listener' })
+    const current = new pg.Client({
+      connectionString: connection.url,
+      application_name: 'mandate-listener',
+      connectionTimeoutMillis: connection.timeout * 1000,
+      query_timeout: connection.timeout * 1000,
+      keepAlive: true,
+    })
     client = current
     current.on('notification', (message) => message.channel === channel && onNotify())
     current.on('error', (error) => {

@@ -5,9 +5,9 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll } from 'vitest'
 import { type App, createApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config/load.ts'
-import { systemClock } from '../../src/lib/clock.ts'
+import { type Clock, systemClock } from '../../src/lib/clock.ts'
 import { applyDocuments } from '../../src/manifests/apply.ts'
-import { createLog } from '../../src/observability/log.ts'
+import { createLog, type Log } from '../../src/observability/log.ts'
 import type { TestDatabase } from './database.ts'
 
 export const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString('base64')
@@ -39,7 +39,7 @@ async function bind(): Promise<{ server: Server; port: number; setHandler(handle
 /** Starts the real app for this file; env entries override the test defaults. */
 export function useServer(
   t: TestDatabase,
-  options: { env?: Record<string, string>; apply?: string[] } = {},
+  options: { env?: Record<string, string>; apply?: string[]; clock?: Clock; log?: Log } = {},
 ): TestServer {
   let state: (TestServer & { close(): Promise<void> }) | undefined
   beforeAll(async () => {
@@ -50,11 +50,14 @@ export function useServer(
       MANDATE_MASTER_KEY: TEST_MASTER_KEY,
       MANDATE_MIGRATE: 'off',
       MANDATE_LOG_LEVEL: 'silent',
+      // No janitor on a timer: a run would race tests that move the clock (janitor tests run it themselves).
+      MANDATE_JANITOR__INTERVAL: '0s',
       ...options.env,
     })
     const app = await createApp(config, {
       database: t.database,
-      log: createLog(process.env.TEST_LOG_LEVEL ?? 'silent'),
+      log: options.log ?? createLog(process.env.TEST_LOG_LEVEL ?? 'silent'),
+      ...(options.clock ? { clock: options.clock } : {}),
     })
     pub.setHandler(app.public.callback())
     adm.setHandler(app.admin.callback())
