@@ -40,7 +40,6 @@ export interface App {
   readonly ring: KeyRing
   readonly log: Log
   readonly metrics: Metrics
-  readonly janitor: Janitor
   readiness(): Promise<Check[]>
   /** Flips readiness to DOWN (SIGTERM): load balancers stop sending before the listeners close. */
   beginShutdown(): void
@@ -202,7 +201,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ring,
     log,
     metrics,
-    janitor,
     readiness,
     beginShutdown: () => {
       shuttingDown = true

@@ -34,9 +34,9 @@ export interface JanitorResult {
   pruned: Record<Prunable, number>
 }
 
-export const BATCH = 500
+export const BATCH = 1000
 /** Batches of one kind in one run: a large backlog is worked off over several runs, never in one long burst. */
-const MAX_BATCHES = 200
+const MAX_BATCHES = 500
 
 /** One pass over every kind, oldest rows first. Never throws: a failure is the outcome 'failed'. */
 export async function runJanitor(deps: JanitorDeps): Promise<JanitorResult> {
