@@ -26,11 +26,7 @@ export function boundedPool(options: BoundedPoolOptions, log: PoolLog): Postgres
     application_name: options.applicationName,
     ...sessionBounds(options.timeout),
   })
-  pool.on('connect', (client) => {
-    client.on('error', (error) => log.warn({ err: error }, 'database connection lost'))
-  })
-  // The idle-client 'error' arrives at the pool too, after the client's own listener logged it.
-  pool.on('error', () => {})
+  hearEveryClient(pool, log)
   const guarded = new WeakMap<pg.PoolClient, PostgresPoolClient>()
   return {
     options: pool.options,
@@ -44,6 +40,15 @@ export function boundedPool(options: BoundedPoolOptions, log: PoolLog): Postgres
     },
     end: () => pool.end(),
   }
+}
+
+/** Every client of the pool has an 'error' listener from its first connection to its end. */
+export function hearEveryClient(pool: pg.Pool, log: PoolLog): void {
+  pool.on('connect', (client) => {
+    client.on('error', (error) => log.warn({ err: error }, 'database connection lost'))
+  })
+  // The idle-client 'error' arrives at the pool too, after the client's own listener logged it.
+  pool.on('error', () => {})
 }
 
 function guard(client: pg.PoolClient): PostgresPoolClient {

@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { Kysely, PGliteDialect, PostgresDialect } from 'kysely'
 import pg from 'pg'
-import { boundedPool } from './bounded-pool.ts'
+import { boundedPool, hearEveryClient } from './bounded-pool.ts'
 import { type Listener, listenPostgres } from './notify.ts'
 import type { DB } from './schema.ts'
 
@@ -59,10 +59,7 @@ function connectPostgres(url: string, options: DatabaseOptions, log: DatabaseLog
     },
     async unbounded(work) {
       const single = new pg.Pool({ connectionString: url, max: 1, application_name: applicationName })
-      single.on('connect', (client) =>
-        client.on('error', (error) => log.warn({ err: error }, 'database connection lost')),
-      )
-      single.on('error', () => {})
+      hearEveryClient(single, log)
       const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: single }) })
       try {
         return await work(db)

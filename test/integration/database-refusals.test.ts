@@ -12,7 +12,9 @@ import {
   clientCredentials,
   exchange,
   introspect,
+  post,
   revoke,
+  TOKEN_EXCHANGE,
   tasksCall,
 } from '../support/oauth.ts'
 import { useServer } from '../support/server.ts'
@@ -112,6 +114,18 @@ const edges = {
     const before = await count('decisions')
     const answer = await refusing('decisions', 'insert', code, () =>
       exchange(server.url, 'agent-one', { subject_token: 'not-a-token', resource: tickets }),
+    )
+    expect(await count('decisions')).toBe(before)
+    return answer
+  },
+  async 'exchange refused before the grant (client authentication)'(code: string) {
+    const before = await count('decisions')
+    const answer = await refusing('decisions', 'insert', code, () =>
+      post(
+        `${server.url}/token`,
+        { grant_type: TOKEN_EXCHANGE, subject_token: 'x', subject_token_type: ACCESS_TOKEN, resource: tickets },
+        { clientId: 'agent-one', secret: 'not-the-secret-0123456789' },
+      ),
     )
     expect(await count('decisions')).toBe(before)
     return answer
