@@ -2,6 +2,7 @@
 // zero-setup development (single process, never production).
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Kysely, PGliteDialect, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { boundedPool, hearEveryClient } from './bounded-pool.ts'
@@ -68,8 +69,10 @@ function connectPostgres(url: string, options: DatabaseOptions, log: DatabaseLog
       }
     },
     async close() {
-      await Promise.all([...listeners].map((l) => l.close()))
-      await pool.end()
+      // A stalled database never answers the goodbye: after the bound, stop waiting (a SIGTERM during a
+      // stall must still end the process); the sockets go with it.
+      const ended = Promise.all([...listeners].map((l) => l.close())).then(() => pool.end())
+      await Promise.race([ended, sleep(timeout * 1000, undefined, { ref: false })])
     },
   }
 }

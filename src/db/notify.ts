@@ -9,8 +9,14 @@ export interface Listener {
   close(): Promise<void>
 }
 
+export interface ListenConnection {
+  url: string
+  /** Seconds: MANDATE_DATABASE_TIMEOUT bounds connecting and the LISTEN statement. */
+  timeout: number
+}
+
 export function listenPostgres(
-  connection: { url: string /** seconds */; timeout: number },
+  connection: ListenConnection,
   channel: string,
   onNotify: () => void,
   log: { warn(fields: object, msg: string): void },

@@ -38,8 +38,11 @@ export const BATCH = 1000
 /** Batches of one kind in one run: a large backlog is worked off over several runs, never in one long burst. */
 const MAX_BATCHES = 500
 
-/** One pass over every kind, oldest rows first. Never throws: a failure is the outcome 'failed'. */
-export async function runJanitor(deps: JanitorDeps): Promise<JanitorResult> {
+/**
+ * One pass over every kind, oldest rows first. Never throws: a failure is the outcome 'failed'. An aborted
+ * signal (the process stopping) ends the pass after the current batch.
+ */
+export async function runJanitor(deps: JanitorDeps, signal?: AbortSignal): Promise<JanitorResult> {
   const { settings, clockTolerance } = deps
   const now = deps.clock.now()
   const before = (seconds: number) => toDate(now - seconds)
@@ -56,7 +59,7 @@ export async function runJanitor(deps: JanitorDeps): Promise<JanitorResult> {
   const pruned = emptyPruned()
   try {
     for (const [kind, prune] of kinds) {
-      for (let batch = 0; batch < MAX_BATCHES; batch++) {
+      for (let batch = 0; batch < MAX_BATCHES && !signal?.aborted; batch++) {
         const count = await underLock(deps.db, prune)
         if (count === 'busy') return { outcome: 'busy', pruned }
         pruned[kind] += count
@@ -83,8 +86,8 @@ async function underLock(db: Kysely<DB>, prune: (trx: Kysely<DB>) => Promise<num
 export class Janitor {
   readonly #deps: JanitorDeps
   #timer: NodeJS.Timeout | undefined
-  #running: Promise<JanitorResult> | undefined
-  #stopped = false
+  #running: Promise<void> | undefined
+  readonly #stopping = new AbortController()
 
   constructor(deps: JanitorDeps) {
     this.#deps = deps
@@ -96,30 +99,29 @@ export class Janitor {
     const tick = () => {
       this.#timer = setTimeout(tick, interval)
       this.#timer.unref()
-      void this.run()
+      this.#run()
     }
     this.#timer = setTimeout(tick, Math.floor(Math.random() * interval))
     this.#timer.unref()
   }
 
-  /** One pass now, unless one is running (then that one's result). */
-  run(): Promise<JanitorResult> {
-    if (this.#stopped) return Promise.resolve({ outcome: 'busy', pruned: emptyPruned() })
-    this.#running ??= runJanitor(this.#deps)
+  /** One pass now, unless one is still running. */
+  #run(): void {
+    if (this.#running || this.#stopping.signal.aborted) return
+    this.#running = runJanitor(this.#deps, this.#stopping.signal)
       .then((result) => {
         this.#deps.onRun?.(result)
         const total = Object.values(result.pruned).reduce((sum, n) => sum + n, 0)
         if (total > 0) this.#deps.log.info({ ...result }, 'janitor pruned expired rows')
-        return result
       })
       .finally(() => {
         this.#running = undefined
       })
-    return this.#running
   }
 
+  /** Stops the timer and waits for the batch in progress (each is bounded by MANDATE_DATABASE_TIMEOUT). */
   async stop(): Promise<void> {
-    this.#stopped = true
+    this.#stopping.abort()
     clearTimeout(this.#timer)
     await this.#running
   }

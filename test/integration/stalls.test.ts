@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { sql } from 'kysely'
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
+import { connectDatabase } from '../../src/db/connect.ts'
 import { useDatabase } from '../support/database.ts'
 import { personToken } from '../support/idp.ts'
 import { ACCESS_TOKEN, accessToken, clientCredentials, exchange, post, revoke, tasksCall } from '../support/oauth.ts'
@@ -203,6 +204,24 @@ describe.runIf(t.isPostgres)('a stalled database', () => {
       stall.proxy.resume()
     }
     expect(await recovered(token)).toMatchObject({ active: true })
+  })
+
+  it('closes within the bound while the database is paused, so a SIGTERM during a stall still ends the process', async () => {
+    const other = await connectDatabase(
+      { databaseUrl: stall.url, databasePoolSize: 2, dataDir: '.', databaseTimeout: BOUND },
+      { warn: () => {}, info: () => {} },
+    )
+    await sql`select 1`.execute(other.db)
+    const listener = other.listen('mandate_stall_test', () => {})
+    while (!listener.connected()) await sleep(20)
+    stall.proxy.pause()
+    try {
+      const started = performance.now()
+      await other.close()
+      expect(performance.now() - started).toBeLessThan(BOUND * 1000 + SLACK)
+    } finally {
+      stall.proxy.resume()
+    }
   })
 
   it('ends a transaction left idle (a paused process) within the bound, releasing its task locks', async () => {
