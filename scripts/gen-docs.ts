@@ -46,6 +46,9 @@ function describeType(json: Record<string, unknown>): string {
   if (Array.isArray(json.type) && json.type.includes('boolean')) return 'boolean'
   if (json.format === 'uri') return 'URL'
   if (typeof json.default === 'string' && /^\d+[smhd]$/.test(json.default)) return 'duration'
+  // A Duration without a default (an optional one): text such as "30d", or seconds.
+  const kinds = ((json.anyOf ?? []) as Array<{ type?: string }>).map((branch) => branch.type)
+  if (kinds.length === 2 && kinds.includes('string') && kinds.includes('integer')) return 'duration'
   if (typeof json.type === 'string') return json.type
   return 'string'
 }

@@ -9,6 +9,7 @@ import { TOKEN_EXCHANGE } from './clients/schema.ts'
 import type { Config } from './config/schema.ts'
 import { connectDatabase, type Database } from './db/connect.ts'
 import { migrateUp, migrationStatus, waitForMigrations } from './db/migrations.ts'
+import { databaseNow } from './db/now.ts'
 import type { DecisionRecord } from './decisions/store.ts'
 import { boundedBody } from './http/bounded-body.ts'
 import { countClientAuthFailures } from './http/client-auth-failures.ts'
@@ -24,6 +25,8 @@ import { KeyRing } from './keys/ring.ts'
 import { ensureSigningKey, KEYS_CHANNEL } from './keys/store.ts'
 import { verifyAccessToken } from './keys/verify-access-token.ts'
 import { type Clock, systemClock, toDate } from './lib/clock.ts'
+import { Janitor } from './janitor/janitor.ts'
+import { ClockCheck } from './observability/clock-check.ts'
 import { type Check, managementApp } from './observability/health.ts'
 import { createLog, type Log } from './observability/log.ts'
 import { createMetrics, type Metrics } from './observability/metrics.ts'
@@ -67,7 +70,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const { db } = database
 
   if (config.migrate === 'auto') {
-    const applied = await migrateUp(db)
+    const applied = await database.unbounded(migrateUp)
     if (applied.length > 0) log.info({ migrations: applied }, 'migrations applied')
   } else if (config.migrate === 'check') {
     await waitForMigrations(db, log)
@@ -125,6 +128,27 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   await ensureAdminAccess(db, { clock, bootstrapSecret: config.bootstrapAdminSecret })
   const webhooks = new WebhookDispatcher({ db, clock, ring, issuer, log, fetchOutbound })
   webhooks.start()
+  const clockCheck = new ClockCheck({
+    clock,
+    tolerance: config.clockTolerance,
+    databaseNow: () => databaseNow(db),
+    log,
+    onSkew: (skew) => metrics.clockOffset.set(skew.offset),
+  })
+  await clockCheck.run()
+  clockCheck.start()
+  const janitor = new Janitor({
+    db,
+    clock,
+    settings: config.janitor,
+    clockTolerance: config.clockTolerance,
+    log,
+    onRun: (result) => {
+      metrics.janitorRuns.inc({ outcome: result.outcome })
+      for (const [table, count] of Object.entries(result.pruned)) if (count) metrics.janitorPruned.inc({ table }, count)
+    },
+  })
+  janitor.start()
 
   const publicApp = new Koa()
   // X-Forwarded-For is believed only from the configured proxies: ctx.ip is the entry the outermost adds.
@@ -170,6 +194,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     } catch (error) {
       checks.push({ name: 'database', status: 'DOWN', data: { error: (error as Error).message } })
     }
+    checks.push(await clockCheck.check())
     const problems = ring.problems()
     checks.push({ name: 'signing_keys', status: problems.length === 0 ? 'UP' : 'DOWN', data: { problems } })
     if (database.kind === 'postgres') {
@@ -207,7 +232,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
     async close() {
       clearInterval(keyTimer)
-      await webhooks.stop()
+      clockCheck.stop()
+      await Promise.all([webhooks.stop(), janitor.stop()])
       await keyListener.close()
       if (!options.database) await database.close()
     },

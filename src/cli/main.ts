@@ -16,6 +16,7 @@ import { createSigningKey, ensureSigningKey } from '../keys/store.ts'
 import { systemClock, toDate } from '../lib/clock.ts'
 import { formatDuration } from '../lib/duration.ts'
 import { applyDocuments } from '../manifests/apply.ts'
+import { runJanitor } from '../janitor/janitor.ts'
 import { formatFinding } from '../manifests/load.ts'
 import { createLog, type Log } from '../observability/log.ts'
 import { completeWithEffects } from '../tasks/complete.ts'
@@ -48,7 +49,7 @@ function cliActor(): string {
 async function withDatabase<T>(cfg: Config, log: Log, run: (database: Database) => Promise<T>): Promise<T> {
   const database = await connectDatabase({ ...cfg, applicationName: 'mandate-cli' }, log)
   try {
-    if (cfg.migrate === 'auto') await migrateUp(database.db)
+    if (cfg.migrate === 'auto') await database.unbounded(migrateUp)
     return await run(database)
   } finally {
     await database.close()
@@ -70,7 +71,7 @@ migrate
     const log = cliLog(cfg)
     const database = await connectDatabase({ ...cfg, applicationName: 'mandate-cli' }, log)
     try {
-      const applied = await migrateUp(database.db)
+      const applied = await database.unbounded(migrateUp)
       process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'already up to date\n')
     } finally {
       await database.close()
@@ -267,6 +268,27 @@ program
     await withDatabase(cfg, cliLog(cfg), async ({ db }) => {
       const lineage = await tokenLineage(db, jti, toDate(systemClock.now()))
       return lineage ? print(lineage) : notFound(`token ${jti}`)
+    })
+  })
+
+program
+  .command('janitor')
+  .description(
+    'Prune expired rows now, as the janitor of a running server does (MANDATE_JANITOR__* retention); exits 1 when another process holds the janitor lock or the run fails.',
+  )
+  .action(async () => {
+    const cfg = config()
+    const log = cliLog(cfg)
+    await withDatabase(cfg, log, async ({ db }) => {
+      const result = await runJanitor({
+        db,
+        clock: systemClock,
+        settings: cfg.janitor,
+        clockTolerance: cfg.clockTolerance,
+        log,
+      })
+      print(result)
+      if (result.outcome !== 'done') process.exitCode = 1
     })
   })
 

@@ -53,6 +53,10 @@ export const Config = z
       .max(200)
       .default(10)
       .meta({ description: 'Postgres connections per process.' }),
+    databaseTimeout: Duration.prefault('2s').meta({
+      description:
+        'The bound on every database wait: a pooled connection, one query round trip, a session idle in a transaction; statements and lock waits are cancelled by Postgres at three quarters of it. A stalled database answers 503 + Retry-After within it, never hangs a request. Migrations are not bounded.',
+    }),
     dataDir: z.string().min(1).default('./.mandate').meta({
       description: 'Folder of the embedded development database and its generated development master key.',
     }),
@@ -70,7 +74,8 @@ export const Config = z
         'auto: apply pending migrations at start (advisory-locked, safe for several processes). check: wait at start, not serving, until `mandate migrate up` has applied them. off: assume the schema is current.',
     }),
     clockTolerance: Duration.prefault('15s').meta({
-      description: 'Leeway allowed on exp/iat/nbf when verifying JWTs (ours and clients\u2019 assertions).',
+      description:
+        'Leeway allowed on exp/iat/nbf when verifying JWTs (ours and clients\u2019 assertions), and the largest difference allowed between this process\u2019s clock and the database\u2019s (checked at start and every minute; beyond it the process reports not ready).',
     }),
     trustedTokenMaxLifetime: Duration.prefault('24h').meta({
       description:
@@ -118,6 +123,27 @@ export const Config = z
         allowHosts: z.array(z.string().min(1)).default([]).meta({
           description:
             'Comma-separated hosts (names or IP literals, as written in the URLs) that jwksUri and revocationWebhook may point at although they are loopback, link-local or cloud metadata addresses (127.0.0.0/8, ::1, localhost, 169.254.0.0/16, fe80::/10, fd00:ec2::254), for example a local test IdP. Without it such URLs are refused at apply, and any host that resolves to such an address is refused at fetch time.',
+        }),
+      })
+      .prefault({}),
+    janitor: z
+      .strictObject({
+        interval: DurationOrZero.prefault('5m').meta({
+          description:
+            'How often each process runs the janitor, which prunes expired rows (one process at a time, by advisory lock). 0s switches it off; `mandate janitor` runs one pass.',
+        }),
+        tokenRetention: DurationOrZero.prefault('7d').meta({
+          description:
+            'How long an issued token\u2019s lineage row is kept after it expired (admin API and CLI lineage, introspection answers false either way). A row is kept while any token depending on it is kept.',
+        }),
+        webhookRetention: DurationOrZero.prefault('7d').meta({
+          description: 'How long a delivered (or finally failed) revocation webhook delivery is kept.',
+        }),
+        decisionRetention: Duration.optional().meta({
+          description: 'How long decision records are kept. Unset (the default): kept forever.',
+        }),
+        auditRetention: Duration.optional().meta({
+          description: 'How long audit events are kept. Unset (the default): kept forever.',
         }),
       })
       .prefault({}),

@@ -2,16 +2,23 @@
 // zero-setup development (single process, never production).
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Kysely, PGliteDialect, PostgresDialect } from 'kysely'
 import pg from 'pg'
-import type { DB } from './schema.ts'
+import { boundedPool, hearEveryClient } from './bounded-pool.ts'
 import { type Listener, listenPostgres } from './notify.ts'
+import type { DB } from './schema.ts'
 
 export interface Database {
   readonly db: Kysely<DB>
   readonly kind: 'postgres' | 'pglite'
   /** Runs onNotify for every NOTIFY on channel, from any process; embedded mode has only this one. */
   listen(channel: string, onNotify: () => void): Listener
+  /**
+   * Runs work on its own connection without the request bounds (MANDATE_DATABASE_TIMEOUT): migrations,
+   * whose DDL may run long and which wait for the migration lock another process holds.
+   */
+  unbounded<T>(work: (db: Kysely<DB>) => Promise<T>): Promise<T>
   close(): Promise<void>
 }
 
@@ -20,7 +27,11 @@ export interface DatabaseOptions {
   databasePoolSize: number
   dataDir: string
   applicationName?: string
+  /** Seconds every database wait is bounded by (MANDATE_DATABASE_TIMEOUT); 2 when not given. */
+  databaseTimeout?: number
 }
+
+export const DEFAULT_DATABASE_TIMEOUT = 2
 
 export interface DatabaseLog {
   warn(fields: object, msg: string): void
@@ -34,27 +45,34 @@ export async function connectDatabase(options: DatabaseOptions, log: DatabaseLog
 }
 
 function connectPostgres(url: string, options: DatabaseOptions, log: DatabaseLog): Database {
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: options.databasePoolSize,
-    application_name: options.applicationName ?? 'mandate',
-    connectionTimeoutMillis: 5_000,
-    // A wedged database must fail requests closed (503), not hang them.
-    statement_timeout: 10_000,
-  })
-  pool.on('error', (error) => log.warn({ err: error }, 'idle database connection failed'))
+  const timeout = options.databaseTimeout ?? DEFAULT_DATABASE_TIMEOUT
+  const applicationName = options.applicationName ?? 'mandate'
+  // A wedged database fails requests closed (503) within the bound, never hangs them.
+  const pool = boundedPool({ url, size: options.databasePoolSize, applicationName, timeout }, log)
   const listeners = new Set<Listener>()
   return {
     db: new Kysely<DB>({ dialect: new PostgresDialect({ pool }) }),
     kind: 'postgres',
     listen(channel, onNotify) {
-      const listener = listenPostgres(url, channel, onNotify, log)
+      const listener = listenPostgres({ url, timeout }, channel, onNotify, log)
       listeners.add(listener)
       return listener
     },
+    async unbounded(work) {
+      const single = new pg.Pool({ connectionString: url, max: 1, application_name: applicationName })
+      hearEveryClient(single, log)
+      const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: single }) })
+      try {
+        return await work(db)
+      } finally {
+        await db.destroy()
+      }
+    },
     async close() {
-      await Promise.all([...listeners].map((l) => l.close()))
-      await pool.end()
+      // A stalled database never answers the goodbye: after the bound, stop waiting (a SIGTERM during a
+      // stall must still end the process); the sockets go with it.
+      const ended = Promise.all([...listeners].map((l) => l.close())).then(() => pool.end())
+      await Promise.race([ended, sleep(timeout * 1000, undefined, { ref: false })])
     },
   }
 }
@@ -74,6 +92,7 @@ async function connectEmbedded(dataDir: string, log: DatabaseLog): Promise<Datab
     db,
     kind: 'pglite',
     listen: () => ({ connected: () => true, close: async () => {} }),
+    unbounded: (work) => work(db),
     async close() {
       await db.destroy()
       releaseLock()

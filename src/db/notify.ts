@@ -1,5 +1,7 @@
 // LISTEN on a dedicated connection (never a pooled one), reconnecting with backoff. Notifications
 // are a latency optimisation only: every consumer also re-reads on a timer, since NOTIFY is not durable.
+// Its 'error' is always heard (an unheard one ends the process) and its connect is bounded, so a
+// stalled database delays notifications, never the process.
 import pg from 'pg'
 
 export interface Listener {
@@ -7,8 +9,14 @@ export interface Listener {
   close(): Promise<void>
 }
 
+export interface ListenConnection {
+  url: string
+  /** Seconds: MANDATE_DATABASE_TIMEOUT bounds connecting and the LISTEN statement. */
+  timeout: number
+}
+
 export function listenPostgres(
-  url: string,
+  connection: ListenConnection,
   channel: string,
   onNotify: () => void,
   log: { warn(fields: object, msg: string): void },
@@ -20,7 +28,13 @@ export function listenPostgres(
   let backoff = 250
 
   const connect = async () => {
-    const current = new pg.Client({ connectionString: url, application_name: 'mandate-listener' })
+    const current = new pg.Client({
+      connectionString: connection.url,
+      application_name: 'mandate-listener',
+      connectionTimeoutMillis: connection.timeout * 1000,
+      query_timeout: connection.timeout * 1000,
+      keepAlive: true,
+    })
     client = current
     current.on('notification', (message) => message.channel === channel && onNotify())
     current.on('error', (error) => {

@@ -1,5 +1,5 @@
 // Prometheus metrics on the management port. Labels are bounded: routes are templates, never paths.
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 
 export interface Metrics {
   registry: Registry
@@ -9,6 +9,9 @@ export interface Metrics {
   tokenExchanges: Counter<'result' | 'reason'>
   clientAuthFailures: Counter<'endpoint'>
   rateLimited: Counter<'limit'>
+  janitorRuns: Counter<'outcome'>
+  janitorPruned: Counter<'table'>
+  clockOffset: Gauge
 }
 
 export function createMetrics(): Metrics {
@@ -51,6 +54,23 @@ export function createMetrics(): Metrics {
       name: 'mandate_rate_limited_total',
       help: 'Requests refused with 429 by a rate limit, by the limit that refused them.',
       labelNames: ['limit'],
+      registers: [registry],
+    }),
+    janitorRuns: new Counter({
+      name: 'mandate_janitor_runs_total',
+      help: 'Janitor runs, by outcome: done, busy (another process held the lock) or failed.',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    janitorPruned: new Counter({
+      name: 'mandate_janitor_pruned_rows_total',
+      help: 'Expired rows the janitor deleted, by table.',
+      labelNames: ['table'],
+      registers: [registry],
+    }),
+    clockOffset: new Gauge({
+      name: 'mandate_clock_offset_seconds',
+      help: 'How far the database clock is ahead of this process clock (negative: behind), last measured.',
       registers: [registry],
     }),
   }

@@ -12,8 +12,9 @@ import { personToken } from '../support/idp.ts'
 import { ACCESS_TOKEN, exchange, exchanged, introspect, type Params, tasksCall } from '../support/oauth.ts'
 import { useServer } from '../support/server.ts'
 
-// 50 exchanges may each hold a connection while they wait: the pool must outnumber them.
-const t = useDatabase({ poolSize: 60 })
+// 50 exchanges may each hold a connection while they wait: the pool must outnumber them, and their lock
+// waits must outlast the gathering of all 50 on a loaded machine.
+const t = useDatabase({ poolSize: 60, timeout: 60 })
 const server = useServer(t)
 const tickets = 'https://tickets.test/'
 const EXCHANGES = 50

@@ -19,8 +19,12 @@ export interface TestDatabase {
 
 const quietLog = { warn: () => {}, info: () => {} }
 
-/** poolSize: connections of the file's pool (shared by the test and its server); 8 unless a test needs more. */
-export function useDatabase(options: { poolSize?: number } = {}): TestDatabase {
+/**
+ * poolSize: connections of the file's pool (shared by the test and its server); 8 unless a test needs more.
+ * timeout: MANDATE_DATABASE_TIMEOUT of that pool, in seconds; 10 (the old pool's statement timeout), so a
+ * loaded machine does not turn slow tests into 503s. Tests of the bound itself set a short one.
+ */
+export function useDatabase(options: { poolSize?: number; timeout?: number } = {}): TestDatabase {
   const template = inject('templateDatabaseUrl')
   const isPostgres = template !== 'pglite'
   const name = `mandate_test_${randomUUID().replaceAll('-', '')}`
@@ -35,7 +39,12 @@ export function useDatabase(options: { poolSize?: number } = {}): TestDatabase {
           .then(() => {}),
       )
       database = await connectDatabase(
-        { databaseUrl: url, databasePoolSize: options.poolSize ?? 8, dataDir: '.' },
+        {
+          databaseUrl: url,
+          databasePoolSize: options.poolSize ?? 8,
+          dataDir: '.',
+          databaseTimeout: options.timeout ?? 10,
+        },
         quietLog,
       )
     } else {
@@ -47,6 +56,7 @@ export function useDatabase(options: { poolSize?: number } = {}): TestDatabase {
         db,
         kind: 'pglite',
         listen: () => ({ connected: () => true, close: async () => {} }),
+        unbounded: (work) => work(db),
         close: () => db.destroy(),
       }
     }

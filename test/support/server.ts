@@ -6,7 +6,7 @@ import { afterAll, beforeAll } from 'vitest'
 import { type App, createApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config/load.ts'
 import { applyTimeouts, createHttpServer } from '../../src/http/listen.ts'
-import { systemClock } from '../../src/lib/clock.ts'
+import { type Clock, systemClock } from '../../src/lib/clock.ts'
 import { type ApplyOptions, applyDocuments } from '../../src/manifests/apply.ts'
 import { createLog, type Log } from '../../src/observability/log.ts'
 import type { TestDatabase } from './database.ts'
@@ -49,7 +49,7 @@ async function bind(): Promise<{ server: Server; port: number; setHandler(handle
 /** Starts the real app for this file; env entries override the test defaults. */
 export function useServer(
   t: TestDatabase,
-  options: { env?: Record<string, string>; apply?: string[]; log?: Log } = {},
+  options: { env?: Record<string, string>; apply?: string[]; clock?: Clock; log?: Log } = {},
 ): TestServer {
   let state: (TestServer & { close(): Promise<void> }) | undefined
   beforeAll(async () => {
@@ -61,11 +61,14 @@ export function useServer(
       MANDATE_MIGRATE: 'off',
       MANDATE_LOG_LEVEL: 'silent',
       MANDATE_OUTBOUND__ALLOW_HOSTS: TEST_ALLOW_HOSTS,
+      // No janitor on a timer: a run would race tests that move the clock (janitor tests run it themselves).
+      MANDATE_JANITOR__INTERVAL: '0s',
       ...options.env,
     })
     const app = await createApp(config, {
       database: t.database,
       log: options.log ?? createLog(process.env.TEST_LOG_LEVEL ?? 'silent'),
+      ...(options.clock ? { clock: options.clock } : {}),
     })
     for (const { server } of [pub, adm, mgmt]) applyTimeouts(server, config.http)
     pub.setHandler(app.public.callback())

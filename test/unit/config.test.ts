@@ -30,7 +30,12 @@ describe('loadConfig', () => {
       keys: { publishDelay: 600, refreshInterval: 30 },
       shutdownDelay: 5,
       shutdownTimeout: 30,
+      databaseTimeout: 2,
+      janitor: { interval: 300, tokenRetention: 7 * 86400, webhookRetention: 7 * 86400 },
     })
+    // Decisions and audit events are kept unless a retention is set.
+    expect(config.janitor.decisionRetention).toBeUndefined()
+    expect(config.janitor.auditRetention).toBeUndefined()
     expect(config.databaseUrl).toBeUndefined()
     expect(config.issuer).toBeUndefined()
   })

@@ -1,0 +1,158 @@
+// A write the database refuses for a reason that is not our bug (SQLSTATE classes 08, 40, 53, 54, 55,
+// 57, 58) is a 503 + Retry-After at every edge, and changes nothing; one it refuses because our
+// statement is wrong (22, 23, 42, P0) stays a 500. A trigger raising the SQLSTATE stands in for the
+// database (a serialization failure, a full disk, a lock timeout …) on the table each edge writes.
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { useDatabase } from '../support/database.ts'
+import { personToken } from '../support/idp.ts'
+import {
+  ACCESS_TOKEN,
+  accessToken,
+  clientCredentials,
+  exchange,
+  introspect,
+  post,
+  revoke,
+  TOKEN_EXCHANGE,
+  tasksCall,
+} from '../support/oauth.ts'
+import { useServer } from '../support/server.ts'
+
+const t = useDatabase()
+const server = useServer(t)
+const tickets = 'https://tickets.test/'
+const unavailable = {
+  error: 'temporarily_unavailable',
+  error_description: 'the authorization server is temporarily unavailable, retry later',
+}
+const OUTAGES = ['08006', '40001', '40P01', '53100', '54000', '55P03', '57014', '58030']
+const BUGS = ['22001', '23505', '42P01', 'P0001']
+
+beforeAll(async () => {
+  await sql`create function test_refuse() returns trigger language plpgsql as $$
+    begin
+      raise exception 'refused by the test' using errcode = tg_argv[0];
+    end
+  $$`.execute(t.db)
+})
+afterAll(async () => {
+  await sql`drop function if exists test_refuse() cascade`.execute(t.db)
+})
+
+/** Runs the request while `table` refuses `event` with `code`; the trigger is gone afterwards. */
+async function refusing(
+  table: string,
+  event: 'insert' | 'update',
+  code: string,
+  request: () => Promise<Response>,
+): Promise<{ status: number; retryAfter: string | null; body: unknown }> {
+  await sql
+    .raw(`create trigger test_refusal before ${event} on ${table} for each row execute function test_refuse('${code}')`)
+    .execute(t.db)
+  try {
+    const response = await request()
+    return { status: response.status, retryAfter: response.headers.get('retry-after'), body: await response.json() }
+  } finally {
+    await sql.raw(`drop trigger test_refusal on ${table}`).execute(t.db)
+  }
+}
+
+async function createTask(alice: string): Promise<string> {
+  const created = await tasksCall(server.url, 'agent-one', '/tasks', {
+    subject_token: alice,
+    subject_token_type: ACCESS_TOKEN,
+    purpose: 'Answer ticket 42 for Alice',
+    resource: tickets,
+  })
+  expect(created.status).toBe(201)
+  return ((await created.json()) as { task_id: string }).task_id
+}
+
+const count = async (table: 'tasks' | 'decisions' | 'issued_tokens') =>
+  Number(
+    (
+      await t.db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  )
+
+/** Each edge: the request, the table and event that refuse it, and a check that nothing changed. */
+const edges = {
+  async revocation(code: string) {
+    const token = await accessToken(server.url, 'agent-one')
+    const answer = await refusing('issued_tokens', 'update', code, () => revoke(server.url, token, 'agent-one'))
+    expect(await introspect(server.url, token)).toMatchObject({ active: true })
+    return answer
+  },
+  async 'task completion'(code: string) {
+    const taskId = await createTask(await personToken({ scope: 'tickets:read' }))
+    const answer = await refusing('tasks', 'update', code, () =>
+      tasksCall(server.url, 'agent-one', `/tasks/${taskId}/complete`, { outcome: 'failed' }),
+    )
+    const row = await t.db.selectFrom('tasks').select('completed_at').where('task_id', '=', taskId).executeTakeFirst()
+    expect(row?.completed_at).toBeNull()
+    return answer
+  },
+  async 'task creation'(code: string) {
+    const alice = await personToken({ scope: 'tickets:read' })
+    const before = await count('tasks')
+    const answer = await refusing('tasks', 'insert', code, () =>
+      tasksCall(server.url, 'agent-one', '/tasks', {
+        subject_token: alice,
+        subject_token_type: ACCESS_TOKEN,
+        purpose: 'Never created',
+        resource: tickets,
+      }),
+    )
+    expect(await count('tasks')).toBe(before)
+    return answer
+  },
+  async 'denied exchange'(code: string) {
+    const before = await count('decisions')
+    const answer = await refusing('decisions', 'insert', code, () =>
+      exchange(server.url, 'agent-one', { subject_token: 'not-a-token', resource: tickets }),
+    )
+    expect(await count('decisions')).toBe(before)
+    return answer
+  },
+  async 'exchange refused before the grant (client authentication)'(code: string) {
+    const before = await count('decisions')
+    const answer = await refusing('decisions', 'insert', code, () =>
+      post(
+        `${server.url}/token`,
+        { grant_type: TOKEN_EXCHANGE, subject_token: 'x', subject_token_type: ACCESS_TOKEN, resource: tickets },
+        { clientId: 'agent-one', secret: 'not-the-secret-0123456789' },
+      ),
+    )
+    expect(await count('decisions')).toBe(before)
+    return answer
+  },
+}
+
+describe.runIf(t.isPostgres)('a write the database refuses', () => {
+  describe.each(Object.entries(edges))('at the %s', (_edge, run) => {
+    it.each(OUTAGES)('answers 503 + Retry-After for SQLSTATE %s and writes nothing', async (code) => {
+      expect(await run(code)).toEqual({ status: 503, retryAfter: '5', body: unavailable })
+    })
+
+    it.each(BUGS)('answers 500 server_error for SQLSTATE %s (a bug, not an outage)', async (code) => {
+      const answer = await run(code)
+      expect({ status: answer.status, error: (answer.body as { error?: string }).error }).toEqual({
+        status: 500,
+        error: 'server_error',
+      })
+    })
+  })
+
+  it.each(OUTAGES)('withholds the token as 503 for SQLSTATE %s when the lineage row is refused', async (code) => {
+    const before = await count('issued_tokens')
+    const answer = await refusing('issued_tokens', 'insert', code, () =>
+      clientCredentials(server.url, 'agent-one', { resource: tickets }),
+    )
+    expect(answer).toEqual({ status: 503, retryAfter: '5', body: unavailable })
+    expect(await count('issued_tokens')).toBe(before)
+  })
+})
