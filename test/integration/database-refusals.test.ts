@@ -118,13 +118,15 @@ const edges = {
     expect(await count('decisions')).toBe(before)
     return answer
   },
-  async 'exchange refused before the grant (client authentication)'(code: string) {
+  // An authenticated client refused by oidc-provider before the grant runs (unauthorized_client) is still
+  // a decision record (an unauthenticated one writes nothing at all).
+  async 'exchange refused before the grant (a grant the client lacks)'(code: string) {
     const before = await count('decisions')
     const answer = await refusing('decisions', 'insert', code, () =>
       post(
         `${server.url}/token`,
         { grant_type: TOKEN_EXCHANGE, subject_token: 'x', subject_token_type: ACCESS_TOKEN, resource: tickets },
-        { clientId: 'agent-one', secret: 'not-the-secret-0123456789' },
+        { clientId: 'no-exchange' },
       ),
     )
     expect(await count('decisions')).toBe(before)
