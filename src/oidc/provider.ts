@@ -113,7 +113,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // Client scopes are resource catalogues known only at run time, so they travel as our own
     // metadata member instead of oidc-provider's static `scope` allow-list.
     extraClientMetadata: { properties: [CLIENT_SCOPES] },
-    responseTypes: ['code'],
+    // No authorization endpoint is served yet (issue 12 brings it): no response type is offered.
+    responseTypes: [],
     scopes: ['openid'],
     features: {
       ...UNUSED_ENDPOINTS_OFF,

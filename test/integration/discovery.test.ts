@@ -27,6 +27,9 @@ describe('discovery', () => {
       'urn:ietf:params:oauth:grant-type:token-exchange',
     ])
     expect(metadata.id_token_signing_alg_values_supported).toEqual(['ES256'])
+    // No authorization endpoint is served yet, so no response type is offered (RFC 8414 §2).
+    expect(metadata.response_types_supported).toEqual([])
+    expect(metadata).not.toHaveProperty('authorization_endpoint')
   })
 
   it('serves the JWKS as application/jwk-set+json', async () => {
