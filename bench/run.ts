@@ -103,7 +103,25 @@ try {
       task_id: await startTask(subject),
     }).toString()
   const teBody = await exchangeBody(person)
-  const ownSubject = await exchangeBody(token)
+  // The agent's delegated token (our own JWT, of the task), which its triage sub-agent exchanges in turn:
+  // a lineage lookup of the subject and a child row. (An agent's own client_credentials token cannot be
+  // its subject: an actor acting for itself is a cycle.)
+  const delegated = (
+    (await (
+      await fetch(`${issuer}/token`, {
+        method: 'POST',
+        headers: { authorization: agent, 'content-type': form },
+        body: teBody,
+      })
+    ).json()) as { access_token: string }
+  ).access_token
+  const ownSubject = new URLSearchParams({
+    grant_type: te,
+    subject_token: delegated,
+    subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+    audience: 'tickets',
+    scope: 'tickets:read',
+  }).toString()
   const scenarios = [
     { title: 'client_credentials (JWT + lineage row)', path: '/token', auth: agent, body: ccBody },
     {
@@ -119,9 +137,9 @@ try {
       body: teBody,
     },
     {
-      title: 'token exchange for a task, own subject (lineage lookup + child row)',
+      title: "token exchange by a sub-agent of the agent's token (lineage lookup + child row)",
       path: '/token',
-      auth: agent,
+      auth: basic('triage-subagent', 'triage-subagent-demo-secret'),
       body: ownSubject,
     },
   ]
