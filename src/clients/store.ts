@@ -6,7 +6,9 @@ import type { ClientsTable, DB } from '../db/schema.ts'
 
 export type ClientRow = Selectable<ClientsTable>
 
-export function findClient(db: Kysely<DB>, clientId: string): Promise<ClientRow | undefined> {
+export async function findClient(db: Kysely<DB>, clientId: string): Promise<ClientRow | undefined> {
+  // No client_id holds NUL (Postgres text cannot): such a value names nothing, never a 500.
+  if (clientId.includes('\u0000')) return undefined
   return db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst()
 }
 

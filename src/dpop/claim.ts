@@ -1,12 +1,21 @@
-// RFC 9449 §11.1: a DPoP proof is used once. Its jti is claimed in the shared replay store for as long
-// as the proof could be accepted (its freshness window, or a nonce's), per client — in the same
-// namespace oidc-provider uses for proofs at /token, so no proof is spent twice at one URL.
+// RFC 9449 §11.1: a DPoP proof is used once. Its jti is claimed in the shared replay store until the
+// proof could no longer be accepted (a second after its freshness window, measured from its own iat, or
+// from now for a proof carrying a nonce), twice: for the presenting client, in the namespace
+// oidc-provider uses for proofs at /token (so no proof is spent twice at one URL, whatever the grant),
+// and for the proof's key (so a proof captured from one client cannot be spent by another).
 import type { Kysely } from 'kysely'
 import type { DB } from '../db/schema.ts'
 import { toDate } from '../lib/clock.ts'
 import { claimOnce } from '../replay/claim-once.ts'
 import { type DpopProof, PROOF_WINDOW } from './proof.ts'
 
-export function claimProof(db: Kysely<DB>, presenter: string, proof: DpopProof, now: number): Promise<boolean> {
-  return claimOnce(db, presenter, proof.jti, toDate(Math.max(now, proof.iat) + PROOF_WINDOW), toDate(now))
+/** Seconds a claim outlives the proof's acceptance, so the two never meet at one instant. */
+const MARGIN = 1
+
+export async function claimProof(db: Kysely<DB>, presenter: string, proof: DpopProof, now: number): Promise<boolean> {
+  const until = toDate(Math.max(now, proof.iat) + PROOF_WINDOW + MARGIN)
+  return (
+    (await claimOnce(db, presenter, proof.jti, until, toDate(now))) &&
+    (await claimOnce(db, `jkt:${proof.jkt}`, proof.jti, until, toDate(now)))
+  )
 }

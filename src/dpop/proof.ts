@@ -3,7 +3,7 @@
 // ignored), freshness or a server nonce, and ath when an access token is presented (§7.1). The caller
 // claims the jti once (replay, §11.1). Throws DpopProblem for any problem; never touches storage.
 import { createHash } from 'node:crypto'
-import { calculateJwkThumbprint, EmbeddedJWK, errors as joseErrors, type JWK, jwtVerify } from 'jose'
+import { calculateJwkThumbprint, EmbeddedJWK, type JWK, jwtVerify } from 'jose'
 
 /** RFC 9449 §5.1 (dpop_signing_alg_values_supported): asymmetric algorithms only. */
 export const DPOP_ALGORITHMS = ['ES256', 'ES384', 'EdDSA', 'Ed25519', 'PS256', 'RS256'] as const
@@ -63,9 +63,10 @@ export async function verifyDpopProof(request: ProofRequest): Promise<DpopProof 
     })
     payload = verified.payload as Record<string, unknown>
     jwk = verified.protectedHeader.jwk as JWK
-  } catch (error) {
-    if (error instanceof joseErrors.JOSEError || error instanceof TypeError) throw invalid('invalid DPoP proof JWT')
-    throw error
+  } catch {
+    // Whatever the proof broke (jose's checks, or WebCrypto refusing its key: a point off the curve is a
+    // DOMException), it is the client's proof that is bad; nothing here touches storage or the network.
+    throw invalid('invalid DPoP proof JWT')
   }
   const { jti, iat, htm, htu, nonce, ath } = payload
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256) throw invalid('jti must be a string')
@@ -82,7 +83,13 @@ export async function verifyDpopProof(request: ProofRequest): Promise<DpopProof 
   } else if (Math.abs(request.now - iat) > PROOF_WINDOW) {
     throw request.nonces ? new DpopProblem('nonce', 'iat is not recent enough') : invalid('iat is not recent enough')
   }
-  return { jkt: await calculateJwkThumbprint(jwk, 'sha256'), jti, iat }
+  let jkt: string
+  try {
+    jkt = await calculateJwkThumbprint(jwk, 'sha256')
+  } catch {
+    throw invalid('invalid DPoP proof key')
+  }
+  return { jkt, jti, iat }
 }
 
 /** RFC 9449 §4.2: ath is the base64url SHA-256 of the access token's ASCII value. */

@@ -1,13 +1,14 @@
 // Malformed input is refused at the edge, the same way at every endpoint, before any endpoint parses it:
-// 400 invalid_request (RFC 6749 §5.2) for a NUL anywhere in the path, query, Basic credentials or body,
-// and for a JSON body nested too deeply or repeating a member name.
+// 400 invalid_request (RFC 6749 §5.2) for a NUL or an unpaired surrogate anywhere in the path, query,
+// Basic credentials or body (and in the header and claims of a JWT-shaped value), and for a JSON body nested
+// too deeply or repeating a member name.
 import type { Context, Next } from 'koa'
 import { safeDecode } from '../lib/safe-decode.ts'
 import { bodyParams } from './body-params.ts'
 import { hasNul } from './has-nul.ts'
 import { JSON_PROBLEMS } from './strict-json.ts'
 
-const NUL = 'request parameters must not contain NUL characters'
+const NUL = 'request parameters must be well-formed text without NUL characters'
 
 export async function rejectMalformed(ctx: Context, next: Next): Promise<void> {
   const problem = malformation(ctx)

@@ -48,9 +48,17 @@ export function rateLimits(deps: { limits: Config['rateLimits']; metrics: Metric
       return
     }
     if (client) requestsByClient.spend(client, at)
-    await next()
-    if (!isClientAuthFailure(ctx)) return
-    failedByAddress.spend(address, now())
-    if (client) failedByClient.spend(client, now())
+    // Every attempt reserves a failure before it is authenticated and gets it back if it did not fail:
+    // a concurrent burst of guesses is then bounded by the bucket too, not only the requests after it.
+    failedByAddress.spend(address, at)
+    if (client) failedByClient.spend(client, at)
+    try {
+      await next()
+    } finally {
+      if (!isClientAuthFailure(ctx)) {
+        failedByAddress.refund(address, now())
+        if (client) failedByClient.refund(client, now())
+      }
+    }
   }
 }

@@ -39,6 +39,13 @@ export class TokenBuckets {
     }
   }
 
+  /** Gives back a token spent ahead of time (a reservation that was not needed), never beyond capacity. */
+  refund(key: string, now: number): void {
+    const bucket = this.#buckets.get(key)
+    if (!bucket) return
+    this.#buckets.set(key, { tokens: Math.min(this.#capacity, this.#refilled(bucket, now) + 1), at: now })
+  }
+
   get size(): number {
     return this.#buckets.size
   }

@@ -4,8 +4,9 @@ import type { DB, IssuersTable } from '../db/schema.ts'
 
 export type IssuerRow = Selectable<IssuersTable>
 
-export const findIssuerByIss = (db: Kysely<DB>, iss: string): Promise<IssuerRow | undefined> =>
-  db.selectFrom('issuers').selectAll().where('issuer', '=', iss).executeTakeFirst()
+export const findIssuerByIss = async (db: Kysely<DB>, iss: string): Promise<IssuerRow | undefined> =>
+  // An unverified claim: one holding NUL (which Postgres text cannot) names no issuer, never a 500.
+  iss.includes('\u0000') ? undefined : db.selectFrom('issuers').selectAll().where('issuer', '=', iss).executeTakeFirst()
 
 export const findIssuerByName = (db: Kysely<DB>, name: string): Promise<IssuerRow | undefined> =>
   db.selectFrom('issuers').selectAll().where('name', '=', name).executeTakeFirst()

@@ -25,7 +25,7 @@ import { type EffectivePolicy, effectivePolicy } from '../policy/effective.ts'
 import { findBinding, loadLevels } from '../policy/store.ts'
 import { findResourceByUri } from '../resources/store.ts'
 import { JWKS_MAX_AGE } from '../config/schema.ts'
-import { DPOP_ALGORITHMS } from '../dpop/proof.ts'
+import { DPOP_ALGORITHMS, PROOF_WINDOW } from '../dpop/proof.ts'
 import { toDate } from '../lib/clock.ts'
 import { claimOnce } from '../replay/claim-once.ts'
 import { persistingCustomizer } from './access-token-format.ts'
@@ -173,8 +173,11 @@ export function buildProvider(deps: ProviderDeps): Provider {
   answerMissingClientAuth(provider)
   // RFC 7523 §3, RFC 9449 §11.1: one atomic claim per jti across processes (oidc-provider's own
   // ReplayDetection.unique is find-then-save, so concurrent requests could all pass).
+  // oidc-provider claims a DPoP proof until now + 300 s whatever its iat, while a proof issued up to 300 s
+  // ahead is still fresh until iat + 300 s: every claim is held one proof window longer, so none lapses
+  // while its value could still be accepted (harmless for client assertions, which carry their own exp).
   provider.ReplayDetection.unique = (iss: string, jti: string, exp: number) =>
-    failClosed(() => claimOnce(db, iss, jti, toDate(exp), toDate(deps.clock.now())))
+    failClosed(() => claimOnce(db, iss, jti, toDate(exp + PROOF_WINDOW + 1), toDate(deps.clock.now())))
   for (const grant of ['client_credentials', ...deps.extraGrantTypes]) offeredGrants.add(grant)
 
   provider.use(serveDiscovery(offeredGrants))

@@ -48,7 +48,7 @@ describe('NUL characters', () => {
   const nul = {
     status: 400,
     error: 'invalid_request',
-    error_description: 'request parameters must not contain NUL characters',
+    error_description: 'request parameters must be well-formed text without NUL characters',
   }
   const assertionWithNul = unsigned({ sub: 'a\u0000b', iss: 'a\u0000b', aud: 'x', jti: 'j', exp: 9999999999 })
 

@@ -71,6 +71,19 @@ describe('rate limits', () => {
     expect((await token(proxied.url, '10.1.0.1', right('agent-two'))).status).toBe(200)
   })
 
+  it('bounds a concurrent burst of guesses too: each attempt reserves a failure before it is checked', async () => {
+    const before = await writtenRows(t.db)
+    const statuses = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        token(proxied.url, `10.9.0.${i}`, wrong('sub-sub-agent')).then((response) => response.status),
+      ),
+    )
+    // Three failures per minute for one client id: three guesses are checked (and fail), the rest wait.
+    expect(statuses.filter((status) => status === 401)).toHaveLength(3)
+    expect(statuses.filter((status) => status === 429)).toHaveLength(17)
+    expect(await writtenRows(t.db)).toEqual(before)
+  })
+
   it('refuses an address that failed authentication too often, at every endpoint, whatever client it names', async () => {
     const address = '10.2.0.1'
     const failures = [

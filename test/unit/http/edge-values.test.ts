@@ -57,6 +57,12 @@ describe('hasNul', () => {
     [`${b64({ alg: 'RSA-OAEP', enc: 'A256GCM' })}.AAAA.AAAA.AAAA.AAAA`, false],
     [`${b64({ alg: 'RSA-OAEP', kid: '\u0000' })}.AAAA.AAAA.AAAA.AAAA`, true],
     [{ a: ['b', 'c'], d: 1, e: null }, false],
+    // A header that is not JSON does not hide the claims: they are read, unverified, for lookups.
+    [`AAAA.${b64({ sub: 'agent-one\u0000x', iss: 'agent-one\u0000x' })}.AAAA`, true],
+    ['a\ud800b', true],
+    [{ purpose: '\udc00' }, true],
+    [`${b64({ alg: 'ES256' })}.${b64({ iss: 'https://x\ud800' })}.sig`, true],
+    ['a pair \ud83d\ude00 is fine', false],
   ])('%j → %s', (value, expected) => {
     expect(hasNul(value)).toBe(expected)
   })
@@ -118,6 +124,20 @@ describe('TokenBuckets', () => {
     buckets.spend('a', 1000)
     buckets.spend('a', 1000)
     expect(buckets.waitSeconds('a', 1000)).toBe(1)
+  })
+
+  it('gives a reserved token back, never beyond capacity', () => {
+    const buckets = new TokenBuckets({ capacity: 2, perSecond: 0.001, maxKeys: 10 })
+    buckets.spend('a', 0)
+    buckets.spend('a', 0)
+    expect(buckets.waitSeconds('a', 0)).toBeGreaterThan(0)
+    buckets.refund('a', 0)
+    expect(buckets.waitSeconds('a', 0)).toBe(0)
+    buckets.refund('a', 0)
+    buckets.refund('a', 0)
+    buckets.spend('a', 0)
+    buckets.spend('a', 0)
+    expect(buckets.waitSeconds('a', 0)).toBeGreaterThan(0)
   })
 
   it('forgets the least recently spent key beyond maxKeys', () => {
