@@ -49,8 +49,9 @@ export function chainProblem(
 
 /**
  * Whose token the subject is: one of our tokens may be exchanged by its holder (the caller or the actor
- * it acts as), by anyone when its holder is a listed actor already in its chain (a sub-agent working
- * from its agent's token), or when the path accepts its holder as a subject source (holders).
+ * it acts as), by anyone when its holder is an actor already in its chain that the path lists in
+ * delegation.actors (a sub-agent working from its agent's token), or when the path accepts its holder as
+ * a subject source (holders).
  * Foreign tokens have no holder in our namespace; their issuer's trust decides.
  */
 export function holderProblem(
@@ -60,7 +61,8 @@ export function holderProblem(
 ): Decision | undefined {
   const { holder } = subject
   if (holder === undefined || acting.includes(holder)) return undefined
-  const listedInChain = actorsOf(subject.act).includes(holder) && (policy.actors?.includes(holder) ?? true)
+  // Listed, not merely allowed: a path without an actors list lets no other client take its agents' tokens.
+  const listedInChain = actorsOf(subject.act).includes(holder) && policy.actors?.includes(holder) === true
   if (listedInChain || policy.holders.includes(holder)) return undefined
   return denied('subject_token.holder_not_allowed', `issued to ${holder}`)
 }

@@ -659,9 +659,13 @@ spec: { delegation: { mode: delegation } }
   agent('picky-agent'),
   agent('fourth-agent'),
   bound('acme/outsider', 'outsider-agent', ''),
-  bound('acme/middle', 'middle-agent', ''),
+  bound('acme/middle', 'middle-agent', '  delegation: { actors: [middle-agent, outsider-agent] }\n'),
   bound('acme/picky', 'picky-agent', '  delegation: { actors: [picky-agent, middle-agent] }\n'),
-  bound('acme/fourth', 'fourth-agent', ''),
+  bound(
+    'acme/fourth',
+    'fourth-agent',
+    '  delegation: { actors: [agent-one, sub-agent, sub-sub-agent, fourth-agent] }\n',
+  ),
 ].join('---\n')
 
 /** An exchange by one of this file's own clients. */
@@ -757,6 +761,17 @@ describe('token exchange refusals decided by the bound path', () => {
       },
       invalidRequest,
       'delegation.actor_not_allowed',
+    )
+  })
+
+  it("refuses another agent's token in the chain where the path lists no actors (listed, not merely allowed)", async () => {
+    await expectDenied(
+      async () => {
+        const one = await exchangedAs('middle-agent', { subject_token: await alice(), resource: tickets })
+        return later(() => exchangeAs('outsider-agent', { subject_token: one, resource: tickets }))
+      },
+      invalidRequest,
+      'subject_token.holder_not_allowed',
     )
   })
 

@@ -216,7 +216,7 @@ describe('evaluatePolicy', () => {
     ],
     [
       'the chain returns to an earlier actor (A → B → A)',
-      policy({ maxDepth: 5 }),
+      policy({ maxDepth: 5, actors: ['agent', 'b'] }),
       facts({ subject: { ...facts().subject, holder: 'b', act: { sub: 'b', act: { sub: 'agent' } } } }),
       'delegation.cycle',
     ],
