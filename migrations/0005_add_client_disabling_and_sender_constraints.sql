@@ -6,13 +6,15 @@
 -- empty `parties`; the activity rule then still covers their holder (client_id).
 
 alter table clients
+  add column disabled_by_document boolean not null default false,
+  add column disabled_by_cli boolean not null default false,
   add column disabled_at timestamptz,
-  add column disabled_by text check (disabled_by in ('document', 'cli')),
   add column tokens_not_before timestamptz,
   add column dpop_bound_access_tokens boolean not null default false;
-comment on column clients.disabled_at is 'When the client was disabled (null: enabled). A disabled client cannot authenticate, and no token it holds or acts in is active.';
-comment on column clients.disabled_by is 'Who disabled it: document (spec.disabled) or cli (mandate client disable, which only mandate client enable undoes).';
-comment on column clients.tokens_not_before is 'Tokens naming this client among their parties and issued at or before this time are inactive, even after the client is enabled again.';
+comment on column clients.disabled_by_document is 'The applied document says spec.disabled: true.';
+comment on column clients.disabled_by_cli is 'mandate client disable was run (only mandate client enable clears it).';
+comment on column clients.disabled_at is 'Since when the client is disabled (by its document or the CLI; null: enabled). A disabled client cannot authenticate, and no token it holds or acts in is active.';
+comment on column clients.tokens_not_before is 'Set (database clock) whenever the client is disabled or enabled: tokens naming it among their parties and issued at or before it are inactive, so enabling a client never revives a token.';
 comment on column clients.dpop_bound_access_tokens is 'RFC 9449 §5.2: every token request of this client must carry a DPoP proof.';
 
 alter table issued_tokens

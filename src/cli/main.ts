@@ -5,7 +5,7 @@ import { Command } from 'commander'
 import pino from 'pino'
 import { getDecision, taskDetail, tokenLineage } from '../admin/queries.ts'
 import { writeAudit } from '../audit/write.ts'
-import { findClient, setDisabled, setEnabled } from '../clients/store.ts'
+import { setDisabledBy } from '../clients/store.ts'
 import { ConfigError, EX_CONFIG, loadConfig } from '../config/load.ts'
 import type { Config } from '../config/schema.ts'
 import { connectDatabase, type Database } from '../db/connect.ts'
@@ -174,9 +174,12 @@ const client = program.command('client').description('Clients.')
 for (const [verb, description] of [
   [
     'disable',
-    'Disable a client now: it can no longer authenticate, and every token it holds or acts in stops being active on every process at once.',
+    'Disable a client now: it can no longer authenticate, and every token it holds or acts in stops being active on every process at once. Only `mandate client enable` undoes it.',
   ],
-  ['enable', 'Enable a client again (tokens issued before it was disabled stay inactive).'],
+  [
+    'enable',
+    'Undo `mandate client disable` (a client its document disables stays disabled); tokens issued before stay inactive.',
+  ],
 ] as const) {
   client
     .command(verb)
@@ -185,26 +188,33 @@ for (const [verb, description] of [
     .action(async (clientId: string) => {
       const cfg = config()
       await withDatabase(cfg, cliLog(cfg), async ({ db }) => {
-        const now = systemClock.now()
-        const changed = await db.transaction().execute(async (trx) => {
-          if (!(await findClient(trx, clientId))) return undefined
-          const done =
-            verb === 'disable'
-              ? await setDisabled(trx, clientId, 'cli', toDate(now))
-              : await setEnabled(trx, clientId, 'cli')
-          if (done) {
+        const result = await db.transaction().execute(async (trx) => {
+          const changed = await setDisabledBy(trx, clientId, { cli: verb === 'disable' })
+          if (changed && changed.before.byCli !== changed.after.byCli) {
             await writeAudit(trx, {
               type: verb === 'disable' ? 'client.disabled' : 'client.enabled',
-              at: now,
-              actor: 'cli',
+              at: systemClock.now(),
+              actor: cliActor(),
               requestId: null,
-              data: { client_id: clientId },
+              data: { client_id: clientId, disabled: changed.after.disabled, by_document: changed.after.byDocument },
             })
           }
-          return done
+          return changed
         })
-        if (changed === undefined) return notFound(`client ${clientId}`)
-        process.stdout.write(`client ${clientId} ${changed ? `${verb}d` : `was already ${verb}d`}\n`)
+        if (!result) return notFound(`client ${clientId}`)
+        const { before, after } = result
+        const flagged = before.byCli !== after.byCli
+        const said =
+          verb === 'disable'
+            ? flagged
+              ? 'disabled'
+              : 'was already disabled'
+            : after.disabled
+              ? 'stays disabled: its document says disabled: true'
+              : flagged
+                ? 'enabled'
+                : 'was not disabled'
+        process.stdout.write(`client ${clientId} ${said}\n`)
       })
     })
 }

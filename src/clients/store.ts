@@ -55,46 +55,62 @@ export async function upsertClient(db: Kysely<DB>, row: ClientWrite, now: Date):
   }
   await db
     .insertInto('clients')
-    .values({
-      ...values,
-      created_at: now,
-      ...(disabled ? { disabled_at: now, disabled_by: 'document', tokens_not_before: now } : {}),
-    })
+    .values({ ...values, created_at: now })
     .onConflict((oc) => oc.column('client_id').doUpdateSet(values))
     .execute()
-  if (disabled === undefined) return
-  // A document disables (or re-enables what a document disabled); a CLI disable outlives documents.
-  if (disabled) await setDisabled(db, row.client_id, 'document', now)
-  else await setEnabled(db, row.client_id, 'document')
+  if (disabled !== undefined) await setDisabledBy(db, row.client_id, { document: disabled })
+}
+
+/** Whether a client is disabled, and by what; undefined for an unknown client. */
+export interface DisabledState {
+  disabled: boolean
+  byDocument: boolean
+  byCli: boolean
 }
 
 /**
- * Disables the client (a no-op when it already is): it can no longer authenticate, and every token
- * naming it among its parties and issued until now stays inactive, even once it is enabled again.
+ * Sets what disables the client — its document (spec.disabled) and the CLI (`mandate client
+ * disable|enable`), each kept on its own, so neither undoes the other — and derives its state in one
+ * statement: disabled while either says so. Whenever the state changes (either way), tokens_not_before
+ * moves to now, on the database clock: no token of a disabled client is active, and enabling it again
+ * never revives one, not even one an exchange in flight wrote while it was disabled.
  */
-export async function setDisabled(
+export async function setDisabledBy(
   db: Kysely<DB>,
   clientId: string,
-  by: 'document' | 'cli',
-  now: Date,
-): Promise<boolean> {
-  const result = await db
-    .updateTable('clients')
-    .set({ disabled_at: now, disabled_by: by, tokens_not_before: now })
-    .where('client_id', '=', clientId)
-    .where('disabled_at', 'is', null)
-    .executeTakeFirst()
-  return result.numUpdatedRows > 0n
-}
-
-/** Enables the client again; `document` cannot undo a CLI disable (only `mandate client enable` can). */
-export async function setEnabled(db: Kysely<DB>, clientId: string, by: 'document' | 'cli'): Promise<boolean> {
-  let query = db
-    .updateTable('clients')
-    .set({ disabled_at: null, disabled_by: null })
-    .where('client_id', '=', clientId)
-    .where('disabled_at', 'is not', null)
-  if (by === 'document') query = query.where('disabled_by', '=', 'document')
-  const result = await query.executeTakeFirst()
-  return result.numUpdatedRows > 0n
+  by: { document?: boolean; cli?: boolean },
+): Promise<{ before: DisabledState; after: DisabledState } | undefined> {
+  const document = by.document ?? null
+  const cli = by.cli ?? null
+  const result = await sql<{
+    was: boolean
+    was_document: boolean
+    was_cli: boolean
+    is_document: boolean
+    is_cli: boolean
+  }>`
+    with old as (
+      select client_id, disabled_at is not null as was, disabled_by_document as was_document, disabled_by_cli as was_cli
+      from clients where client_id = ${clientId} for update
+    )
+    update clients c set
+      disabled_by_document = coalesce(${document}::boolean, c.disabled_by_document),
+      disabled_by_cli = coalesce(${cli}::boolean, c.disabled_by_cli),
+      disabled_at = case
+        when coalesce(${document}::boolean, c.disabled_by_document) or coalesce(${cli}::boolean, c.disabled_by_cli)
+        then coalesce(c.disabled_at, now()) end,
+      tokens_not_before = case
+        when (coalesce(${document}::boolean, c.disabled_by_document) or coalesce(${cli}::boolean, c.disabled_by_cli))
+          <> (c.disabled_at is not null)
+        then now() else c.tokens_not_before end
+    from old where c.client_id = old.client_id
+    returning old.was, old.was_document, old.was_cli, c.disabled_by_document as is_document, c.disabled_by_cli as is_cli`.execute(
+    db,
+  )
+  const row = result.rows[0]
+  if (!row) return undefined
+  return {
+    before: { disabled: row.was, byDocument: row.was_document, byCli: row.was_cli },
+    after: { disabled: row.is_document || row.is_cli, byDocument: row.is_document, byCli: row.is_cli },
+  }
 }

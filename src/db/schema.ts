@@ -21,8 +21,9 @@ export interface ClientsTable {
   content_hash: string
   created_at: DefaultedTimestamp
   updated_at: DefaultedTimestamp
+  disabled_by_document: ColumnType<boolean, boolean | undefined, boolean>
+  disabled_by_cli: ColumnType<boolean, boolean | undefined, boolean>
   disabled_at: Timestamp | null
-  disabled_by: 'document' | 'cli' | null
   tokens_not_before: Timestamp | null
   dpop_bound_access_tokens: ColumnType<boolean, boolean | undefined, boolean>
 }

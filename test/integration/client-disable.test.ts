@@ -6,7 +6,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { randomUUID } from 'node:crypto'
+import { sql } from 'kysely'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { setDisabledBy } from '../../src/clients/store.ts'
+import { findActiveToken } from '../../src/lineage/tokens.ts'
 import { applyDocuments } from '../../src/manifests/apply.ts'
 import { clientAssertion, JWT_BEARER } from '../support/client-assertion.ts'
 import { useDatabase } from '../support/database.ts'
@@ -18,6 +22,7 @@ import {
   exchanged,
   expectRejection,
   introspect,
+  jtiOf,
   post,
   TOKEN_EXCHANGE,
 } from '../support/oauth.ts'
@@ -29,9 +34,12 @@ const tickets = 'https://tickets.test/'
 const invalidClient = { status: 401, error: 'invalid_client', error_description: 'client authentication failed' }
 const secret = 'switch-agent-secret-0123456'
 
-const agentDocument = (disabled: boolean) => `apiVersion: mandate/v1
+const agentDocument = (
+  disabled: boolean,
+  description = 'an agent that is switched off and on',
+) => `apiVersion: mandate/v1
 kind: Client
-metadata: { name: switch-agent }
+metadata: { name: switch-agent, description: ${description} }
 spec:
   profile: agent
   secret: ${secret}
@@ -46,9 +54,9 @@ spec:
   bindings: [{ client: switch-agent, resource: ${tickets}, grantType: ${TOKEN_EXCHANGE} }]
   delegation: { actors: [switch-agent, sub-agent] }
 `
-async function applyAgent(disabled: boolean) {
+async function applyAgent(disabled: boolean, description?: string) {
   const dir = mkdtempSync(join(tmpdir(), 'mandate-disable-'))
-  writeFileSync(join(dir, 'agent.yaml'), agentDocument(disabled))
+  writeFileSync(join(dir, 'agent.yaml'), agentDocument(disabled, description))
   expect((await applyDocuments(t.db, [dir], TEST_APPLY)).findings).toEqual([])
 }
 // sub-agent's path lists its actors; switch-agent must be one for sub-agent to work from its tokens.
@@ -163,7 +171,7 @@ describe.runIf(t.isPostgres)('mandate client disable', () => {
       },
     })
 
-  it('takes effect at once on a running server, outlives re-applying the document, and is undone only by enable', async () => {
+  it('takes effect at once on a running server, outlives a changed document, and is undone only by enable', async () => {
     await nextSecond()
     const { held, downstream } = await tokensOf()
     expect((await mandate('client', 'disable', 'switch-agent')).stdout).toBe('client switch-agent disabled\n')
@@ -172,8 +180,8 @@ describe.runIf(t.isPostgres)('mandate client disable', () => {
       await clientCredentials(server.url, 'switch-agent', { resource: tickets }, secret),
       invalidClient,
     )
-    // The document says enabled, but a CLI disable stands until `mandate client enable`.
-    await applyAgent(false)
+    // A changed document that says enabled does not undo a CLI disable: only `mandate client enable` does.
+    await applyAgent(false, 'changed while disabled')
     await expectRejection(
       await clientCredentials(server.url, 'switch-agent', { resource: tickets }, secret),
       invalidClient,
@@ -183,7 +191,13 @@ describe.runIf(t.isPostgres)('mandate client disable', () => {
       .select(['type', 'actor', 'data'])
       .where('type', '=', 'client.disabled')
       .execute()
-    expect(audit).toEqual([{ type: 'client.disabled', actor: 'cli', data: { client_id: 'switch-agent' } }])
+    expect(audit).toEqual([
+      {
+        type: 'client.disabled',
+        actor: expect.stringMatching(/^cli/),
+        data: { client_id: 'switch-agent', disabled: true, by_document: false },
+      },
+    ])
 
     expect((await mandate('client', 'enable', 'switch-agent')).stdout).toBe('client switch-agent enabled\n')
     await nextSecond()
@@ -193,6 +207,38 @@ describe.runIf(t.isPostgres)('mandate client disable', () => {
       code: 1,
       stderr: 'client no-such-client not found\n',
     })
+  })
+
+  it('cannot enable a client its document disables', async () => {
+    await applyAgent(true)
+    expect((await mandate('client', 'enable', 'switch-agent')).stdout).toBe(
+      'client switch-agent stays disabled: its document says disabled: true\n',
+    )
+    await expectRejection(
+      await clientCredentials(server.url, 'switch-agent', { resource: tickets }, secret),
+      invalidClient,
+    )
+    await applyAgent(false)
+    await nextSecond()
+    expect((await clientCredentials(server.url, 'switch-agent', { resource: tickets }, secret)).status).toBe(200)
+  })
+})
+
+describe.runIf(t.isPostgres)('a token written while its client was disabled', () => {
+  it('stays inactive once the client is enabled again (an exchange in flight across the disable)', async () => {
+    await nextSecond()
+    const { held } = await tokensOf()
+    await setDisabledBy(t.db, 'switch-agent', { cli: true })
+    // An exchange that authenticated before the disable commits its row a little later, while disabled.
+    const late = `late-${randomUUID()}`
+    await sql`insert into issued_tokens (jti, kid, grant_type, client_id, sub, aud, scope, issued_at, expires_at, parties)
+      select ${late}, kid, grant_type, client_id, sub, aud, scope, now() + interval '2 seconds', expires_at, parties
+      from issued_tokens where jti = ${jtiOf(held)}`.execute(t.db)
+    const now = () => new Date(Date.now() + 3000)
+    expect(await findActiveToken(t.db, late, now())).toBeUndefined()
+    await new Promise((resolve) => setTimeout(resolve, 2500))
+    await setDisabledBy(t.db, 'switch-agent', { cli: false })
+    expect(await findActiveToken(t.db, late, now())).toBeUndefined()
   })
 })
 

@@ -8,7 +8,7 @@ const t = useDatabase()
 // The hand-written row types in src/db/schema.ts, column by column (kept in step by this test).
 const declared: Record<string, string> = {
   clients:
-    'client_id description labels profile secret_hash jwks grant_types redirect_uris scopes content_hash created_at updated_at disabled_at disabled_by tokens_not_before dpop_bound_access_tokens',
+    'client_id description labels profile secret_hash jwks grant_types redirect_uris scopes content_hash created_at updated_at disabled_by_document disabled_by_cli disabled_at tokens_not_before dpop_bound_access_tokens',
   resources:
     'name uri description labels scopes introspectors access_token_lifetime content_hash created_at updated_at revocation_webhook',
   signing_keys: 'kid alg public_jwk private_jwk_sealed created_at activates_at',
