@@ -3,7 +3,7 @@ import Koa from 'koa'
 import mount from 'koa-mount'
 import { sql } from 'kysely'
 import type { Provider } from 'oidc-provider'
-import { adminApp } from './admin/app.ts'
+import { ADMIN_ROUTES, adminApp } from './admin/app.ts'
 import { ensureAdminAccess } from './admin/bootstrap.ts'
 import { TOKEN_EXCHANGE } from './clients/schema.ts'
 import type { Config } from './config/schema.ts'
@@ -27,7 +27,7 @@ import { verifyAccessToken } from './keys/verify-access-token.ts'
 import { type Clock, systemClock, toDate } from './lib/clock.ts'
 import { Janitor } from './janitor/janitor.ts'
 import { ClockCheck } from './observability/clock-check.ts'
-import { type Check, managementApp } from './observability/health.ts'
+import { type Check, MANAGEMENT_ROUTES, managementApp } from './observability/health.ts'
 import { createLog, type Log } from './observability/log.ts'
 import { createMetrics, type Metrics } from './observability/metrics.ts'
 import { dpopNonceSecret, dpopNonces } from './oidc/dpop-nonces.ts'
@@ -159,8 +159,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   )
   publicApp.use(noStore)
   publicApp.use(jsonErrors(log))
-  publicApp.use(boundedBody(config.http))
+  // Unknown routes are answered before a body is read: a slow body to nowhere costs no wait.
   publicApp.use(servedRoutes([...OIDC_ROUTES, ...TASKS_ROUTES]))
+  publicApp.use(boundedBody(config.http))
   publicApp.use(rejectMalformed)
   publicApp.use(countClientAuthFailures({ metrics, log }))
   publicApp.use(rateLimits({ limits: config.rateLimits, metrics }))
@@ -206,12 +207,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const management = new Koa()
   management.use(observe('management', { log, metrics, route: (ctx) => ctx.path }))
   management.use(jsonErrors(log))
+  management.use(servedRoutes(MANAGEMENT_ROUTES))
   management.use(boundedBody(config.http))
   management.use(mount('/', managementApp({ metrics, readiness })))
 
   const admin = new Koa()
   admin.use(observe('admin', { log, metrics, route: () => 'admin' }))
   admin.use(jsonErrors(log))
+  admin.use(servedRoutes(ADMIN_ROUTES))
   admin.use(boundedBody(config.http))
   admin.use(rejectMalformed)
   admin.use(mount('/', adminApp({ db, clock, verifyAccessToken: verify, dpop })))

@@ -4,6 +4,7 @@ import Koa, { type Context } from 'koa'
 import type { Kysely } from 'kysely'
 import { ADMIN_SCOPE } from '../clients/schema.ts'
 import { findEnabledClient } from '../clients/store.ts'
+import { boundKey } from '../dpop/bound-key.ts'
 import { claimProof } from '../dpop/claim.ts'
 import { DPOP_ALGORITHMS, DpopProblem, type Nonces, verifyDpopProof } from '../dpop/proof.ts'
 import type { DB } from '../db/schema.ts'
@@ -45,7 +46,7 @@ const notFound = (ctx: Context, what: string): undefined => {
 }
 
 /** Matched before authentication: an unknown path is a 404 for everyone, not a 401. */
-const ADMIN_ROUTES: readonly Route[] = [
+export const ADMIN_ROUTES: readonly Route[] = [
   { path: /^\/admin\/v1\/tasks\/[^/]+$/, methods: ['GET'] },
   { path: /^\/admin\/v1\/tokens\/[^/]+\/lineage$/, methods: ['GET'] },
   { path: /^\/admin\/v1\/decisions(\/[^/]+)?$/, methods: ['GET'] },
@@ -72,12 +73,13 @@ export function adminApp(deps: AdminDeps): Koa {
       // Rights are read now, not when the token was issued: a client that lost mandate:admin (or was
       // removed or disabled) loses the admin API at once, not when its token expires.
       (await findEnabledClient(deps.db, row.client_id))?.scopes.includes(ADMIN_SCOPE)
-    if (!admin || !row) return unauthorized(ctx)
+    if (!admin || !row || !payload) return unauthorized(ctx)
+    const jkt = boundKey(row, payload) ?? null
     // RFC 9449 §7.1: a bound token only with the DPoP scheme and a proof of its key; an unbound one
     // only as a bearer token.
-    if ((row.jkt !== null) !== (scheme === 'dpop')) return unauthorized(ctx)
-    if (row.jkt !== null) {
-      const proven = await proveKey(ctx, deps, token, row.client_id, row.jkt)
+    if ((jkt !== null) !== (scheme === 'dpop')) return unauthorized(ctx)
+    if (jkt !== null) {
+      const proven = await proveKey(ctx, deps, token, row.client_id, jkt)
       if (proven !== true) return unauthorized(ctx, proven)
     }
     ctx.state.clientId = row.client_id

@@ -15,7 +15,7 @@ export interface HealthDeps {
   readiness(): Promise<Check[]>
 }
 
-const MANAGEMENT_ROUTES: readonly Route[] = ['/health/live', '/health/ready', '/metrics'].map((path) => ({
+export const MANAGEMENT_ROUTES: readonly Route[] = ['/health/live', '/health/ready', '/metrics'].map((path) => ({
   path,
   methods: ['GET'],
 }))

@@ -28,3 +28,21 @@ export function identityOnly(value: unknown, depth = 0): ActClaim | undefined {
   if (act !== undefined && inner === undefined) return undefined
   return { sub, ...(typeof iss === 'string' ? { iss } : {}), ...(inner ? { act: inner } : {}) }
 }
+
+/**
+ * Actors that are our clients (entries without `iss`), outermost first: only these can be listed actors,
+ * holders or parties. An entry with `iss` names an identity of another issuer.
+ */
+export const ourActorsOf = (act?: ActClaim): string[] =>
+  act ? [...(act.iss === undefined ? [act.sub] : []), ...ourActorsOf(act.act)] : []
+
+/**
+ * A received chain in the namespace it lives in: entries of a foreign token without `iss` are that
+ * issuer's identities (tagged with it), and an `iss` naming us is dropped (our clients carry none).
+ */
+export function inNamespace(act: ActClaim | undefined, issuer: string | undefined, ours: string): ActClaim | undefined {
+  if (!act) return undefined
+  const iss = act.iss ?? issuer
+  const inner = inNamespace(act.act, issuer, ours)
+  return { sub: act.sub, ...(iss !== undefined && iss !== ours ? { iss } : {}), ...(inner ? { act: inner } : {}) }
+}

@@ -1,6 +1,6 @@
 // Keeping delegation chains honest (RFC 8693 §2.1, §4.1 leave this to the server): whose token the
 // subject is, which actor token may go with it, and that the token's holder stays on the record. Pure.
-import { type ActClaim, actorsOf, nestAct } from './act-claim.ts'
+import { type ActClaim, nestAct, ourActorsOf } from './act-claim.ts'
 import type { Decision } from './decision.ts'
 import type { EffectivePolicy } from './effective.ts'
 import type { ActorFacts, SubjectFacts } from './evaluate.ts'
@@ -62,7 +62,7 @@ export function holderProblem(
   const { holder } = subject
   if (holder === undefined || acting.includes(holder)) return undefined
   // Listed, not merely allowed: a path without an actors list lets no other client take its agents' tokens.
-  const listedInChain = actorsOf(subject.act).includes(holder) && policy.actors?.includes(holder) === true
+  const listedInChain = ourActorsOf(subject.act).includes(holder) && policy.actors?.includes(holder) === true
   if (listedInChain || policy.holders.includes(holder)) return undefined
   return denied('subject_token.holder_not_allowed', `issued to ${holder}`)
 }
@@ -74,7 +74,7 @@ export function holderProblem(
  */
 export function recordHolder(subject: SubjectFacts, acting: readonly string[]): ActClaim | undefined {
   const { holder, act } = subject
-  if (holder === undefined || holder === subject.sub || acting.includes(holder) || actorsOf(act).includes(holder)) {
+  if (holder === undefined || holder === subject.sub || acting.includes(holder) || ourActorsOf(act).includes(holder)) {
     return act
   }
   return nestAct({ sub: holder }, act)

@@ -1,6 +1,6 @@
 // Pure policy evaluation: no I/O, no clock reads, no throws. The grant (and later the admin
 // "simulate" endpoint) call this one function, so a simulation cannot drift from the real thing.
-import { type ActClaim, actorsOf, depthOf, nestAct } from './act-claim.ts'
+import { type ActClaim, actorsOf, depthOf, nestAct, ourActorsOf } from './act-claim.ts'
 import { chainProblem, holderProblem, recordHolder, repeatedParty } from './chain.ts'
 import type { Decision, DenialReason } from './decision.ts'
 import type { EffectivePolicy } from './effective.ts'
@@ -130,8 +130,12 @@ export function evaluatePolicy(policy: EffectivePolicy, facts: ExchangeFacts): D
   if (repeated) return deny('delegation.cycle', repeated)
   if (depthOf(act) > policy.maxDepth) return deny('delegation.too_deep', String(depthOf(act)))
   if (policy.actors) {
-    // Impersonation leaves no act claim, but whoever impersonates must still be a listed actor.
-    const outsider = (act ? actors : [currentActor]).find((actor) => !policy.actors?.includes(actor))
+    // Impersonation leaves no act claim, but whoever impersonates must still be a listed actor; an actor
+    // of another issuer (an entry with iss) is none of our clients, so it is never a listed one.
+    const ours = act ? ourActorsOf(act) : [currentActor]
+    const outsider =
+      ours.find((actor) => !policy.actors?.includes(actor)) ??
+      (ours.length < actors.length ? 'an actor of another issuer' : undefined)
     if (outsider) return deny('delegation.actor_not_allowed', outsider)
   }
 

@@ -12,7 +12,7 @@ import { BodyError, readParams } from '../http/body.ts'
 import type { Route } from '../http/routes.ts'
 import { toDate } from '../lib/clock.ts'
 import { safeDecode } from '../lib/safe-decode.ts'
-import { actorsOf } from '../policy/act-claim.ts'
+import { ourActorsOf } from '../policy/act-claim.ts'
 import { type EffectivePolicy, effectivePolicy } from '../policy/effective.ts'
 import { TOKEN_TYPES } from '../policy/schema.ts'
 import { findBinding, loadLevels } from '../policy/store.ts'
@@ -195,7 +195,7 @@ async function create(
       (await isTaskLive(deps.db, parent, toDate(now))) &&
       (parent.client_id === client.client_id ||
         // A sub-agent opens a subtask from a token the parent's agent delegated to it.
-        ((actorsOf(subject.facts.act).includes(parent.client_id) ||
+        ((ourActorsOf(subject.facts.act).includes(parent.client_id) ||
           (subject.row?.task_path ?? []).includes(parent.task_id)) &&
           (await actorsOfTask(deps.db, parent)).includes(client.client_id)))
     if (!allowed) throw invalidToken()

@@ -2,10 +2,11 @@
 // authenticated client may act as its holder, and whether it fits the subject token, is the policy's
 // call (evaluate.ts, chain.ts).
 import type { IssuedToken } from '../lineage/tokens.ts'
-import { identityOnly } from '../policy/act-claim.ts'
+import { identityOnly, inNamespace } from '../policy/act-claim.ts'
 import type { ActorFacts } from '../policy/evaluate.ts'
 import { SELF_ISSUER } from '../policy/schema.ts'
 import { Denied } from './denials.ts'
+import { boundKey } from '../dpop/bound-key.ts'
 import { type TokenDeps, verifyOwnActiveToken } from './subject-token.ts'
 
 export interface VerifiedActor {
@@ -19,7 +20,8 @@ export async function verifyActor(token: string, deps: TokenDeps): Promise<Verif
   const own = await verifyOwnActiveToken(token, deps)
   if (!own) throw new Denied('actor_token.invalid', 'not one of our active access tokens')
   const { payload, row } = own
-  const act = payload.act === undefined ? undefined : identityOnly(payload.act)
+  const jkt = boundKey(row, payload)
+  const act = inNamespace(payload.act === undefined ? undefined : identityOnly(payload.act), undefined, deps.issuer)
   return {
     facts: {
       holder: payload.client_id,
@@ -27,7 +29,7 @@ export async function verifyActor(token: string, deps: TokenDeps): Promise<Verif
       origin: row.subject_issuer ?? SELF_ISSUER,
       ...(act ? { act } : {}),
       expiresAt: payload.exp,
-      ...(row.jkt ? { jkt: row.jkt } : {}),
+      ...(jkt ? { jkt } : {}),
     },
     jti: payload.jti,
     row,

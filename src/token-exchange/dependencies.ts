@@ -4,7 +4,7 @@
 // of these jtis, or ending any of these tasks, ends the minted token at read time (RFC 8693 §2.1: the
 // actor token is an input as much as the subject token). Pure.
 import type { IssuedToken } from '../lineage/tokens.ts'
-import { type ActClaim, actorsOf } from '../policy/act-claim.ts'
+import { type ActClaim, ourActorsOf } from '../policy/act-claim.ts'
 
 /** At most this many tokens (ancestors and other dependencies) behind one token: bounded rows and reads. */
 export const MAX_LINEAGE = 32
@@ -58,5 +58,5 @@ export function partiesOf(
 ): string[] {
   const of = (row: Pick<IssuedToken, 'client_id' | 'parties'> | undefined) =>
     row ? [row.client_id, ...row.parties] : []
-  return [...new Set([client, ...actorsOf(act), ...of(subject), ...of(actor)])]
+  return [...new Set([client, ...ourActorsOf(act), ...of(subject), ...of(actor)])]
 }

@@ -15,7 +15,7 @@ import { claimProof } from '../dpop/claim.ts'
 import { scopesOf } from '../oidc/provider.ts'
 import type { ResourceRow } from '../resources/store.ts'
 import { asUnavailable, failClosed, TemporarilyUnavailable } from '../oidc/errors.ts'
-import { actorsOf } from '../policy/act-claim.ts'
+import { actorsOf, ourActorsOf } from '../policy/act-claim.ts'
 import type { DenialReason } from '../policy/decision.ts'
 import { evaluatePolicy } from '../policy/evaluate.ts'
 import { actorsOfTask } from '../tasks/actors.ts'
@@ -251,7 +251,7 @@ async function resolveTask(
   // paths, and working from a token the task's agent delegated (its chain or its task names it).
   if (task.client_id !== request.actor) {
     const delegatedByAgent =
-      actorsOf(facts.act).includes(task.client_id) || (request.subject.row?.task_path ?? []).includes(task.task_id)
+      ourActorsOf(facts.act).includes(task.client_id) || (request.subject.row?.task_path ?? []).includes(task.task_id)
     if (!delegatedByAgent || !(await actorsOfTask(db, task)).includes(request.actor)) {
       throw new Denied('task.invalid', `${request.actor} is neither the task agent nor a sub-agent it delegated to`)
     }

@@ -9,9 +9,10 @@ import { type OurAccessToken, verifyAccessToken, type VerifyDeps } from '../keys
 import { type Clock, toDate } from '../lib/clock.ts'
 import { findActiveToken, type IssuedToken } from '../lineage/tokens.ts'
 import type { OutboundFetch } from '../outbound/fetch.ts'
-import { identityOnly } from '../policy/act-claim.ts'
+import { identityOnly, inNamespace } from '../policy/act-claim.ts'
 import type { SubjectFacts } from '../policy/evaluate.ts'
 import { ACCESS_TOKEN_TYPE, SELF_ISSUER } from '../policy/schema.ts'
+import { boundKey, jktOf } from '../dpop/bound-key.ts'
 import { Denied } from './denials.ts'
 
 export interface VerifiedSubject {
@@ -39,11 +40,15 @@ const scopeOf = (payload: Record<string, unknown>): string[] | undefined =>
       ? payload.scp.filter((s): s is string => typeof s === 'string')
       : undefined
 
-/** RFC 7800 / RFC 9449 §6.1: the thumbprint a token is bound to, if any. */
-const jktOf = (payload: Record<string, unknown>): string | undefined => {
-  const cnf = payload.cnf as { jkt?: unknown } | undefined
-  return typeof cnf?.jkt === 'string' ? cnf.jkt : undefined
-}
+/**
+ * RFC 7800: a `cnf` we cannot check (an mTLS thumbprint, a bare key, a key URL): the token is bound to
+ * something no request here can prove, so it is never accepted as a bearer token.
+ */
+const unprovable = (payload: Record<string, unknown>): boolean =>
+  payload.cnf !== undefined &&
+  (typeof payload.cnf !== 'object' ||
+    payload.cnf === null ||
+    Object.keys(payload.cnf).some((member) => member !== 'jkt'))
 
 const mayActOf = (value: unknown): SubjectFacts['mayAct'] => {
   if (typeof value !== 'object' || value === null) return undefined
@@ -81,7 +86,8 @@ export async function verifySubject(token: string, declaredType: string, deps: T
         'not active: bad signature, expired, revoked, revoked ancestor or unknown',
       )
     const { payload, row } = own
-    const act = payload.act === undefined ? undefined : identityOnly(payload.act)
+    const act = inNamespace(payload.act === undefined ? undefined : identityOnly(payload.act), undefined, deps.issuer)
+    const jkt = boundKey(row, payload)
     const mayAct = mayActOf(payload.may_act)
     const scope = scopeOf(payload)
     return {
@@ -95,7 +101,8 @@ export async function verifySubject(token: string, declaredType: string, deps: T
         ...(mayAct ? { mayAct } : {}),
         expiresAt: payload.exp,
         holder: payload.client_id,
-        ...(row.jkt ? { jkt: row.jkt } : {}),
+        // Tokens written before lineage kept the binding still carry it in the JWT.
+        ...(jkt ? { jkt } : {}),
       },
       row,
       ref: payload.jti,
@@ -111,9 +118,15 @@ export async function verifySubject(token: string, declaredType: string, deps: T
     throw new Denied('subject_token.type_mismatch', `typ ${foreign.typ ?? '(none)'} declared as access_token`)
   }
   const { payload } = foreign
+  if (unprovable(payload)) throw new Denied('subject_token.key_not_proven', 'a cnf other than jkt')
   if (payload.act !== undefined && identityOnly(payload.act) === undefined)
     throw new Denied('subject_token.invalid', 'malformed act')
-  const act = payload.act === undefined ? undefined : identityOnly(payload.act)
+  // The chain of a foreign token lives in its issuer's namespace: its actors are not our clients.
+  const act = inNamespace(
+    payload.act === undefined ? undefined : identityOnly(payload.act),
+    foreign.payload.iss,
+    deps.issuer,
+  )
   const mayAct = mayActOf(payload.may_act)
   // Fail closed: no scope claim grants nothing, unless the Issuer document says otherwise.
   const scope = scopeOf(payload) ?? (foreign.tokensWithoutScope === 'policyCeiling' ? undefined : [])

@@ -19,7 +19,6 @@ const endpoints = () => [
   [server.url, 'POST', '/token/revocation'],
   [server.url, 'POST', '/tasks'],
   [server.url, 'POST', '/tasks/some-task/complete'],
-  [server.url, 'POST', '/no-such-endpoint'],
   [server.adminUrl, 'GET', '/admin/v1/audit'],
   [server.managementUrl, 'GET', '/metrics'],
 ]
@@ -43,6 +42,29 @@ describe('request bounds', () => {
       expect(answer.afterMs).toBeLessThan(1000)
     }
     expect(await writtenRows(t.db)).toEqual(before)
+  })
+
+  it('answers an unknown path at once, before any of its body is read, on every listener', async () => {
+    for (const base of [server.url, server.adminUrl, server.managementUrl]) {
+      const connection = rawConnection(base)
+      connection.write(
+        `POST /no-such-endpoint HTTP/1.1\r\nHost: x\r\n${form}\r\nContent-Length: 100\r\nConnection: close\r\n\r\nab`,
+      )
+      // No body timeout to sit out: the route is unknown whatever the body says.
+      const answer = await Promise.race([
+        connection.answer,
+        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1500)),
+      ])
+      expect(answer === undefined ? 'still waiting' : 'answered').toBe('answered')
+    }
+    const answer = await rawRequest(
+      server.url,
+      `POST /no-such-endpoint HTTP/1.1\nHost: x\n${form}\nContent-Length: 10000000`,
+    )
+    expect({ status: answer.status, body: answer.body }).toEqual({
+      status: 404,
+      body: { error: 'not_found', error_description: 'no such endpoint' },
+    })
   })
 
   it('cuts a chunked body off at the limit with 413', async () => {

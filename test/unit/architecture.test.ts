@@ -41,6 +41,7 @@ const pure = [
   'src/policy/effective.ts',
   'src/policy/evaluate.ts',
   'src/policy/chain.ts',
+  'src/dpop/bound-key.ts',
   'src/policy/act-claim.ts',
   'src/policy/narrow-scope.ts',
   'src/policy/decision.ts',

@@ -40,6 +40,15 @@ describe('loadConfig', () => {
     expect(config.issuer).toBeUndefined()
   })
 
+  it.each(['https://auth.example.com/', 'https://auth.example.com/mandate', 'https://auth.example.com?x=1'])(
+    'refuses an issuer that is not a bare origin: %s',
+    (issuer) => {
+      expect(problems({ MANDATE_ISSUER: issuer })).toEqual([
+        'MANDATE_ISSUER: must be an origin without a path, query or trailing slash (for example https://auth.example.com)',
+      ])
+    },
+  )
+
   it('reads nested settings from __ names and lists of master keys from commas', () => {
     const other = Buffer.alloc(32, 2).toString('base64url')
     const config = loadConfig({

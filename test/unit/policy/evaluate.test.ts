@@ -327,6 +327,18 @@ describe('evaluatePolicy: whose token, and an honest chain', () => {
     })
   })
 
+  it('never counts an actor of another issuer as a listed actor, holder or party', () => {
+    const subject = { ...facts().subject, issuer: 'idp', act: { sub: 'first', iss: 'https://idp.test' } }
+    expect(evaluatePolicy(policy({ issuers: ['idp'], actors: ['agent', 'first'] }), facts({ subject }))).toMatchObject({
+      allow: false,
+      reason: 'delegation.actor_not_allowed',
+    })
+    expect(evaluatePolicy(policy({ issuers: ['idp'] }), facts({ subject }))).toMatchObject({
+      allow: true,
+      act: { sub: 'agent', act: { sub: 'first', iss: 'https://idp.test' } },
+    })
+  })
+
   it('lets an intermediary re-exchange a token it holds as the actor it presents, the chain kept', () => {
     const p = policy({ intermediaries: [{ client: 'gateway', actors: ['agent-b'] }] })
     const subject = { ...facts().subject, holder: 'gateway', act: { sub: 'agent-b' } }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { actorsOf, depthOf, identityOnly, nestAct } from '../../../src/policy/act-claim.ts'
+import { actorsOf, depthOf, identityOnly, inNamespace, nestAct, ourActorsOf } from '../../../src/policy/act-claim.ts'
 import { narrowScope } from '../../../src/policy/narrow-scope.ts'
 import { ancestorsOf } from '../../../src/policy/schema.ts'
 import { parseParams } from '../../../src/token-exchange/params.ts'
@@ -60,5 +60,23 @@ describe('parseParams', () => {
       audiences: ['a1'],
       scope: ['x', 'y'],
     })
+  })
+})
+
+describe('act chains across issuers', () => {
+  const ours = 'https://mandate.test'
+  it("tags a foreign token's chain with its issuer, and keeps our own actors untagged", () => {
+    const chain = { sub: 'b', act: { sub: 'a', iss: ours, act: { sub: 'x', iss: 'https://other.test' } } }
+    expect(inNamespace(chain, 'https://idp.test', ours)).toEqual({
+      sub: 'b',
+      iss: 'https://idp.test',
+      act: { sub: 'a', act: { sub: 'x', iss: 'https://other.test' } },
+    })
+    expect(inNamespace({ sub: 'a', iss: ours }, undefined, ours)).toEqual({ sub: 'a' })
+    expect(inNamespace(undefined, 'https://idp.test', ours)).toBeUndefined()
+  })
+
+  it('lists only our clients as our actors', () => {
+    expect(ourActorsOf({ sub: 'a', act: { sub: 'b', iss: 'https://idp.test', act: { sub: 'c' } } })).toEqual(['a', 'c'])
   })
 })
