@@ -90,6 +90,7 @@ spec:
   bindings: [{ client: issuer-agent, resource: ${tickets}, grantType: ${TE} }]
   subjectTokens: { issuers: [test-idp, ceiling-idp] }
   scopes: [tickets:read]
+  delegation: { maxDepth: 2 }
 `
 
 const exchangeAs = (clientId: string, params: Record<string, string | string[] | undefined>) =>
@@ -372,6 +373,39 @@ describe("trusted issuers' tokens", () => {
     expect(response.status).toBe(200)
     const { access_token } = (await response.json()) as { access_token: string }
     expect(decodeJwt(access_token).scope).toBe('tickets:read')
+  })
+})
+
+describe("a trusted issuer's chain", () => {
+  it("names that issuer's identities, never our clients: an actor it lists is no listed actor of ours", async () => {
+    // The IdP says agent-one acted: that is the IdP's agent-one, so sub-agent's path (which lists our
+    // agent-one) refuses it, and the issued chain would say whose it is.
+    const person = await personToken({ scope: 'tickets:read', claims: { act: { sub: 'agent-one' } } })
+    await expectExchangeDenied(
+      () => exchange(server.url, 'sub-agent', { subject_token: person, resource: tickets }),
+      invalidToken,
+      'delegation.actor_not_allowed',
+    )
+    // Where no actors are listed, it is carried with its issuer.
+    const response = await exchangeAs('issuer-agent', { subject_token: person, resource: tickets })
+    const { access_token } = (await response.json()) as { access_token: string }
+    expect(response.status).toBe(200)
+    expect(decodeJwt(access_token).act).toEqual({
+      sub: 'issuer-agent',
+      act: { sub: 'agent-one', iss: 'https://idp.test' },
+    })
+  })
+
+  it('is refused when bound by a confirmation method we cannot prove (cnf other than jkt)', async () => {
+    const bound = await personToken({
+      scope: 'tickets:read',
+      claims: { cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' } },
+    })
+    await expectExchangeDenied(
+      () => exchange(server.url, 'agent-one', { subject_token: bound, resource: tickets }),
+      invalidToken,
+      'subject_token.key_not_proven',
+    )
   })
 })
 

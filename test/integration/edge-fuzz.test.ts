@@ -44,7 +44,8 @@ beforeAll(async () => {
   seeds.push(await accessToken(server.url, 'alice-app', { scope: 'tickets:read' }), await personToken(), foreign)
 })
 
-function arbitraries() {
+/** Hostile strings, real tokens mutated, and forged JWTs (any header, any claims). */
+function values() {
   const hostile = fc.oneof(
     fc.string({ unit: 'binary', maxLength: 40 }),
     fc.string({ maxLength: 40 }),
@@ -72,7 +73,12 @@ function arbitraries() {
     ),
   )
   const mutated = fc
-    .tuple(fc.constantFrom(...seeds), fc.nat(), fc.constantFrom('flip', 'cut', 'swap', 'none', 'claims'), hostile)
+    .tuple(
+      fc.constantFrom(...seeds),
+      fc.nat(),
+      fc.constantFrom('flip', 'cut', 'swap', 'none', 'header', 'claims'),
+      hostile,
+    )
     .map(([token, at, how, value]) => {
       const [header = '', payload = '', signature = ''] = token.split('.')
       const index = at % token.length
@@ -85,6 +91,11 @@ function arbitraries() {
           return `${payload}.${header}.${signature}`
         case 'none':
           return `${enc({ alg: 'none' })}.${payload}.`
+        case 'header': {
+          // A header that is not JSON at all, in front of claims carrying the hostile value.
+          const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>
+          return `AAAA.${enc({ ...claims, iss: value, sub: value })}.${signature}`
+        }
         default: {
           const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>
           const name = ['iss', 'sub', 'aud', 'jti', 'exp', 'client_id', 'act', 'task_id'][at % 8] as string
@@ -114,6 +125,11 @@ function arbitraries() {
     { weight: 2, arbitrary: mutated },
     { weight: 1, arbitrary: forged },
   )
+  return { hostile, value }
+}
+
+function arbitraries() {
+  const { hostile, value } = values()
   const name = fc.oneof(
     {
       weight: 4,
@@ -285,4 +301,120 @@ describe('fuzzing the authenticated endpoints without valid credentials', () => 
     }
     expect(await writtenRows(t.db)).toEqual(before)
   })
+})
+
+/** RFC 9449 proofs of every broken kind: random keys (off the curve, symmetric, private), claims, algs. */
+function dpopHeaders(value: fc.Arbitrary<string>) {
+  const coordinate = fc
+    .uint8Array({ minLength: 0, maxLength: 40 })
+    .map((bytes) => Buffer.from(bytes).toString('base64url'))
+  const jwk = fc.oneof(
+    fc.record({
+      kty: fc.constant('EC'),
+      crv: fc.constantFrom('P-256', 'P-384', 'secp256k1', 'X'),
+      x: coordinate,
+      y: coordinate,
+    }),
+    fc.record({ kty: fc.constant('OKP'), crv: fc.constantFrom('Ed25519', 'X25519'), x: coordinate }),
+    fc.record({ kty: fc.constant('RSA'), n: coordinate, e: fc.constantFrom('AQAB', 'Aw', '') }),
+    fc.record({ kty: fc.constant('oct'), k: coordinate }),
+    fc.record({ kty: fc.constant('EC'), crv: fc.constant('P-256'), x: coordinate, y: coordinate, d: coordinate }),
+    fc.jsonValue({ maxDepth: 2 }),
+  )
+  const header = fc.record(
+    { alg: fc.constantFrom('ES256', 'EdDSA', 'RS256', 'HS256', 'none'), typ: fc.constantFrom('dpop+jwt', 'JWT'), jwk },
+    { requiredKeys: [] },
+  )
+  const claims = fc.record(
+    {
+      htm: fc.constantFrom('POST', 'GET'),
+      htu: fc.constantFrom('http://127.0.0.1/token', 'x', ''),
+      jti: fc.oneof(fc.uuid(), fc.string()),
+      iat: fc.oneof(fc.integer(), fc.constant(Math.floor(Date.now() / 1000))),
+      nonce: fc.string(),
+      ath: fc.string(),
+    },
+    { requiredKeys: [] },
+  )
+  const proof = fc
+    .tuple(header, claims, fc.uint8Array({ maxLength: 80 }))
+    .map(([h, c, signature]) => `${enc(h)}.${enc(c)}.${Buffer.from(signature).toString('base64url')}`)
+  return fc.oneof(fc.constant(undefined), proof, value)
+}
+
+describe('fuzzing with valid client credentials', () => {
+  it('never answers 5xx or with a token, never creates a token or a task, and records only denials', async () => {
+    const { hostile, value } = values()
+    const maybe = <T>(arbitrary: fc.Arbitrary<T>) => fc.option(arbitrary, { nil: undefined })
+    const exchange = fc.record({
+      subject_token: value,
+      subject_token_type: fc.oneof(fc.constantFrom(ACCESS_TOKEN, JWT), hostile),
+      actor_token: maybe(value),
+      actor_token_type: maybe(fc.oneof(fc.constant(ACCESS_TOKEN), hostile)),
+      resource: maybe(fc.oneof(fc.constant('https://tickets.test/'), hostile)),
+      scope: maybe(hostile),
+      task_id: maybe(hostile),
+    })
+    const task = fc.record({
+      subject_token: value,
+      subject_token_type: fc.oneof(fc.constant(ACCESS_TOKEN), hostile),
+      purpose: fc.oneof(hostile, fc.constant('\ud800 unpaired')),
+      resource: maybe(fc.oneof(fc.constant('https://tickets.test/'), hostile)),
+      scope: maybe(hostile),
+      parent_task_id: maybe(hostile),
+    })
+    const request = fc.oneof(
+      fc.record({ path: fc.constant('/token'), params: exchange, json: fc.constant(false) }),
+      fc.record({ path: fc.constant('/tasks'), params: task, json: fc.boolean() }),
+      fc.record({
+        path: fc.constantFrom('/token/introspection', '/token/revocation'),
+        params: fc.record({ token: value }),
+        json: fc.constant(false),
+      }),
+    )
+    const before = await writtenRows(t.db)
+    const allowed = () =>
+      t.db
+        .selectFrom('decisions')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('result', '=', 'allow')
+        .executeTakeFirstOrThrow()
+        .then((row) => Number(row.n))
+    const allowedBefore = await allowed()
+    await fc.assert(
+      fc.asyncProperty(request, dpopHeaders(value), async ({ path, params, json }, dpop) => {
+        const fields = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined)) as Record<
+          string,
+          string
+        >
+        const body = json
+          ? JSON.stringify(fields)
+          : new URLSearchParams(path === '/token' ? { grant_type: TOKEN_EXCHANGE, ...fields } : fields).toString()
+        const caller = path.startsWith('/token/') ? 'rs-tickets' : 'agent-one'
+        const headers: Record<string, string> = {
+          authorization: basic(caller, secrets[caller] as string),
+          'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded',
+          ...(dpop !== undefined && headerSafe(dpop) ? { dpop } : {}),
+        }
+        const response = await fetch(`${server.url}${path}`, { method: 'POST', headers, body })
+        const text = await response.text()
+        expect(response.status, text).toBeLessThan(500)
+        if (response.status === 200 && path.startsWith('/token/')) {
+          // Introspection of garbage is inactive; revocation of garbage is a no-op.
+          expect(text === '' || JSON.parse(text).active === false, text).toBe(true)
+          return
+        }
+        expect(response.status, text).toBeGreaterThanOrEqual(400)
+        expect(JSON.parse(text)).not.toHaveProperty('access_token')
+      }),
+      { numRuns: 300 },
+    )
+    const after = await writtenRows(t.db)
+    expect({ issued_tokens: after.issued_tokens, tasks: after.tasks }).toEqual({
+      issued_tokens: before.issued_tokens,
+      tasks: before.tasks,
+    })
+    // Every exchange refused after authentication is a decision record: a denial, never an allow.
+    expect(await allowed()).toBe(allowedBefore)
+  }, 90_000)
 })
