@@ -12,6 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { setDisabledBy } from '../../src/clients/store.ts'
 import { findActiveToken } from '../../src/lineage/tokens.ts'
 import { applyDocuments } from '../../src/manifests/apply.ts'
+import { TOKEN_INVALID } from '../../src/token-exchange/denials.ts'
 import { clientAssertion, JWT_BEARER } from '../support/client-assertion.ts'
 import { useDatabase } from '../support/database.ts'
 import { personToken } from '../support/idp.ts'
@@ -30,6 +31,8 @@ import { TEST_APPLY, TEST_MASTER_KEY, useServer } from '../support/server.ts'
 
 const t = useDatabase()
 const server = useServer(t)
+// A second process on the same database: replay protection and disabling must hold across both.
+const second = useServer(t)
 const tickets = 'https://tickets.test/'
 const invalidClient = { status: 401, error: 'invalid_client', error_description: 'client authentication failed' }
 const secret = 'switch-agent-secret-0123456'
@@ -142,9 +145,13 @@ describe('a disabled client', () => {
     expect(after.n).toBe(before.n)
     for (const token of [held, acting, downstream])
       expect(await introspect(server.url, token)).toEqual({ active: false })
-    // Nor can its tokens be exchanged any more.
-    const reuse = await exchange(server.url, 'sub-agent', { subject_token: acting, resource: tickets })
-    expect(reuse.status).toBe(400)
+    // ... on the other process too, and its tokens can no longer be exchanged.
+    expect(await introspect(second.url, held)).toEqual({ active: false })
+    await expectRejection(await exchange(server.url, 'sub-agent', { subject_token: acting, resource: tickets }), {
+      status: 400,
+      error: 'invalid_request',
+      error_description: TOKEN_INVALID,
+    })
     expect(await introspect(server.url, unrelated)).toMatchObject({ active: true })
 
     await applyAgent(false)
@@ -224,6 +231,38 @@ describe.runIf(t.isPostgres)('mandate client disable', () => {
   })
 })
 
+describe('a disabled administrator', () => {
+  it('loses the admin API at once, and its admin token stays refused once enabled again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mandate-disable-admin-'))
+    writeFileSync(
+      join(dir, 'admin.yaml'),
+      `apiVersion: mandate/v1
+kind: Client
+metadata: { name: switch-admin }
+spec: { profile: service, secret: switch-admin-secret-0123456, grantTypes: [client_credentials], scopes: [mandate:admin] }
+`,
+    )
+    expect((await applyDocuments(t.db, [dir], TEST_APPLY)).findings).toEqual([])
+    const issued = await clientCredentials(
+      server.url,
+      'switch-admin',
+      { resource: 'urn:mandate:admin', scope: 'mandate:admin' },
+      'switch-admin-secret-0123456',
+    )
+    const { access_token: admin } = (await issued.json()) as { access_token: string }
+    const audit = () => fetch(`${server.adminUrl}/admin/v1/audit`, { headers: { authorization: `Bearer ${admin}` } })
+    expect((await audit()).status).toBe(200)
+    await setDisabledBy(t.db, 'switch-admin', { cli: true })
+    const refused = await audit()
+    expect({ status: refused.status, body: await refused.json() }).toEqual({
+      status: 401,
+      body: { error: 'invalid_token', error_description: 'admin authentication is required' },
+    })
+    await setDisabledBy(t.db, 'switch-admin', { cli: false })
+    expect((await audit()).status).toBe(401)
+  })
+})
+
 describe.runIf(t.isPostgres)('a token written while its client was disabled', () => {
   it('stays inactive once the client is enabled again (an exchange in flight across the disable)', async () => {
     await nextSecond()
@@ -253,11 +292,16 @@ describe('a client assertion (private_key_jwt)', () => {
     resource: tickets,
   })
 
-  it('is spent once, even when sent 8 times at once to the token endpoint', async () => {
+  it('is spent once, even when sent 8 times at once to the token endpoint of two processes', async () => {
+    // The assertion's audience is the token endpoint URL, the same path on both processes.
     const assertion = await clientAssertion(server.issuer)
+    const before = await t.db
+      .selectFrom('issued_tokens')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow()
     const statuses = await Promise.all(
-      Array.from({ length: 8 }, () =>
-        post(`${server.url}/token`, {
+      Array.from({ length: 8 }, (_, i) =>
+        post(`${i % 2 === 0 ? server.url : second.url}/token`, {
           grant_type: 'client_credentials',
           resource: tickets,
           client_assertion_type: JWT_BEARER,
@@ -266,6 +310,11 @@ describe('a client assertion (private_key_jwt)', () => {
       ),
     )
     expect(statuses.sort()).toEqual([200, 401, 401, 401, 401, 401, 401, 401])
+    const after = await t.db
+      .selectFrom('issued_tokens')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow()
+    expect(Number(after.n)).toBe(Number(before.n) + 1)
   })
 
   it('is spent once, even when sent 8 times at once to the tasks API', async () => {

@@ -284,19 +284,30 @@ describe('DPoP-bound tokens', () => {
     const url = `${server.adminUrl}/admin/v1/audit`
     const get = (authorization: string, proof?: string) =>
       fetch(url, { headers: { authorization, ...(proof ? { dpop: proof } : {}) } })
-    expect((await get(`Bearer ${admin}`)).status).toBe(401)
-    expect((await get(`DPoP ${admin}`)).status).toBe(401)
-    const noAth = await get(`DPoP ${admin}`, await key.proof('GET', url))
-    expect({ status: noAth.status, body: await noAth.json() }).toEqual({
-      status: 401,
-      body: { error: 'invalid_dpop_proof', error_description: 'admin authentication is required' },
-    })
+    const refused = async (response: Response, error = 'invalid_token') => {
+      expect({ status: response.status, body: await response.json() }).toEqual({
+        status: 401,
+        body: { error, error_description: 'admin authentication is required' },
+      })
+      expect(response.headers.get('www-authenticate')).toContain('DPoP')
+    }
+    await refused(await get(`Bearer ${admin}`))
+    await refused(await get(`DPoP ${admin}`))
+    await refused(await get(`DPoP ${admin}`, await key.proof('GET', url)), 'invalid_dpop_proof')
     const proof = await key.proof('GET', url, { accessToken: admin })
     expect((await get(`DPoP ${admin}`, proof)).status).toBe(200)
     // A proof is spent once.
-    expect((await get(`DPoP ${admin}`, proof)).status).toBe(401)
-    const otherKey = await (await dpopKey()).proof('GET', url, { accessToken: admin })
-    expect((await get(`DPoP ${admin}`, otherKey)).status).toBe(401)
+    await refused(await get(`DPoP ${admin}`, proof))
+    await refused(await get(`DPoP ${admin}`, await (await dpopKey()).proof('GET', url, { accessToken: admin })))
+    // An unbound admin token is refused with the DPoP scheme.
+    const unbound = await call(server.url, '/token', 'mandate-admin', {
+      grant_type: 'client_credentials',
+      resource: 'urn:mandate:admin',
+      scope: 'mandate:admin',
+    })
+    const { access_token: bearer } = (await unbound.json()) as { access_token: string }
+    await refused(await get(`DPoP ${bearer}`, await key.proof('GET', url, { accessToken: bearer })))
+    expect((await get(`Bearer ${bearer}`)).status).toBe(200)
   })
 })
 
@@ -322,7 +333,11 @@ describe('DPoP proofs', () => {
     // ... and a proof spent at the exchange cannot be spent at client_credentials (one /token URL).
     const crossGrant = await key.proof('POST', tokenUrl())
     expect((await call(server.url, '/token', 'agent-one', exchangeParams(subject), crossGrant)).status).toBe(200)
-    expect((await call(server.url, '/token', 'agent-one', cc, crossGrant)).status).toBe(400)
+    const cross = await call(server.url, '/token', 'agent-one', cc, crossGrant)
+    expect({ status: cross.status, body: await cross.json() }).toEqual({
+      status: 400,
+      body: { error: 'invalid_grant', error_description: 'grant request is invalid' },
+    })
   })
 
   it('are single-use across processes', async () => {
@@ -349,6 +364,13 @@ describe('DPoP proofs', () => {
       ),
     )
     expect(statuses.sort()).toEqual([200, 400, 400, 400, 400, 400, 400, 400])
+    const issued = await t.db
+      .selectFrom('decisions')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('result', '=', 'allow')
+      .where('subject_ref', '=', decodeJwt(subject).jti as string)
+      .executeTakeFirstOrThrow()
+    expect(Number(issued.n)).toBe(1)
   })
 
   it('must name this endpoint (htu) and method (htm)', async () => {
