@@ -431,6 +431,48 @@ describe('DPoP proofs', () => {
   })
 })
 
+describe('DPoP nonces at our own APIs', () => {
+  it('are asked for by the tasks API where required, and accepted there', async () => {
+    const key = await dpopKey()
+    // A token bound at the strict process itself (its issuer), obtained with its nonce.
+    const person = await personToken({ scope: 'tickets:read' })
+    const asked = await call(
+      strict.url,
+      '/token',
+      'agent-one',
+      exchangeParams(person),
+      await key.proof('POST', tokenUrl(strict.url)),
+    )
+    const given = asked.headers.get('dpop-nonce') as string
+    const exchanged = await call(
+      strict.url,
+      '/token',
+      'agent-one',
+      exchangeParams(person),
+      await key.proof('POST', tokenUrl(strict.url), { nonce: given }),
+    )
+    const { access_token: bound } = (await exchanged.json()) as { access_token: string }
+    const params = { subject_token: bound, subject_token_type: ACCESS_TOKEN, purpose: 'p', resource: tickets }
+    const tasks = await count('tasks')
+    const first = await call(strict.url, '/tasks', 'agent-one', params, await key.proof('POST', `${strict.url}/tasks`))
+    const nonce = first.headers.get('dpop-nonce')
+    expect({ status: first.status, body: await first.json(), nonce: typeof nonce }).toEqual({
+      status: 400,
+      body: { error: 'use_dpop_nonce', error_description: 'a DPoP proof with the server-provided nonce is required' },
+      nonce: 'string',
+    })
+    expect(await count('tasks')).toBe(tasks)
+    const second = await call(
+      strict.url,
+      '/tasks',
+      'agent-one',
+      params,
+      await key.proof('POST', `${strict.url}/tasks`, { nonce: nonce as string }),
+    )
+    expect(second.status).toBe(201)
+  })
+})
+
 describe('requiring DPoP', () => {
   it('a client registered with dpopBoundAccessTokens gets no token without a proof', async () => {
     const before = await count('issued_tokens')
