@@ -32,7 +32,8 @@ export const Config = z
       // Endpoint URLs, assertion audiences and DPoP htu are the issuer plus a path: it must be a bare origin.
       .refine((url) => {
         const parsed = URL.parse(url)
-        return parsed !== null && parsed.pathname === '/' && !url.endsWith('/') && !parsed.search && !parsed.hash
+        // Not a URL at all is the url check's finding, reported once.
+        return parsed === null || (parsed.pathname === '/' && !url.endsWith('/') && !parsed.search && !parsed.hash)
       }, 'must be an origin without a path, query or trailing slash (for example https://auth.example.com)')
       .optional()
       .meta({
