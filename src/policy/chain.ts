@@ -32,7 +32,9 @@ export function chainProblem(
   client: string,
 ): Decision | undefined {
   if (!actor) return undefined
-  if ([client, actor.holder].includes(subject.sub) && actor.sub !== subject.sub && actsForSomeone(actor)) {
+  // Only a subject of our namespace can be one of our clients: a foreign person named like one is not.
+  const subjectIsActing = originOf(subject) === SELF_ISSUER && [client, actor.holder].includes(subject.sub)
+  if (subjectIsActing && actor.sub !== subject.sub && actsForSomeone(actor)) {
     return denied(
       'delegation.roles_swapped',
       `subject ${subject.sub} is the actor; the actor token is for ${actor.sub}`,
