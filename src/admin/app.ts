@@ -6,7 +6,8 @@ import { ADMIN_SCOPE } from '../clients/schema.ts'
 import { findEnabledClient } from '../clients/store.ts'
 import { boundKey } from '../dpop/bound-key.ts'
 import { claimProof } from '../dpop/claim.ts'
-import { DPOP_ALGORITHMS, DpopProblem, type Nonces, verifyDpopProof } from '../dpop/proof.ts'
+import { DPOP_ALGORITHMS, DpopProblem } from '../dpop/proof.ts'
+import { type DpopSettings, readDpopProof } from '../dpop/read-proof.ts'
 import type { DB } from '../db/schema.ts'
 import { type Route, servedRoutes } from '../http/routes.ts'
 import type { OurAccessToken } from '../keys/verify-access-token.ts'
@@ -21,7 +22,7 @@ export interface AdminDeps {
   db: Kysely<DB>
   clock: Clock
   verifyAccessToken(token: string): Promise<OurAccessToken | undefined>
-  dpop: { nonces: Nonces; requireNonce: boolean }
+  dpop: DpopSettings
 }
 
 // RFC 6750 §3 and RFC 9449 §7.1: both schemes are offered; the error names the token, never why.
@@ -100,23 +101,14 @@ export function adminApp(deps: AdminDeps): Koa {
   async function proveKey(ctx: Context, d: AdminDeps, token: string, clientId: string, jkt: string) {
     const now = d.clock.now()
     try {
-      const proof = await verifyDpopProof({
-        header: ctx.req.headers.dpop,
-        method: ctx.method,
-        url: `${ctx.protocol}://${ctx.host}${ctx.path}`,
-        accessToken: token,
-        now,
-        nonces: d.dpop.nonces,
-        requireNonce: d.dpop.requireNonce,
-      })
+      const url = `${ctx.protocol}://${ctx.host}${ctx.path}`
+      const proof = await readDpopProof(ctx, { url, now, accessToken: token }, d.dpop)
       if (proof?.jkt !== jkt) return 'invalid_token'
       if (!(await claimProof(d.db, clientId, proof, now))) return 'invalid_token'
       return true
     } catch (error) {
       if (!(error instanceof DpopProblem)) throw error
-      if (error.kind === 'invalid') return 'invalid_dpop_proof'
-      ctx.set('DPoP-Nonce', d.dpop.nonces.nextChallenge())
-      return 'use_dpop_nonce'
+      return error.kind === 'invalid' ? 'invalid_dpop_proof' : 'use_dpop_nonce'
     }
   }
 

@@ -12,10 +12,7 @@ import { type DpopProof, PROOF_WINDOW } from './proof.ts'
 /** Seconds a claim outlives the proof's acceptance, so the two never meet at one instant. */
 const MARGIN = 1
 
-export async function claimProof(db: Kysely<DB>, presenter: string, proof: DpopProof, now: number): Promise<boolean> {
+export function claimProof(db: Kysely<DB>, presenter: string, proof: DpopProof, now: number): Promise<boolean> {
   const until = toDate(Math.max(now, proof.iat) + PROOF_WINDOW + MARGIN)
-  return (
-    (await claimOnce(db, presenter, proof.jti, until, toDate(now))) &&
-    (await claimOnce(db, `jkt:${proof.jkt}`, proof.jti, until, toDate(now)))
-  )
+  return claimOnce(db, [presenter, `jkt:${proof.jkt}`], proof.jti, until, toDate(now))
 }

@@ -177,7 +177,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   // ahead is still fresh until iat + 300 s: every claim is held one proof window longer, so none lapses
   // while its value could still be accepted (harmless for client assertions, which carry their own exp).
   provider.ReplayDetection.unique = (iss: string, jti: string, exp: number) =>
-    failClosed(() => claimOnce(db, iss, jti, toDate(exp + PROOF_WINDOW + 1), toDate(deps.clock.now())))
+    failClosed(() => claimOnce(db, [iss], jti, toDate(exp + PROOF_WINDOW + 1), toDate(deps.clock.now())))
   for (const grant of ['client_credentials', ...deps.extraGrantTypes]) offeredGrants.add(grant)
 
   provider.use(serveDiscovery(offeredGrants))

@@ -9,20 +9,25 @@ import type { DB } from '../db/schema.ts'
 export const replayKey = (iss: string, jti: string): string =>
   createHash('sha256').update(`${iss}${jti}`).digest('base64url')
 
-/** True when this call claimed (iss, jti) until `expiresAt`; false when it is already claimed. */
+/**
+ * True when this call claimed `jti` for every issuer namespace given, until `expiresAt` (one statement,
+ * one round trip); false when any of them already holds it.
+ */
 export async function claimOnce(
   db: Kysely<DB>,
-  iss: string,
+  issuers: readonly string[],
   jti: string,
   expiresAt: Date,
   now: Date,
 ): Promise<boolean> {
-  const id = replayKey(iss, jti)
-  const payload = JSON.stringify({ jti: id, iss, kind: 'ReplayDetection' })
+  const rows = [...new Set(issuers)].map((iss) => {
+    const id = replayKey(iss, jti)
+    return sql`('ReplayDetection', ${id}, ${JSON.stringify({ jti: id, iss, kind: 'ReplayDetection' })}::jsonb, ${expiresAt})`
+  })
   const result = await sql`
     insert into oidc_payloads (model, id, payload, expires_at)
-    values ('ReplayDetection', ${id}, ${payload}::jsonb, ${expiresAt})
+    values ${sql.join(rows)}
     on conflict (model, id) do update set payload = excluded.payload, expires_at = excluded.expires_at, consumed_at = null
       where oidc_payloads.expires_at <= ${now}`.execute(db)
-  return Number(result.numAffectedRows ?? 0n) === 1
+  return Number(result.numAffectedRows ?? 0n) === rows.length
 }

@@ -20,7 +20,8 @@ import { findResourceByUri, type ResourceRow } from '../resources/store.ts'
 import { Denied, TOKEN_INVALID } from '../token-exchange/denials.ts'
 import { type TokenDeps, type VerifiedSubject, verifySubject } from '../token-exchange/subject-token.ts'
 import { claimProof } from '../dpop/claim.ts'
-import { type DpopProof, DpopProblem, type Nonces, verifyDpopProof } from '../dpop/proof.ts'
+import { type DpopProof, DpopProblem } from '../dpop/proof.ts'
+import { type DpopSettings, readDpopProof } from '../dpop/read-proof.ts'
 import { holderProblem } from '../policy/chain.ts'
 import { actorsOfTask } from './actors.ts'
 import { capTask } from './cap.ts'
@@ -31,7 +32,7 @@ import { findTask, insertTask, isTaskLive, lockLiveTasks, type TaskRow, tokenCou
 export interface TasksApiDeps extends TokenDeps {
   db: Kysely<DB>
   replayUnique: AuthenticateDeps['replayUnique']
-  dpop: { nonces: Nonces; requireNonce: boolean }
+  dpop: DpopSettings
   log: { info(fields: object, msg: string): void }
   /** Within the completion's transaction: writes the revocation events to push (the outbox). */
   enqueueCompleted(trx: Kysely<DB>, task: TaskRow, outcome: string, revokedJtis: string[]): Promise<number>
@@ -281,20 +282,10 @@ async function create(
 /** RFC 9449 §4.3: the request's DPoP proof, if any, for this URL (built from the issuer, not the Host). */
 async function readProof(ctx: Context, deps: TasksApiDeps): Promise<DpopProof | undefined> {
   try {
-    const proof = await verifyDpopProof({
-      header: ctx.req.headers.dpop,
-      method: ctx.method,
-      url: `${deps.issuer}${ctx.path}`,
-      now: deps.clock.now(),
-      nonces: deps.dpop.nonces,
-      requireNonce: deps.dpop.requireNonce,
-    })
-    if (proof) ctx.set('DPoP-Nonce', deps.dpop.nonces.nextChallenge())
-    return proof
+    return await readDpopProof(ctx, { url: `${deps.issuer}${ctx.path}`, now: deps.clock.now() }, deps.dpop)
   } catch (error) {
     if (!(error instanceof DpopProblem)) throw error
     if (error.kind === 'invalid') throw invalidDpopProof('the DPoP proof is invalid')
-    ctx.set('DPoP-Nonce', deps.dpop.nonces.nextChallenge())
     throw new ApiError(400, 'use_dpop_nonce', 'a DPoP proof with the server-provided nonce is required')
   }
 }

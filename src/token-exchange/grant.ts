@@ -10,7 +10,8 @@ import type { Clock } from '../lib/clock.ts'
 import { toDate, toEpoch } from '../lib/clock.ts'
 import { findEnabledClient } from '../clients/store.ts'
 import { hasSqlState } from '../db/outage.ts'
-import { type DpopProof, DpopProblem, type Nonces, verifyDpopProof } from '../dpop/proof.ts'
+import { type DpopProof, DpopProblem } from '../dpop/proof.ts'
+import { type DpopSettings, readDpopProof } from '../dpop/read-proof.ts'
 import { claimProof } from '../dpop/claim.ts'
 import { scopesOf } from '../oidc/provider.ts'
 import type { ResourceRow } from '../resources/store.ts'
@@ -32,7 +33,7 @@ import { resolvePolicy, resolveTargets } from './targets.ts'
 export interface TokenExchangeDeps extends TokenDeps {
   db: Kysely<DB>
   clock: Clock
-  dpop: { nonces: Nonces; requireNonce: boolean }
+  dpop: DpopSettings
   onDecision(record: DecisionRecord): void
   log: { error(fields: object, msg: string): void }
 }
@@ -172,20 +173,9 @@ async function readProof(
   now: number,
 ): Promise<DpopProof | undefined> {
   try {
-    const proof = await verifyDpopProof({
-      header: ctx.req.headers.dpop,
-      method: ctx.method,
-      url: `${deps.issuer}/token`,
-      now,
-      nonces: deps.dpop.nonces,
-      requireNonce: deps.dpop.requireNonce,
-    })
-    // RFC 9449 §8.2: a fresh nonce for the next request.
-    if (proof) ctx.set('DPoP-Nonce', deps.dpop.nonces.nextChallenge())
-    return proof
+    return await readDpopProof(ctx, { url: `${deps.issuer}/token`, now }, deps.dpop)
   } catch (error) {
     if (!(error instanceof DpopProblem)) throw error
-    if (error.kind === 'nonce') ctx.set('DPoP-Nonce', deps.dpop.nonces.nextChallenge())
     throw new Denied(error.kind === 'nonce' ? 'request.dpop_nonce' : 'request.dpop_invalid', error.message)
   }
 }
