@@ -207,6 +207,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const management = new Koa()
   management.use(observe('management', { log, metrics, route: (ctx) => ctx.path }))
   management.use(jsonErrors(log))
+  // Each listener's route guard comes first: unknown routes are answered before a body is read.
   management.use(servedRoutes(MANAGEMENT_ROUTES))
   management.use(boundedBody(config.http))
   management.use(mount('/', managementApp({ metrics, readiness })))

@@ -9,7 +9,7 @@ import { claimProof } from '../dpop/claim.ts'
 import { DPOP_ALGORITHMS, DpopProblem } from '../dpop/proof.ts'
 import { type DpopSettings, readDpopProof } from '../dpop/read-proof.ts'
 import type { DB } from '../db/schema.ts'
-import { type Route, servedRoutes } from '../http/routes.ts'
+import type { Route } from '../http/routes.ts'
 import type { OurAccessToken } from '../keys/verify-access-token.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
 import { findActiveToken } from '../lineage/tokens.ts'
@@ -46,7 +46,7 @@ const notFound = (ctx: Context, what: string): undefined => {
   return undefined
 }
 
-/** Matched before authentication: an unknown path is a 404 for everyone, not a 401. */
+/** The admin routes, guarded in app.ts before authentication: an unknown path is a 404 for everyone, not a 401. */
 export const ADMIN_ROUTES: readonly Route[] = [
   { path: /^\/admin\/v1\/tasks\/[^/]+$/, methods: ['GET'] },
   { path: /^\/admin\/v1\/tokens\/[^/]+\/lineage$/, methods: ['GET'] },
@@ -56,7 +56,6 @@ export const ADMIN_ROUTES: readonly Route[] = [
 
 export function adminApp(deps: AdminDeps): Koa {
   const app = new Koa()
-  app.use(servedRoutes(ADMIN_ROUTES))
   app.use(async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store')
     const match = /^(Bearer|DPoP) ([\w.~+/-]+=*)$/i.exec(ctx.get('authorization'))

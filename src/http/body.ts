@@ -1,8 +1,8 @@
-// Reads a request body as form-encoded (RFC 6749 style, repeated names become lists) or JSON (strictly:
-// no repeated member names, bounded depth), within oidc-provider's own size limit. Anything else is a
-// client error.
+// A request body as form-encoded (RFC 6749 style, repeated names become lists) or JSON (strictly: no
+// repeated member names, bounded depth). boundedBody received it, within its size and time bounds.
+// Anything else is a client error.
 import type { Context } from 'koa'
-import { MAX_BODY_BYTES } from './bounded-body.ts'
+import { bufferedBody } from './bounded-body.ts'
 import { formParams } from './body-params.ts'
 import { JSON_PROBLEMS, parseStrictJson } from './strict-json.ts'
 
@@ -12,16 +12,9 @@ export class BodyError extends Error {
 
 export type Params = Record<string, unknown>
 
-export async function readParams(ctx: Context): Promise<Params> {
+export function readParams(ctx: Context): Params {
   if (ctx.method === 'GET' || ctx.method === 'HEAD') return {}
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of ctx.req) {
-    size += (chunk as Buffer).length
-    if (size > MAX_BODY_BYTES) throw new BodyError('request body is too large')
-    chunks.push(chunk as Buffer)
-  }
-  const text = Buffer.concat(chunks).toString('utf8')
+  const text = bufferedBody(ctx)?.toString('utf8') ?? ''
   if (text.length === 0) return {}
   if (ctx.is('application/json')) {
     const json = parseStrictJson(text)

@@ -1,7 +1,7 @@
 // The management listener: liveness (the event loop answers), readiness (database reachable,
 // migrations current, a signing key usable, not shutting down) and Prometheus metrics.
 import Koa from 'koa'
-import { type Route, servedRoutes } from '../http/routes.ts'
+import type { Route } from '../http/routes.ts'
 import type { Metrics } from './metrics.ts'
 
 export interface Check {
@@ -22,7 +22,6 @@ export const MANAGEMENT_ROUTES: readonly Route[] = ['/health/live', '/health/rea
 
 export function managementApp(deps: HealthDeps): Koa {
   const app = new Koa()
-  app.use(servedRoutes(MANAGEMENT_ROUTES))
   app.use(async (ctx, next) => {
     switch (ctx.path) {
       case '/health/live':

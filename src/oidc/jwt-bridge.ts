@@ -5,7 +5,7 @@
 // never stand in for the token it names.
 import { randomUUID } from 'node:crypto'
 import type { Context, Next } from 'koa'
-import { MAX_BODY_BYTES } from '../http/bounded-body.ts'
+import { bufferedBody } from '../http/bounded-body.ts'
 import { replayBody } from '../http/replay-body.ts'
 import type { OurAccessToken } from '../keys/verify-access-token.ts'
 import { TemporarilyUnavailable } from './errors.ts'
@@ -17,13 +17,8 @@ const looksLikeJwt = (value: string) => /^[\w-]*(\.[\w-]*){2}$|^[\w-]*(\.[\w-]*)
 export function jwtBridge(verify: (token: string) => Promise<OurAccessToken | undefined>) {
   return async function bridgeJwtAccessTokens(ctx: Context, next: Next): Promise<void> {
     if (ctx.method !== 'POST' || !bridged.has(ctx.path) || !ctx.is('application/x-www-form-urlencoded')) return next()
-    const raw = await readBody(ctx)
-    if (raw === undefined) {
-      ctx.status = 413
-      ctx.body = { error: 'invalid_request', error_description: 'request body is too large' }
-      return
-    }
-    const params = new URLSearchParams(raw)
+    // boundedBody received the body (bounded in size and time) before any endpoint runs.
+    const params = new URLSearchParams(bufferedBody(ctx)?.toString('utf8') ?? '')
     const presented = params.getAll('token')
     let verified: OurAccessToken | undefined
     if (presented.length === 1) {
@@ -54,14 +49,3 @@ const markVerified = (ctx: Context, jti: string) => void verifiedJtis.set(ctx, j
 /** True only for the jti of a token verified in this same request (see the adapter). */
 export const isVerifiedInRequest = (ctx: object | undefined, jti: string): boolean =>
   ctx !== undefined && verifiedJtis.get(ctx) === jti
-
-async function readBody(ctx: Context): Promise<string | undefined> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of ctx.req) {
-    size += (chunk as Buffer).length
-    if (size > MAX_BODY_BYTES) return undefined
-    chunks.push(chunk as Buffer)
-  }
-  return Buffer.concat(chunks).toString('utf8')
-}

@@ -61,9 +61,7 @@ export function tasksApi(deps: TasksApiDeps) {
     if (!route) return next()
     ctx.set('Cache-Control', 'no-store')
     try {
-      const params = await readParams(ctx).catch((error: unknown) => {
-        throw error instanceof BodyError ? invalidRequest(error.message) : error
-      })
+      const params = paramsOf(ctx)
       const client = await authenticate(ctx, params, deps)
       ctx.state.clientId = client.client_id
       if (route.name === 'create') return await create(ctx, client, params, deps)
@@ -90,6 +88,15 @@ export const TASKS_ROUTES: readonly Route[] = [
   { path: /^\/tasks\/[^/]+$/, methods: ['GET'] },
   { path: /^\/tasks\/[^/]+\/complete$/, methods: ['POST'] },
 ]
+
+/** The request's parameters; a body we cannot read is the client's invalid_request. */
+function paramsOf(ctx: Context): Record<string, unknown> {
+  try {
+    return readParams(ctx)
+  } catch (error) {
+    throw error instanceof BodyError ? invalidRequest(error.message) : error
+  }
+}
 
 type TasksRoute = { name: 'create' } | { name: 'show' | 'complete'; taskId: string }
 
