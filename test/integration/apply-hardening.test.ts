@@ -13,7 +13,7 @@ import { systemClock } from '../../src/lib/clock.ts'
 import { applyDocuments } from '../../src/manifests/apply.ts'
 import { formatFinding } from '../../src/manifests/load.ts'
 import type { OutboundRules } from '../../src/outbound/rules.ts'
-import { counts, useDatabase } from '../support/database.ts'
+import { counts, rowCount, useDatabase } from '../support/database.ts'
 import { TEST_APPLY } from '../support/server.ts'
 
 const t = useDatabase()
@@ -32,15 +32,7 @@ const shown = (result: Awaited<ReturnType<typeof apply>>) =>
 
 /** Everything an apply could write: the tables counts() watches plus issuers, versions and the audit trail. */
 async function written(db: Kysely<DB>) {
-  const count = async (table: 'issuers' | 'policy_path_versions' | 'audit_events') =>
-    Number(
-      (
-        await db
-          .selectFrom(table)
-          .select((eb) => eb.fn.countAll<string>().as('n'))
-          .executeTakeFirstOrThrow()
-      ).n,
-    )
+  const count = (table: 'issuers' | 'policy_path_versions' | 'audit_events') => rowCount(db, table)
   return {
     ...(await counts(db)),
     issuers: await count('issuers'),

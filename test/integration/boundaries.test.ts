@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { applyDocuments } from '../../src/manifests/apply.ts'
 import { TOKEN_INVALID } from '../../src/token-exchange/denials.ts'
 import { clientAssertion, JWT_BEARER } from '../support/client-assertion.ts'
-import { useDatabase } from '../support/database.ts'
+import { rowCount, useDatabase } from '../support/database.ts'
 import { personToken } from '../support/idp.ts'
 import {
   ACCESS_TOKEN,
@@ -100,15 +100,7 @@ const exchangeAs = (clientId: string, params: Record<string, string | string[] |
     { clientId, secret: secrets[clientId] as string },
   )
 
-const count = async (table: 'issued_tokens' | 'decisions' | 'tasks' | 'audit_events') =>
-  Number(
-    (
-      await t.db
-        .selectFrom(table)
-        .select((eb) => eb.fn.countAll<string>().as('n'))
-        .executeTakeFirstOrThrow()
-    ).n,
-  )
+const count = (table: 'issued_tokens' | 'decisions' | 'tasks' | 'audit_events') => rowCount(t.db, table)
 
 /** An exchange refusal: the whole body, no token, no task, and exactly one decision record with the reason. */
 async function expectExchangeDenied(

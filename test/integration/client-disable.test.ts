@@ -13,8 +13,8 @@ import { setDisabledBy } from '../../src/clients/store.ts'
 import { findActiveToken } from '../../src/lineage/tokens.ts'
 import { applyDocuments } from '../../src/manifests/apply.ts'
 import { TOKEN_INVALID } from '../../src/token-exchange/denials.ts'
-import { clientAssertion, JWT_BEARER } from '../support/client-assertion.ts'
-import { useDatabase } from '../support/database.ts'
+import { clientAssertion, JWT_BEARER, taskBodyWithAssertion } from '../support/client-assertion.ts'
+import { rowCount, useDatabase } from '../support/database.ts'
 import { personToken } from '../support/idp.ts'
 import {
   ACCESS_TOKEN,
@@ -122,10 +122,7 @@ describe('a disabled client', () => {
     })
 
     await applyAgent(true)
-    const before = await t.db
-      .selectFrom('issued_tokens')
-      .select((eb) => eb.fn.countAll<string>().as('n'))
-      .executeTakeFirstOrThrow()
+    const before = await rowCount(t.db, 'issued_tokens')
     await expectRejection(
       await clientCredentials(server.url, 'switch-agent', { resource: tickets }, secret),
       invalidClient,
@@ -138,11 +135,8 @@ describe('a disabled client', () => {
       ),
       invalidClient,
     )
-    const after = await t.db
-      .selectFrom('issued_tokens')
-      .select((eb) => eb.fn.countAll<string>().as('n'))
-      .executeTakeFirstOrThrow()
-    expect(after.n).toBe(before.n)
+    const after = await rowCount(t.db, 'issued_tokens')
+    expect(after).toBe(before)
     for (const token of [held, acting, downstream])
       expect(await introspect(server.url, token)).toEqual({ active: false })
     // ... on the other process too, and its tokens can no longer be exchanged.
@@ -282,23 +276,10 @@ describe.runIf(t.isPostgres)('a token written while its client was disabled', ()
 })
 
 describe('a client assertion (private_key_jwt)', () => {
-  const tasksBody = async (assertion: string) => ({
-    client_id: 'jwt-agent',
-    client_assertion_type: JWT_BEARER,
-    client_assertion: assertion,
-    subject_token: await personToken({ scope: 'tickets:read' }),
-    subject_token_type: ACCESS_TOKEN,
-    purpose: 'p',
-    resource: tickets,
-  })
-
   it('is spent once, even when sent 8 times at once to the token endpoint of two processes', async () => {
     // The assertion's audience is the token endpoint URL, the same path on both processes.
     const assertion = await clientAssertion(server.issuer)
-    const before = await t.db
-      .selectFrom('issued_tokens')
-      .select((eb) => eb.fn.countAll<string>().as('n'))
-      .executeTakeFirstOrThrow()
+    const before = await rowCount(t.db, 'issued_tokens')
     const statuses = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
         post(`${i % 2 === 0 ? server.url : second.url}/token`, {
@@ -310,16 +291,13 @@ describe('a client assertion (private_key_jwt)', () => {
       ),
     )
     expect(statuses.sort()).toEqual([200, 401, 401, 401, 401, 401, 401, 401])
-    const after = await t.db
-      .selectFrom('issued_tokens')
-      .select((eb) => eb.fn.countAll<string>().as('n'))
-      .executeTakeFirstOrThrow()
-    expect(Number(after.n)).toBe(Number(before.n) + 1)
+    const after = await rowCount(t.db, 'issued_tokens')
+    expect(after).toBe(before + 1)
   })
 
   it('is spent once, even when sent 8 times at once to the tasks API', async () => {
     const assertion = await clientAssertion(server.issuer)
-    const bodies = await Promise.all(Array.from({ length: 8 }, () => tasksBody(assertion)))
+    const bodies = await Promise.all(Array.from({ length: 8 }, () => taskBodyWithAssertion(assertion)))
     const statuses = await Promise.all(
       bodies.map((body) => post(`${server.url}/tasks`, body).then((response) => response.status)),
     )

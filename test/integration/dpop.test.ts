@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { DPOP_ALGORITHMS } from '../../src/dpop/proof.ts'
 import { applyDocuments } from '../../src/manifests/apply.ts'
 import { TOKEN_INVALID } from '../../src/token-exchange/denials.ts'
-import { useDatabase } from '../support/database.ts'
+import { rowCount, useDatabase } from '../support/database.ts'
 import { type DpopKey, dpopKey } from '../support/dpop.ts'
 import { personToken } from '../support/idp.ts'
 import {
@@ -128,15 +128,7 @@ async function boundExchange(clientId: string, key: DpopKey, subject: string) {
   return body
 }
 
-const count = async (table: 'issued_tokens' | 'decisions' | 'tasks') =>
-  Number(
-    (
-      await t.db
-        .selectFrom(table)
-        .select((eb) => eb.fn.countAll<string>().as('n'))
-        .executeTakeFirstOrThrow()
-    ).n,
-  )
+const count = (table: 'issued_tokens' | 'decisions' | 'tasks') => rowCount(t.db, table)
 
 /** A refused exchange: the whole body, no token, and one decision record with the reason. */
 async function expectRefused(send: () => Promise<Response>, expected: typeof invalidToken, reason: string) {

@@ -5,7 +5,7 @@ import { sql } from 'kysely'
 import { decodeJwt } from 'jose'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { TOKEN_INVALID } from '../../src/token-exchange/denials.ts'
-import { clientAssertion, JWT_BEARER } from '../support/client-assertion.ts'
+import { clientAssertion, JWT_BEARER, taskBodyWithAssertion } from '../support/client-assertion.ts'
 import { useDatabase } from '../support/database.ts'
 import { personToken } from '../support/idp.ts'
 import {
@@ -125,16 +125,6 @@ describe('task expiry', () => {
 })
 
 describe('private_key_jwt at the token endpoint and the tasks API', () => {
-  const tasksBody = async (assertion: string) => ({
-    client_id: 'jwt-agent',
-    client_assertion_type: JWT_BEARER,
-    client_assertion: assertion,
-    subject_token: await personToken({ scope: 'tickets:read' }),
-    subject_token_type: ACCESS_TOKEN,
-    purpose: 'p',
-    resource: tickets,
-  })
-
   it('authenticates with an assertion once, and never twice', async () => {
     const cc = await post(`${server.url}/token`, {
       grant_type: 'client_credentials',
@@ -145,8 +135,8 @@ describe('private_key_jwt at the token endpoint and the tasks API', () => {
     expect(cc.status).toBe(200)
 
     const assertion = await clientAssertion(server.issuer)
-    expect((await post(`${server.url}/tasks`, await tasksBody(assertion))).status).toBe(201)
-    await expectRejection(await post(`${server.url}/tasks`, await tasksBody(assertion)), {
+    expect((await post(`${server.url}/tasks`, await taskBodyWithAssertion(assertion))).status).toBe(201)
+    await expectRejection(await post(`${server.url}/tasks`, await taskBodyWithAssertion(assertion)), {
       status: 401,
       error: 'invalid_client',
       error_description: 'client authentication failed',
@@ -161,7 +151,7 @@ describe('private_key_jwt at the token endpoint and the tasks API', () => {
       client_assertion: shared,
     })
     expect(first.status).toBe(200)
-    await expectRejection(await post(`${server.url}/tasks`, await tasksBody(shared)), {
+    await expectRejection(await post(`${server.url}/tasks`, await taskBodyWithAssertion(shared)), {
       status: 401,
       error: 'invalid_client',
       error_description: 'client authentication failed',

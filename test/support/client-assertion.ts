@@ -1,6 +1,8 @@
 // RFC 7523 client assertions for the private_key_jwt fixture client `jwt-agent` (test key only).
 import { createPrivateKey, randomUUID } from 'node:crypto'
 import { SignJWT } from 'jose'
+import { personToken } from './idp.ts'
+import { ACCESS_TOKEN } from './oauth.ts'
 
 const key = createPrivateKey({
   key: {
@@ -31,3 +33,14 @@ export function clientAssertion(
     .setJti(jti)
     .sign(key)
 }
+
+/** A POST /tasks body for jwt-agent authenticating with `assertion`, for a fresh person token. */
+export const taskBodyWithAssertion = async (assertion: string) => ({
+  client_id: 'jwt-agent',
+  client_assertion_type: JWT_BEARER,
+  client_assertion: assertion,
+  subject_token: await personToken({ scope: 'tickets:read' }),
+  subject_token_type: ACCESS_TOKEN,
+  purpose: 'p',
+  resource: 'https://tickets.test/',
+})

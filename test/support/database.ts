@@ -82,32 +82,22 @@ export function useDatabase(options: { poolSize?: number; timeout?: number } = {
   }
 }
 
-/** Row counts of every table a refusal must leave untouched. */
-export async function counts(db: Kysely<DB>): Promise<Record<string, number>> {
-  const tables = ['issued_tokens', 'clients', 'resources', 'signing_keys', 'oidc_payloads'] as const
-  const entries = await Promise.all(
-    tables.map(async (table) => {
-      const row = await db
-        .selectFrom(table)
-        .select((eb) => eb.fn.countAll<string>().as('n'))
-        .executeTakeFirstOrThrow()
-      return [table, Number(row.n)] as const
-    }),
-  )
-  return Object.fromEntries(entries)
+/** How many rows a table holds. */
+export async function rowCount(db: Kysely<DB>, table: keyof DB): Promise<number> {
+  const row = await db
+    .selectFrom(table)
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .executeTakeFirstOrThrow()
+  return Number(row.n)
 }
 
+const rowCounts = async (db: Kysely<DB>, tables: ReadonlyArray<keyof DB>): Promise<Record<string, number>> =>
+  Object.fromEntries(await Promise.all(tables.map(async (table) => [table, await rowCount(db, table)] as const)))
+
+/** Row counts of every table a refusal must leave untouched. */
+export const counts = (db: Kysely<DB>) =>
+  rowCounts(db, ['issued_tokens', 'clients', 'resources', 'signing_keys', 'oidc_payloads'])
+
 /** Row counts of the tables a request writes to (tokens, decisions, audit, tasks, oidc-provider artefacts). */
-export async function writtenRows(db: Kysely<DB>): Promise<Record<string, number>> {
-  const tables = ['issued_tokens', 'decisions', 'audit_events', 'tasks', 'oidc_payloads'] as const
-  const entries = await Promise.all(
-    tables.map(async (table) => {
-      const row = await db
-        .selectFrom(table)
-        .select((eb) => eb.fn.countAll<string>().as('n'))
-        .executeTakeFirstOrThrow()
-      return [table, Number(row.n)] as const
-    }),
-  )
-  return Object.fromEntries(entries)
-}
+export const writtenRows = (db: Kysely<DB>) =>
+  rowCounts(db, ['issued_tokens', 'decisions', 'audit_events', 'tasks', 'oidc_payloads'])
