@@ -258,7 +258,10 @@ describe.runIf(t.isPostgres)('the janitor', () => {
     const app = await createApp(config, { database: t.database, log: createLog('silent') })
     try {
       const deadline = Date.now() + 15_000
-      while ((await remaining([expired])).length > 0) {
+      // The row is gone once the batch commits; the run is counted a moment later, when it returns.
+      const counted = async () =>
+        /^mandate_janitor_runs_total\{outcome="done"\} [1-9]/m.test(await app.metrics.registry.metrics())
+      while ((await remaining([expired])).length > 0 || !(await counted())) {
         if (Date.now() > deadline) throw new Error('the timed janitor did not prune an expired row')
         await new Promise((resolve) => setTimeout(resolve, 100))
       }
