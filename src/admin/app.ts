@@ -9,12 +9,12 @@ import { claimProof } from '../dpop/claim.ts'
 import { DPOP_ALGORITHMS, DpopProblem } from '../dpop/proof.ts'
 import { type DpopSettings, readDpopProof } from '../dpop/read-proof.ts'
 import type { DB } from '../db/schema.ts'
+import { isUuid } from '../lib/uuid.ts'
 import type { Route } from '../http/routes.ts'
 import type { OurAccessToken } from '../keys/verify-access-token.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
 import { findActiveToken } from '../lineage/tokens.ts'
 import { safeDecode } from '../lib/safe-decode.ts'
-import { isTaskId } from '../tasks/store.ts'
 import { ADMIN_RESOURCE } from './bootstrap.ts'
 import { getDecision, listAudit, listDecisions, taskDetail, tokenLineage } from './queries.ts'
 
@@ -143,7 +143,7 @@ export function adminApp(deps: AdminDeps): Koa {
     }
     if (path === '/admin/v1/decisions') {
       const taskId = text('task_id')
-      if (taskId && !isTaskId(taskId)) return { decisions: [] }
+      if (taskId && !isUuid(taskId)) return { decisions: [] }
       const filter = {
         task_id: taskId,
         client_id: text('client_id'),

@@ -8,6 +8,7 @@ import { findClient, upsertClient } from '../clients/store.ts'
 import type { DB } from '../db/schema.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
 import { contentHash } from '../lib/canonical-json.ts'
+import { CLIENT_CREDENTIALS } from '../oauth/protocol.ts'
 import { findResourceByName, upsertResource } from '../resources/store.ts'
 
 /** RFC 8707 resource indicator of the admin API: request admin tokens with resource=urn:mandate:admin. */
@@ -42,7 +43,7 @@ export async function ensureAdminAccess(
     (await verifySecret(secret, existing.secret_hash))
   )
     return
-  const spec = { profile: 'service', grantTypes: ['client_credentials'], scopes: [ADMIN_SCOPE] }
+  const spec = { profile: 'service', grantTypes: [CLIENT_CREDENTIALS], scopes: [ADMIN_SCOPE] }
   await db.transaction().execute(async (trx) => {
     await upsertClient(
       trx,
@@ -53,7 +54,7 @@ export async function ensureAdminAccess(
         profile: 'service',
         secret_hash: await hashSecret(secret),
         jwks: null,
-        grant_types: ['client_credentials'],
+        grant_types: [CLIENT_CREDENTIALS],
         redirect_uris: [],
         scopes: [ADMIN_SCOPE],
         content_hash: contentHash({ metadata: { name: BOOTSTRAP_ADMIN_CLIENT }, spec }),

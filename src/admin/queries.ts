@@ -1,10 +1,11 @@
 // Lineage and audit read models, shared by the admin API and the CLI.
 import { type Kysely, type Selectable, sql } from 'kysely'
 import type { DB, DecisionsTable } from '../db/schema.ts'
+import { isUuid } from '../lib/uuid.ts'
 import { activeTokenSql, type IssuedToken } from '../lineage/tokens.ts'
 import { actorsOf, identityOnly } from '../policy/act-claim.ts'
 import { presentTask } from '../tasks/present.ts'
-import { findTask, isTaskId, listSubtasks, type TaskRow, tokenCounts } from '../tasks/store.ts'
+import { findTask, listSubtasks, type TaskRow, tokenCounts } from '../tasks/store.ts'
 
 export interface TokenView {
   jti: string
@@ -122,7 +123,7 @@ export async function listDecisions(db: Kysely<DB>, filter: DecisionFilter) {
   if (filter.since) query = query.where('created_at', '>=', filter.since)
   const rows = await query.execute()
   // The whole chain in the list too: each task's purpose and delegator, one query for the page.
-  const taskIds = [...new Set(rows.flatMap((row) => (row.task_id && isTaskId(row.task_id) ? [row.task_id] : [])))]
+  const taskIds = [...new Set(rows.flatMap((row) => (row.task_id && isUuid(row.task_id) ? [row.task_id] : [])))]
   const tasks = taskIds.length
     ? await db
         .selectFrom('tasks')
@@ -136,7 +137,7 @@ export async function listDecisions(db: Kysely<DB>, filter: DecisionFilter) {
 
 /** One decision with the whole chain: the person who delegated, the agents, the task's purpose. */
 export async function getDecision(db: Kysely<DB>, decisionId: string) {
-  if (!isTaskId(decisionId)) return undefined // decision ids are uuids too
+  if (!isUuid(decisionId)) return undefined // decision ids are uuids too
   const row = await db.selectFrom('decisions').selectAll().where('decision_id', '=', decisionId).executeTakeFirst()
   if (!row) return undefined
   const task = row.task_id ? await findTask(db, row.task_id) : undefined
@@ -150,7 +151,7 @@ export async function listAudit(
   let query = db.selectFrom('audit_events').selectAll().orderBy('event_id', 'desc').limit(filter.limit)
   if (filter.since) query = query.where('occurred_at', '>=', filter.since)
   if (filter.type) query = query.where('type', '=', filter.type)
-  if (filter.task_id && isTaskId(filter.task_id)) query = query.where('task_id', '=', filter.task_id)
+  if (filter.task_id && isUuid(filter.task_id)) query = query.where('task_id', '=', filter.task_id)
   const rows = await query.execute()
   return rows.map((row) => ({
     event_id: Number(row.event_id),

@@ -3,7 +3,7 @@
 import type { Kysely } from 'kysely'
 import type { DB } from '../db/schema.ts'
 import { contentHash } from '../lib/canonical-json.ts'
-import { type Planned, stored, unchanged } from '../manifests/plan.ts'
+import { type Planned, stored, unchanged } from '../documents/plan.ts'
 import type { ClientDocument } from './schema.ts'
 import { hashSecret, verifySecret } from './secret-hash.ts'
 import { findClient, upsertClient } from './store.ts'

@@ -1,12 +1,11 @@
 // `kind: Client` — an OAuth client. metadata.name is its client_id.
 import * as z from 'zod'
 import { strongKey } from '../lib/jwk-strength.ts'
-import { documentSchema, Metadata, ScopeToken } from '../manifests/envelope.ts'
-
-export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
+import { documentSchema, Metadata, ScopeToken } from '../documents/envelope.ts'
+import { CLIENT_CREDENTIALS, TOKEN_EXCHANGE } from '../oauth/protocol.ts'
 
 /** Grant types a client may be registered for; the server supports each of these. */
-export const GrantType = z.enum(['client_credentials', TOKEN_EXCHANGE])
+export const GrantType = z.enum([CLIENT_CREDENTIALS, TOKEN_EXCHANGE])
 
 export const ClientProfile = z.enum(['agent', 'service', 'app', 'resource-server'])
 

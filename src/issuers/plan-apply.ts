@@ -2,7 +2,7 @@
 import type { Kysely } from 'kysely'
 import type { DB } from '../db/schema.ts'
 import { contentHash } from '../lib/canonical-json.ts'
-import { type Planned, stored, unchanged } from '../manifests/plan.ts'
+import { type Planned, stored, unchanged } from '../documents/plan.ts'
 import type { IssuerDocument } from './schema.ts'
 import { findIssuerByName, upsertIssuer } from './store.ts'
 

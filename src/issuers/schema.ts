@@ -2,7 +2,7 @@
 // (for example a company IdP's access tokens). Only asymmetric algorithms: no shared secrets.
 import * as z from 'zod'
 import { algorithmsFor, strongKey } from '../lib/jwk-strength.ts'
-import { documentSchema, Metadata } from '../manifests/envelope.ts'
+import { documentSchema, Metadata } from '../documents/envelope.ts'
 
 export const AsymmetricAlgorithm = z.enum([
   'RS256',

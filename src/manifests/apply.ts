@@ -20,7 +20,7 @@ import { ResourceDocument } from '../resources/schema.ts'
 import { adminBindingFindings } from './admin-bindings.ts'
 import { type Finding, type Located, loadDocuments } from './load.ts'
 import { outboundUrlFindings } from './outbound-urls.ts'
-import type { Planned, Written } from './plan.ts'
+import type { Planned, Written } from '../documents/plan.ts'
 
 /** Every document kind `mandate apply` accepts, in the order they are written (dependencies first). */
 export const documentKinds = {

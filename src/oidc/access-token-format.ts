@@ -2,6 +2,7 @@
 // formats.customizers.jwt), so if the lineage row cannot be written, no token leaves the server.
 import type { AccessToken, ClientCredentials, KoaContextWithOIDC } from 'oidc-provider'
 import { toDate } from '../lib/clock.ts'
+import { CLIENT_CREDENTIALS } from '../oauth/protocol.ts'
 import type { IssuedTokenWrite } from '../lineage/tokens.ts'
 import { TemporarilyUnavailable } from './errors.ts'
 import { lineageOf } from './handoff.ts'
@@ -42,7 +43,7 @@ export function persistingCustomizer(deps: AccessTokenFormatDeps) {
     const row: IssuedTokenWrite = {
       jti: String(payload.jti),
       kid,
-      grant_type: lineage?.grantType ?? (token.kind === 'ClientCredentials' ? 'client_credentials' : String(token.gty)),
+      grant_type: lineage?.grantType ?? (token.kind === 'ClientCredentials' ? CLIENT_CREDENTIALS : String(token.gty)),
       client_id: String(payload.client_id),
       sub: String(payload.sub),
       aud: Array.isArray(payload.aud) ? payload.aud.map(String) : [String(payload.aud)],

@@ -6,6 +6,7 @@ import type { ClientRow } from '../clients/store.ts'
 import { findEnabledClient } from '../clients/store.ts'
 import type { DB } from '../db/schema.ts'
 import { type Clock, toDate, toEpoch } from '../lib/clock.ts'
+import { CLIENT_CREDENTIALS } from '../oauth/protocol.ts'
 import { findActiveToken, type IssuedToken, revokeToken } from '../lineage/tokens.ts'
 import { failClosed } from './errors.ts'
 import { isVerifiedInRequest } from './jwt-bridge.ts'
@@ -60,7 +61,7 @@ function findActiveOnce(deps: AdapterDeps, jti: string): Promise<IssuedToken | u
 }
 
 export const modelOf = (row: Pick<IssuedToken, 'grant_type'>) =>
-  row.grant_type === 'client_credentials' ? 'ClientCredentials' : 'AccessToken'
+  row.grant_type === CLIENT_CREDENTIALS ? 'ClientCredentials' : 'AccessToken'
 
 // Mandate issues no opaque access tokens: these models resolve only a jti that the JWT bridge
 // verified in this very request, so neither a bare jti nor any other value can stand for a token.

@@ -16,6 +16,7 @@ import type { ClientRow } from '../clients/store.ts'
 import type { DB } from '../db/schema.ts'
 import type { KeyRing } from '../keys/ring.ts'
 import { SIGNING_ALG } from '../keys/store.ts'
+import { CLIENT_CREDENTIALS } from '../oauth/protocol.ts'
 import type { OurAccessToken } from '../keys/verify-access-token.ts'
 import type { Clock } from '../lib/clock.ts'
 import { type IssuedToken, recordIssuedToken } from '../lineage/tokens.ts'
@@ -62,7 +63,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const { db, ring, log, metrics } = deps
   const clientCredentialsPolicies = new WeakMap<object, EffectivePolicy>()
   const clientCredentialsPolicy = async (client: string, resource: string) => {
-    const path = await failClosed(() => findBinding(db, client, resource, 'client_credentials'))
+    const path = await failClosed(() => findBinding(db, client, resource, CLIENT_CREDENTIALS))
     const levels = path ? await failClosed(() => loadLevels(db, path)) : []
     return levels.length > 0 ? effectivePolicy(levels) : undefined
   }
@@ -178,7 +179,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   // while its value could still be accepted (harmless for client assertions, which carry their own exp).
   provider.ReplayDetection.unique = (iss: string, jti: string, exp: number) =>
     failClosed(() => claimOnce(db, [iss], jti, toDate(exp + PROOF_WINDOW + 1), toDate(deps.clock.now())))
-  for (const grant of ['client_credentials', ...deps.extraGrantTypes]) offeredGrants.add(grant)
+  for (const grant of [CLIENT_CREDENTIALS, ...deps.extraGrantTypes]) offeredGrants.add(grant)
 
   provider.use(serveDiscovery(offeredGrants))
   provider.use(serveJwks(ring))
@@ -199,7 +200,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       .split(' ')
       .filter(Boolean)
     const clientScopes = new Set(scopesOf(client))
-    const clientCredentials = params.grant_type === 'client_credentials'
+    const clientCredentials = params.grant_type === CLIENT_CREDENTIALS
     // A policy path bound to (client, resource, client_credentials) narrows these tokens too.
     const policy = clientCredentials ? await clientCredentialsPolicy(client.clientId, resource.uri) : undefined
     if (policy) clientCredentialsPolicies.set(ctx, policy)

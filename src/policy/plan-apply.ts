@@ -3,7 +3,7 @@
 import type { Kysely } from 'kysely'
 import type { DB } from '../db/schema.ts'
 import { contentHash } from '../lib/canonical-json.ts'
-import { type Planned, unchanged } from '../manifests/plan.ts'
+import { type Planned, unchanged } from '../documents/plan.ts'
 import type { PolicyPathDocument } from './schema.ts'
 import { latestVersion, lockPath, saveVersion } from './store.ts'
 

@@ -4,13 +4,10 @@
 import * as z from 'zod'
 import { GrantType } from '../clients/schema.ts'
 import { Duration } from '../lib/duration.ts'
-import { documentSchema, Metadata, ScopeToken } from '../manifests/envelope.ts'
+import { documentSchema, Metadata, ScopeToken } from '../documents/envelope.ts'
+import { ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE } from '../oauth/protocol.ts'
 
-export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
-export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt'
 export const SubjectTokenType = z.enum([ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE])
-/** The token types accepted as subject and actor tokens (RFC 8693 §3), at the token endpoint and the tasks API. */
-export const TOKEN_TYPES: ReadonlySet<string> = new Set(SubjectTokenType.options)
 
 /** "self" is Mandate's own tokens; any other value names a `kind: Issuer` document. */
 export const SELF_ISSUER = 'self'

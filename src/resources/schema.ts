@@ -1,7 +1,7 @@
 // `kind: Resource` — a resource server, named by its RFC 8707 resource indicator.
 import * as z from 'zod'
 import { Duration } from '../lib/duration.ts'
-import { documentSchema, Metadata, ScopeToken } from '../manifests/envelope.ts'
+import { documentSchema, Metadata, ScopeToken } from '../documents/envelope.ts'
 
 // RFC 8707 §2: an absolute URI without a fragment component.
 const ResourceIndicator = z.url().refine((uri) => !uri.includes('#'), 'a resource indicator must not have a fragment')

@@ -2,15 +2,13 @@
 // completion also stamps every subtask), expired by time, or active. Completing is one UPDATE.
 import { type Kysely, type RawBuilder, type Selectable, sql } from 'kysely'
 import type { DB, TasksTable } from '../db/schema.ts'
+import { isUuid } from '../lib/uuid.ts'
 import { activeTokenSql } from '../lineage/tokens.ts'
 
 export type TaskRow = Selectable<TasksTable>
 
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-export const isTaskId = (value: string): boolean => uuid.test(value)
-
 export async function findTask(db: Kysely<DB>, taskId: string): Promise<TaskRow | undefined> {
-  if (!isTaskId(taskId)) return undefined // never sent to Postgres: not a uuid, so no such task
+  if (!isUuid(taskId)) return undefined // never sent to Postgres: not a uuid, so no such task
   return db.selectFrom('tasks').selectAll().where('task_id', '=', taskId).executeTakeFirst()
 }
 

@@ -3,8 +3,9 @@
 import { randomUUID } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { Client, KoaContextWithOIDC, Provider } from 'oidc-provider'
-import { TOKEN_EXCHANGE } from '../clients/schema.ts'
+import { TOKEN_EXCHANGE } from '../oauth/protocol.ts'
 import type { DB } from '../db/schema.ts'
+import { isUuid } from '../lib/uuid.ts'
 import { blankDecision, type DecisionRecord, recordDecision } from '../decisions/store.ts'
 import type { Clock } from '../lib/clock.ts'
 import { toDate, toEpoch } from '../lib/clock.ts'
@@ -20,7 +21,7 @@ import { actorsOf, ourActorsOf } from '../policy/act-claim.ts'
 import type { DenialReason } from '../policy/decision.ts'
 import { evaluatePolicy } from '../policy/evaluate.ts'
 import { actorsOfTask } from '../tasks/actors.ts'
-import { findTask, isTaskId, isTaskLive, lockLiveTasks, type TaskRow } from '../tasks/store.ts'
+import { findTask, isTaskLive, lockLiveTasks, type TaskRow } from '../tasks/store.ts'
 import { type AuditEvent, writeAudit } from '../audit/write.ts'
 import { type VerifiedActor, verifyActor } from './actor-token.ts'
 import { dependenciesOf, MAX_LINEAGE, partiesOf } from './dependencies.ts'
@@ -261,7 +262,7 @@ const auditOf = (
   actor: record.client_id,
   requestId: record.request_id,
   subject: record.subject,
-  taskId: record.task_id && isTaskId(record.task_id) ? record.task_id : null,
+  taskId: record.task_id && isUuid(record.task_id) ? record.task_id : null,
   jti: record.issued_jti,
   decisionId: record.decision_id,
   data: {

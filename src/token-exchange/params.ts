@@ -1,5 +1,5 @@
 // The RFC 8693 §2.1 request, parsed once. Problems become Denied reasons (never thrown zod errors).
-import { TOKEN_TYPES } from '../policy/schema.ts'
+import { TOKEN_TYPES } from '../oauth/protocol.ts'
 import { Denied } from './denials.ts'
 
 export const PARAMETERS = [

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { KoaContextWithOIDC } from 'oidc-provider'
-import { TOKEN_EXCHANGE } from '../clients/schema.ts'
+import { TOKEN_EXCHANGE } from '../oauth/protocol.ts'
 import type { DB } from '../db/schema.ts'
 import { writeAudit } from '../audit/write.ts'
 import { blankDecision, type DecisionRecord, recordDecision } from '../decisions/store.ts'

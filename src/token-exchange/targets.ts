@@ -1,7 +1,7 @@
 // Resolves where the token will be used: RFC 8707 `resource` URIs and RFC 8693 `audience` names of
 // registered Resources, each bound for this client to one and the same policy path.
 import type { Kysely } from 'kysely'
-import { TOKEN_EXCHANGE } from '../clients/schema.ts'
+import { TOKEN_EXCHANGE } from '../oauth/protocol.ts'
 import type { DB } from '../db/schema.ts'
 import { type EffectivePolicy, effectivePolicy } from '../policy/effective.ts'
 import { findBinding, loadLevels } from '../policy/store.ts'
