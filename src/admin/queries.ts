@@ -109,6 +109,7 @@ const presentDecision = (
   policy_path: row.policy_path,
   policy_version: row.policy_version,
   policy_versions: row.policy_versions,
+  constrained_by: row.constrained_by,
   task_id: row.task_id,
   ...(task ? { task: { purpose: task.purpose, delegator: task.delegator, outcome: task.outcome } } : {}),
   issued_jti: row.issued_jti,

@@ -178,6 +178,7 @@ export interface DecisionsTable {
   reason: string
   detail: string | null
   issued_jti: string | null
+  constrained_by: Json | null
 }
 
 export interface OidcPayloadsTable {

@@ -1,6 +1,7 @@
 // decisions rows: one per token exchange, allowed or denied. Written, never updated.
 import type { Insertable, Kysely } from 'kysely'
 import type { DB, DecisionsTable } from '../db/schema.ts'
+import type { Constraint } from '../delegation/decision.ts'
 
 export interface DecisionRecord {
   decision_id: string
@@ -23,6 +24,8 @@ export interface DecisionRecord {
   reason: string
   detail: string | null
   issued_jti: string | null
+  /** What narrowed the outcome (delegation/decision.ts Constraint); null when no decision was reached. */
+  constrained_by: Constraint[] | null
 }
 
 /** A deny record with nothing known yet; each step of an exchange fills in what it learns. */
@@ -50,6 +53,7 @@ export function blankDecision(fields: {
     reason: 'request.malformed',
     detail: null,
     issued_jti: null,
+    constrained_by: null,
   }
 }
 
@@ -57,6 +61,7 @@ export async function recordDecision(db: Kysely<DB>, record: DecisionRecord): Pr
   const row: Insertable<DecisionsTable> = {
     ...record,
     policy_versions: record.policy_versions === null ? null : JSON.stringify(record.policy_versions),
+    constrained_by: record.constrained_by === null ? null : JSON.stringify(record.constrained_by),
   }
   await db.insertInto('decisions').values(row).execute()
 }

@@ -5,7 +5,7 @@ import { toDate } from '../lib/clock.ts'
 import { CLIENT_CREDENTIALS } from '../oauth/protocol.ts'
 import type { IssuedTokenWrite } from '../lineage/tokens.ts'
 import { TemporarilyUnavailable } from './errors.ts'
-import { lineageOf } from './handoff.ts'
+import { takeIssuance } from './issuance.ts'
 
 export interface AccessTokenFormatDeps {
   currentKid(): string
@@ -35,9 +35,10 @@ export function persistingCustomizer(deps: AccessTokenFormatDeps) {
     const { payload } = jwt
     const kid = deps.currentKid()
     jwt.header = { ...jwt.header, kid } // the row and the signature name the same key
-    const lineage = lineageOf(token)
-    if (lineage?.notAfter !== undefined) payload.exp = Math.min(Number(payload.exp), lineage.notAfter)
-    if (lineage?.audiences && lineage.audiences.length > 1) payload.aud = lineage.audiences
+    const taken = takeIssuance(token)
+    const lineage = taken?.issuance
+    if (lineage) payload.exp = Math.min(Number(payload.exp), lineage.notAfter)
+    if (lineage && lineage.audiences.length > 1) payload.aud = lineage.audiences
     // RFC 9449 §6.1: the key a DPoP-bound token is bound to (oidc-provider writes cnf.jkt).
     const cnf = payload.cnf as { jkt?: unknown } | undefined
     const row: IssuedTokenWrite = {
@@ -66,7 +67,7 @@ export function persistingCustomizer(deps: AccessTokenFormatDeps) {
       deps.log.error({ err: error, jti: row.jti, client_id: row.client_id }, 'lineage write failed; token withheld')
       throw new TemporarilyUnavailable({ cause: error })
     }
-    if (lineage) lineage.written = row
+    taken?.written(row)
     deps.onIssued(row)
   }
 }

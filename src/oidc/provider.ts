@@ -2,17 +2,11 @@
 // every access token is an RFC 9068 JWT for exactly one RFC 8707 resource.
 import { createHash } from 'node:crypto'
 import type { Kysely } from 'kysely'
-import Provider, {
-  type AdapterPayload,
-  type Client,
-  errors,
-  type KoaContextWithOIDC,
-  type ResourceServer,
-} from 'oidc-provider'
+import Provider, { type Client, errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider'
 import { writeAudit } from '../audit/write.ts'
-import { ADMIN_SCOPE } from '../clients/schema.ts'
+import { decideClientCredentials } from '../client-credentials/rules.ts'
 import { verifySecret } from '../clients/secret-hash.ts'
-import type { ClientRow } from '../clients/store.ts'
+import { loadEffectivePolicy } from '../delegation/load-policy.ts'
 import type { DB } from '../db/schema.ts'
 import type { KeyRing } from '../keys/ring.ts'
 import { SIGNING_ALG } from '../keys/store.ts'
@@ -22,8 +16,8 @@ import type { Clock } from '../lib/clock.ts'
 import { type IssuedToken, recordIssuedToken } from '../lineage/tokens.ts'
 import type { Log } from '../observability/log.ts'
 import type { Metrics } from '../observability/metrics.ts'
-import { type EffectivePolicy, effectivePolicy } from '../policy/effective.ts'
-import { findBinding, loadLevels } from '../policy/store.ts'
+import { RESOURCE_INVALID, SCOPE_INVALID } from '../oauth/descriptions.ts'
+import type { EffectivePolicy } from '../policy/effective.ts'
 import { findResourceByUri } from '../resources/store.ts'
 import { JWKS_MAX_AGE } from '../config/schema.ts'
 import { DPOP_ALGORITHMS, PROOF_WINDOW } from '../dpop/proof.ts'
@@ -31,6 +25,7 @@ import { toDate } from '../lib/clock.ts'
 import { claimOnce } from '../replay/claim-once.ts'
 import { persistingCustomizer } from './access-token-format.ts'
 import { adapterFactory } from './adapter.ts'
+import { CLIENT_SCOPES, clientMetadata, isAdmin, requiresDpop, scopesOf } from './client-metadata.ts'
 import { dropUnservedMetadata, UNUSED_ENDPOINTS_OFF } from './endpoints.ts'
 import { failClosed } from './errors.ts'
 import { jwtBridge } from './jwt-bridge.ts'
@@ -55,18 +50,10 @@ export interface ProviderDeps {
   requireDpopNonce: boolean
 }
 
-/** The one description for resource problems (RFC 8707 §2: invalid, missing, unknown or malformed). */
-export const RESOURCE_INVALID = 'the resource is missing, unknown or not allowed for this client'
-export const SCOPE_INVALID = 'the requested scope is not allowed'
-
 export function buildProvider(deps: ProviderDeps): Provider {
   const { db, ring, log, metrics } = deps
+  // The policy path a client_credentials request was decided under, for its token's claims.
   const clientCredentialsPolicies = new WeakMap<object, EffectivePolicy>()
-  const clientCredentialsPolicy = async (client: string, resource: string) => {
-    const path = await failClosed(() => findBinding(db, client, resource, CLIENT_CREDENTIALS))
-    const levels = path ? await failClosed(() => loadLevels(db, path)) : []
-    return levels.length > 0 ? effectivePolicy(levels) : undefined
-  }
   const offeredGrants = new Set<string>()
 
   const provider = new Provider(deps.issuer, {
@@ -111,8 +98,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       }
     },
     jwks: { keys: [new KeyRingSigningKey(ring)] },
-    // Client scopes are resource catalogues known only at run time, so they travel as our own
-    // metadata member instead of oidc-provider's static `scope` allow-list.
+    // Client scopes travel as our own metadata member (client-metadata.ts).
     extraClientMetadata: { properties: [CLIENT_SCOPES] },
     // No authorization endpoint is served yet (issue 12 brings it): no response type is offered.
     responseTypes: [],
@@ -196,39 +182,33 @@ export function buildProvider(deps: ProviderDeps): Provider {
     const resource = await failClosed(() => findResourceByUri(db, indicator))
     if (!resource) throw new errors.InvalidTarget(RESOURCE_INVALID)
     const params = ctx.oidc.params ?? {}
-    const requested = String(params.scope ?? '')
-      .split(' ')
-      .filter(Boolean)
-    const clientScopes = new Set(scopesOf(client))
     const clientCredentials = params.grant_type === CLIENT_CREDENTIALS
-    // A policy path bound to (client, resource, client_credentials) narrows these tokens too.
-    const policy = clientCredentials ? await clientCredentialsPolicy(client.clientId, resource.uri) : undefined
+    const policy = clientCredentials
+      ? await failClosed(() => loadEffectivePolicy(db, client.clientId, resource.uri, CLIENT_CREDENTIALS))
+      : undefined
     if (policy) clientCredentialsPolicies.set(ctx, policy)
-    // RFC 9449 §5.2: a path or the client may require bound tokens. oidc-provider verified any proof
-    // sent before resolving the resource, so only its absence is left to refuse.
-    if (clientCredentials && (policy?.requireDpop || client.dpopBoundAccessTokens) && !ctx.get('DPoP')) {
-      throw new errors.InvalidDpopProof('a DPoP proof is required')
-    }
-    const allowed = (scope: string) =>
-      clientScopes.has(scope) && resource.scopes.includes(scope) && (policy?.scopes?.includes(scope) ?? true)
+    const outcome = decideClientCredentials({
+      requested: String(params.scope ?? '')
+        .split(' ')
+        .filter(Boolean),
+      clientScopes: scopesOf(client),
+      resource: { scopes: resource.scopes, accessTokenLifetime: resource.access_token_lifetime },
+      policy,
+      clientRequiresDpop: clientCredentials && requiresDpop(client),
+      // oidc-provider verified any proof sent before resolving the resource: only its absence is left.
+      proofPresented: Boolean(ctx.get('DPoP')),
+      // oidc-provider merges a repeated identical resource into one, so count distinct values.
+      oneResource: clientCredentials && new Set([params.resource].flat()).size === 1,
+    })
+    if (!outcome.ok && outcome.error === 'dpop_required') throw new errors.InvalidDpopProof('a DPoP proof is required')
     // No `scope` member in the body: the refused value is the caller's own input (no echo).
-    const refused = () => new errors.InvalidScope(SCOPE_INVALID, undefined as unknown as string)
-    // Scopes outside the client's, the resource's or the policy's catalogue are refused, never silently dropped.
-    if (!requested.every(allowed)) throw refused()
-    // RFC 6749 §3.3: an omitted scope means the pre-defined default, everything this client may have
-    // from this resource; an empty default fails the request. The grant reads the scope from the params,
-    // and takes exactly one resource (it refuses several as invalid_target, so they get no default).
-    // oidc-provider merges a repeated identical resource into one, so count distinct values.
-    const oneResource = new Set([params.resource].flat()).size === 1
-    if (clientCredentials && requested.length === 0 && oneResource) {
-      const defaults = resource.scopes.filter(allowed)
-      if (defaults.length === 0) throw refused()
-      params.scope = defaults.join(' ')
-    }
+    if (!outcome.ok) throw new errors.InvalidScope(SCOPE_INVALID, undefined as unknown as string)
+    // The grant reads the scope from the params (RFC 6749 §3.3 default).
+    if (outcome.defaultScope) params.scope = outcome.defaultScope.join(' ')
     return {
       scope: resource.scopes.join(' '),
       audience: resource.uri,
-      accessTokenTTL: Math.min(resource.access_token_lifetime, policy?.tokenLifetime ?? Number.POSITIVE_INFINITY),
+      accessTokenTTL: outcome.lifetime,
       accessTokenFormat: 'jwt',
       jwt: { sign: { alg: SIGNING_ALG } },
     }
@@ -246,37 +226,11 @@ export function buildProvider(deps: ProviderDeps): Provider {
   return provider
 }
 
-const CLIENT_SCOPES = 'mandate_scopes'
-
-/** The scopes a client may be granted (its document's spec.scopes). */
-export const scopesOf = (client: Client): string[] =>
-  ((client as unknown as Record<string, unknown>)[CLIENT_SCOPES] as string[]) ?? []
-
-export const isAdmin = (client: Client): boolean => scopesOf(client).includes(ADMIN_SCOPE)
-
 // RFC 7009 §2.1: only the client the token was issued to may revoke it.
 async function revocationAllowed(_ctx: KoaContextWithOIDC, caller: Client, token: object) {
   if ((token as { clientId?: string }).clientId !== caller.clientId)
     throw new errors.InvalidRequest('client is not authorized to revoke the presented token')
   return true
-}
-
-/**
- * clients row → oidc-provider client metadata (the secret hash stands in for client_secret).
- * Grant types the server does not offer are left out, so one stale value cannot disable a client.
- */
-export function clientMetadata(row: ClientRow, offered: ReadonlySet<string>): AdapterPayload {
-  return {
-    client_id: row.client_id,
-    grant_types: row.grant_types.filter((grant) => offered.has(grant)),
-    redirect_uris: row.redirect_uris,
-    response_types: [],
-    [CLIENT_SCOPES]: row.scopes,
-    dpop_bound_access_tokens: row.dpop_bound_access_tokens,
-    ...(row.secret_hash
-      ? { client_secret: row.secret_hash, token_endpoint_auth_method: 'client_secret_basic' }
-      : { jwks: row.jwks as AdapterPayload['jwks'], token_endpoint_auth_method: 'private_key_jwt' }),
-  }
 }
 
 /** RFC 8414 §3: the OAuth metadata document; its members are the same as OpenID Discovery's. */

@@ -2,6 +2,7 @@
 // oidc-provider answers invalid_request there, so its one check is wrapped to throw the RFC code.
 // The same check tells which token requests authenticated their client: oidc-provider assigns
 // ctx.oidc.client before verifying its credentials, and this check is the first to run after them.
+import { GRANT_NOT_ALLOWED } from '../oauth/descriptions.ts'
 import { errors, type Provider } from 'oidc-provider'
 
 const authenticated = new WeakSet<object>()
@@ -18,7 +19,7 @@ export function answerUnauthorizedClient(provider: Provider): void {
     if (tokenCheck) authenticated.add(ctx)
     if (allowed.call(this, type)) return true
     // Only the token endpoint's grant check becomes an error; other callers still get a boolean.
-    if (tokenCheck) throw new errors.UnauthorizedClient('the client is not allowed to use this grant type')
+    if (tokenCheck) throw new errors.UnauthorizedClient(GRANT_NOT_ALLOWED)
     return false
   }
 }

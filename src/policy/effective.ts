@@ -9,6 +9,8 @@ export interface EffectivePolicy {
   version: number
   /** Versions of every level that contributed, root first (for decision records). */
   versions: Record<string, number>
+  /** Each level's own scope and lifetime ceilings, root first: which level narrowed what (constrainedBy). */
+  levels: Array<{ path: string; scopes?: string[]; tokenLifetime?: number }>
   scopes?: string[]
   tokenLifetime?: number
   issuers: string[]
@@ -86,6 +88,11 @@ export function effectivePolicy(levels: readonly Level[]): EffectivePolicy {
     path: leaf.path,
     version: leaf.version,
     versions: Object.fromEntries(levels.map((level) => [level.path, level.version])),
+    levels: levels.map(({ path, spec }) => ({
+      path,
+      ...(spec.scopes !== undefined ? { scopes: spec.scopes } : {}),
+      ...(spec.tokenLifetime !== undefined ? { tokenLifetime: spec.tokenLifetime } : {}),
+    })),
     ...(scopes !== undefined ? { scopes } : {}),
     ...(tokenLifetime !== undefined ? { tokenLifetime } : {}),
     issuers: issuers ?? ['self'],

@@ -2,24 +2,12 @@
 // purpose (RFC 8693 §2.2.2; no oracle): a caller must not learn whether a token was unknown, expired,
 // revoked, foreign or merely unacceptable. The decision record keeps the precise reason and detail.
 import { errors } from 'oidc-provider'
-import type { DenialReason } from '../policy/decision.ts'
-import { RESOURCE_INVALID, SCOPE_INVALID } from '../oidc/provider.ts'
+import type { Denied } from '../delegation/denied.ts'
+import type { DenialReason } from '../delegation/decision.ts'
+import { GRANT_NOT_ALLOWED, RESOURCE_INVALID, SCOPE_INVALID, TOKEN_INVALID } from '../oauth/descriptions.ts'
 
-/** Thrown by the exchange's steps; caught once, in grant.ts. */
-export class Denied extends Error {
-  override name = 'Denied'
-  readonly reason: DenialReason
-  /** For the decision record and logs only; never sent to the client. */
-  readonly detail: string | undefined
-
-  constructor(reason: DenialReason, detail?: string) {
-    super(reason)
-    this.reason = reason
-    this.detail = detail
-  }
-}
-
-export const TOKEN_INVALID = 'the subject_token, actor_token or task_id is invalid'
+// TEMP: tests import it from here until the test branch is merged.
+export { TOKEN_INVALID }
 
 const invalidToken = () => new errors.InvalidRequest(TOKEN_INVALID)
 const invalidTarget = () => new errors.InvalidTarget(RESOURCE_INVALID)
@@ -34,8 +22,8 @@ const publicError: Record<DenialReason, () => Error> = {
   'request.dpop_nonce': () => new errors.UseDpopNonce('a DPoP proof with the server-provided nonce is required'),
   'request.task_required': () => new errors.InvalidRequest('task_id is required for this resource'),
   'client.authentication_failed': () => new errors.InvalidClient('client authentication failed'),
-  'client.grant_not_allowed': () => new errors.UnauthorizedClient('the client is not allowed to use this grant type'),
-  'client.not_confidential': () => new errors.UnauthorizedClient('the client is not allowed to use this grant type'),
+  'client.grant_not_allowed': () => new errors.UnauthorizedClient(GRANT_NOT_ALLOWED),
+  'client.not_confidential': () => new errors.UnauthorizedClient(GRANT_NOT_ALLOWED),
   'subject_token.missing': invalidToken,
   'subject_token.invalid': invalidToken,
   'subject_token.type_mismatch': invalidToken,

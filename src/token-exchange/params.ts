@@ -1,6 +1,6 @@
 // The RFC 8693 §2.1 request, parsed once. Problems become Denied reasons (never thrown zod errors).
 import { TOKEN_TYPES } from '../oauth/protocol.ts'
-import { Denied } from './denials.ts'
+import { Denied } from '../delegation/denied.ts'
 
 export const PARAMETERS = [
   'subject_token',

@@ -11,7 +11,7 @@ import { writeAudit } from '../audit/write.ts'
 import { blankDecision, type DecisionRecord, recordDecision } from '../decisions/store.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
 import { clientAuthenticated } from '../oidc/unauthorized-client.ts'
-import type { DenialReason } from '../policy/decision.ts'
+import type { DenialReason } from '../delegation/decision.ts'
 
 const reasonOf: Record<string, DenialReason> = {
   unauthorized_client: 'client.grant_not_allowed',

@@ -25,7 +25,7 @@ const declared: Record<string, string> = {
   issuers:
     'name issuer jwks_uri jwks algorithms audience description labels content_hash created_at updated_at tokens_without_scope',
   decisions:
-    'decision_id created_at request_id grant_type client_id subject subject_issuer subject_ref actor_chain resources requested_scope granted_scope policy_path policy_version policy_versions task_id result reason detail issued_jti',
+    'decision_id created_at request_id grant_type client_id subject subject_issuer subject_ref actor_chain resources requested_scope granted_scope policy_path policy_version policy_versions task_id result reason detail issued_jti constrained_by',
 }
 
 describe('migrations', () => {

@@ -10,11 +10,11 @@ import { type Clock, toDate } from '../lib/clock.ts'
 import { findActiveToken, type IssuedToken } from '../lineage/tokens.ts'
 import type { OutboundFetch } from '../outbound/fetch.ts'
 import { identityOnly, inNamespace } from '../policy/act-claim.ts'
-import type { SubjectFacts } from '../policy/evaluate.ts'
 import { ACCESS_TOKEN_TYPE } from '../oauth/protocol.ts'
 import { SELF_ISSUER } from '../policy/schema.ts'
 import { boundKey, jktOf } from '../dpop/bound-key.ts'
-import { Denied } from './denials.ts'
+import type { SubjectFacts } from './decide.ts'
+import { Denied } from './denied.ts'
 
 export interface VerifiedSubject {
   facts: SubjectFacts
@@ -104,6 +104,7 @@ export async function verifySubject(token: string, declaredType: string, deps: T
         holder: payload.client_id,
         // Tokens written before lineage kept the binding still carry it in the JWT.
         ...(jkt ? { jkt } : {}),
+        lineage: row,
       },
       row,
       ref: payload.jti,

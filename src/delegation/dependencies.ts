@@ -6,6 +6,9 @@
 import type { IssuedToken } from '../lineage/tokens.ts'
 import { type ActClaim, ourActorsOf } from '../policy/act-claim.ts'
 
+/** What a token's activity depends on, from its lineage row: all the exchange needs of a token it was minted from. */
+export type TokenLineage = Pick<IssuedToken, 'jti' | 'ancestors' | 'depends_on' | 'task_path' | 'client_id' | 'parties'>
+
 /** At most this many tokens (ancestors and other dependencies) behind one token: bounded rows and reads. */
 export const MAX_LINEAGE = 32
 

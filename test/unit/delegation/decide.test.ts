@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { type EffectivePolicy, effectivePolicy } from '../../../src/policy/effective.ts'
-import { type ExchangeFacts, evaluatePolicy } from '../../../src/policy/evaluate.ts'
+import { decideExchange, type ExchangeFacts, type TaskFacts } from '../../../src/delegation/decide.ts'
 import { PolicyPathSpec } from '../../../src/policy/schema.ts'
 
 const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token'
@@ -15,12 +15,32 @@ const policy = (over: Partial<EffectivePolicy> = {}): EffectivePolicy => ({
   ]),
   ...over,
 })
-const facts = (over: Partial<ExchangeFacts> = {}): ExchangeFacts => ({
+type Facts = Omit<ExchangeFacts, 'policy'>
+/** The decision under one policy (the facts hold it; these tests vary the two apart). */
+const evaluatePolicy = (p: EffectivePolicy, f: Facts) => decideExchange({ ...f, policy: p })
+/** A live task of the agent for alice, over the targeted resource. */
+const task = (scope: string[], expiresAt: number): TaskFacts => ({
+  id: 't1',
+  live: true,
+  listedActors: [],
+  task: {
+    task_id: 't1',
+    client_id: 'agent',
+    delegator: 'alice',
+    delegator_issuer: 'self',
+    resources: ['https://api.test'],
+    scope,
+    expiresAt,
+    task_path: ['t1'],
+  },
+})
+const facts = (over: Partial<Facts> = {}): Facts => ({
   now: 1_000,
   client: 'agent',
+  confidential: true,
   actorIssuer: 'https://mandate.test',
   subject: { issuer: 'self', tokenType: ACCESS_TOKEN, sub: 'alice', scope: ['a', 'b', 'c'], expiresAt: 2_000 },
-  resource: { scopes: ['a', 'b', 'c'], accessTokenLifetime: 600 },
+  resource: { uris: ['https://api.test'], scopes: ['a', 'b', 'c'], accessTokenLifetime: 600 },
   clientScopes: ['a', 'b', 'c'],
   ...over,
 })
@@ -36,14 +56,19 @@ describe('evaluatePolicy', () => {
   it('allows, narrows to every bound, and nests the client as the current actor', () => {
     expect(evaluatePolicy(policy(), facts({ requestedScope: ['a'] }))).toEqual({
       allow: true,
+      reason: 'allowed',
       scope: ['a'],
       act: { sub: 'agent' },
       expiresAt: 1_300,
+      lifetime: 300,
+      constrainedBy: [{ by: 'policy:acme/p', lifetime: true }],
+      dependencies: { dependsOn: [], taskPath: [], size: 0 },
+      parties: ['agent'],
     })
   })
 
   it('grants the intersection of the bounds when nothing is requested', () => {
-    expect(evaluatePolicy(policy(), facts({ task: { scope: ['b', 'c'], expiresAt: 5_000 } }))).toMatchObject({
+    expect(evaluatePolicy(policy(), facts({ task: task(['b', 'c'], 5_000) }))).toMatchObject({
       scope: ['b'],
     })
   })
@@ -56,8 +81,12 @@ describe('evaluatePolicy', () => {
   it.each([
     ['the subject token expires first', facts({ subject: { ...facts().subject, expiresAt: 1_100 } }), 1_100],
     ['the policy lifetime is shortest', facts(), 1_300],
-    ['the resource lifetime is shortest', facts({ resource: { scopes: ['a'], accessTokenLifetime: 60 } }), 1_060],
-    ['the task ends first', facts({ task: { scope: ['a'], expiresAt: 1_010 } }), 1_010],
+    [
+      'the resource lifetime is shortest',
+      facts({ resource: { uris: ['https://api.test'], scopes: ['a'], accessTokenLifetime: 60 } }),
+      1_060,
+    ],
+    ['the task ends first', facts({ task: task(['a'], 1_010) }), 1_010],
     ['the actor token ends first', facts({ actor: own('agent', { expiresAt: 1_020 }) }), 1_020],
   ])('never outlives any bound: %s', (_, f, expiresAt) => {
     expect(evaluatePolicy(policy(), f)).toMatchObject({ allow: true, expiresAt })
@@ -71,8 +100,16 @@ describe('evaluatePolicy', () => {
   it('impersonates where the path only allows impersonation', () => {
     expect(evaluatePolicy(policy({ modes: ['impersonation'] }), facts())).toEqual({
       allow: true,
+      reason: 'allowed',
       scope: ['a', 'b'],
       expiresAt: 1_300,
+      lifetime: 300,
+      constrainedBy: [
+        { by: 'policy:acme/p', scope: ['c'] },
+        { by: 'policy:acme/p', lifetime: true },
+      ],
+      dependencies: { dependsOn: [], taskPath: [], size: 0 },
+      parties: ['agent'],
     })
   })
 
@@ -259,7 +296,7 @@ describe('evaluatePolicy', () => {
     [
       'the scope exceeds the task',
       policy(),
-      facts({ requestedScope: ['b'], task: { scope: ['a'], expiresAt: 5_000 } }),
+      facts({ requestedScope: ['b'], task: task(['a'], 5_000) }),
       'scope.not_allowed',
     ],
     [
@@ -390,6 +427,11 @@ describe('effectivePolicy', () => {
       path: 'acme/support/p',
       version: 2,
       versions: { acme: 1, 'acme/support': 4, 'acme/support/p': 2 },
+      levels: [
+        { path: 'acme', scopes: ['a', 'b', 'c'], tokenLifetime: 600 },
+        { path: 'acme/support' },
+        { path: 'acme/support/p', scopes: ['b', 'c', 'd'], tokenLifetime: 300 },
+      ],
       scopes: ['b', 'c'],
       tokenLifetime: 300,
       issuers: ['self'],
@@ -427,6 +469,7 @@ describe('effectivePolicy', () => {
       path: 'p',
       version: 1,
       versions: { p: 1 },
+      levels: [{ path: 'p' }],
       issuers: ['self'],
       modes: ['delegation'],
       maxDepth: 1,

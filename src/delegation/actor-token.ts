@@ -1,11 +1,11 @@
 // Verifies an actor_token (RFC 8693 §2.1): only our own active tokens are accepted. Whether the
 // authenticated client may act as its holder, and whether it fits the subject token, is the policy's
-// call (evaluate.ts, chain.ts).
+// call (decide.ts, chain.ts).
 import type { IssuedToken } from '../lineage/tokens.ts'
 import { identityOnly, inNamespace } from '../policy/act-claim.ts'
-import type { ActorFacts } from '../policy/evaluate.ts'
 import { SELF_ISSUER } from '../policy/schema.ts'
-import { Denied } from './denials.ts'
+import type { ActorFacts } from './decide.ts'
+import { Denied } from './denied.ts'
 import { boundKey } from '../dpop/bound-key.ts'
 import { type TokenDeps, verifyOwnActiveToken } from './subject-token.ts'
 
@@ -30,6 +30,7 @@ export async function verifyActor(token: string, deps: TokenDeps): Promise<Verif
       ...(act ? { act } : {}),
       expiresAt: payload.exp,
       ...(jkt ? { jkt } : {}),
+      lineage: row,
     },
     jti: payload.jti,
     row,

@@ -1,10 +1,13 @@
-// Pure policy evaluation: no I/O, no clock reads, no throws. The grant (and later the admin
-// "simulate" endpoint) call this one function, so a simulation cannot drift from the real thing.
-import { type ActClaim, actorsOf, depthOf, nestAct, ourActorsOf } from './act-claim.ts'
-import { chainProblem, holderProblem, recordHolder, repeatedParty } from './chain.ts'
-import type { Decision, DenialReason } from './decision.ts'
-import type { EffectivePolicy } from './effective.ts'
-import { narrowScope } from './narrow-scope.ts'
+// The one decision of a token exchange: every rule, in the order it is applied, over facts the edge
+// loaded. Pure: no I/O, no clock reads, no throws. The grant calls it, and a simulation calling it
+// with the same facts gets the same answer (reason, scope, lifetime, chain and what constrained them).
+import { type ActClaim, actorsOf, depthOf, nestAct, ourActorsOf } from '../policy/act-claim.ts'
+import type { EffectivePolicy } from '../policy/effective.ts'
+import { narrowScopeBy } from '../policy/narrow-scope.ts'
+import { type TaskAccessFacts, taskAccessProblem } from '../tasks/access.ts'
+import { chainProblem, holderProblem, recordHolder, repeatedParty, subjectSourceProblem } from './chain.ts'
+import type { Constraint, Decision, DenialReason, Refused } from './decision.ts'
+import { dependenciesOf, MAX_LINEAGE, partiesOf, type TokenLineage } from './dependencies.ts'
 
 export interface SubjectFacts {
   /** SELF_ISSUER for our own tokens, else the name of the trusted Issuer document. */
@@ -23,6 +26,8 @@ export interface SubjectFacts {
   holder?: string
   /** RFC 9449 §6.1: the key the token is bound to (cnf.jkt). */
   jkt?: string
+  /** For our own tokens: what its activity depends on (its lineage row). */
+  lineage?: TokenLineage
 }
 
 /** A verified actor_token (RFC 8693 §2.1): one of our own tokens. */
@@ -36,20 +41,35 @@ export interface ActorFacts {
   act?: ActClaim
   expiresAt?: number
   jkt?: string
+  lineage?: TokenLineage
+}
+
+/** The task the exchange works for: the one requested, or the subject token's own. */
+export interface TaskFacts extends Omit<TaskAccessFacts, 'subject' | 'actor'> {
+  task?: TaskAccessFacts['task'] & {
+    resources: readonly string[]
+    scope: readonly string[]
+    expiresAt: number
+    task_path: readonly string[]
+  }
 }
 
 export interface ExchangeFacts {
   now: number
+  /** The effective policy of the path bound to (client, targets, token exchange). */
+  policy: EffectivePolicy
   /** The authenticated client. */
   client: string
+  /** RFC 8693 §2.1 leaves client authentication to the server: only a confidential client exchanges. */
+  confidential: boolean
   /** The issuer our clients' identities belong to (may_act.iss must name it when present). */
   actorIssuer?: string
   subject: SubjectFacts
   actor?: ActorFacts
   requestedScope?: readonly string[]
-  /** The scopes every targeted resource defines (their intersection), and the shortest resource lifetime. */
-  resource: { scopes: readonly string[]; accessTokenLifetime: number }
-  task?: { scope: readonly string[]; expiresAt: number }
+  /** The targeted resources' URIs (RFC 8707), the scopes every one defines, the shortest lifetime. */
+  resource: { uris: readonly string[]; scopes: readonly string[]; accessTokenLifetime: number }
+  task?: TaskFacts
   /** The calling client's registered scopes (Client spec.scopes): a cap on every grant. */
   clientScopes: readonly string[]
   /** An intermediary acts as the actor it presents: that actor's registered scopes cap the grant too. */
@@ -60,23 +80,39 @@ export interface ExchangeFacts {
   clientRequiresDpop?: boolean
 }
 
-const deny = (reason: DenialReason, detail?: string): Decision => ({
+const deny = (reason: DenialReason, detail?: string, constrainedBy?: Constraint[]): Refused => ({
   allow: false,
   reason,
   ...(detail ? { detail } : {}),
+  ...(constrainedBy ? { constrainedBy } : {}),
 })
 
-export function evaluatePolicy(policy: EffectivePolicy, facts: ExchangeFacts): Decision {
-  const { subject } = facts
-  if (!policy.issuers.includes(subject.issuer)) return deny('subject_token.issuer_not_allowed', subject.issuer)
-  // The issuer that vouched for `sub` at the root of the chain must be accepted too: one hop through
-  // Mandate does not turn a person of a foreign IdP into a person of an issuer the path accepts.
-  if (subject.origin !== undefined && !policy.issuers.includes(subject.origin)) {
-    return deny('subject_token.issuer_not_allowed', `origin ${subject.origin}`)
+export function decideExchange(facts: ExchangeFacts): Decision {
+  const { subject, policy } = facts
+  if (!facts.confidential) return deny('client.not_confidential')
+  // Who acts now: the client itself, or — only for a trusted intermediary — the actor it presents.
+  const presented = facts.actor && facts.actor.holder !== facts.client ? facts.actor.holder : undefined
+
+  if (facts.task) {
+    const problem = taskAccessProblem({
+      ...facts.task,
+      subject: {
+        sub: subject.sub,
+        origin: subject.origin ?? subject.issuer,
+        act: subject.act,
+        taskPath: subject.lineage?.task_path ?? [],
+      },
+      actor: presented ?? facts.client,
+    })
+    if (problem) return deny('task.invalid', problem)
+    const { resources } = facts.task.task as NonNullable<TaskFacts['task']>
+    const outside = facts.resource.uris.find((uri) => !resources.includes(uri))
+    if (outside) return deny('target.not_in_task', outside)
   }
-  if (policy.subjectTypes && !policy.subjectTypes.includes(subject.tokenType)) {
-    return deny('subject_token.type_not_allowed', subject.tokenType)
-  }
+  if (policy.task.required && !facts.task) return deny('request.task_required')
+
+  const source = subjectSourceProblem(policy, subject)
+  if (source) return source
 
   // RFC 9449 §5: a bound token is presented only with a proof of its key; a path or a client may
   // require that every token it gets is bound.
@@ -88,13 +124,11 @@ export function evaluatePolicy(policy: EffectivePolicy, facts: ExchangeFacts): D
     return deny('actor_token.key_not_proven', facts.dpopJkt ? 'another key' : 'no DPoP proof')
   }
 
-  // Who acts now: the client itself, or — only for a trusted intermediary — the actor it presents.
-  let currentActor = facts.client
-  if (facts.actor && facts.actor.holder !== facts.client) {
-    const trusted = policy.intermediaries.find((i) => i.client === facts.client)?.actors.includes(facts.actor.holder)
-    if (!trusted) return deny('actor_token.not_bound_to_client', facts.actor.holder)
-    currentActor = facts.actor.holder
+  if (presented !== undefined) {
+    const trusted = policy.intermediaries.find((i) => i.client === facts.client)?.actors.includes(presented)
+    if (!trusted) return deny('actor_token.not_bound_to_client', presented)
   }
+  const currentActor = presented ?? facts.client
   const chain = chainProblem(subject, facts.actor, facts.client)
   if (chain) return chain
   const acting = [facts.client, currentActor]
@@ -139,29 +173,52 @@ export function evaluatePolicy(policy: EffectivePolicy, facts: ExchangeFacts): D
     if (outsider) return deny('delegation.actor_not_allowed', outsider)
   }
 
-  const scope = narrowScope(facts.requestedScope, [
-    subject.scope,
-    policy.scopes,
-    facts.task?.scope,
-    facts.resource.scopes,
-    facts.clientScopes,
-    facts.actorScopes,
+  const task = facts.task?.task
+  const narrowed = narrowScopeBy(facts.requestedScope, [
+    { by: 'subject_token', scopes: subject.scope },
+    ...policy.levels.map((level) => ({ by: `policy:${level.path}`, scopes: level.scopes })),
+    { by: 'task', scopes: task?.scope },
+    { by: 'resource', scopes: facts.resource.scopes },
+    { by: 'client', scopes: facts.clientScopes },
+    { by: 'actor', scopes: facts.actorScopes },
   ])
-  if (scope === undefined) return deny('scope.not_allowed', facts.requestedScope?.join(' '))
+  const scopeConstraints = narrowed.removed.map(({ by, scopes }) => ({ by, scope: scopes }))
+  const { scope } = narrowed
+  if (scope === undefined) return deny('scope.not_allowed', facts.requestedScope?.join(' '), scopeConstraints)
   // A token that grants nothing is no answer: RFC 6749 §3.3 lets the server refuse with invalid_scope.
-  if (scope.length === 0) return deny('scope.not_allowed', 'the narrowed scope is empty')
+  if (scope.length === 0) return deny('scope.not_allowed', 'the narrowed scope is empty', scopeConstraints)
 
-  // A child never outlives its parent, its policy, its task, its resource or its actor token.
-  const expiresAt = Math.min(
-    subject.expiresAt,
-    facts.now + (policy.tokenLifetime ?? facts.resource.accessTokenLifetime),
-    facts.now + facts.resource.accessTokenLifetime,
-    facts.task?.expiresAt ?? Number.POSITIVE_INFINITY,
-    // Nor the actor token it was minted with: the actor's credential ends, so does what it obtained.
-    facts.actor?.expiresAt ?? Number.POSITIVE_INFINITY,
-  )
+  // A child never outlives its parent, its policy, its task, its resource or its actor token (nor the
+  // actor's credential: when it ends, so does what it obtained).
+  const policyLevel = policy.levels.filter((level) => level.tokenLifetime === policy.tokenLifetime).at(-1)
+  const ends: Array<[by: string, at: number]> = [
+    ['subject_token', subject.expiresAt],
+    [`policy:${policyLevel?.path ?? policy.path}`, facts.now + (policy.tokenLifetime ?? Number.POSITIVE_INFINITY)],
+    ['resource', facts.now + facts.resource.accessTokenLifetime],
+    ['task', task?.expiresAt ?? Number.POSITIVE_INFINITY],
+    ['actor_token', facts.actor?.expiresAt ?? Number.POSITIVE_INFINITY],
+  ]
+  const expiresAt = Math.min(...ends.map(([, at]) => at))
   if (expiresAt <= facts.now) return deny('lifetime.exhausted')
-  return act ? { allow: true, scope, act, expiresAt } : { allow: true, scope, expiresAt }
+
+  const dependencies = dependenciesOf(subject.lineage, facts.actor?.lineage, task)
+  // Chains of impersonation or of actor tokens add no act depth; this bounds them instead.
+  if (dependencies.size > MAX_LINEAGE) {
+    return deny('delegation.too_deep', `${dependencies.size} tokens behind it`)
+  }
+  // The lifetime's constraint is the first input (in the order above) that sets the expiry.
+  const setBy = ends.find(([, at]) => at === expiresAt)?.[0] as string
+  return {
+    allow: true,
+    reason: 'allowed',
+    scope,
+    ...(act ? { act } : {}),
+    expiresAt,
+    lifetime: expiresAt - facts.now,
+    constrainedBy: [...scopeConstraints, { by: setBy, lifetime: true }],
+    dependencies,
+    parties: partiesOf(facts.client, act, subject.lineage, facts.actor?.lineage),
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { dependenciesOf } from '../../../src/token-exchange/dependencies.ts'
+import { dependenciesOf } from '../../../src/delegation/dependencies.ts'
 
 const token = (jti: string, over: { ancestors?: string[]; depends_on?: string[]; task_path?: string[] } = {}) => ({
   jti,

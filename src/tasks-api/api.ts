@@ -13,21 +13,22 @@ import { BodyError, readParams } from '../http/body.ts'
 import type { Route } from '../http/routes.ts'
 import { toDate } from '../lib/clock.ts'
 import { safeDecode } from '../lib/safe-decode.ts'
-import { ourActorsOf } from '../policy/act-claim.ts'
-import { type EffectivePolicy, effectivePolicy } from '../policy/effective.ts'
-import { findBinding, loadLevels } from '../policy/store.ts'
-import { findResourceByUri, type ResourceRow } from '../resources/store.ts'
-import { Denied, TOKEN_INVALID } from '../token-exchange/denials.ts'
-import { type TokenDeps, type VerifiedSubject, verifySubject } from '../token-exchange/subject-token.ts'
+import { holderProblem, subjectSourceProblem } from '../delegation/chain.ts'
+import { Denied } from '../delegation/denied.ts'
+import { loadEffectivePolicy } from '../delegation/load-policy.ts'
+import { type TokenDeps, type VerifiedSubject, verifySubject } from '../delegation/subject-token.ts'
+import { loadTaskFacts } from '../delegation/task-facts.ts'
 import { claimProof } from '../dpop/claim.ts'
 import { type DpopProof, DpopProblem } from '../dpop/proof.ts'
 import { type DpopSettings, readDpopProof } from '../dpop/read-proof.ts'
-import { holderProblem } from '../policy/chain.ts'
-import { actorsOfTask } from './actors.ts'
-import { capTask } from './cap.ts'
-import { presentTask } from './present.ts'
-import { completeWithEffects } from './complete.ts'
-import { findTask, insertTask, isTaskLive, lockLiveTasks, type TaskRow, tokenCounts } from './store.ts'
+import { GRANT_NOT_ALLOWED, RESOURCE_INVALID, SCOPE_INVALID, TOKEN_INVALID } from '../oauth/descriptions.ts'
+import type { EffectivePolicy } from '../policy/effective.ts'
+import { findResourceByUri, type ResourceRow } from '../resources/store.ts'
+import { taskAccessProblem } from '../tasks/access.ts'
+import { capTask } from '../tasks/cap.ts'
+import { completeWithEffects } from '../tasks/complete.ts'
+import { presentTask } from '../tasks/present.ts'
+import { findTask, insertTask, lockLiveTasks, type TaskRow, tokenCounts } from '../tasks/store.ts'
 
 export interface TasksApiDeps extends TokenDeps {
   db: Kysely<DB>
@@ -148,8 +149,7 @@ async function create(
   // RFC 8693 §3: the same subject token types as at the token endpoint; any other is a token problem.
   if (!subjectToken || !subjectType || !TOKEN_TYPES.has(subjectType)) throw invalidToken()
   const resources = [...new Set(many(params.resource))]
-  if (resources.length === 0)
-    throw new ApiError(400, 'invalid_target', 'the resource is missing, unknown or not allowed for this client')
+  if (resources.length === 0) throw new ApiError(400, 'invalid_target', RESOURCE_INVALID)
   const scopeParam =
     Array.isArray(params.scope) && ctx.is('application/json') ? params.scope.join(' ') : single(params.scope, 'scope')
   const scope = scopeParam?.split(' ').filter(Boolean)
@@ -160,17 +160,16 @@ async function create(
     throw invalidRequest('expires_in must be a positive number of seconds')
   const parentId = single(params.parent_task_id, 'parent_task_id')
   if (!client.grant_types.includes(TOKEN_EXCHANGE)) {
-    throw new ApiError(400, 'unauthorized_client', 'the client is not allowed to use this grant type')
+    throw new ApiError(400, 'unauthorized_client', GRANT_NOT_ALLOWED)
   }
 
   // Every resource must be bound, for this client, to a token-exchange policy path.
   const targets: Array<{ resource: ResourceRow; policy: EffectivePolicy }> = []
   for (const uri of resources) {
     const resource = await findResourceByUri(deps.db, uri)
-    const path = resource && (await findBinding(deps.db, client.client_id, uri, TOKEN_EXCHANGE))
-    if (!resource || !path)
-      throw new ApiError(400, 'invalid_target', 'the resource is missing, unknown or not allowed for this client')
-    targets.push({ resource, policy: effectivePolicy(await loadLevels(deps.db, path)) })
+    const policy = resource && (await loadEffectivePolicy(deps.db, client.client_id, uri, TOKEN_EXCHANGE))
+    if (!resource || !policy) throw new ApiError(400, 'invalid_target', RESOURCE_INVALID)
+    targets.push({ resource, policy })
   }
 
   let subject: VerifiedSubject
@@ -180,13 +179,10 @@ async function create(
     if (error instanceof Denied) throw invalidToken()
     throw error
   }
+  // As at the exchange: which subject tokens the path accepts, and whose token it is (chain.ts).
   const acceptable = targets.every(
     ({ policy }) =>
-      policy.issuers.includes(subject.facts.issuer) &&
-      // As at the exchange: the issuer that vouched for sub at the root of the chain must be accepted too.
-      policy.issuers.includes(subject.origin) &&
-      (!policy.subjectTypes || policy.subjectTypes.includes(subjectType)) &&
-      // As at the exchange: whose token it is (chain.ts).
+      subjectSourceProblem(policy, subject.facts) === undefined &&
       holderProblem(policy, subject.facts, [client.client_id]) === undefined,
   )
   if (!acceptable) throw invalidToken()
@@ -194,20 +190,22 @@ async function create(
   const proof = await readProof(ctx, deps)
   if (subject.facts.jkt !== undefined && subject.facts.jkt !== proof?.jkt) throw invalidToken()
 
-  const parent = parentId === undefined ? undefined : await findTask(deps.db, parentId)
-  if (parentId !== undefined) {
-    const allowed =
-      parent &&
-      parent.delegator === subject.facts.sub &&
-      parent.delegator_issuer === subject.origin &&
-      (await isTaskLive(deps.db, parent, toDate(now))) &&
-      (parent.client_id === client.client_id ||
-        // A sub-agent opens a subtask from a token the parent's agent delegated to it.
-        ((ourActorsOf(subject.facts.act).includes(parent.client_id) ||
-          (subject.row?.task_path ?? []).includes(parent.task_id)) &&
-          (await actorsOfTask(deps.db, parent)).includes(client.client_id)))
-    if (!allowed) throw invalidToken()
-  }
+  // A subtask: its client works on the parent task for this subject, as its agent or a sub-agent it delegated to.
+  const parentFacts = parentId === undefined ? undefined : await loadTaskFacts(deps.db, parentId, client.client_id, now)
+  const parent = parentFacts?.row
+  const parentProblem =
+    parentFacts &&
+    taskAccessProblem({
+      ...parentFacts,
+      subject: {
+        sub: subject.facts.sub,
+        origin: subject.origin,
+        act: subject.facts.act,
+        taskPath: subject.row?.task_path ?? [],
+      },
+      actor: client.client_id,
+    })
+  if (parentProblem) throw invalidToken()
 
   const capped = capTask(
     { resources, ...(scope ? { scope } : {}), ...(expiresText ? { expiresIn: Number(expiresText) } : {}) },
@@ -235,9 +233,9 @@ async function create(
   if (!capped.ok) {
     const description =
       capped.error === 'invalid_scope'
-        ? 'the requested scope is not allowed'
+        ? SCOPE_INVALID
         : capped.error === 'invalid_target'
-          ? 'the resource is missing, unknown or not allowed for this client'
+          ? RESOURCE_INVALID
           : TOKEN_INVALID
     throw new ApiError(400, capped.error, description)
   }

@@ -1,6 +1,7 @@
 // The vocabulary of outcomes. Reasons are stable identifiers: they appear in decision records, audit
 // and logs, so renaming one is a breaking change. The public face of each is in token-exchange/denials.ts.
-import type { ActClaim } from './act-claim.ts'
+import type { ActClaim } from '../policy/act-claim.ts'
+import type { TokenDependencies } from './dependencies.ts'
 
 export type DenialReason =
   | 'request.malformed'
@@ -39,6 +40,39 @@ export type DenialReason =
   | 'scope.not_allowed'
   | 'lifetime.exhausted'
 
-export type Decision =
-  | { allow: true; scope: string[]; act?: ActClaim; expiresAt: number }
-  | { allow: false; reason: DenialReason; detail?: string }
+/**
+ * What narrowed the outcome, and by what: `by` names an input (`request`, `subject_token`,
+ * `actor_token`, `task`, `resource`, `client`, `actor`) or a policy level (`policy:<path>`); `scope`
+ * lists what it removed (or, in a refusal, which requested scopes it does not allow), `lifetime` marks
+ * the input that set the expiry.
+ */
+export interface Constraint {
+  by: string
+  scope?: string[]
+  lifetime?: true
+}
+
+export interface Allowed {
+  allow: true
+  reason: 'allowed'
+  scope: string[]
+  /** The delegation chain of the new token (RFC 8693 §4.1); none for impersonation. */
+  act?: ActClaim
+  /** Epoch seconds, and the seconds granted from now. */
+  expiresAt: number
+  lifetime: number
+  constrainedBy: Constraint[]
+  /** Every token and task the new token's activity depends on (dependencies.ts). */
+  dependencies: TokenDependencies
+  /** Every client whose disabling ends the new token. */
+  parties: string[]
+}
+
+export interface Refused {
+  allow: false
+  reason: DenialReason
+  detail?: string
+  constrainedBy?: Constraint[]
+}
+
+export type Decision = Allowed | Refused

@@ -1,16 +1,33 @@
-// Keeping delegation chains honest (RFC 8693 §2.1, §4.1 leave this to the server): whose token the
-// subject is, which actor token may go with it, and that the token's holder stays on the record. Pure.
-import { type ActClaim, nestAct, ourActorsOf } from './act-claim.ts'
-import type { Decision } from './decision.ts'
-import type { EffectivePolicy } from './effective.ts'
-import type { ActorFacts, SubjectFacts } from './evaluate.ts'
-import { SELF_ISSUER } from './schema.ts'
+// Keeping delegation chains honest (RFC 8693 §2.1, §4.1 leave this to the server): which subject tokens
+// a path accepts, whose token the subject is, which actor token may go with it, and that the token's
+// holder stays on the record. Pure.
+import { type ActClaim, nestAct, ourActorsOf } from '../policy/act-claim.ts'
+import type { EffectivePolicy } from '../policy/effective.ts'
+import { SELF_ISSUER } from '../policy/schema.ts'
+import type { ActorFacts, SubjectFacts } from './decide.ts'
+import type { Refused } from './decision.ts'
 
-const denied = (reason: Extract<Decision, { allow: false }>['reason'], detail: string): Decision => ({
+const denied = (reason: Refused['reason'], detail: string): Refused => ({
   allow: false,
   reason,
   detail,
 })
+
+/**
+ * Whether the path accepts the subject token at all: its issuer, and the issuer that vouched for `sub`
+ * at the root of its chain (one hop through Mandate does not turn a person of a foreign IdP into a
+ * person of an issuer the path accepts), and its declared type.
+ */
+export function subjectSourceProblem(policy: EffectivePolicy, subject: SubjectFacts): Refused | undefined {
+  if (!policy.issuers.includes(subject.issuer)) return denied('subject_token.issuer_not_allowed', subject.issuer)
+  if (subject.origin !== undefined && !policy.issuers.includes(subject.origin)) {
+    return denied('subject_token.issuer_not_allowed', `origin ${subject.origin}`)
+  }
+  if (policy.subjectTypes && !policy.subjectTypes.includes(subject.tokenType)) {
+    return denied('subject_token.type_not_allowed', subject.tokenType)
+  }
+  return undefined
+}
 
 /** Who vouches for the subject of a token at the root of its chain. */
 const originOf = (subject: SubjectFacts): string => subject.origin ?? subject.issuer
@@ -30,7 +47,7 @@ export function chainProblem(
   subject: SubjectFacts,
   actor: ActorFacts | undefined,
   client: string,
-): Decision | undefined {
+): Refused | undefined {
   if (!actor) return undefined
   // Only a subject of our namespace can be one of our clients: a foreign person named like one is not.
   const subjectIsActing = originOf(subject) === SELF_ISSUER && [client, actor.holder].includes(subject.sub)
@@ -60,7 +77,7 @@ export function holderProblem(
   policy: EffectivePolicy,
   subject: SubjectFacts,
   acting: readonly string[],
-): Decision | undefined {
+): Refused | undefined {
   const { holder } = subject
   if (holder === undefined || acting.includes(holder)) return undefined
   // Listed, not merely allowed: a path without an actors list lets no other client take its agents' tokens.

@@ -1,0 +1,25 @@
+// Which policy applies: the one loader of effective policies, for every grant and edge. A path with no
+// stored version binds nothing (versions are never deleted, so this only guards a hand-edited database).
+import type { Kysely } from 'kysely'
+import type { DB } from '../db/schema.ts'
+import { type EffectivePolicy, effectivePolicy, type Level } from '../policy/effective.ts'
+import { loadBoundLevels, loadLevels } from '../policy/store.ts'
+
+const effective = (path: string, levels: readonly Level[]): EffectivePolicy | undefined =>
+  levels.at(-1)?.path === path ? effectivePolicy(levels) : undefined
+
+/** The effective policy of the path bound to (client, resource, grant type); undefined when none is. */
+export async function loadEffectivePolicy(
+  db: Kysely<DB>,
+  client: string,
+  resource: string,
+  grantType: string,
+): Promise<EffectivePolicy | undefined> {
+  const bound = await loadBoundLevels(db, client, resource, grantType)
+  return bound && effective(bound.path, bound.levels)
+}
+
+/** The effective policy of a path by name (a task keeps the names of the paths it was created under). */
+export async function loadPathPolicy(db: Kysely<DB>, path: string): Promise<EffectivePolicy | undefined> {
+  return effective(path, await loadLevels(db, path))
+}
