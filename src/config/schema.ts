@@ -41,8 +41,11 @@ export const Config = z
           'Issuer identifier: the `iss` of every token and the base of every endpoint URL. Required with MANDATE_DATABASE_URL; defaults to http://localhost:<port> on the embedded database.',
       }),
     host: z.string().min(1).default('127.0.0.1').meta({ description: 'Interface the three listeners bind to.' }),
-    port: port(3000, 'Public port: OAuth/OIDC endpoints (and, later, the tasks API).'),
-    adminPort: port(3001, 'Admin port: admin API and admin web page.'),
+    port: port(
+      3000,
+      'Public port: the OAuth/OIDC endpoints (token, introspection, revocation, discovery, JWKS) and the tasks API.',
+    ),
+    adminPort: port(3001, 'Admin port: the admin API (tasks, token lineage, decisions, audit events).'),
     managementPort: port(9000, 'Management port: /health/live, /health/ready, /metrics.'),
     databaseUrl: z
       .url({ protocol: /^postgres(ql)?$/ })
