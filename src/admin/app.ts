@@ -6,10 +6,11 @@ import { ADMIN_SCOPE } from '../clients/schema.ts'
 import { findEnabledClient } from '../clients/store.ts'
 import { boundKey } from '../dpop/bound-key.ts'
 import { claimProof } from '../dpop/claim.ts'
-import { DPOP_ALGORITHMS, DpopProblem } from '../dpop/proof.ts'
+import { type DpopProof, DpopProblem } from '../dpop/proof.ts'
 import { type DpopSettings, readDpopProof } from '../dpop/read-proof.ts'
 import type { DB } from '../db/schema.ts'
 import { isUuid } from '../lib/uuid.ts'
+import { HttpError } from '../http/http-error.ts'
 import type { Route } from '../http/routes.ts'
 import type { OurAccessToken } from '../keys/verify-access-token.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
@@ -25,26 +26,7 @@ export interface AdminDeps {
   dpop: DpopSettings
 }
 
-// RFC 6750 §3 and RFC 9449 §7.1: both schemes are offered; the error names the token, never why.
-const unauthorized = (ctx: Context, error = 'invalid_token') => {
-  ctx.status = 401
-  ctx.set('WWW-Authenticate', [
-    `Bearer realm="mandate-admin", error="invalid_token"`,
-    `DPoP realm="mandate-admin", error="${error}", algs="${DPOP_ALGORITHMS.join(' ')}"`,
-  ])
-  ctx.body = {
-    error,
-    error_description:
-      error === 'use_dpop_nonce'
-        ? 'a DPoP proof with the server-provided nonce is required'
-        : 'admin authentication is required',
-  }
-}
-const notFound = (ctx: Context, what: string): undefined => {
-  ctx.status = 404
-  ctx.body = { error: 'not_found', error_description: `${what} not found` }
-  return undefined
-}
+const unauthorized = () => new HttpError('admin_authentication_required')
 
 /** The admin routes, guarded in app.ts before authentication: an unknown path is a 404 for everyone, not a 401. */
 export const ADMIN_ROUTES: readonly Route[] = [
@@ -73,73 +55,67 @@ export function adminApp(deps: AdminDeps): Koa {
       // Rights are read now, not when the token was issued: a client that lost mandate:admin (or was
       // removed or disabled) loses the admin API at once, not when its token expires.
       (await findEnabledClient(deps.db, row.client_id))?.scopes.includes(ADMIN_SCOPE)
-    if (!admin || !row || !payload) return unauthorized(ctx)
+    if (!admin || !row || !payload) throw unauthorized()
     const jkt = boundKey(row, payload) ?? null
     // RFC 9449 §7.1: a bound token only with the DPoP scheme and a proof of its key; an unbound one
     // only as a bearer token.
-    if ((jkt !== null) !== (scheme === 'dpop')) return unauthorized(ctx)
-    if (jkt !== null) {
-      const proven = await proveKey(ctx, deps, token, row.client_id, jkt)
-      if (proven !== true) return unauthorized(ctx, proven)
-    }
+    if ((jkt !== null) !== (scheme === 'dpop')) throw unauthorized()
+    if (jkt !== null) await proveKey(ctx, deps, token, row.client_id, jkt)
     ctx.state.clientId = row.client_id
     await next()
   })
   app.use(async (ctx) => {
-    const found = await route(ctx)
-    if (found === undefined) return
-    ctx.body = found
+    ctx.body = await route(ctx)
   })
   return app
 
   /**
-   * The DPoP proof of a bound admin token: true, or the error to answer. The admin port has no
-   * configured external URL, so htu is checked against this request's own URL (method, path and ath
-   * bind the proof to this request and this token; its jti is spent once).
+   * The DPoP proof of a bound admin token, or the 401 to answer. The admin port has no configured
+   * external URL, so htu is checked against this request's own URL (method, path and ath bind the
+   * proof to this request and this token; its jti is spent once).
    */
   async function proveKey(ctx: Context, d: AdminDeps, token: string, clientId: string, jkt: string) {
     const now = d.clock.now()
+    let proof: DpopProof | undefined
     try {
       const url = `${ctx.protocol}://${ctx.host}${ctx.path}`
-      const proof = await readDpopProof(ctx, { url, now, accessToken: token }, d.dpop)
-      if (proof?.jkt !== jkt) return 'invalid_token'
-      if (!(await claimProof(d.db, clientId, proof, now))) return 'invalid_token'
-      return true
+      proof = await readDpopProof(ctx, { url, now, accessToken: token }, d.dpop)
     } catch (error) {
       if (!(error instanceof DpopProblem)) throw error
-      return error.kind === 'invalid' ? 'invalid_dpop_proof' : 'use_dpop_nonce'
+      throw new HttpError(error.kind === 'invalid' ? 'admin_invalid_dpop_proof' : 'admin_use_dpop_nonce')
     }
+    if (proof?.jkt !== jkt || !(await claimProof(d.db, clientId, proof, now))) throw unauthorized()
   }
 
-  /** The answer for the request, or undefined when an error was already written. */
   async function route(ctx: Context): Promise<unknown> {
     const now = toDate(deps.clock.now())
     const { path, query } = ctx
     const text = (name: string) =>
       typeof query[name] === 'string' && query[name] ? (query[name] as string) : undefined
-    if (ctx.method !== 'GET') return notFound(ctx, 'route')
+    if (ctx.method !== 'GET') throw new HttpError('not_found', 'route')
     let match = /^\/admin\/v1\/tasks\/([^/]+)$/.exec(path)
     if (match) {
       const detail = await taskDetail(deps.db, safeDecode(match[1] as string), now)
-      return detail ?? notFound(ctx, 'task')
+      if (!detail) throw new HttpError('not_found', 'task')
+      return detail
     }
     match = /^\/admin\/v1\/tokens\/([^/]+)\/lineage$/.exec(path)
     if (match) {
       const lineage = await tokenLineage(deps.db, safeDecode(match[1] as string), now)
-      return lineage ?? notFound(ctx, 'token')
+      if (!lineage) throw new HttpError('not_found', 'token')
+      return lineage
     }
     match = /^\/admin\/v1\/decisions\/([^/]+)$/.exec(path)
     if (match) {
       const decision = await getDecision(deps.db, safeDecode(match[1] as string))
-      return decision ?? notFound(ctx, 'decision')
+      if (!decision) throw new HttpError('not_found', 'decision')
+      return decision
     }
     const limit = Math.min(Math.max(Number(text('limit') ?? 100) || 100, 1), 1000)
     const since = text('since')
     const sinceDate = since ? new Date(since) : undefined
     if (sinceDate && Number.isNaN(sinceDate.getTime())) {
-      ctx.status = 400
-      ctx.body = { error: 'invalid_request', error_description: 'since must be an ISO 8601 time' }
-      return undefined
+      throw new HttpError('invalid_request', 'since must be an ISO 8601 time')
     }
     if (path === '/admin/v1/decisions') {
       const taskId = text('task_id')
@@ -158,6 +134,6 @@ export function adminApp(deps: AdminDeps): Koa {
         events: await listAudit(deps.db, { since: sinceDate, type: text('type'), task_id: text('task_id'), limit }),
       }
     }
-    return notFound(ctx, 'route')
+    throw new HttpError('not_found', 'route')
   }
 }

@@ -1,34 +1,37 @@
-// Errors that escape our own middleware (outside oidc-provider's handler) get one JSON envelope:
-// outages are 503 temporarily_unavailable, anything else is a 500 with nothing internal exposed.
+// Every error that escapes our own middleware (outside oidc-provider's handler) is answered here, in one
+// JSON envelope: an HttpError as its EDGE_ERRORS entry says, an outage as 503 temporarily_unavailable, and
+// anything else as a 500 with nothing internal exposed.
 import type { Context, Next } from 'koa'
 import { DatabaseUnavailable, DependencyUnavailable, isDatabaseUnavailable } from '../db/outage.ts'
 import type { Log } from '../observability/log.ts'
-
-export const unavailableBody = {
-  error: 'temporarily_unavailable',
-  error_description: 'the authorization server is temporarily unavailable, retry later',
-}
+import { HttpError } from './http-error.ts'
 
 export function jsonErrors(log: Log) {
   return async function renderErrors(ctx: Context, next: Next): Promise<void> {
     try {
       await next()
     } catch (error) {
+      if (error instanceof HttpError) return renderHttpError(ctx, error)
       const unavailable =
         error instanceof DatabaseUnavailable ||
         error instanceof DependencyUnavailable ||
         isDatabaseUnavailable(error) ||
         (error as { error?: string }).error === 'temporarily_unavailable'
-      ctx.set('Cache-Control', 'no-store')
       if (unavailable) {
         log.warn({ err: error, req_id: ctx.state.reqId }, 'database unavailable')
-        ctx.status = 503
-        ctx.body = unavailableBody
-        return
+        return renderHttpError(ctx, new HttpError('temporarily_unavailable'))
       }
       log.error({ err: error, req_id: ctx.state.reqId }, 'unhandled error')
-      ctx.status = 500
-      ctx.body = { error: 'server_error', error_description: 'an unexpected error occurred' }
+      renderHttpError(ctx, new HttpError('server_error'))
     }
   }
+}
+
+/** RFC 6749 §5.1/§5.2: an error answer is never cached. */
+export function renderHttpError(ctx: Context, problem: HttpError): void {
+  ctx.status = problem.status
+  for (const [name, value] of Object.entries(problem.headers))
+    ctx.set(name, typeof value === 'string' ? value : [...value])
+  ctx.set('Cache-Control', 'no-store')
+  ctx.body = problem.body
 }

@@ -2,13 +2,17 @@
 // never active:true. Bugs are not dressed up as this; only recognised database outages are.
 import { errors } from 'oidc-provider'
 import { DatabaseUnavailable, DependencyUnavailable, isDatabaseUnavailable } from '../db/outage.ts'
+import { EDGE_ERRORS } from '../http/http-error.ts'
+
+// The same 503 as our own edges answer: one definition, in EDGE_ERRORS.
+const UNAVAILABLE = EDGE_ERRORS.temporarily_unavailable
 
 export class TemporarilyUnavailable extends errors.OIDCProviderError {
   constructor(options?: { cause?: unknown }) {
-    super(503, 'temporarily_unavailable', options?.cause === undefined ? undefined : { cause: options.cause })
+    super(UNAVAILABLE.status, UNAVAILABLE.error, options?.cause === undefined ? undefined : { cause: options.cause })
     this.expose = true // oidc-provider hides every >= 500 as server_error; this one is meant to be seen
     this.allow_redirect = false
-    this.error_description = 'the authorization server is temporarily unavailable, retry later'
+    this.error_description = UNAVAILABLE.description
   }
 }
 
