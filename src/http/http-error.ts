@@ -2,6 +2,7 @@
 // in one table: one name per public answer, with its status, RFC 6749 §5.2 style error code, description
 // and challenge. oidc-provider's endpoints keep its own errors; TemporarilyUnavailable reuses the 503 here.
 import { DPOP_ALGORITHMS } from '../dpop/proof.ts'
+import { GRANT_NOT_ALLOWED, RESOURCE_INVALID, SCOPE_INVALID } from '../oauth/descriptions.ts'
 
 interface Answer {
   readonly status: number
@@ -42,14 +43,14 @@ export const EDGE_ERRORS = {
   unauthorized_client: {
     status: 400,
     error: 'unauthorized_client',
-    description: 'the client is not allowed to use this grant type',
+    description: GRANT_NOT_ALLOWED,
   },
   invalid_target: {
     status: 400,
     error: 'invalid_target',
-    description: 'the resource is missing, unknown or not allowed for this client',
+    description: RESOURCE_INVALID,
   },
-  invalid_scope: { status: 400, error: 'invalid_scope', description: 'the requested scope is not allowed' },
+  invalid_scope: { status: 400, error: 'invalid_scope', description: SCOPE_INVALID },
   // RFC 9449 §5 and §8: a request's own proof, refused where a token is requested (400).
   invalid_dpop_proof: { status: 400, error: 'invalid_dpop_proof', description: 'the DPoP proof is invalid' },
   dpop_proof_reused: { status: 400, error: 'invalid_dpop_proof', description: 'the DPoP proof was already used' },

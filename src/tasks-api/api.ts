@@ -10,6 +10,8 @@ import { TOKEN_EXCHANGE, TOKEN_TYPES } from '../oauth/protocol.ts'
 import type { ClientRow } from '../clients/store.ts'
 import type { DB } from '../db/schema.ts'
 import { BodyError, readParams } from '../http/body.ts'
+import { renderHttpError } from '../http/errors.ts'
+import { HttpError } from '../http/http-error.ts'
 import type { Route } from '../http/routes.ts'
 import { toDate } from '../lib/clock.ts'
 import { safeDecode } from '../lib/safe-decode.ts'
@@ -21,7 +23,7 @@ import { loadTaskFacts } from '../delegation/task-facts.ts'
 import { claimProof } from '../dpop/claim.ts'
 import { type DpopProof, DpopProblem } from '../dpop/proof.ts'
 import { type DpopSettings, readDpopProof } from '../dpop/read-proof.ts'
-import { GRANT_NOT_ALLOWED, RESOURCE_INVALID, SCOPE_INVALID, TOKEN_INVALID } from '../oauth/descriptions.ts'
+import { TOKEN_INVALID } from '../oauth/descriptions.ts'
 import type { EffectivePolicy } from '../policy/effective.ts'
 import { findResourceByUri, type ResourceRow } from '../resources/store.ts'
 import { taskAccessProblem } from '../tasks/access.ts'
@@ -41,19 +43,8 @@ export interface TasksApiDeps extends TokenDeps {
   afterCompleted(): void
 }
 
-class ApiError extends Error {
-  readonly status: number
-  readonly error: string
-  constructor(status: number, error: string, description: string) {
-    super(description)
-    this.status = status
-    this.error = error
-  }
-}
-const invalidRequest = (description: string) => new ApiError(400, 'invalid_request', description)
+const invalidRequest = (description: string) => new HttpError('invalid_request', description)
 const invalidToken = () => invalidRequest(TOKEN_INVALID)
-const notFound = () => new ApiError(404, 'not_found', 'task not found')
-const invalidDpopProof = (description: string) => new ApiError(400, 'invalid_dpop_proof', description)
 const OUTCOMES = new Set(['succeeded', 'failed', 'cancelled'])
 
 export function tasksApi(deps: TasksApiDeps) {
@@ -68,17 +59,15 @@ export function tasksApi(deps: TasksApiDeps) {
       if (route.name === 'create') return await create(ctx, client, params, deps)
       const task = await findTask(deps.db, route.taskId)
       // Only the task's own agent (or an admin) learns that it exists.
-      if (!task || (task.client_id !== client.client_id && !client.scopes.includes(ADMIN_SCOPE))) throw notFound()
+      if (!task || (task.client_id !== client.client_id && !client.scopes.includes(ADMIN_SCOPE)))
+        throw new HttpError('not_found', 'task')
       if (route.name === 'show') return await show(ctx, task, deps)
       return await complete(ctx, client, task, params, deps)
     } catch (error) {
-      if (!(error instanceof ApiError)) throw error
-      ctx.status = error.status
-      // RFC 6749 §5.2: a Basic challenge with every 401 (required when Basic was tried, useful otherwise).
-      if (error.status === 401) {
-        ctx.set('WWW-Authenticate', 'Basic realm="mandate"')
-      }
-      ctx.body = { error: error.error, error_description: error.message }
+      // Rendered here, not by jsonErrors further out: the client-auth failure count and the rate limits
+      // between them read the answer this request got.
+      if (!(error instanceof HttpError)) throw error
+      renderHttpError(ctx, error)
     }
   }
 }
@@ -120,7 +109,7 @@ async function authenticate(ctx: Context, params: Record<string, unknown>, deps:
     return await authenticateClient(ctx.get('authorization') || undefined, params, auth)
   } catch (error) {
     if (error instanceof ClientAuthError)
-      throw new ApiError(error.error === 'invalid_client' ? 401 : 400, error.error, error.message)
+      throw error.error === 'invalid_client' ? new HttpError('invalid_client') : invalidRequest(error.message)
     throw error
   }
 }
@@ -149,7 +138,7 @@ async function create(
   // RFC 8693 §3: the same subject token types as at the token endpoint; any other is a token problem.
   if (!subjectToken || !subjectType || !TOKEN_TYPES.has(subjectType)) throw invalidToken()
   const resources = [...new Set(many(params.resource))]
-  if (resources.length === 0) throw new ApiError(400, 'invalid_target', RESOURCE_INVALID)
+  if (resources.length === 0) throw new HttpError('invalid_target')
   const scopeParam =
     Array.isArray(params.scope) && ctx.is('application/json') ? params.scope.join(' ') : single(params.scope, 'scope')
   const scope = scopeParam?.split(' ').filter(Boolean)
@@ -160,7 +149,7 @@ async function create(
     throw invalidRequest('expires_in must be a positive number of seconds')
   const parentId = single(params.parent_task_id, 'parent_task_id')
   if (!client.grant_types.includes(TOKEN_EXCHANGE)) {
-    throw new ApiError(400, 'unauthorized_client', GRANT_NOT_ALLOWED)
+    throw new HttpError('unauthorized_client')
   }
 
   // Every resource must be bound, for this client, to a token-exchange policy path.
@@ -168,7 +157,7 @@ async function create(
   for (const uri of resources) {
     const resource = await findResourceByUri(deps.db, uri)
     const policy = resource && (await loadEffectivePolicy(deps.db, client.client_id, uri, TOKEN_EXCHANGE))
-    if (!resource || !policy) throw new ApiError(400, 'invalid_target', RESOURCE_INVALID)
+    if (!resource || !policy) throw new HttpError('invalid_target')
     targets.push({ resource, policy })
   }
 
@@ -230,15 +219,7 @@ async function create(
         : {}),
     },
   )
-  if (!capped.ok) {
-    const description =
-      capped.error === 'invalid_scope'
-        ? SCOPE_INVALID
-        : capped.error === 'invalid_target'
-          ? RESOURCE_INVALID
-          : TOKEN_INVALID
-    throw new ApiError(400, capped.error, description)
-  }
+  if (!capped.ok) throw capped.error === 'invalid_request' ? invalidToken() : new HttpError(capped.error)
 
   const taskId = randomUUID()
   const task: TaskRow = {
@@ -260,8 +241,7 @@ async function create(
   }
   await deps.db.transaction().execute(async (trx) => {
     // RFC 9449 §11.1: the proof is spent with the task it created.
-    if (proof && !(await claimProof(trx, client.client_id, proof, now)))
-      throw invalidDpopProof('the DPoP proof was already used')
+    if (proof && !(await claimProof(trx, client.client_id, proof, now))) throw new HttpError('dpop_proof_reused')
     // The parent completing meanwhile: hold its path until commit, so this subtask is created either
     // before the completion (which then completes it too) or not at all.
     if (parent && (await lockLiveTasks(trx, parent.task_path, toDate(now)))) throw invalidToken()
@@ -290,8 +270,7 @@ async function readProof(ctx: Context, deps: TasksApiDeps): Promise<DpopProof | 
     return await readDpopProof(ctx, { url: `${deps.issuer}${ctx.path}`, now: deps.clock.now() }, deps.dpop)
   } catch (error) {
     if (!(error instanceof DpopProblem)) throw error
-    if (error.kind === 'invalid') throw invalidDpopProof('the DPoP proof is invalid')
-    throw new ApiError(400, 'use_dpop_nonce', 'a DPoP proof with the server-provided nonce is required')
+    throw new HttpError(error.kind === 'invalid' ? 'invalid_dpop_proof' : 'use_dpop_nonce')
   }
 }
 
