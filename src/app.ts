@@ -2,14 +2,12 @@
 // listeners and the parts behind them, and wires them. It builds; it does not decide.
 import Koa from 'koa'
 import mount from 'koa-mount'
-import { sql } from 'kysely'
 import type { Provider } from 'oidc-provider'
 import { ADMIN_ROUTES, adminApp } from './admin/app.ts'
 import { ensureAdminAccess } from './admin/bootstrap.ts'
 import { TOKEN_EXCHANGE } from './oauth/protocol.ts'
 import type { Config } from './config/schema.ts'
 import type { Database } from './db/connect.ts'
-import { migrationStatus } from './db/migrations.ts'
 import { databaseNow } from './db/now.ts'
 import type { DecisionRecord } from './decisions/store.ts'
 import { boundedBody } from './http/bounded-body.ts'
@@ -30,6 +28,7 @@ import { ClockCheck } from './observability/clock-check.ts'
 import { type Check, MANAGEMENT_ROUTES, managementApp } from './observability/health.ts'
 import type { Log } from './observability/log.ts'
 import { createMetrics, type Metrics } from './observability/metrics.ts'
+import { checkReadiness } from './observability/readiness.ts'
 import { dpopNonceSecret, dpopNonces } from './oidc/dpop-nonces.ts'
 import { outboundFetch } from './outbound/fetch.ts'
 import { OIDC_ROUTES } from './oidc/endpoints.ts'
@@ -160,28 +159,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   publicApp.use(mount('/', provider))
 
   let shuttingDown = false
-  const readiness = async (): Promise<Check[]> => {
-    const checks: Check[] = [{ name: 'shutdown', status: shuttingDown ? 'DOWN' : 'UP' }]
-    try {
-      await sql`select 1`.execute(db)
-      checks.push({ name: 'database', status: 'UP', data: { kind: database.kind } })
-      const status = await migrationStatus(db)
-      checks.push({
-        name: 'migrations',
-        status: status.pending.length === 0 ? 'UP' : 'DOWN',
-        data: { applied: status.applied.length, pending: status.pending, unknown: status.unknown },
-      })
-    } catch (error) {
-      checks.push({ name: 'database', status: 'DOWN', data: { error: (error as Error).message } })
-    }
-    checks.push(await clockCheck.check())
-    const problems = ring.problems()
-    checks.push({ name: 'signing_keys', status: problems.length === 0 ? 'UP' : 'DOWN', data: { problems } })
-    if (database.kind === 'postgres') {
-      checks.push({ name: 'key_listener', status: 'UP', data: { connected: keyListener.connected() } })
-    }
-    return checks
-  }
+  const readiness = () => checkReadiness({ database, clockCheck, ring, keyListener, shuttingDown })
 
   const management = new Koa()
   management.use(observe('management', { log, metrics, route: (ctx) => ctx.path }))
