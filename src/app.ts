@@ -1,14 +1,13 @@
-// Composition root: the only module that knows every part. It builds; it does not decide.
+// Composition root of the server: on the services every entry point shares (services.ts) it builds the
+// listeners and the parts behind them, and wires them. It builds; it does not decide.
 import Koa from 'koa'
 import mount from 'koa-mount'
-import { sql } from 'kysely'
 import type { Provider } from 'oidc-provider'
 import { ADMIN_ROUTES, adminApp } from './admin/app.ts'
 import { ensureAdminAccess } from './admin/bootstrap.ts'
 import { TOKEN_EXCHANGE } from './oauth/protocol.ts'
 import type { Config } from './config/schema.ts'
-import { connectDatabase, type Database } from './db/connect.ts'
-import { migrateUp, migrationStatus, waitForMigrations } from './db/migrations.ts'
+import type { Database } from './db/connect.ts'
 import { databaseNow } from './db/now.ts'
 import type { DecisionRecord } from './decisions/store.ts'
 import { boundedBody } from './http/bounded-body.ts'
@@ -20,20 +19,21 @@ import { observe } from './http/observe.ts'
 import { pinOrigin } from './http/pin-origin.ts'
 import { rateLimits } from './http/rate-limits.ts'
 import { servedRoutes } from './http/routes.ts'
-import { masterKeys } from './keys/master-key.ts'
-import { KeyRing } from './keys/ring.ts'
+import type { KeyRing } from './keys/ring.ts'
 import { ensureSigningKey, KEYS_CHANNEL } from './keys/store.ts'
 import { verifyAccessToken } from './keys/verify-access-token.ts'
-import { type Clock, systemClock, toDate } from './lib/clock.ts'
+import { toDate } from './lib/clock.ts'
 import { Janitor } from './janitor/janitor.ts'
 import { ClockCheck } from './observability/clock-check.ts'
 import { type Check, MANAGEMENT_ROUTES, managementApp } from './observability/health.ts'
-import { createLog, type Log } from './observability/log.ts'
+import type { Log } from './observability/log.ts'
 import { createMetrics, type Metrics } from './observability/metrics.ts'
+import { checkReadiness } from './observability/readiness.ts'
 import { dpopNonceSecret, dpopNonces } from './oidc/dpop-nonces.ts'
 import { outboundFetch } from './outbound/fetch.ts'
 import { OIDC_ROUTES } from './oidc/endpoints.ts'
 import { buildProvider, deriveCookieKeys } from './oidc/provider.ts'
+import { openServices, type ServicesOptions } from './services.ts'
 import { TASKS_ROUTES, tasksApi } from './tasks-api/api.ts'
 import { enqueueTaskCompleted, WebhookDispatcher } from './tasks/webhooks.ts'
 import { registerTokenExchange } from './token-exchange/grant.ts'
@@ -55,37 +55,15 @@ export interface App {
   close(): Promise<void>
 }
 
-export interface AppOptions {
-  clock?: Clock
-  log?: Log
-  /** An already-open database (tests); otherwise one is opened from the config. */
-  database?: Database
-}
+/** An already-open database (tests, `mandate serve`), a clock and a log; otherwise the services' own. */
+export type AppOptions = Pick<ServicesOptions, 'clock' | 'log' | 'database'>
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
-  const clock = options.clock ?? systemClock
-  const log = options.log ?? createLog(config.logLevel)
+  const services = await openServices(config, options)
+  const { database, db, clock, log, keys, ring, issuer } = services
   const metrics = createMetrics()
-  const database = options.database ?? (await connectDatabase(config, log))
-  const { db } = database
-
-  if (config.migrate === 'auto') {
-    const applied = await database.unbounded(migrateUp)
-    if (applied.length > 0) log.info({ migrations: applied }, 'migrations applied')
-  } else if (config.migrate === 'check') {
-    await waitForMigrations(db, log)
-  }
-  const keys = masterKeys(config, log)
-  const issuer = config.issuer ?? `http://localhost:${config.port}`
   const fetchOutbound = outboundFetch(config.outbound)
 
-  const ring = new KeyRing({
-    db,
-    masterKeys: keys,
-    clock,
-    grace: config.clockTolerance + config.keys.refreshInterval,
-    log,
-  })
   await ensureSigningKey(db, keys, toDate(clock.now()))
   await ring.refresh()
   const refreshKeys = () => ring.refresh().catch((error) => log.warn({ err: error }, 'signing key refresh failed'))
@@ -181,28 +159,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   publicApp.use(mount('/', provider))
 
   let shuttingDown = false
-  const readiness = async (): Promise<Check[]> => {
-    const checks: Check[] = [{ name: 'shutdown', status: shuttingDown ? 'DOWN' : 'UP' }]
-    try {
-      await sql`select 1`.execute(db)
-      checks.push({ name: 'database', status: 'UP', data: { kind: database.kind } })
-      const status = await migrationStatus(db)
-      checks.push({
-        name: 'migrations',
-        status: status.pending.length === 0 ? 'UP' : 'DOWN',
-        data: { applied: status.applied.length, pending: status.pending, unknown: status.unknown },
-      })
-    } catch (error) {
-      checks.push({ name: 'database', status: 'DOWN', data: { error: (error as Error).message } })
-    }
-    checks.push(await clockCheck.check())
-    const problems = ring.problems()
-    checks.push({ name: 'signing_keys', status: problems.length === 0 ? 'UP' : 'DOWN', data: { problems } })
-    if (database.kind === 'postgres') {
-      checks.push({ name: 'key_listener', status: 'UP', data: { connected: keyListener.connected() } })
-    }
-    return checks
-  }
+  const readiness = () => checkReadiness({ database, clockCheck, ring, keyListener, shuttingDown })
 
   const management = new Koa()
   management.use(observe('management', { log, metrics, route: (ctx) => ctx.path }))
@@ -239,7 +196,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       clockCheck.stop()
       await Promise.all([webhooks.stop(), janitor.stop()])
       await keyListener.close()
-      if (!options.database) await database.close()
+      await services.close()
     },
   }
 }

@@ -8,17 +8,15 @@ import { writeAudit } from '../audit/write.ts'
 import { setDisabledBy } from '../clients/store.ts'
 import { ConfigError, EX_CONFIG, loadConfig } from '../config/load.ts'
 import type { Config } from '../config/schema.ts'
-import { connectDatabase, type Database } from '../db/connect.ts'
 import { migrateUp, migrationStatus } from '../db/migrations.ts'
-import { masterKeys } from '../keys/master-key.ts'
-import { KeyRing } from '../keys/ring.ts'
 import { createSigningKey, ensureSigningKey } from '../keys/store.ts'
-import { systemClock, toDate } from '../lib/clock.ts'
+import { toDate } from '../lib/clock.ts'
 import { formatDuration } from '../lib/duration.ts'
 import { applyDocuments } from '../manifests/apply.ts'
 import { runJanitor } from '../janitor/janitor.ts'
 import { formatFinding } from '../manifests/load.ts'
 import { createLog, type Log } from '../observability/log.ts'
+import { openServices, type Services, type ServicesOptions } from '../services.ts'
 import { completeWithEffects } from '../tasks/complete.ts'
 import { findTask } from '../tasks/store.ts'
 import { enqueueTaskCompleted } from '../tasks/webhooks.ts'
@@ -29,7 +27,7 @@ const program = new Command('mandate')
   .option('-c, --config <file>', 'YAML configuration file (environment variables override it)')
   .showHelpAfterError()
 
-function config(): Config {
+function readConfig(): Config {
   const file = program.opts<{ config?: string }>().config
   return loadConfig(process.env, file ? { file } : {})
 }
@@ -46,13 +44,17 @@ function cliActor(): string {
   }
 }
 
-async function withDatabase<T>(cfg: Config, log: Log, run: (database: Database) => Promise<T>): Promise<T> {
-  const database = await connectDatabase({ ...cfg, applicationName: 'mandate-cli' }, log)
+/** Runs a command on the server's own services, logging to stderr under its own application_name. */
+async function withServices<T>(
+  cfg: Config,
+  run: (services: Services) => Promise<T>,
+  migrations: ServicesOptions['migrations'] = 'command',
+): Promise<T> {
+  const services = await openServices(cfg, { log: cliLog(cfg), applicationName: 'mandate-cli', migrations })
   try {
-    if (cfg.migrate === 'auto') await database.unbounded(migrateUp)
-    return await run(database)
+    return await run(services)
   } finally {
-    await database.close()
+    await services.close()
   }
 }
 
@@ -60,39 +62,37 @@ program
   .command('serve')
   .description('Serve the public, admin and management listeners.')
   .option('--apply <paths...>', 'apply these documents (files or folders) before serving')
-  .action((options: { apply?: string[] }) => serve(config(), options))
+  .action((options: { apply?: string[] }) => serve(readConfig(), options))
 
 const migrate = program.command('migrate').description('Database schema migrations.')
 migrate
   .command('up')
   .description('Apply every pending migration (advisory-locked; safe beside running servers).')
   .action(async () => {
-    const cfg = config()
-    const log = cliLog(cfg)
-    const database = await connectDatabase({ ...cfg, applicationName: 'mandate-cli' }, log)
-    try {
-      const applied = await database.unbounded(migrateUp)
-      process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'already up to date\n')
-    } finally {
-      await database.close()
-    }
+    await withServices(
+      readConfig(),
+      async ({ database }) => {
+        const applied = await database.unbounded(migrateUp)
+        process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'already up to date\n')
+      },
+      'none',
+    )
   })
 migrate
   .command('status')
   .description('List applied and pending migrations; exits 1 when any is pending.')
   .action(async () => {
-    const cfg = config()
-    const log = cliLog(cfg)
-    const database = await connectDatabase({ ...cfg, applicationName: 'mandate-cli' }, log)
-    try {
-      const status = await migrationStatus(database.db)
-      for (const name of status.applied) process.stdout.write(`applied  ${name}\n`)
-      for (const name of status.pending) process.stdout.write(`pending  ${name}\n`)
-      for (const name of status.unknown) process.stdout.write(`unknown  ${name} (applied by a newer version)\n`)
-      if (status.pending.length > 0) process.exitCode = 1
-    } finally {
-      await database.close()
-    }
+    await withServices(
+      readConfig(),
+      async ({ db }) => {
+        const status = await migrationStatus(db)
+        for (const name of status.applied) process.stdout.write(`applied  ${name}\n`)
+        for (const name of status.pending) process.stdout.write(`pending  ${name}\n`)
+        for (const name of status.unknown) process.stdout.write(`unknown  ${name} (applied by a newer version)\n`)
+        if (status.pending.length > 0) process.exitCode = 1
+      },
+      'none',
+    )
   })
 
 program
@@ -101,14 +101,12 @@ program
   .argument('<paths...>', 'YAML files or folders (read recursively)')
   .option('--dry-run', 'validate and show what would change, write nothing')
   .action(async (paths: string[], options: { dryRun?: boolean }) => {
-    const cfg = config()
-    const log = cliLog(cfg)
-    await withDatabase(cfg, log, async ({ db }) => {
+    await withServices(readConfig(), async ({ db, clock, config }) => {
       const result = await applyDocuments(db, paths, {
-        clock: systemClock,
+        clock,
         dryRun: options.dryRun ?? false,
         actor: cliActor(),
-        outbound: cfg.outbound,
+        outbound: config.outbound,
       })
       if (result.findings.length > 0) {
         for (const finding of result.findings) process.stderr.write(`${formatFinding(finding)}\n`)
@@ -128,15 +126,12 @@ keys
   .command('rotate')
   .description('Create a new signing key: published now, signing after MANDATE_KEYS__PUBLISH_DELAY.')
   .action(async () => {
-    const cfg = config()
-    const log = cliLog(cfg)
-    await withDatabase(cfg, log, async ({ db }) => {
-      const sealWith = masterKeys(cfg, log)
-      await ensureSigningKey(db, sealWith, toDate(systemClock.now()))
-      const activatesAt = toDate(systemClock.now() + cfg.keys.publishDelay)
-      const { kid } = await createSigningKey(db, sealWith, activatesAt)
+    await withServices(readConfig(), async ({ db, clock, keys, config }) => {
+      await ensureSigningKey(db, keys, toDate(clock.now()))
+      const activatesAt = toDate(clock.now() + config.keys.publishDelay)
+      const { kid } = await createSigningKey(db, keys, activatesAt)
       process.stdout.write(
-        `created ${kid}: published now, signs from ${activatesAt.toISOString()} (in ${formatDuration(cfg.keys.publishDelay)})\n`,
+        `created ${kid}: published now, signs from ${activatesAt.toISOString()} (in ${formatDuration(config.keys.publishDelay)})\n`,
       )
     })
   })
@@ -144,16 +139,7 @@ keys
   .command('list')
   .description('Show every signing key and its state.')
   .action(async () => {
-    const cfg = config()
-    const log = cliLog(cfg)
-    await withDatabase(cfg, log, async ({ db }) => {
-      const ring = new KeyRing({
-        db,
-        masterKeys: masterKeys(cfg, log),
-        clock: systemClock,
-        grace: cfg.clockTolerance + cfg.keys.refreshInterval,
-        log,
-      })
+    await withServices(readConfig(), async ({ ring }) => {
       await ring.refresh()
       for (const status of ring.statuses()) {
         const until = status.publishedUntil ? ` published until ${toDate(status.publishedUntil).toISOString()}` : ''
@@ -186,14 +172,13 @@ for (const [verb, description] of [
     .description(description)
     .argument('<client_id>')
     .action(async (clientId: string) => {
-      const cfg = config()
-      await withDatabase(cfg, cliLog(cfg), async ({ db }) => {
+      await withServices(readConfig(), async ({ db, clock }) => {
         const result = await db.transaction().execute(async (trx) => {
           const changed = await setDisabledBy(trx, clientId, { cli: verb === 'disable' })
           if (changed && changed.before.byCli !== changed.after.byCli) {
             await writeAudit(trx, {
               type: verb === 'disable' ? 'client.disabled' : 'client.enabled',
-              at: systemClock.now(),
+              at: clock.now(),
               actor: cliActor(),
               requestId: null,
               data: { client_id: clientId, disabled: changed.after.disabled, by_document: changed.after.byDocument },
@@ -225,9 +210,8 @@ task
   .description('Show a task, its subtasks and its token tree (JSON).')
   .argument('<task_id>')
   .action(async (taskId: string) => {
-    const cfg = config()
-    await withDatabase(cfg, cliLog(cfg), async ({ db }) => {
-      const detail = await taskDetail(db, taskId, toDate(systemClock.now()))
+    await withServices(readConfig(), async ({ db, clock }) => {
+      const detail = await taskDetail(db, taskId, toDate(clock.now()))
       return detail ? print(detail) : notFound(`task ${taskId}`)
     })
   })
@@ -237,28 +221,21 @@ task
   .argument('<task_id>')
   .option('--outcome <outcome>', 'succeeded, failed or cancelled', 'cancelled')
   .action(async (taskId: string, options: { outcome: string }) => {
-    const cfg = config()
-    const log = cliLog(cfg)
+    const cfg = readConfig()
     if (!['succeeded', 'failed', 'cancelled'].includes(options.outcome))
       throw new Error('--outcome must be succeeded, failed or cancelled')
-    await withDatabase(cfg, log, async ({ db }) => {
+    await withServices(cfg, async (services) => {
+      const { db, clock, issuer } = services
       const found = await findTask(db, taskId)
       if (!found) return notFound(`task ${taskId}`)
-      const now = systemClock.now()
-      const ring = new KeyRing({
-        db,
-        masterKeys: masterKeys(cfg, log),
-        clock: systemClock,
-        grace: cfg.clockTolerance,
-        log,
-      })
+      const now = clock.now()
+      const ring = services.ring // only now: a task not found needs no master key
       await ring.refresh()
-      const issuer = cfg.issuer ?? `http://localhost:${cfg.port}`
       const result = await completeWithEffects(
         {
           db,
           enqueueCompleted: (trx, task, outcome, jtis) =>
-            enqueueTaskCompleted(trx, { clock: systemClock, ring, issuer }, task, outcome, jtis),
+            enqueueTaskCompleted(trx, { clock, ring, issuer }, task, outcome, jtis),
         },
         found,
         { outcome: options.outcome, now, actor: 'cli', requestId: null },
@@ -274,9 +251,8 @@ program
   .description('Show a token with its ancestors up to the root and its descendants (JSON).')
   .argument('<jti>')
   .action(async (jti: string) => {
-    const cfg = config()
-    await withDatabase(cfg, cliLog(cfg), async ({ db }) => {
-      const lineage = await tokenLineage(db, jti, toDate(systemClock.now()))
+    await withServices(readConfig(), async ({ db, clock }) => {
+      const lineage = await tokenLineage(db, jti, toDate(clock.now()))
       return lineage ? print(lineage) : notFound(`token ${jti}`)
     })
   })
@@ -287,14 +263,12 @@ program
     'Prune expired rows now, as the janitor of a running server does (MANDATE_JANITOR__* retention); exits 1 when another process holds the janitor lock or the run fails.',
   )
   .action(async () => {
-    const cfg = config()
-    const log = cliLog(cfg)
-    await withDatabase(cfg, log, async ({ db }) => {
+    await withServices(readConfig(), async ({ db, clock, config, log }) => {
       const result = await runJanitor({
         db,
-        clock: systemClock,
-        settings: cfg.janitor,
-        clockTolerance: cfg.clockTolerance,
+        clock,
+        settings: config.janitor,
+        clockTolerance: config.clockTolerance,
         log,
       })
       print(result)
@@ -309,8 +283,7 @@ program
   .description('Show one decision record with its full chain (JSON).')
   .argument('<decision_id>')
   .action(async (decisionId: string) => {
-    const cfg = config()
-    await withDatabase(cfg, cliLog(cfg), async ({ db }) => {
+    await withServices(readConfig(), async ({ db }) => {
       const decision = await getDecision(db, decisionId)
       return decision ? print(decision) : notFound(`decision ${decisionId}`)
     })

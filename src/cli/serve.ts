@@ -3,12 +3,13 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type App, createApp } from '../app.ts'
 import type { Config } from '../config/schema.ts'
-import { connectDatabase, type Database } from '../db/connect.ts'
+import type { Database } from '../db/connect.ts'
 import { type Listeners, listen } from '../http/listen.ts'
 import { systemClock } from '../lib/clock.ts'
 import { applyDocuments } from '../manifests/apply.ts'
 import { formatFinding } from '../manifests/load.ts'
 import { createLog } from '../observability/log.ts'
+import { openDatabase } from '../services.ts'
 
 export const EX_DATAERR = 65
 
@@ -55,7 +56,7 @@ export async function serve(cfg: Config, options: { apply?: string[] }): Promise
   process.on('SIGINT', onSignal)
 
   try {
-    opening = connectDatabase(cfg, log)
+    opening = openDatabase(cfg, log)
     const database = await opening
     if (stopping.signal.aborted) return
     const started = await createApp(cfg, { log, database })
