@@ -5,7 +5,7 @@ import { isUuid } from '../lib/uuid.ts'
 import { activeTokenSql, type IssuedToken } from '../lineage/tokens.ts'
 import { actorsOf, identityOnly } from '../policy/act-claim.ts'
 import { presentTask } from '../tasks/present.ts'
-import { findTask, listSubtasks, type TaskRow, tokenCounts } from '../tasks/store.ts'
+import { findTask, inTaskTree, listSubtasks, type TaskRow, tokenCounts } from '../tasks/store.ts'
 
 export interface TokenView {
   jti: string
@@ -52,7 +52,7 @@ export async function taskDetail(db: Kysely<DB>, taskId: string, now: Date) {
   if (!task) return undefined
   const [subtasks, tokens, counts] = await Promise.all([
     listSubtasks(db, taskId),
-    tokensWhere(db, now).where(sql<boolean>`t.task_path @> array[${taskId}]::uuid[]`).orderBy('t.issued_at').execute(),
+    tokensWhere(db, now).where(inTaskTree(taskId, 't')).orderBy('t.issued_at').execute(),
     tokenCounts(db, taskId, now),
   ])
   return {

@@ -18,6 +18,7 @@ import { formatFinding } from '../manifests/load.ts'
 import { createLog, type Log } from '../observability/log.ts'
 import { openServices, type Services, type ServicesOptions } from '../services.ts'
 import { completeWithEffects } from '../tasks/complete.ts'
+import { isTaskOutcome } from '../tasks/outcome.ts'
 import { findTask } from '../tasks/store.ts'
 import { enqueueTaskCompleted } from '../tasks/webhooks.ts'
 import { EX_DATAERR, serve } from './serve.ts'
@@ -222,8 +223,8 @@ task
   .option('--outcome <outcome>', 'succeeded, failed or cancelled', 'cancelled')
   .action(async (taskId: string, options: { outcome: string }) => {
     const cfg = readConfig()
-    if (!['succeeded', 'failed', 'cancelled'].includes(options.outcome))
-      throw new Error('--outcome must be succeeded, failed or cancelled')
+    const { outcome } = options
+    if (!isTaskOutcome(outcome)) throw new Error('--outcome must be succeeded, failed or cancelled')
     await withServices(cfg, async (services) => {
       const { db, clock, issuer } = services
       const found = await findTask(db, taskId)
@@ -238,7 +239,7 @@ task
             enqueueTaskCompleted(trx, { clock, ring, issuer }, task, outcome, jtis),
         },
         found,
-        { outcome: options.outcome, now, actor: 'cli', requestId: null },
+        { outcome, now, actor: 'cli', requestId: null },
       )
       print({ task_id: taskId, completed_now: result.completedNow, revoked_tokens: result.revoked })
     })

@@ -29,6 +29,7 @@ import { findResourceByUri, type ResourceRow } from '../resources/store.ts'
 import { taskAccessProblem } from '../tasks/access.ts'
 import { capTask } from '../tasks/cap.ts'
 import { completeWithEffects } from '../tasks/complete.ts'
+import { isTaskOutcome, type TaskOutcome } from '../tasks/outcome.ts'
 import { presentTask } from '../tasks/present.ts'
 import { findTask, insertTask, lockLiveTasks, type TaskRow, tokenCounts } from '../tasks/store.ts'
 
@@ -38,14 +39,13 @@ export interface TasksApiDeps extends TokenDeps {
   dpop: DpopSettings
   log: { info(fields: object, msg: string): void }
   /** Within the completion's transaction: writes the revocation events to push (the outbox). */
-  enqueueCompleted(trx: Kysely<DB>, task: TaskRow, outcome: string, revokedJtis: string[]): Promise<number>
+  enqueueCompleted(trx: Kysely<DB>, task: TaskRow, outcome: TaskOutcome, revokedJtis: string[]): Promise<number>
   /** After the completion committed: deliver the events now, in the background (never awaited). */
   afterCompleted(): void
 }
 
 const invalidRequest = (description: string) => new HttpError('invalid_request', description)
 const invalidToken = () => invalidRequest(TOKEN_INVALID)
-const OUTCOMES = new Set(['succeeded', 'failed', 'cancelled'])
 
 export function tasksApi(deps: TasksApiDeps) {
   return async function tasks(ctx: Context, next: Next): Promise<void> {
@@ -288,7 +288,7 @@ async function complete(
   deps: TasksApiDeps,
 ): Promise<void> {
   const outcome = single(params.outcome, 'outcome') ?? 'succeeded'
-  if (!OUTCOMES.has(outcome)) throw invalidRequest('outcome must be succeeded, failed or cancelled')
+  if (!isTaskOutcome(outcome)) throw invalidRequest('outcome must be succeeded, failed or cancelled')
   const now = deps.clock.now()
   const result = await completeWithEffects(deps, task, {
     outcome,

@@ -4,19 +4,20 @@ import type { Kysely } from 'kysely'
 import { writeAudit } from '../audit/write.ts'
 import type { DB } from '../db/schema.ts'
 import { toDate } from '../lib/clock.ts'
+import type { TaskOutcome } from './outcome.ts'
 import { completeTask, type TaskRow } from './store.ts'
 
 export interface CompletionDeps {
   db: Kysely<DB>
   /** Writes the revocation events of the completion into the outbox, in its transaction. */
-  enqueueCompleted(trx: Kysely<DB>, task: TaskRow, outcome: string, revokedJtis: string[]): Promise<number>
+  enqueueCompleted(trx: Kysely<DB>, task: TaskRow, outcome: TaskOutcome, revokedJtis: string[]): Promise<number>
   log?: { info(fields: object, msg: string): void }
 }
 
 export async function completeWithEffects(
   deps: CompletionDeps,
   task: TaskRow,
-  request: { outcome: string; now: number; actor: string; requestId: string | null },
+  request: { outcome: TaskOutcome; now: number; actor: string; requestId: string | null },
 ): Promise<{ revoked: number; completedNow: boolean }> {
   return deps.db.transaction().execute(async (trx) => {
     const completed = await completeTask(trx, task.task_id, request.outcome, toDate(request.now))

@@ -4,6 +4,7 @@ import { type Kysely, type RawBuilder, type Selectable, sql } from 'kysely'
 import type { DB, TasksTable } from '../db/schema.ts'
 import { isUuid } from '../lib/uuid.ts'
 import { activeTokenSql } from '../lineage/tokens.ts'
+import type { TaskOutcome } from './outcome.ts'
 
 export type TaskRow = Selectable<TasksTable>
 
@@ -28,8 +29,12 @@ export async function isTaskLive(db: Kysely<DB>, task: TaskRow, now: Date): Prom
   return dead === undefined
 }
 
-/** Rows whose task_path holds the task: the task and its whole subtree (GIN index on task_path). */
-export const inTaskTree = (taskId: string): RawBuilder<boolean> => sql<boolean>`task_path @> array[${taskId}]::uuid[]`
+/**
+ * Rows whose task_path holds the task: the task and its whole subtree (GIN index on task_path). The one
+ * task-tree predicate, for tasks and for issued_tokens (`table` names the row when a query has several).
+ */
+export const inTaskTree = (taskId: string, table?: string): RawBuilder<boolean> =>
+  sql<boolean>`${sql.ref(table ? `${table}.task_path` : 'task_path')} @> array[${taskId}]::uuid[]`
 
 /**
  * The one order every lock on tasks rows is taken in, ancestors first: exchanges and subtask creation
@@ -80,7 +85,7 @@ export async function tokenCounts(
 ): Promise<{ issued: number; active: number }> {
   const result = await sql<{ issued: string; active: string }>`
     select count(*) as issued, count(*) filter (where ${activeTokenSql(now)}) as active
-    from issued_tokens t where t.task_path @> array[${taskId}]::uuid[]`.execute(db)
+    from issued_tokens t where ${inTaskTree(taskId, 't')}`.execute(db)
   const row = result.rows[0]
   return { issued: Number(row?.issued ?? 0), active: Number(row?.active ?? 0) }
 }
@@ -92,16 +97,14 @@ export async function tokenCounts(
 export async function completeTask(
   db: Kysely<DB>,
   taskId: string,
-  outcome: string,
+  outcome: TaskOutcome,
   now: Date,
 ): Promise<{ revoked: number; completedNow: boolean; revokedJtis: string[] }> {
   // The whole subtree, in LOCK_ORDER: two completions of nested tasks, or a completion and an exchange,
   // then wait for each other instead of deadlocking.
   await db.selectFrom('tasks').select('task_id').where(inTaskTree(taskId)).orderBy(LOCK_ORDER).forUpdate().execute()
   const active = await sql<{ jti: string }>`
-    select t.jti from issued_tokens t where t.task_path @> array[${taskId}]::uuid[] and ${activeTokenSql(now)}`.execute(
-    db,
-  )
+    select t.jti from issued_tokens t where ${inTaskTree(taskId, 't')} and ${activeTokenSql(now)}`.execute(db)
   const updated = await db
     .updateTable('tasks')
     .set({ completed_at: now, outcome })

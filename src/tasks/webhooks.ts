@@ -9,6 +9,7 @@ import type { KeyRing } from '../keys/ring.ts'
 import { SIGNING_ALG } from '../keys/store.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
 import type { OutboundFetch } from '../outbound/fetch.ts'
+import type { TaskOutcome } from './outcome.ts'
 import { inTaskTree, type TaskRow } from './store.ts'
 
 /** The event type URI of a completed task (RFC 8417 §2.2 `events` member name). */
@@ -35,7 +36,7 @@ export async function enqueueTaskCompleted(
   trx: Kysely<DB>,
   deps: Pick<WebhookDeps, 'clock' | 'ring' | 'issuer'>,
   task: TaskRow,
-  outcome: string,
+  outcome: TaskOutcome,
   revokedJtis: readonly string[],
 ): Promise<number> {
   const tree = await trx.selectFrom('tasks').select(['task_id', 'resources']).where(inTaskTree(task.task_id)).execute()
