@@ -1,5 +1,5 @@
-// The envelope every document shares (apiVersion, kind, metadata, spec), Kubernetes-style, so
-// files in Git, `mandate apply` and (later) the admin API speak one format.
+// The envelope every document shares (apiVersion, kind, metadata, spec), Kubernetes-style, so files
+// in Git and `mandate apply` speak one format.
 import * as z from 'zod'
 
 export const API_VERSION = 'mandate/v1'

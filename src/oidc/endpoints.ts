@@ -1,6 +1,6 @@
 // The oidc-provider endpoints Mandate serves: discovery, JWKS, token, introspection, revocation. Every
-// other one is off until it has a use (they return when people can sign in): an endpoint nobody needs
-// is attack surface, and some write without authentication (GET /session/end stored a session row).
+// other one is off: an endpoint nobody needs is attack surface, and some write without authentication
+// (GET /session/end stored a session row).
 import type { Route } from '../http/routes.ts'
 
 /** Features that add routes, switched off (authorization, resume and logout confirm have no switch). */
