@@ -1,13 +1,18 @@
-// The parameters of a buffered request body, parsed once for the edge checks that run before the
-// endpoints (malformed input, rate-limit keys): form-encoded (repeated names become lists) or JSON.
+// The one reader of request parameters from a body boundedBody received: form-encoded (RFC 6749 style,
+// repeated names become lists) or JSON (strictly: no repeated member names, bounded depth). Parsed once
+// per request, for the edge checks that run before the endpoints (malformed input, rate-limit keys) and
+// for our own endpoints (readParams in body.ts, which refuses what this reports as a problem).
 import type { Context } from 'koa'
 import { bufferedBody } from './bounded-body.ts'
 import { type JsonProblem, parseStrictJson } from './strict-json.ts'
 
+/** Why a body yields no parameters: malformed JSON, JSON that is no object, or another media type. */
+export type BodyProblem = JsonProblem | 'not_object' | 'unsupported_type'
+
 export interface BodyParams {
   params: Record<string, unknown>
-  /** Set when a JSON body is refused as it stands; params is then empty. */
-  problem?: JsonProblem
+  /** Set when the body is refused as it stands; params is then empty. */
+  problem?: BodyProblem
 }
 
 const parsed = new WeakMap<Context, BodyParams>()
@@ -28,16 +33,15 @@ function parse(ctx: Context): BodyParams {
     const json = parseStrictJson(text)
     if (!json.ok) return { params: {}, problem: json.problem }
     const { value } = json
-    return {
-      params:
-        typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {},
-    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      return { params: {}, problem: 'not_object' }
+    return { params: value as Record<string, unknown> }
   }
   if (ctx.is('application/x-www-form-urlencoded')) return { params: formParams(text) }
-  return { params: {} }
+  return { params: {}, problem: 'unsupported_type' }
 }
 
-export function formParams(text: string): Record<string, unknown> {
+function formParams(text: string): Record<string, unknown> {
   const params: Record<string, unknown> = {}
   for (const [name, value] of new URLSearchParams(text)) {
     const previous = params[name]

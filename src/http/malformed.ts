@@ -5,7 +5,9 @@
 import type { Context, Next } from 'koa'
 import { safeDecode } from '../lib/safe-decode.ts'
 import { bodyParams } from './body-params.ts'
+import { renderHttpError } from './errors.ts'
 import { hasNul } from './has-nul.ts'
+import { HttpError } from './http-error.ts'
 import { JSON_PROBLEMS } from './strict-json.ts'
 
 const NUL = 'request parameters must be well-formed text without NUL characters'
@@ -13,17 +15,16 @@ const NUL = 'request parameters must be well-formed text without NUL characters'
 export async function rejectMalformed(ctx: Context, next: Next): Promise<void> {
   const problem = malformation(ctx)
   if (!problem) return next()
-  ctx.status = 400
-  ctx.set('Cache-Control', 'no-store')
-  ctx.body = { error: 'invalid_request', error_description: problem }
+  renderHttpError(ctx, new HttpError('invalid_request', problem))
 }
 
 function malformation(ctx: Context): string | undefined {
   if (hasNul(safeDecode(ctx.path)) || hasNul([...new URLSearchParams(ctx.querystring)].flat())) return NUL
   if (hasNul(basicCredentials(ctx.get('authorization')))) return NUL
   const { params, problem } = bodyParams(ctx)
-  // A body that is not JSON at all is left to the endpoint, which says so in its own words.
-  if (problem && problem !== 'syntax') return JSON_PROBLEMS[problem]
+  // A body that is not JSON at all (or no object, or of another type) is left to the endpoint, which
+  // says so in its own words.
+  if (problem === 'too_deep' || problem === 'duplicate_member') return JSON_PROBLEMS[problem]
   return hasNul(params) ? NUL : undefined
 }
 
