@@ -1,7 +1,6 @@
 // The management listener: liveness (the event loop answers), readiness (database reachable,
 // migrations current, a signing key usable, not shutting down) and Prometheus metrics.
 import Koa from 'koa'
-import type { Route } from '../http/routes.ts'
 import type { Metrics } from './metrics.ts'
 
 export interface Check {
@@ -15,9 +14,10 @@ export interface HealthDeps {
   readiness(): Promise<Check[]>
 }
 
-export const MANAGEMENT_ROUTES: readonly Route[] = ['/health/live', '/health/ready', '/metrics'].map((path) => ({
+/** The management routes, for the listener's route guard (an http/routes.ts Route each). */
+export const MANAGEMENT_ROUTES = ['/health/live', '/health/ready', '/metrics'].map((path) => ({
   path,
-  methods: ['GET'],
+  methods: ['GET'] as const,
 }))
 
 export function managementApp(deps: HealthDeps): Koa {

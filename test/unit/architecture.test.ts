@@ -1,7 +1,29 @@
-// Which files may import which packages. Everything not listed may import only zod, jose, node:*
-// and relative modules. Adding a row is a design decision: review it as one.
+// The shape of src/, enforced: which folder may import which (layers, below), which files may import
+// which packages, and which modules are pure. Changing a row is a design decision: review it as one.
 import { readdirSync, readFileSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
 import { expect, it } from 'vitest'
+
+/**
+ * Folders from the bottom up (docs/architecture.md draws the same): a folder imports only folders of a
+ * lower layer, never one beside or above it, so the import graph has no cycle and the core never
+ * depends on an edge. `.` is the composition root (app.ts, services.ts).
+ */
+const layers: string[][] = [
+  ['lib', 'oauth'], // helpers without domain words; the protocol's own names
+  ['config', 'db'], // settings; the database and its schema
+  ['documents', 'replay', 'lineage', 'audit', 'keys', 'outbound'], // storage and the document base
+  ['clients', 'resources', 'issuers'], // registered parties
+  ['policy', 'dpop'], // policy documents and their pure rules; proofs of possession
+  ['tasks', 'observability'], // the task model; logs, metrics, health
+  ['delegation', 'client-credentials', 'http'], // the one decision of each grant; our HTTP edge plumbing
+  ['decisions'], // decision records (they carry the decision's constraints)
+  ['oidc', 'admin', 'tasks-api', 'janitor'], // edges: oidc-provider wiring, the admin and tasks APIs, jobs
+  ['token-exchange', 'manifests'], // the exchange grant (on oidc-provider); apply (names the admin resource)
+  ['.'], // composition root
+  ['cli'], // the operator commands, built on the composition root
+]
+const layerOf = new Map(layers.flatMap((folders, layer) => folders.map((folder) => [folder, layer] as const)))
 
 const allowed: Array<[files: RegExp, packages: RegExp]> = [
   [/^src\/(oidc\/|app\.ts$|token-exchange\/(grant|issue|denials|refusals|facts)\.ts$)/, /^oidc-provider$/],
@@ -20,6 +42,24 @@ const everywhere = /^(zod|jose)$/
 const sources = readdirSync('src', { recursive: true, encoding: 'utf8' })
   .filter((file) => file.endsWith('.ts'))
   .map((file) => `src/${file}`)
+
+const folderOf = (file: string): string => {
+  const inSrc = relative('src', file)
+  return inSrc.includes('/') ? (inSrc.split('/')[0] as string) : '.'
+}
+
+it('places every folder of src/ in a layer', () => {
+  expect([...new Set(sources.map(folderOf))].filter((folder) => !layerOf.has(folder))).toEqual([])
+})
+
+it.each(sources)('%s imports no folder beside or above its own', (file) => {
+  const own = folderOf(file)
+  // Every relative specifier: `from '…'`, `import '…'` and `import('…')`.
+  const upward = [...readFileSync(file, 'utf8').matchAll(/\b(?:from|import)\s*\(?\s*'(\.[^']*)'/g)]
+    .map((m) => folderOf(join(dirname(file), m[1] as string)))
+    .filter((folder) => folder !== own && !((layerOf.get(folder) ?? Infinity) < (layerOf.get(own) ?? -1)))
+  expect(upward).toEqual([])
+})
 
 it.each(sources)('%s imports only what its layer allows', (file) => {
   const packages = [...readFileSync(file, 'utf8').matchAll(/from '([^'.][^']*)'|import\('([^'.][^']*)'\)/g)]
