@@ -41,10 +41,10 @@ export type DenialReason =
   | 'lifetime.exhausted'
 
 /**
- * What narrowed the outcome, and by what: `by` names an input (`request`, `subject_token`,
- * `actor_token`, `task`, `resource`, `client`, `actor`) or a policy level (`policy:<path>`); `scope`
- * lists what it removed (or, in a refusal, which requested scopes it does not allow), `lifetime` marks
- * the input that set the expiry.
+ * What narrowed the outcome, and by what: `by` names an input (`subject_token`, `actor_token`,
+ * `task`, `resource`, `client`, `actor`: the registered scopes of the actor an intermediary presents) or
+ * a policy level (`policy:<path>`); `scope` lists what it removed (in a refusal, which requested scopes
+ * it does not allow), `lifetime` marks the input that set the expiry.
  */
 export interface Constraint {
   by: string

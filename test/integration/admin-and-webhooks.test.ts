@@ -137,6 +137,8 @@ describe('admin API', () => {
       actor_chain: ['sub-agent', 'agent-one'],
       requested_scope: 'tickets:write',
       granted_scope: null,
+      // The level of the path that does not allow the requested scope.
+      constrained_by: [{ by: 'policy:acme/support/sub-agent', scope: ['tickets:write'] }],
       policy_path: 'acme/support/sub-agent',
       policy_version: 1,
       task_id: task.task_id,

@@ -90,6 +90,8 @@ describe('token exchange: delegation', () => {
       policy_path: 'acme/support/agent-one',
       policy_version: 1,
       policy_versions: { acme: 1, 'acme/support': 1, 'acme/support/agent-one': 1 },
+      // Nothing requested was removed; the bound path's 2 minutes set the lifetime.
+      constrained_by: [{ by: 'policy:acme/support/agent-one', lifetime: true }],
       issued_jti: payload.jti,
     })
   })
@@ -135,6 +137,21 @@ describe('token exchange: delegation', () => {
   it('grants everything the bounds allow when no scope is requested', async () => {
     const response = await exchange(server.url, 'agent-one', { subject_token: await aliceToken(), resource: tickets })
     expect(await response.json()).toMatchObject({ scope: 'tickets:read tickets:write' })
+  })
+
+  it('records what narrowed a grant: the policy level that removed a scope, the input that set the lifetime', async () => {
+    const one = await exchanged(server.url, 'agent-one', { subject_token: await aliceToken(), resource: tickets })
+    const response = await exchange(server.url, 'sub-agent', { subject_token: one, resource: tickets })
+    expect(await response.json()).toMatchObject({ scope: 'tickets:read' })
+    expect(await decision(response.headers.get('x-decision-id'))).toMatchObject({
+      result: 'allow',
+      granted_scope: ['tickets:read'],
+      constrained_by: [
+        { by: 'policy:acme/support/sub-agent', scope: ['tickets:write'] },
+        // The agent's token ends within 2 minutes, before the 5 minutes of the resource.
+        { by: 'subject_token', lifetime: true },
+      ],
+    })
   })
 })
 
