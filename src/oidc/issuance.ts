@@ -3,7 +3,7 @@
 // The row can only be built in the jwt customizer, which sees the final jti, iat and exp; the grant
 // knows the rest. They meet here, in a one-shot channel per token: mintAccessToken opens it, the
 // customizer takes it (takeIssuance) and reports the row written; nothing is stashed on provider
-// objects. See docs/decisions/0005-issuance-channel.md.
+// objects. See docs/decisions/0005-issuance-through-a-one-shot-channel.md.
 import type { AccessToken, ClientCredentials, KoaContextWithOIDC } from 'oidc-provider'
 import { SIGNING_ALG } from '../keys/store.ts'
 import type { IssuedTokenWrite } from '../lineage/tokens.ts'

@@ -52,7 +52,7 @@ const own = (holder: string, over: Partial<NonNullable<ExchangeFacts['actor']>> 
   ...over,
 })
 
-describe('evaluatePolicy', () => {
+describe('decideExchange', () => {
   it('allows, narrows to every bound, and nests the client as the current actor', () => {
     expect(evaluatePolicy(policy(), facts({ requestedScope: ['a'] }))).toEqual({
       allow: true,
@@ -316,7 +316,128 @@ describe('evaluatePolicy', () => {
   })
 })
 
-describe('evaluatePolicy: whose token, and an honest chain', () => {
+describe('decideExchange: the client, the task and the lineage', () => {
+  const taskOf = (over: Partial<NonNullable<TaskFacts['task']>>, facts: Partial<TaskFacts> = {}): TaskFacts => ({
+    ...task(['a', 'b'], 5_000),
+    ...facts,
+    task: { ...(task(['a', 'b'], 5_000).task as NonNullable<TaskFacts['task']>), ...over },
+  })
+  const lineage = (over: { ancestors?: string[]; task_path?: string[] } = {}) => ({
+    jti: 'parent',
+    ancestors: [],
+    depends_on: [],
+    task_path: [],
+    client_id: 'alice-app',
+    parties: ['alice-app'],
+    ...over,
+  })
+
+  it.each([
+    ['the client is public', facts({ confidential: false }), 'client.not_confidential', undefined],
+    [
+      'the task is unknown',
+      facts({ task: { id: 't9', live: false, listedActors: [] } }),
+      'task.invalid',
+      'task t9 is unknown, completed or expired',
+    ],
+    [
+      'the task (or one above it) has ended',
+      facts({ task: { ...task(['a'], 5_000), live: false } }),
+      'task.invalid',
+      'task t1 is unknown, completed or expired',
+    ],
+    [
+      'the subject is not the task delegator',
+      facts({ task: taskOf({ delegator: 'bob' }) }),
+      'task.invalid',
+      'the subject is not the task delegator',
+    ],
+    [
+      'the delegator is of another issuer',
+      facts({ task: taskOf({ delegator_issuer: 'idp' }) }),
+      'task.invalid',
+      'the subject is not the task delegator',
+    ],
+    [
+      'another client works on the task without being a listed sub-agent',
+      facts({ task: taskOf({ client_id: 'other' }), subject: { ...facts().subject, act: { sub: 'other' } } }),
+      'task.invalid',
+      'agent is neither the task agent nor a sub-agent it delegated to',
+    ],
+    [
+      'a listed sub-agent works from a token its agent did not delegate',
+      facts({ task: taskOf({ client_id: 'other' }, { listedActors: ['agent'] }) }),
+      'task.invalid',
+      'agent is neither the task agent nor a sub-agent it delegated to',
+    ],
+    [
+      'a target is outside the task',
+      facts({ task: taskOf({ resources: ['https://elsewhere.test'] }) }),
+      'target.not_in_task',
+      'https://api.test',
+    ],
+    ['the path requires a task and none is named', facts(), 'request.task_required', undefined],
+    [
+      'more than 32 tokens stand behind the new one',
+      facts({
+        subject: {
+          ...facts().subject,
+          lineage: lineage({ ancestors: Array.from({ length: 32 }, (_, i) => `a${i}`) }),
+        },
+      }),
+      'delegation.too_deep',
+      '33 tokens behind it',
+    ],
+  ] as const)('denies when %s', (name, f, reason, detail) => {
+    const p = name.includes('requires a task') ? policy({ task: { required: true } }) : policy()
+    const decision = evaluatePolicy(p, f)
+    expect(decision).toEqual({ allow: false, reason, ...(detail ? { detail } : {}) })
+  })
+
+  it('lets a listed sub-agent work on the task from a token the agent delegated', () => {
+    const f = facts({
+      task: taskOf({ client_id: 'other' }, { listedActors: ['agent'] }),
+      subject: { ...facts().subject, act: { sub: 'other' } },
+    })
+    expect(evaluatePolicy(policy(), f)).toMatchObject({ allow: true, act: { sub: 'agent', act: { sub: 'other' } } })
+  })
+
+  it('lets the task cap scope and lifetime, names it, and carries its path into the dependencies', () => {
+    const f = facts({
+      task: taskOf({ scope: ['a'], expiresAt: 1_050, task_path: ['root', 't1'] }),
+      subject: { ...facts().subject, lineage: lineage({ ancestors: ['grand'], task_path: ['root'] }) },
+    })
+    expect(evaluatePolicy(policy(), f)).toEqual({
+      allow: true,
+      reason: 'allowed',
+      scope: ['a'],
+      act: { sub: 'agent' },
+      expiresAt: 1_050,
+      lifetime: 50,
+      constrainedBy: [
+        { by: 'policy:acme/p', scope: ['c'] },
+        { by: 'task', scope: ['b'] },
+        { by: 'task', lifetime: true },
+      ],
+      dependencies: { dependsOn: [], taskPath: ['root', 't1'], size: 2 },
+      parties: ['agent', 'alice-app'],
+    })
+  })
+
+  it('says which bound refused a requested scope', () => {
+    expect(evaluatePolicy(policy(), facts({ requestedScope: ['a', 'c'], clientScopes: ['b'] }))).toEqual({
+      allow: false,
+      reason: 'scope.not_allowed',
+      detail: 'a c',
+      constrainedBy: [
+        { by: 'policy:acme/p', scope: ['c'] },
+        { by: 'client', scope: ['a'] },
+      ],
+    })
+  })
+})
+
+describe('decideExchange: whose token, and an honest chain', () => {
   it("lets a listed actor in the subject's chain hold it: a sub-agent works from its agent's token", () => {
     const subject = { ...facts().subject, holder: 'first', act: { sub: 'first' } }
     expect(evaluatePolicy(policy({ actors: ['agent', 'first'] }), facts({ subject }))).toMatchObject({

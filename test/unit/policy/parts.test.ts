@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { actorsOf, depthOf, identityOnly, inNamespace, nestAct, ourActorsOf } from '../../../src/policy/act-claim.ts'
-import { narrowScope } from '../../../src/policy/narrow-scope.ts'
+import { narrowScope, narrowScopeBy } from '../../../src/policy/narrow-scope.ts'
 import { ancestorsOf } from '../../../src/policy/schema.ts'
 import { parseParams } from '../../../src/token-exchange/params.ts'
 
@@ -15,6 +15,36 @@ describe('narrowScope', () => {
     ['duplicates collapse', ['a', 'a'], [['a']], ['a']],
   ] as const)('%s', (_, requested, bounds, expected) => {
     expect(narrowScope(requested, bounds)).toEqual(expected)
+  })
+})
+
+describe('narrowScopeBy', () => {
+  const bounds = [
+    { by: 'subject_token', scopes: ['a', 'b', 'c'] },
+    { by: 'policy:acme', scopes: undefined },
+    { by: 'policy:acme/p', scopes: ['a', 'b'] },
+    { by: 'resource', scopes: ['a', 'x'] },
+  ]
+  it('names what each bound removed when nothing is requested', () => {
+    expect(narrowScopeBy(undefined, bounds)).toEqual({
+      scope: ['a'],
+      removed: [
+        { by: 'policy:acme/p', scopes: ['c'] },
+        { by: 'resource', scopes: ['b'] },
+      ],
+    })
+  })
+  it('names the bounds that refuse a request, each with the scopes it does not allow', () => {
+    expect(narrowScopeBy(['a', 'b', 'z'], bounds)).toEqual({
+      scope: undefined,
+      removed: [
+        { by: 'subject_token', scopes: ['z'] },
+        { by: 'resource', scopes: ['b'] },
+      ],
+    })
+  })
+  it('grants a request inside every bound whole, with nothing removed', () => {
+    expect(narrowScopeBy(['a'], bounds)).toEqual({ scope: ['a'], removed: [] })
   })
 })
 
