@@ -11,20 +11,20 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { applyDocuments } from '../../src/manifests/apply.ts'
 import { TOKEN_INVALID } from '../../src/token-exchange/denials.ts'
 import { clientAssertion, JWT_BEARER } from '../support/client-assertion.ts'
-import { rowCount, useDatabase } from '../support/database.ts'
+import { useDatabase } from '../support/database.ts'
 import { personToken } from '../support/idp.ts'
 import {
   ACCESS_TOKEN,
   accessToken,
   exchange,
   exchanged,
-  expectRejection,
   introspect,
   jtiOf,
   post,
   TOKEN_EXCHANGE,
-  tasksCall,
 } from '../support/oauth.ts'
+import { expectRefused } from '../support/refusals.ts'
+import { clientCredentialsRequest, taskRequest } from '../support/requests.ts'
 import { TEST_APPLY, useServer } from '../support/server.ts'
 
 const t = useDatabase()
@@ -100,41 +100,6 @@ const exchangeAs = (clientId: string, params: Record<string, string | string[] |
     { clientId, secret: secrets[clientId] as string },
   )
 
-const count = (table: 'issued_tokens' | 'decisions' | 'tasks' | 'audit_events') => rowCount(t.db, table)
-
-/** An exchange refusal: the whole body, no token, no task, and exactly one decision record with the reason. */
-async function expectExchangeDenied(
-  send: () => Promise<Response>,
-  expected: { status: number; error: string; error_description: string },
-  reason: string,
-) {
-  const [issued, decisions, tasks] = [await count('issued_tokens'), await count('decisions'), await count('tasks')]
-  const response = await send()
-  const decisionId = response.headers.get('x-decision-id')
-  await expectRejection(response, expected)
-  expect([await count('issued_tokens'), await count('decisions'), await count('tasks')]).toEqual([
-    issued,
-    decisions + 1,
-    tasks,
-  ])
-  const record = await t.db
-    .selectFrom('decisions')
-    .select(['result', 'reason', 'issued_jti'])
-    .where('decision_id', '=', decisionId as string)
-    .executeTakeFirstOrThrow()
-  expect(record).toEqual({ result: 'deny', reason, issued_jti: null })
-}
-
-/** A tasks API refusal: the whole body, and nothing written at all. */
-async function expectTaskRefused(
-  send: () => Promise<Response>,
-  expected: { status: number; error: string; error_description: string },
-) {
-  const before = [await count('tasks'), await count('issued_tokens'), await count('audit_events')]
-  await expectRejection(await send(), expected)
-  expect([await count('tasks'), await count('issued_tokens'), await count('audit_events')]).toEqual(before)
-}
-
 const alice = (scope = 'tickets:read tickets:write') => accessToken(server.url, 'alice-app', { scope })
 
 beforeAll(async () => {
@@ -146,10 +111,10 @@ beforeAll(async () => {
 describe("a client's registered scopes cap every grant", () => {
   it('refuses an exchange asking beyond them, and grants only within them by default', async () => {
     const subject = await alice()
-    await expectExchangeDenied(
+    await expectRefused(
+      t.db,
       () => exchangeAs('narrow-agent', { subject_token: subject, resource: tickets, scope: 'tickets:write' }),
-      invalidScope,
-      'scope.not_allowed',
+      { ...invalidScope, reason: 'scope.not_allowed' },
     )
     const response = await exchangeAs('narrow-agent', { subject_token: subject, resource: tickets })
     expect(response.status).toBe(200)
@@ -179,29 +144,23 @@ describe("a client's registered scopes cap every grant", () => {
       scope: 'mandate:admin',
     })
     for (const scope of ['mandate:admin', undefined]) {
-      await expectExchangeDenied(
+      await expectRefused(
+        t.db,
         () => exchange(server.url, 'agent-one', { subject_token: adminToken, resource: 'urn:mandate:admin', scope }),
-        invalidScope,
-        'scope.not_allowed',
+        { ...invalidScope, reason: 'scope.not_allowed' },
       )
     }
   })
 
   it('refuses a task asking beyond them', async () => {
     const subject = await personToken()
-    await expectTaskRefused(
-      () =>
-        post(
-          `${server.url}/tasks`,
-          {
-            subject_token: subject,
-            subject_token_type: ACCESS_TOKEN,
-            purpose: 'write tickets',
-            resource: tickets,
-            scope: 'tickets:write',
-          },
-          { clientId: 'narrow-agent', secret: secrets['narrow-agent'] as string },
-        ),
+    await expectRefused(
+      t.db,
+      await taskRequest(server.url, {
+        client: 'narrow-agent',
+        secret: secrets['narrow-agent'] as string,
+        params: { subject_token: subject, purpose: 'write tickets', scope: 'tickets:write' },
+      }),
       invalidScope,
     )
   })
@@ -210,11 +169,10 @@ describe("a client's registered scopes cap every grant", () => {
 describe('whose token the subject is', () => {
   it("refuses another client's own token (a service's client_credentials token)", async () => {
     const service = await accessToken(server.url, 'agent-two', { scope: 'tickets:read' })
-    await expectExchangeDenied(
-      () => exchange(server.url, 'agent-one', { subject_token: service, resource: tickets }),
-      invalidToken,
-      'subject_token.holder_not_allowed',
-    )
+    await expectRefused(t.db, () => exchange(server.url, 'agent-one', { subject_token: service, resource: tickets }), {
+      ...invalidToken,
+      reason: 'subject_token.holder_not_allowed',
+    })
   })
 
   it("refuses another agent's impersonation token, whose holder is in no chain", async () => {
@@ -223,10 +181,10 @@ describe('whose token the subject is', () => {
       resource: tickets,
     })
     expect(decodeJwt(impersonation).act).toBeUndefined()
-    await expectExchangeDenied(
+    await expectRefused(
+      t.db,
       () => exchange(server.url, 'agent-one', { subject_token: impersonation, resource: tickets }),
-      invalidToken,
-      'subject_token.holder_not_allowed',
+      { ...invalidToken, reason: 'subject_token.holder_not_allowed' },
     )
   })
 
@@ -254,16 +212,7 @@ describe('whose token the subject is', () => {
 
   it("refuses a task created from another client's token", async () => {
     const service = await accessToken(server.url, 'agent-two', { scope: 'tickets:read' })
-    await expectTaskRefused(
-      () =>
-        tasksCall(server.url, 'agent-one', '/tasks', {
-          subject_token: service,
-          subject_token_type: ACCESS_TOKEN,
-          purpose: 'p',
-          resource: tickets,
-        }),
-      invalidToken,
-    )
+    await expectRefused(t.db, await taskRequest(server.url, { params: { subject_token: service } }), invalidToken)
   })
 })
 
@@ -274,7 +223,8 @@ describe('chains stay honest', () => {
       resource: tickets,
     })
     const alices = await personToken({ scope: 'tickets:read' })
-    await expectExchangeDenied(
+    await expectRefused(
+      t.db,
       () =>
         exchange(server.url, 'agent-one', {
           subject_token: alices,
@@ -283,8 +233,7 @@ describe('chains stay honest', () => {
           resource: tickets,
           scope: 'tickets:read',
         }),
-      invalidToken,
-      'delegation.chain_spliced',
+      { ...invalidToken, reason: 'delegation.chain_spliced' },
     )
   })
 
@@ -294,7 +243,8 @@ describe('chains stay honest', () => {
       subject_token: await alice('tickets:read'),
       resource: tickets,
     })
-    await expectExchangeDenied(
+    await expectRefused(
+      t.db,
       () =>
         exchange(server.url, 'agent-one', {
           subject_token: own,
@@ -302,8 +252,7 @@ describe('chains stay honest', () => {
           actor_token_type: ACCESS_TOKEN,
           resource: tickets,
         }),
-      invalidToken,
-      'delegation.roles_swapped',
+      { ...invalidToken, reason: 'delegation.roles_swapped' },
     )
   })
 
@@ -313,10 +262,10 @@ describe('chains stay honest', () => {
       resource: tickets,
     })
     const two = await exchanged(server.url, 'sub-agent', { subject_token: one, resource: tickets })
-    await expectExchangeDenied(
+    await expectRefused(
+      t.db,
       () => exchange(server.url, 'agent-one', { subject_token: two, resource: tickets, scope: 'tickets:read' }),
-      invalidToken,
-      'delegation.cycle',
+      { ...invalidToken, reason: 'delegation.cycle' },
     )
   })
 })
@@ -324,10 +273,10 @@ describe('chains stay honest', () => {
 describe("trusted issuers' tokens", () => {
   it('refuses a token that lives longer than the configured maximum (24 h by default)', async () => {
     const longLived = await personToken({ scope: 'tickets:read', expiresIn: 25 * 3600 })
-    await expectExchangeDenied(
+    await expectRefused(
+      t.db,
       () => exchange(server.url, 'agent-one', { subject_token: longLived, resource: tickets }),
-      invalidToken,
-      'subject_token.invalid',
+      { ...invalidToken, reason: 'subject_token.invalid' },
     )
     const dayLong = await personToken({ scope: 'tickets:read', expiresIn: 23 * 3600 })
     expect((await exchange(server.url, 'agent-one', { subject_token: dayLong, resource: tickets })).status).toBe(200)
@@ -335,30 +284,19 @@ describe("trusted issuers' tokens", () => {
 
   it('refuses a token issued in the future beyond the clock tolerance', async () => {
     const future = await personToken({ scope: 'tickets:read', iat: Math.floor(Date.now() / 1000) + 120 })
-    await expectExchangeDenied(
-      () => exchange(server.url, 'agent-one', { subject_token: future, resource: tickets }),
-      invalidToken,
-      'subject_token.invalid',
-    )
+    await expectRefused(t.db, () => exchange(server.url, 'agent-one', { subject_token: future, resource: tickets }), {
+      ...invalidToken,
+      reason: 'subject_token.invalid',
+    })
   })
 
   it('grants nothing for a token without a scope claim, unless its Issuer document says so', async () => {
     const unscoped = await personToken({ noScope: true })
-    await expectExchangeDenied(
-      () => exchange(server.url, 'agent-one', { subject_token: unscoped, resource: tickets }),
-      invalidScope,
-      'scope.not_allowed',
-    )
-    await expectTaskRefused(
-      () =>
-        tasksCall(server.url, 'agent-one', '/tasks', {
-          subject_token: unscoped,
-          subject_token_type: ACCESS_TOKEN,
-          purpose: 'p',
-          resource: tickets,
-        }),
-      invalidScope,
-    )
+    await expectRefused(t.db, () => exchange(server.url, 'agent-one', { subject_token: unscoped, resource: tickets }), {
+      ...invalidScope,
+      reason: 'scope.not_allowed',
+    })
+    await expectRefused(t.db, await taskRequest(server.url, { params: { subject_token: unscoped } }), invalidScope)
     // Same key and subject, but from ceiling-idp, whose document grants its unscoped tokens the path's ceiling.
     const fromCeiling = await personToken({ noScope: true, iss: 'https://ceiling-idp.test' })
     const response = await exchangeAs('issuer-agent', { subject_token: fromCeiling, resource: tickets })
@@ -373,11 +311,10 @@ describe("a trusted issuer's chain", () => {
     // The IdP says agent-one acted: that is the IdP's agent-one, so sub-agent's path (which lists our
     // agent-one) refuses it, and the issued chain would say whose it is.
     const person = await personToken({ scope: 'tickets:read', claims: { act: { sub: 'agent-one' } } })
-    await expectExchangeDenied(
-      () => exchange(server.url, 'sub-agent', { subject_token: person, resource: tickets }),
-      invalidToken,
-      'delegation.actor_not_allowed',
-    )
+    await expectRefused(t.db, () => exchange(server.url, 'sub-agent', { subject_token: person, resource: tickets }), {
+      ...invalidToken,
+      reason: 'delegation.actor_not_allowed',
+    })
     // Where no actors are listed, it is carried with its issuer.
     const response = await exchangeAs('issuer-agent', { subject_token: person, resource: tickets })
     const { access_token } = (await response.json()) as { access_token: string }
@@ -393,11 +330,10 @@ describe("a trusted issuer's chain", () => {
       scope: 'tickets:read',
       claims: { cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' } },
     })
-    await expectExchangeDenied(
-      () => exchange(server.url, 'agent-one', { subject_token: bound, resource: tickets }),
-      invalidToken,
-      'subject_token.key_not_proven',
-    )
+    await expectRefused(t.db, () => exchange(server.url, 'agent-one', { subject_token: bound, resource: tickets }), {
+      ...invalidToken,
+      reason: 'subject_token.key_not_proven',
+    })
   })
 })
 
@@ -405,28 +341,25 @@ describe('client assertions issued in the future', () => {
   const future = () => ({ iat: Math.floor(Date.now() / 1000) + 120 })
 
   it('are refused at the token endpoint and at the tasks API', async () => {
-    const before = await count('issued_tokens')
-    await expectRejection(
-      await post(`${server.url}/token`, {
-        grant_type: 'client_credentials',
-        resource: tickets,
-        client_assertion_type: JWT_BEARER,
-        client_assertion: await clientAssertion(server.issuer, undefined, future()),
-      }),
+    const assertion = async () => ({
+      client_assertion_type: JWT_BEARER,
+      client_assertion: await clientAssertion(server.issuer, undefined, future()),
+    })
+    await expectRefused(
+      t.db,
+      await clientCredentialsRequest(server.url, { client: null, params: await assertion() }),
       invalidClient,
     )
-    expect(await count('issued_tokens')).toBe(before)
-    await expectTaskRefused(
-      async () =>
-        post(`${server.url}/tasks`, {
+    await expectRefused(
+      t.db,
+      await taskRequest(server.url, {
+        client: null,
+        params: {
           client_id: 'jwt-agent',
-          client_assertion_type: JWT_BEARER,
-          client_assertion: await clientAssertion(server.issuer, undefined, future()),
+          ...(await assertion()),
           subject_token: await personToken({ scope: 'tickets:read' }),
-          subject_token_type: ACCESS_TOKEN,
-          purpose: 'p',
-          resource: tickets,
-        }),
+        },
+      }),
       invalidClient,
     )
   })

@@ -2,6 +2,8 @@ import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, type JSONWebKeySet
 import { describe, expect, it } from 'vitest'
 import { counts, useDatabase } from '../support/database.ts'
 import { accessToken, clientCredentials, expectRejection, jtiOf, post } from '../support/oauth.ts'
+import { expectRefused, type Refusal, titled } from '../support/refusals.ts'
+import { clientCredentialsRequest } from '../support/requests.ts'
 import { useServer } from '../support/server.ts'
 
 const t = useDatabase()
@@ -134,98 +136,80 @@ describe('client_credentials with RFC 8707 resource', () => {
   })
 
   describe('refusals change nothing', () => {
-    const cases: Array<[string, () => Promise<Response>, number, string, string]> = [
-      [
-        'a wrong secret',
-        () => clientCredentials(server.url, 'agent-one', { resource: tickets }, 'not-the-secret-of-agent-one'),
-        401,
-        'invalid_client',
-        'client authentication failed',
-      ],
-      [
-        'an unknown client',
-        () => clientCredentials(server.url, 'nobody', { resource: tickets }, 'whatever-secret-12345'),
-        401,
-        'invalid_client',
-        'client authentication failed',
-      ],
-      [
-        'a client not registered for the grant',
-        () => clientCredentials(server.url, 'exchange-only', { resource: tickets }),
-        400,
-        'unauthorized_client',
-        'the client is not allowed to use this grant type',
-      ],
-      [
-        'no client authentication at all',
-        () => post(`${server.url}/token`, { grant_type: 'client_credentials', resource: tickets }),
-        401,
-        'invalid_client',
-        'client authentication failed',
-      ],
-      [
-        'an unknown resource',
-        () => clientCredentials(server.url, 'agent-one', { resource: 'https://unknown.test/' }),
-        400,
-        'invalid_target',
-        'the resource is missing, unknown or not allowed for this client',
-      ],
-      [
-        'no resource',
-        () => clientCredentials(server.url, 'agent-one', {}),
-        400,
-        'invalid_target',
-        'the resource is missing, unknown or not allowed for this client',
-      ],
-      [
-        'a scope outside the client catalogue',
-        () => clientCredentials(server.url, 'agent-two', { resource: tickets, scope: 'tickets:read tickets:write' }),
-        400,
-        'invalid_scope',
-        'the requested scope is not allowed',
-      ],
-      [
-        'a scope outside the resource catalogue',
-        () => clientCredentials(server.url, 'agent-one', { resource: tickets, scope: 'other:read' }),
-        400,
-        'invalid_scope',
-        'the requested scope is not allowed',
-      ],
-      [
-        'no scope when the client shares none with the resource (an empty default)',
-        () => clientCredentials(server.url, 'service-only', { resource: tickets }),
-        400,
-        'invalid_scope',
-        'the requested scope is not allowed',
-      ],
-      [
-        'no scope, the same resource twice, and an empty default (merged into one resource, still refused)',
-        () => clientCredentials(server.url, 'service-only', { resource: [tickets, tickets] }),
-        400,
-        'invalid_scope',
-        'the requested scope is not allowed',
-      ],
-      [
-        'two resources',
-        () => clientCredentials(server.url, 'agent-one', { resource: [tickets, 'https://other.test/api'] }),
-        400,
-        'invalid_target',
-        'only a single resource indicator value is supported for this grant type',
-      ],
-      [
-        'a repeated scope parameter',
-        () =>
-          clientCredentials(server.url, 'agent-one', { resource: tickets, scope: ['tickets:read', 'tickets:read'] }),
-        400,
-        'invalid_request',
-        "'scope' parameter must not be provided twice",
-      ],
+    const unauthenticated = { status: 401, error: 'invalid_client', error_description: 'client authentication failed' }
+    const invalidTarget = {
+      status: 400,
+      error: 'invalid_target',
+      error_description: 'the resource is missing, unknown or not allowed for this client',
+    }
+    const invalidScope = {
+      status: 400,
+      error: 'invalid_scope',
+      error_description: 'the requested scope is not allowed',
+    }
+    const refusals: Refusal[] = [
+      { name: 'a wrong secret', overrides: { secret: 'not-the-secret-of-agent-one' }, expected: unauthenticated },
+      {
+        name: 'an unknown client',
+        overrides: { client: 'nobody', secret: 'whatever-secret-12345' },
+        expected: unauthenticated,
+      },
+      {
+        name: 'a client not registered for the grant',
+        overrides: { client: 'exchange-only' },
+        expected: {
+          status: 400,
+          error: 'unauthorized_client',
+          error_description: 'the client is not allowed to use this grant type',
+        },
+      },
+      { name: 'no client authentication at all', overrides: { client: null }, expected: unauthenticated },
+      {
+        name: 'an unknown resource',
+        overrides: { params: { resource: 'https://unknown.test/' } },
+        expected: invalidTarget,
+      },
+      { name: 'no resource', overrides: { params: { resource: undefined } }, expected: invalidTarget },
+      {
+        name: 'a scope outside the client catalogue',
+        overrides: { client: 'agent-two', params: { scope: 'tickets:read tickets:write' } },
+        expected: invalidScope,
+      },
+      {
+        name: 'a scope outside the resource catalogue',
+        overrides: { params: { scope: 'other:read' } },
+        expected: invalidScope,
+      },
+      {
+        name: 'no scope when the client shares none with the resource (an empty default)',
+        overrides: { client: 'service-only' },
+        expected: invalidScope,
+      },
+      {
+        name: 'no scope, the same resource twice, and an empty default (merged into one resource, still refused)',
+        overrides: { client: 'service-only', params: { resource: [tickets, tickets] } },
+        expected: invalidScope,
+      },
+      {
+        name: 'two resources',
+        overrides: { params: { resource: [tickets, 'https://other.test/api'] } },
+        expected: {
+          ...invalidTarget,
+          error_description: 'only a single resource indicator value is supported for this grant type',
+        },
+      },
+      {
+        name: 'a repeated scope parameter',
+        overrides: { params: { scope: ['tickets:read', 'tickets:read'] } },
+        expected: {
+          status: 400,
+          error: 'invalid_request',
+          error_description: "'scope' parameter must not be provided twice",
+        },
+      },
     ]
-    it.each(cases)('refuses %s', async (_, send, status, error, error_description) => {
-      const before = await counts(t.db)
-      const response = await send()
-      await expectRejection(response, { status, error, error_description })
-      expect(await counts(t.db)).toEqual(before)
+    it.each(titled(refusals))('refuses %s', async (_, { overrides, expected }) => {
+      await expectRefused(t.db, await clientCredentialsRequest(server.url, overrides), expected)
     })
 
     it('answers 401 with a Basic challenge when client authentication fails', async () => {

@@ -13,16 +13,8 @@ import { TOKEN_INVALID } from '../../src/token-exchange/denials.ts'
 import { rowCount, useDatabase } from '../support/database.ts'
 import { type DpopKey, dpopKey } from '../support/dpop.ts'
 import { personToken } from '../support/idp.ts'
-import {
-  ACCESS_TOKEN,
-  basic,
-  expectRejection,
-  form,
-  introspect,
-  jtiOf,
-  secrets,
-  TOKEN_EXCHANGE,
-} from '../support/oauth.ts'
+import { ACCESS_TOKEN, basic, form, introspect, jtiOf, secrets, TOKEN_EXCHANGE } from '../support/oauth.ts'
+import { expectRefused } from '../support/refusals.ts'
 import { TEST_APPLY, useServer } from '../support/server.ts'
 
 const t = useDatabase()
@@ -128,23 +120,6 @@ async function boundExchange(clientId: string, key: DpopKey, subject: string) {
   return body
 }
 
-const count = (table: 'issued_tokens' | 'decisions' | 'tasks') => rowCount(t.db, table)
-
-/** A refused exchange: the whole body, no token, and one decision record with the reason. */
-async function expectRefused(send: () => Promise<Response>, expected: typeof invalidToken, reason: string) {
-  const [issued, decisions] = [await count('issued_tokens'), await count('decisions')]
-  const response = await send()
-  const decisionId = response.headers.get('x-decision-id')
-  await expectRejection(response, expected)
-  expect([await count('issued_tokens'), await count('decisions')]).toEqual([issued, decisions + 1])
-  const record = await t.db
-    .selectFrom('decisions')
-    .select(['result', 'reason'])
-    .where('decision_id', '=', decisionId as string)
-    .executeTakeFirstOrThrow()
-  expect(record).toEqual({ result: 'deny', reason })
-}
-
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mandate-dpop-'))
   writeFileSync(join(dir, 'documents.yaml'), documents)
@@ -194,16 +169,15 @@ describe('DPoP-bound tokens', () => {
     const key = await dpopKey()
     const { access_token: bound } = await boundExchange('agent-one', key, await personToken({ scope: 'tickets:read' }))
     // sub-agent may work from agent-one's tokens, but it cannot prove agent-one's key.
-    await expectRefused(
-      () => call(server.url, '/token', 'sub-agent', exchangeParams(bound)),
-      invalidToken,
-      'subject_token.key_not_proven',
-    )
+    await expectRefused(t.db, () => call(server.url, '/token', 'sub-agent', exchangeParams(bound)), {
+      ...invalidToken,
+      reason: 'subject_token.key_not_proven',
+    })
     const other = await dpopKey()
     await expectRefused(
+      t.db,
       async () => call(server.url, '/token', 'sub-agent', exchangeParams(bound), await other.proof('POST', tokenUrl())),
-      invalidToken,
-      'subject_token.key_not_proven',
+      { ...invalidToken, reason: 'subject_token.key_not_proven' },
     )
     // The holder, proving its key, narrows its own token again: still bound, to the same key.
     const again = await boundExchange('agent-one', key, bound)
@@ -215,6 +189,7 @@ describe('DPoP-bound tokens', () => {
     const { access_token: actor } = await boundClientCredentials('agent-one', key)
     const subject = await personToken({ scope: 'tickets:read' })
     await expectRefused(
+      t.db,
       () =>
         call(
           server.url,
@@ -222,8 +197,7 @@ describe('DPoP-bound tokens', () => {
           'agent-one',
           exchangeParams(subject, { actor_token: actor, actor_token_type: ACCESS_TOKEN }),
         ),
-      invalidToken,
-      'actor_token.key_not_proven',
+      { ...invalidToken, reason: 'actor_token.key_not_proven' },
     )
     const response = await call(
       server.url,
@@ -239,19 +213,9 @@ describe('DPoP-bound tokens', () => {
     const key = await dpopKey()
     const { access_token: bound } = await boundExchange('agent-one', key, await personToken({ scope: 'tickets:read' }))
     const params = { subject_token: bound, subject_token_type: ACCESS_TOKEN, purpose: 'p', resource: tickets }
-    const tasks = await count('tasks')
-    await expectRejection(await call(server.url, '/tasks', 'agent-one', params), invalidToken)
-    await expectRejection(
-      await call(
-        server.url,
-        '/tasks',
-        'agent-one',
-        params,
-        await (await dpopKey()).proof('POST', `${server.url}/tasks`),
-      ),
-      invalidToken,
-    )
-    expect(await count('tasks')).toBe(tasks)
+    await expectRefused(t.db, () => call(server.url, '/tasks', 'agent-one', params), invalidToken)
+    const otherProof = await (await dpopKey()).proof('POST', `${server.url}/tasks`)
+    await expectRefused(t.db, () => call(server.url, '/tasks', 'agent-one', params, otherProof), invalidToken)
     const created = await call(
       server.url,
       '/tasks',
@@ -309,11 +273,10 @@ describe('DPoP proofs', () => {
     const proof = await key.proof('POST', tokenUrl())
     const subject = await personToken({ scope: 'tickets:read' })
     expect((await call(server.url, '/token', 'agent-one', exchangeParams(subject), proof)).status).toBe(200)
-    await expectRefused(
-      () => call(server.url, '/token', 'agent-one', exchangeParams(subject), proof),
-      proofInvalid,
-      'request.dpop_invalid',
-    )
+    await expectRefused(t.db, () => call(server.url, '/token', 'agent-one', exchangeParams(subject), proof), {
+      ...proofInvalid,
+      reason: 'request.dpop_invalid',
+    })
     const ccProof = await key.proof('POST', tokenUrl())
     const cc = { grant_type: 'client_credentials', resource: tickets, scope: 'tickets:read' }
     expect((await call(server.url, '/token', 'agent-one', cc, ccProof)).status).toBe(200)
@@ -340,9 +303,9 @@ describe('DPoP proofs', () => {
     const first = await call(server.url, '/token', 'agent-one', exchangeParams(subject), await proofFor(server.url))
     expect(first.status).toBe(200)
     await expectRefused(
+      t.db,
       async () => call(other.url, '/token', 'agent-one', exchangeParams(subject), await proofFor(other.url)),
-      proofInvalid,
-      'request.dpop_invalid',
+      { ...proofInvalid, reason: 'request.dpop_invalid' },
     )
   })
 
@@ -369,6 +332,7 @@ describe('DPoP proofs', () => {
     const key = await dpopKey()
     const subject = await personToken({ scope: 'tickets:read' })
     await expectRefused(
+      t.db,
       async () =>
         call(
           server.url,
@@ -377,13 +341,12 @@ describe('DPoP proofs', () => {
           exchangeParams(subject),
           await key.proof('POST', 'https://elsewhere.test/token'),
         ),
-      proofInvalid,
-      'request.dpop_invalid',
+      { ...proofInvalid, reason: 'request.dpop_invalid' },
     )
     await expectRefused(
+      t.db,
       async () => call(server.url, '/token', 'agent-one', exchangeParams(subject), await key.proof('GET', tokenUrl())),
-      proofInvalid,
-      'request.dpop_invalid',
+      { ...proofInvalid, reason: 'request.dpop_invalid' },
     )
   })
 
@@ -445,7 +408,7 @@ describe('DPoP nonces at our own APIs', () => {
     )
     const { access_token: bound } = (await exchanged.json()) as { access_token: string }
     const params = { subject_token: bound, subject_token_type: ACCESS_TOKEN, purpose: 'p', resource: tickets }
-    const tasks = await count('tasks')
+    const tasks = await rowCount(t.db, 'tasks')
     const first = await call(strict.url, '/tasks', 'agent-one', params, await key.proof('POST', `${strict.url}/tasks`))
     const nonce = first.headers.get('dpop-nonce')
     expect({ status: first.status, body: await first.json(), nonce: typeof nonce }).toEqual({
@@ -453,7 +416,7 @@ describe('DPoP nonces at our own APIs', () => {
       body: { error: 'use_dpop_nonce', error_description: 'a DPoP proof with the server-provided nonce is required' },
       nonce: 'string',
     })
-    expect(await count('tasks')).toBe(tasks)
+    expect(await rowCount(t.db, 'tasks')).toBe(tasks)
     const second = await call(
       strict.url,
       '/tasks',
@@ -467,17 +430,16 @@ describe('DPoP nonces at our own APIs', () => {
 
 describe('requiring DPoP', () => {
   it('a client registered with dpopBoundAccessTokens gets no token without a proof', async () => {
-    const before = await count('issued_tokens')
-    await expectRejection(
-      await call(server.url, '/token', 'dpop-agent', { grant_type: 'client_credentials', resource: tickets }),
+    await expectRefused(
+      t.db,
+      () => call(server.url, '/token', 'dpop-agent', { grant_type: 'client_credentials', resource: tickets }),
       proofRequired,
     )
-    expect(await count('issued_tokens')).toBe(before)
     await expectRefused(
+      t.db,
       async () =>
         call(server.url, '/token', 'dpop-agent', exchangeParams(await personToken({ scope: 'tickets:read' }))),
-      proofRequired,
-      'request.dpop_required',
+      { ...proofRequired, reason: 'request.dpop_required' },
     )
     const key = await dpopKey()
     expect((await boundClientCredentials('dpop-agent', key)).token_type).toBe('DPoP')
@@ -487,17 +449,16 @@ describe('requiring DPoP', () => {
   })
 
   it('a policy path with requireDpop issues only bound tokens, for its client_credentials and exchange bindings', async () => {
-    const before = await count('issued_tokens')
-    await expectRejection(
-      await call(server.url, '/token', 'dpop-path-agent', { grant_type: 'client_credentials', resource: tickets }),
+    await expectRefused(
+      t.db,
+      () => call(server.url, '/token', 'dpop-path-agent', { grant_type: 'client_credentials', resource: tickets }),
       proofRequired,
     )
-    expect(await count('issued_tokens')).toBe(before)
     await expectRefused(
+      t.db,
       async () =>
         call(server.url, '/token', 'dpop-path-agent', exchangeParams(await personToken({ scope: 'tickets:read' }))),
-      proofRequired,
-      'request.dpop_required',
+      { ...proofRequired, reason: 'request.dpop_required' },
     )
     const key = await dpopKey()
     expect((await boundClientCredentials('dpop-path-agent', key)).token_type).toBe('DPoP')

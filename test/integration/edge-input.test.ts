@@ -4,8 +4,10 @@ import { describe, expect, it } from 'vitest'
 import { MAX_JSON_DEPTH } from '../../src/http/strict-json.ts'
 import { clientAssertion, JWT_BEARER } from '../support/client-assertion.ts'
 import { useDatabase, writtenRows } from '../support/database.ts'
-import { ACCESS_TOKEN, basic, expectRejection, secrets, TOKEN_EXCHANGE } from '../support/oauth.ts'
+import { ACCESS_TOKEN, basic, secrets, TOKEN_EXCHANGE } from '../support/oauth.ts'
 import { rawRequest } from '../support/raw-http.ts'
+import { expectRefused } from '../support/refusals.ts'
+import type { Send } from '../support/requests.ts'
 import { useServer } from '../support/server.ts'
 
 const t = useDatabase()
@@ -15,7 +17,6 @@ const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('bas
 const unsigned = (claims: Record<string, unknown>) => `${b64({ alg: 'ES256' })}.${b64(claims)}.c2ln`
 const agentOne = basic('agent-one', secrets['agent-one'] as string)
 
-type Send = () => Promise<Response>
 const post =
   (path: string, body: string, headers: Record<string, string> = {}): Send =>
   () =>
@@ -33,16 +34,6 @@ const get =
   (listener: Listener, path: string, headers: Record<string, string> = {}): Send =>
   () =>
     fetch(`${base(listener)}${path}`, { headers })
-
-/** security-anchors Part 0: the exact answer, no-store, and no row written anywhere. */
-async function expectRefusedUnwritten(
-  send: Send,
-  expected: { status: number; error: string; error_description: string },
-) {
-  const before = await writtenRows(t.db)
-  await expectRejection(await send(), expected)
-  expect(await writtenRows(t.db)).toEqual(before)
-}
 
 describe('NUL characters', () => {
   const nul = {
@@ -114,7 +105,7 @@ describe('NUL characters', () => {
     ['a query parameter', () => get('public', '/jwks?x=%00')],
     ['an admin path, before admin authentication', () => get('admin', '/admin/v1/tokens/a%00/lineage')],
   ])('refuses a NUL in %s with 400 invalid_request', async (_, send) => {
-    await expectRefusedUnwritten(send(), nul)
+    await expectRefused(t.db, send(), nul)
   })
 })
 
@@ -133,7 +124,7 @@ describe('JSON bodies', () => {
     ],
   ])('refuses %s with 400 invalid_request, authenticated or not', async (_, body, description) => {
     for (const headers of [{ authorization: agentOne }, {}]) {
-      await expectRefusedUnwritten(json('/tasks', body, headers), {
+      await expectRefused(t.db, json('/tasks', body, headers), {
         status: 400,
         error: 'invalid_request',
         error_description: description,
@@ -158,7 +149,7 @@ describe('routes', () => {
     ['admin', 'GET', '/admin/v1/nothing'],
     ['management', 'GET', '/no-such-endpoint'],
   ])('answers an unknown %s route (%s %s) with a JSON 404', async (listener, method, path) => {
-    await expectRefusedUnwritten(() => fetch(`${base(listener)}${path}`, { method }), notFound)
+    await expectRefused(t.db, () => fetch(`${base(listener)}${path}`, { method }), notFound)
   })
 
   it.each<[Listener, string, string, string]>([
@@ -172,7 +163,7 @@ describe('routes', () => {
   ])('answers a wrong %s method (%s %s) with a JSON 405 and Allow', async (listener, method, path, allow) => {
     const response = await fetch(`${base(listener)}${path}`, { method })
     expect(response.headers.get('allow')).toBe(allow)
-    await expectRefusedUnwritten(async () => response, methodNotAllowed)
+    await expectRefused(t.db, async () => response, methodNotAllowed)
   })
 
   it.each([
@@ -190,7 +181,8 @@ describe('routes', () => {
     ['POST', '/backchannel'],
     ['POST', '/challenge'],
   ])('serves no %s %s (oidc-provider endpoints without a use are off)', async (method, path) => {
-    await expectRefusedUnwritten(
+    await expectRefused(
+      t.db,
       () =>
         fetch(`${server.url}${path}`, {
           method,

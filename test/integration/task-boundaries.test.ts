@@ -19,6 +19,8 @@ import {
   revoke,
   tasksCall,
 } from '../support/oauth.ts'
+import { expectRefused } from '../support/refusals.ts'
+import { exchangeRequest, taskRequest } from '../support/requests.ts'
 import { useServer } from '../support/server.ts'
 
 const t = useDatabase()
@@ -54,25 +56,13 @@ const reasonOf = async (response: Response) =>
 describe('who may use a task', () => {
   it("refuses a listed actor that uses the task without the agent's delegation (exchange and subtask)", async () => {
     const { task, alice } = await aliceTask()
-    const hijack = await exchange(server.url, 'agent-two', {
-      subject_token: alice,
-      resource: tickets,
-      task_id: task.task_id,
-    })
-    await expectRejection(hijack, invalidToken)
-    expect(await reasonOf(hijack)).toBe('task.invalid')
-    const before = (await t.db.selectFrom('tasks').select('task_id').execute()).length
-    await expectRejection(
-      await tasksCall(server.url, 'agent-two', '/tasks', {
-        subject_token: alice,
-        subject_token_type: ACCESS_TOKEN,
-        purpose: 'hijack',
-        resource: tickets,
-        parent_task_id: task.task_id,
-      }),
-      invalidToken,
-    )
-    expect((await t.db.selectFrom('tasks').select('task_id').execute()).length).toBe(before)
+    const hijack = { client: 'agent-two', params: { subject_token: alice, task_id: task.task_id } }
+    await expectRefused(t.db, await exchangeRequest(server.url, hijack), { ...invalidToken, reason: 'task.invalid' })
+    const subtask = {
+      client: 'agent-two',
+      params: { subject_token: alice, purpose: 'hijack', parent_task_id: task.task_id },
+    }
+    await expectRefused(t.db, await taskRequest(server.url, subtask), invalidToken)
   })
 
   it('lets the same actor work on it from a token the agent delegated', async () => {
@@ -95,13 +85,8 @@ describe('who may use a task', () => {
     const { task } = await aliceTask()
     const selfAlice = await accessToken(server.url, 'alice', { scope: 'tickets:read' })
     expect(decodeJwt(selfAlice).sub).toBe('alice')
-    const response = await exchange(server.url, 'agent-one', {
-      subject_token: selfAlice,
-      resource: tickets,
-      task_id: task.task_id,
-    })
-    await expectRejection(response, invalidToken)
-    expect(await reasonOf(response)).toBe('task.invalid')
+    const send = await exchangeRequest(server.url, { params: { subject_token: selfAlice, task_id: task.task_id } })
+    await expectRefused(t.db, send, { ...invalidToken, reason: 'task.invalid' })
   })
 })
 

@@ -7,7 +7,7 @@ import { decodeJwt } from 'jose'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { applyDocuments } from '../../src/manifests/apply.ts'
 import { TOKEN_INVALID } from '../../src/token-exchange/denials.ts'
-import { useDatabase, writtenRows } from '../support/database.ts'
+import { useDatabase } from '../support/database.ts'
 import { algNone, hs256WithPublicKey, tampered, unknownKid } from '../support/forge.ts'
 import { personToken } from '../support/idp.ts'
 import {
@@ -15,13 +15,14 @@ import {
   accessToken,
   exchange,
   exchanged,
-  expectRejection,
   introspect,
   JWT,
-  post,
+  type Params,
   revoke,
   TOKEN_EXCHANGE,
 } from '../support/oauth.ts'
+import { expectRefused, type Refusal, titled } from '../support/refusals.ts'
+import { exchangeRequest, type Overrides } from '../support/requests.ts'
 import { TEST_APPLY, useServer } from '../support/server.ts'
 
 const t = useDatabase()
@@ -39,439 +40,241 @@ const invalidTarget = {
   error_description: 'the resource is missing, unknown or not allowed for this client',
 }
 const invalidScope = { status: 400, error: 'invalid_scope', error_description: 'the requested scope is not allowed' }
+const malformed = (error_description: string) => ({ status: 400, error: 'invalid_request', error_description })
 
 const alice = (scope = 'tickets:read tickets:write') => accessToken(server.url, 'alice-app', { scope })
-const issuedCount = async () =>
-  Number(
-    (
-      await t.db
-        .selectFrom('issued_tokens')
-        .select((eb) => eb.fn.countAll<string>().as('n'))
-        .executeTakeFirstOrThrow()
-    ).n,
-  )
-const decisionCount = async () =>
-  Number(
-    (
-      await t.db
-        .selectFrom('decisions')
-        .select((eb) => eb.fn.countAll<string>().as('n'))
-        .executeTakeFirstOrThrow()
-    ).n,
-  )
-
-/** Runs the case's setup, then sends its request and checks every refusal invariant. */
-async function expectDenied(
-  send: Builder,
-  expected: { status: number; error: string; error_description: string },
-  reason: string,
-): Promise<void> {
-  // Setup (minting the tokens the case needs) runs first, so counting starts at the request itself.
-  const request = await send()
-  const [issuedBefore, decisionsBefore] = [await issuedCount(), await decisionCount()]
-  const response = await request()
-  const decisionId = response.headers.get('x-decision-id')
-  await expectRejection(response, expected)
-  expect(await issuedCount()).toBe(issuedBefore)
-  expect(await decisionCount()).toBe(decisionsBefore + 1)
-  const record = await t.db
-    .selectFrom('decisions')
-    .selectAll()
-    .where('decision_id', '=', decisionId as string)
-    .executeTakeFirstOrThrow()
-  expect({
-    result: record.result,
-    reason: record.reason,
-    issued_jti: record.issued_jti,
-    granted_scope: record.granted_scope,
-  }).toEqual({
-    result: 'deny',
-    reason,
-    issued_jti: null,
-    granted_scope: null,
-  })
+/** The case's subject_token, minted by its setup (agent-one's request is otherwise valid). */
+const subject = (subject_token: string, params: Overrides['params'] = {}): Overrides => ({
+  params: { subject_token, ...params },
+})
+const advanceClock = (ms: number) => {
+  vi.useFakeTimers({ toFake: ['Date'] })
+  vi.setSystemTime(Date.now() + ms)
 }
 
-/** A case: its setup, returning the request to send once the counts are taken. */
-type Builder = () => Promise<() => Promise<Response>>
-const later = (request: () => Promise<Response>) => request
-
 describe('token exchange refusals', () => {
-  const cases: Array<[string, Builder, typeof invalidRequest, string]> = [
-    [
-      'a client not registered for token exchange',
-      async () => {
-        const subject = await alice()
-        return later(() => exchange(server.url, 'no-exchange', { subject_token: subject, resource: tickets }))
-      },
-      {
+  const refusals: Refusal[] = [
+    {
+      name: 'a client not registered for token exchange',
+      overrides: { client: 'no-exchange' },
+      expected: {
         status: 400,
         error: 'unauthorized_client',
         error_description: 'the client is not allowed to use this grant type',
+        reason: 'client.grant_not_allowed',
       },
-      'client.grant_not_allowed',
-    ],
-    [
-      'a missing subject_token',
-      async () => later(() => exchange(server.url, 'agent-one', { resource: tickets })),
-      invalidRequest,
-      'subject_token.missing',
-    ],
-    [
-      'a missing subject_token_type',
-      async () => {
-        const subject = await alice()
-        return later(() =>
-          exchange(server.url, 'agent-one', {
-            subject_token: subject,
-            subject_token_type: undefined,
-            resource: tickets,
-          }),
-        )
+    },
+    {
+      name: 'a missing subject_token',
+      overrides: { params: { subject_token: undefined } },
+      expected: { ...invalidRequest, reason: 'subject_token.missing' },
+    },
+    {
+      name: 'a missing subject_token_type',
+      overrides: { params: { subject_token_type: undefined } },
+      expected: { ...invalidRequest, reason: 'subject_token.missing' },
+    },
+    {
+      name: 'a malformed subject_token',
+      overrides: subject('not-a-jwt'),
+      expected: { ...invalidRequest, reason: 'subject_token.invalid' },
+    },
+    {
+      name: 'an unsupported subject_token_type',
+      overrides: { params: { subject_token_type: 'urn:ietf:params:oauth:token-type:id_token' } },
+      expected: { ...invalidRequest, reason: 'request.unsupported_token_type' },
+    },
+    {
+      name: 'a plain JWT declared as an access token',
+      overrides: async () => subject(await personToken({ typ: 'JWT' })),
+      expected: { ...invalidRequest, reason: 'subject_token.type_mismatch' },
+    },
+    {
+      name: 'a revoked subject token',
+      overrides: async () => {
+        const token = await alice()
+        await revoke(server.url, token, 'alice-app')
+        return subject(token)
       },
-      invalidRequest,
-      'subject_token.missing',
-    ],
-    [
-      'a malformed subject_token',
-      async () => later(() => exchange(server.url, 'agent-one', { subject_token: 'not-a-jwt', resource: tickets })),
-      invalidRequest,
-      'subject_token.invalid',
-    ],
-    [
-      'an unsupported subject_token_type',
-      async () => {
-        const subject = await alice()
-        return later(() =>
-          exchange(server.url, 'agent-one', {
-            subject_token: subject,
-            subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
-            resource: tickets,
-          }),
-        )
-      },
-      invalidRequest,
-      'request.unsupported_token_type',
-    ],
-    [
-      'a plain JWT declared as an access token',
-      async () => {
-        const person = await personToken({ typ: 'JWT' })
-        return later(() => exchange(server.url, 'agent-one', { subject_token: person, resource: tickets }))
-      },
-      invalidRequest,
-      'subject_token.type_mismatch',
-    ],
-    [
-      'a revoked subject token',
-      async () => {
-        const subject = await alice()
-        await revoke(server.url, subject, 'alice-app')
-        return later(() => exchange(server.url, 'agent-one', { subject_token: subject, resource: tickets }))
-      },
-      invalidRequest,
-      'subject_token.invalid',
-    ],
-    [
-      'a tampered subject token',
-      async () => {
-        const subject = tampered(await alice('tickets:read'), { scope: 'tickets:read tickets:write' })
-        return later(() => exchange(server.url, 'agent-one', { subject_token: subject, resource: tickets }))
-      },
-      invalidRequest,
-      'subject_token.invalid',
-    ],
-    [
-      'an alg none subject token',
-      async () => {
-        const subject = algNone(await alice())
-        return later(() => exchange(server.url, 'agent-one', { subject_token: subject, resource: tickets }))
-      },
-      invalidRequest,
-      'subject_token.invalid',
-    ],
-    [
-      'an HS256 subject token keyed with our public key',
-      async () => {
-        const subject = await hs256WithPublicKey(await alice(), `${server.url}/jwks`)
-        return later(() => exchange(server.url, 'agent-one', { subject_token: subject, resource: tickets }))
-      },
-      invalidRequest,
-      'subject_token.invalid',
-    ],
-    [
-      'a subject token with an unknown kid',
-      async () => {
-        const subject = await unknownKid(await alice())
-        return later(() => exchange(server.url, 'agent-one', { subject_token: subject, resource: tickets }))
-      },
-      invalidRequest,
-      'subject_token.invalid',
-    ],
-    [
-      'a subject token of an issuer that is not trusted',
-      async () => {
-        const person = await personToken({ iss: 'https://evil.test', foreignKey: true })
-        return later(() => exchange(server.url, 'agent-one', { subject_token: person, resource: tickets }))
-      },
-      invalidRequest,
-      'subject_token.invalid',
-    ],
-    [
-      "a trusted issuer's token signed with a key it never published",
-      async () => {
-        const person = await personToken({ foreignKey: true })
-        return later(() => exchange(server.url, 'agent-one', { subject_token: person, resource: tickets }))
-      },
-      invalidRequest,
-      'subject_token.invalid',
-    ],
-    [
-      "a trusted issuer's token for another audience",
-      async () => {
-        const person = await personToken({ aud: 'https://someone-else.test' })
-        return later(() => exchange(server.url, 'agent-one', { subject_token: person, resource: tickets }))
-      },
-      invalidRequest,
-      'subject_token.invalid',
-    ],
-    [
-      'an actor_token without actor_token_type',
-      async () => {
-        const [subject, actor] = [await alice(), await accessToken(server.url, 'agent-one')]
-        return later(() =>
-          exchange(server.url, 'agent-one', { subject_token: subject, actor_token: actor, resource: tickets }),
-        )
-      },
-      invalidRequest,
-      'request.malformed',
-    ],
-    [
-      'an actor_token_type without actor_token',
-      async () => {
-        const subject = await alice()
-        return later(() =>
-          exchange(server.url, 'agent-one', {
-            subject_token: subject,
-            actor_token_type: ACCESS_TOKEN,
-            resource: tickets,
-          }),
-        )
-      },
-      invalidRequest,
-      'request.malformed',
-    ],
-    [
-      'an invalid actor_token',
-      async () => {
-        const subject = await alice()
-        return later(() =>
-          exchange(server.url, 'agent-one', {
-            subject_token: subject,
-            actor_token: 'garbage',
-            actor_token_type: ACCESS_TOKEN,
-            resource: tickets,
-          }),
-        )
-      },
-      invalidRequest,
-      'actor_token.invalid',
-    ],
-    [
-      "another agent's actor_token presented by a client that is not its intermediary",
-      async () => {
-        const [subject, actor] = [await alice(), await accessToken(server.url, 'agent-two', { scope: 'tickets:read' })]
-        return later(() =>
-          exchange(server.url, 'agent-one', {
-            subject_token: subject,
-            actor_token: actor,
-            actor_token_type: ACCESS_TOKEN,
-            resource: tickets,
-          }),
-        )
-      },
-      invalidRequest,
-      'actor_token.not_bound_to_client',
-    ],
-    [
-      'an unknown resource',
-      async () => {
-        const subject = await alice()
-        return later(() =>
-          exchange(server.url, 'agent-one', { subject_token: subject, resource: 'https://unknown.test/' }),
-        )
-      },
-      invalidTarget,
-      'target.unknown',
-    ],
-    [
-      'an unknown audience',
-      async () => {
-        const subject = await alice()
-        return later(() => exchange(server.url, 'agent-one', { subject_token: subject, audience: 'nowhere' }))
-      },
-      invalidTarget,
-      'target.unknown',
-    ],
-    [
-      'no resource and no audience',
-      async () => {
-        const subject = await alice()
-        return later(() => exchange(server.url, 'agent-one', { subject_token: subject }))
-      },
-      invalidTarget,
-      'target.unknown',
-    ],
-    [
-      'a resource the client has no binding for',
-      async () => {
-        const subject = await alice()
-        return later(() =>
-          exchange(server.url, 'agent-one', { subject_token: subject, resource: 'https://other.test/api' }),
-        )
-      },
-      invalidTarget,
-      'target.not_bound',
-    ],
-    [
-      'a triple bound for another grant type only',
-      async () => {
-        const subject = await alice()
-        return later(() => exchange(server.url, 'exchange-only', { subject_token: subject, resource: tickets }))
-      },
-      invalidTarget,
-      'target.not_bound',
-    ],
-    [
-      'resources governed by different policy paths',
-      async () => {
-        const subject = await alice()
-        return later(() =>
-          exchange(server.url, 'agent-two', { subject_token: subject, resource: [tickets, 'https://notes.test/'] }),
-        )
-      },
-      invalidTarget,
-      'target.mixed_policies',
-    ],
-    [
-      'more scope than the subject token holds (hop 1)',
-      async () => {
-        const subject = await alice('tickets:read')
-        return later(() =>
-          exchange(server.url, 'agent-one', { subject_token: subject, resource: tickets, scope: 'tickets:write' }),
-        )
-      },
-      invalidScope,
-      'scope.not_allowed',
-    ],
-    [
-      'a scope the path allows but a guardrail above it does not',
-      async () => {
-        const subject = await personToken({ scope: 'tickets:read admin:all' })
-        return later(() =>
-          exchange(server.url, 'agent-one', { subject_token: subject, resource: tickets, scope: 'admin:all' }),
-        )
-      },
-      invalidScope,
-      'scope.not_allowed',
-    ],
-    [
-      "more scope than the sub-agent's path allows (hop 2)",
-      async () => {
+      expected: { ...invalidRequest, reason: 'subject_token.invalid' },
+    },
+    {
+      name: 'a tampered subject token',
+      overrides: async () => subject(tampered(await alice('tickets:read'), { scope: 'tickets:read tickets:write' })),
+      expected: { ...invalidRequest, reason: 'subject_token.invalid' },
+    },
+    {
+      name: 'an alg none subject token',
+      overrides: async () => subject(algNone(await alice())),
+      expected: { ...invalidRequest, reason: 'subject_token.invalid' },
+    },
+    {
+      name: 'an HS256 subject token keyed with our public key',
+      overrides: async () => subject(await hs256WithPublicKey(await alice(), `${server.url}/jwks`)),
+      expected: { ...invalidRequest, reason: 'subject_token.invalid' },
+    },
+    {
+      name: 'a subject token with an unknown kid',
+      overrides: async () => subject(await unknownKid(await alice())),
+      expected: { ...invalidRequest, reason: 'subject_token.invalid' },
+    },
+    {
+      name: 'a subject token of an issuer that is not trusted',
+      overrides: async () => subject(await personToken({ iss: 'https://evil.test', foreignKey: true })),
+      expected: { ...invalidRequest, reason: 'subject_token.invalid' },
+    },
+    {
+      name: "a trusted issuer's token signed with a key it never published",
+      overrides: async () => subject(await personToken({ foreignKey: true })),
+      expected: { ...invalidRequest, reason: 'subject_token.invalid' },
+    },
+    {
+      name: "a trusted issuer's token for another audience",
+      overrides: async () => subject(await personToken({ aud: 'https://someone-else.test' })),
+      expected: { ...invalidRequest, reason: 'subject_token.invalid' },
+    },
+    {
+      name: 'an actor_token without actor_token_type',
+      overrides: async () => ({ params: { actor_token: await accessToken(server.url, 'agent-one') } }),
+      expected: { ...invalidRequest, reason: 'request.malformed' },
+    },
+    {
+      name: 'an actor_token_type without actor_token',
+      overrides: { params: { actor_token_type: ACCESS_TOKEN } },
+      expected: { ...invalidRequest, reason: 'request.malformed' },
+    },
+    {
+      name: 'an invalid actor_token',
+      overrides: { params: { actor_token: 'garbage', actor_token_type: ACCESS_TOKEN } },
+      expected: { ...invalidRequest, reason: 'actor_token.invalid' },
+    },
+    {
+      name: "another agent's actor_token presented by a client that is not its intermediary",
+      overrides: async () => ({
+        params: {
+          actor_token: await accessToken(server.url, 'agent-two', { scope: 'tickets:read' }),
+          actor_token_type: ACCESS_TOKEN,
+        },
+      }),
+      expected: { ...invalidRequest, reason: 'actor_token.not_bound_to_client' },
+    },
+    {
+      name: 'an unknown resource',
+      overrides: { params: { resource: 'https://unknown.test/' } },
+      expected: { ...invalidTarget, reason: 'target.unknown' },
+    },
+    {
+      name: 'an unknown audience',
+      overrides: { params: { resource: undefined, audience: 'nowhere' } },
+      expected: { ...invalidTarget, reason: 'target.unknown' },
+    },
+    {
+      name: 'no resource and no audience',
+      overrides: { params: { resource: undefined } },
+      expected: { ...invalidTarget, reason: 'target.unknown' },
+    },
+    {
+      name: 'a resource the client has no binding for',
+      overrides: { params: { resource: 'https://other.test/api' } },
+      expected: { ...invalidTarget, reason: 'target.not_bound' },
+    },
+    {
+      name: 'a triple bound for another grant type only',
+      overrides: { client: 'exchange-only' },
+      expected: { ...invalidTarget, reason: 'target.not_bound' },
+    },
+    {
+      name: 'resources governed by different policy paths',
+      overrides: { client: 'agent-two', params: { resource: [tickets, 'https://notes.test/'] } },
+      expected: { ...invalidTarget, reason: 'target.mixed_policies' },
+    },
+    {
+      name: 'more scope than the subject token holds (hop 1)',
+      overrides: async () => subject(await alice('tickets:read'), { scope: 'tickets:write' }),
+      expected: { ...invalidScope, reason: 'scope.not_allowed' },
+    },
+    {
+      name: 'a scope the path allows but a guardrail above it does not',
+      overrides: async () => subject(await personToken({ scope: 'tickets:read admin:all' }), { scope: 'admin:all' }),
+      expected: { ...invalidScope, reason: 'scope.not_allowed' },
+    },
+    {
+      name: "more scope than the sub-agent's path allows (hop 2)",
+      overrides: async () => {
         const one = await exchanged(server.url, 'agent-one', { subject_token: await alice(), resource: tickets })
-        return later(() =>
-          exchange(server.url, 'sub-agent', { subject_token: one, resource: tickets, scope: 'tickets:write' }),
-        )
+        return { client: 'sub-agent', ...subject(one, { scope: 'tickets:write' }) }
       },
-      invalidScope,
-      'scope.not_allowed',
-    ],
-    [
-      'more scope than the delegated subject holds (hop 3)',
-      async () => {
+      expected: { ...invalidScope, reason: 'scope.not_allowed' },
+    },
+    {
+      name: 'more scope than the delegated subject holds (hop 3)',
+      overrides: async () => {
         const one = await exchanged(server.url, 'agent-one', { subject_token: await alice(), resource: tickets })
         const two = await exchanged(server.url, 'sub-agent', { subject_token: one, resource: tickets })
-        return later(() =>
-          exchange(server.url, 'sub-sub-agent', { subject_token: two, resource: tickets, scope: 'tickets:write' }),
-        )
+        return { client: 'sub-sub-agent', ...subject(two, { scope: 'tickets:write' }) }
       },
-      invalidScope,
-      'scope.not_allowed',
-    ],
-    [
-      'a chain that returns to an earlier actor (agent-one → sub-agent → sub-sub-agent → agent-one)',
-      async () => {
+      expected: { ...invalidScope, reason: 'scope.not_allowed' },
+    },
+    {
+      name: 'a chain that returns to an earlier actor (agent-one → sub-agent → sub-sub-agent → agent-one)',
+      overrides: async () => {
         const one = await exchanged(server.url, 'agent-one', { subject_token: await alice(), resource: tickets })
         const two = await exchanged(server.url, 'sub-agent', { subject_token: one, resource: tickets })
-        const three = await exchanged(server.url, 'sub-sub-agent', { subject_token: two, resource: tickets })
-        return later(() => exchange(server.url, 'agent-one', { subject_token: three, resource: tickets }))
+        return subject(await exchanged(server.url, 'sub-sub-agent', { subject_token: two, resource: tickets }))
       },
-      invalidRequest,
-      'delegation.cycle',
-    ],
-    [
-      'an actor the may_act claim does not name',
-      async () => {
-        const person = await personToken({ claims: { may_act: { sub: 'someone-else' } } })
-        return later(() => exchange(server.url, 'agent-one', { subject_token: person, resource: tickets }))
-      },
-      invalidRequest,
-      'delegation.may_act_mismatch',
-    ],
-    [
-      'laundering a delegated token into impersonation',
-      async () => {
-        const one = await exchanged(server.url, 'agent-one', { subject_token: await alice(), resource: tickets })
-        return later(() => exchange(server.url, 'impersonator', { subject_token: one, resource: tickets }))
-      },
-      invalidRequest,
-      'delegation.impersonation_of_delegated_token',
-    ],
-    [
-      "an intermediary's token taken by a client its path does not let hold it (the holder is not in the chain)",
-      async () => {
+      expected: { ...invalidRequest, reason: 'delegation.cycle' },
+    },
+    {
+      name: 'an actor the may_act claim does not name',
+      overrides: async () => subject(await personToken({ claims: { may_act: { sub: 'someone-else' } } })),
+      expected: { ...invalidRequest, reason: 'delegation.may_act_mismatch' },
+    },
+    {
+      name: 'laundering a delegated token into impersonation',
+      overrides: async () => ({
+        client: 'impersonator',
+        ...subject(await exchanged(server.url, 'agent-one', { subject_token: await alice(), resource: tickets })),
+      }),
+      expected: { ...invalidRequest, reason: 'delegation.impersonation_of_delegated_token' },
+    },
+    {
+      name: "an intermediary's token taken by a client its path does not let hold it (the holder is not in the chain)",
+      overrides: async () => {
         const viaGateway = await exchanged(server.url, 'gateway', {
           subject_token: await alice(),
           actor_token: await accessToken(server.url, 'agent-two', { scope: 'tickets:read' }),
           actor_token_type: ACCESS_TOKEN,
           resource: tickets,
         })
-        return later(() => exchange(server.url, 'sub-agent', { subject_token: viaGateway, resource: tickets }))
+        return { client: 'sub-agent', ...subject(viaGateway) }
       },
-      invalidRequest,
-      'subject_token.holder_not_allowed',
-    ],
-    [
-      'a descendant of a revoked token',
-      async () => {
-        const subject = await alice()
-        const one = await exchanged(server.url, 'agent-one', { subject_token: subject, resource: tickets })
+      expected: { ...invalidRequest, reason: 'subject_token.holder_not_allowed' },
+    },
+    {
+      name: 'a descendant of a revoked token',
+      overrides: async () => {
+        const token = await alice()
+        const one = await exchanged(server.url, 'agent-one', { subject_token: token, resource: tickets })
         const two = await exchanged(server.url, 'sub-agent', { subject_token: one, resource: tickets })
-        expect((await revoke(server.url, subject, 'alice-app')).status).toBe(200)
+        expect((await revoke(server.url, token, 'alice-app')).status).toBe(200)
         expect(await introspect(server.url, two)).toEqual({ active: false })
-        return later(() => exchange(server.url, 'sub-sub-agent', { subject_token: two, resource: tickets }))
+        return { client: 'sub-sub-agent', ...subject(two) }
       },
-      invalidRequest,
-      'subject_token.invalid',
-    ],
-    [
-      'a repeated singular parameter',
-      async () => {
-        const subject = await alice()
-        return later(() => exchange(server.url, 'agent-one', { subject_token: [subject, subject], resource: tickets }))
+      expected: { ...invalidRequest, reason: 'subject_token.invalid' },
+    },
+    {
+      name: 'a repeated singular parameter',
+      overrides: async () => {
+        const token = await alice()
+        return { params: { subject_token: [token, token] } }
       },
-      {
-        status: 400,
-        error: 'invalid_request',
-        error_description: "'subject_token' parameter must not be provided twice",
-      },
-      'request.malformed',
-    ],
+      expected: { ...malformed("'subject_token' parameter must not be provided twice"), reason: 'request.malformed' },
+    },
     ...(['scope', 'task_id', 'requested_token_type', 'subject_token_type', 'actor_token'] as const).map(
-      (name): [string, Builder, typeof invalidRequest, string] => [
-        `a repeated ${name}`,
-        async () => {
-          const [subject, actor] = [await alice(), await accessToken(server.url, 'agent-one')]
+      (name): Refusal => ({
+        name: `a repeated ${name}`,
+        overrides: async () => {
+          const actor = await accessToken(server.url, 'agent-one')
           const once: Record<typeof name, string> = {
             scope: 'tickets:read',
             task_id: 'no-such-task',
@@ -479,117 +282,78 @@ describe('token exchange refusals', () => {
             subject_token_type: ACCESS_TOKEN,
             actor_token: actor,
           }
-          return later(() =>
-            exchange(server.url, 'agent-one', {
-              subject_token: subject,
-              resource: tickets,
+          return {
+            params: {
               ...(name === 'actor_token' ? { actor_token_type: ACCESS_TOKEN } : {}),
               [name]: [once[name], once[name]],
-            }),
-          )
+            },
+          }
         },
-        {
-          status: 400,
-          error: 'invalid_request',
-          error_description: `'${name}' parameter must not be provided twice`,
-        },
-        'request.malformed',
-      ],
+        expected: { ...malformed(`'${name}' parameter must not be provided twice`), reason: 'request.malformed' },
+      }),
     ),
-    [
-      'a task_id that names no live task',
-      async () => {
-        const subject = await alice()
-        return later(() =>
-          exchange(server.url, 'agent-one', { subject_token: subject, resource: tickets, task_id: 'no-such-task' }),
-        )
+    {
+      name: 'a task_id that names no live task',
+      overrides: { params: { task_id: 'no-such-task' } },
+      expected: { ...invalidRequest, reason: 'task.invalid' },
+    },
+    {
+      name: 'no task_id where the path requires one',
+      overrides: { client: 'agent-two' },
+      expected: { ...malformed('task_id is required for this resource'), reason: 'request.task_required' },
+    },
+    {
+      name: 'an unsupported requested_token_type',
+      overrides: { params: { requested_token_type: 'urn:ietf:params:oauth:token-type:refresh_token' } },
+      expected: { ...malformed('requested_token_type is not supported'), reason: 'request.unsupported_requested_type' },
+    },
+    {
+      name: 'an expired subject token',
+      overrides: async () => {
+        const token = await alice()
+        advanceClock(301_000)
+        return subject(token)
       },
-      invalidRequest,
-      'task.invalid',
-    ],
-    [
-      'no task_id where the path requires one',
-      async () => {
-        const subject = await alice()
-        return later(() => exchange(server.url, 'agent-two', { subject_token: subject, resource: tickets }))
+      expected: { ...invalidRequest, reason: 'subject_token.invalid' },
+    },
+    {
+      name: 'our subject token expired beyond the clock tolerance (the JWT check, not only lineage)',
+      overrides: async () => {
+        const token = await alice()
+        advanceClock(400_000)
+        return subject(token)
       },
-      { status: 400, error: 'invalid_request', error_description: 'task_id is required for this resource' },
-      'request.task_required',
-    ],
-    [
-      'an unsupported requested_token_type',
-      async () => {
-        const subject = await alice()
-        return later(() =>
-          exchange(server.url, 'agent-one', {
-            subject_token: subject,
-            resource: tickets,
-            requested_token_type: 'urn:ietf:params:oauth:token-type:refresh_token',
-          }),
-        )
-      },
-      { status: 400, error: 'invalid_request', error_description: 'requested_token_type is not supported' },
-      'request.unsupported_requested_type',
-    ],
+      expected: { ...invalidRequest, reason: 'subject_token.invalid' },
+    },
+    {
+      name: "a trusted issuer's expired token",
+      overrides: async () => subject(await personToken({ scope: 'tickets:read', expiresIn: -60 })),
+      expected: { ...invalidRequest, reason: 'subject_token.invalid' },
+    },
   ]
 
-  it.each(cases)('refuses %s', async (_, send, expected, reason) => {
-    await expectDenied(send, expected, reason)
+  it.each(titled(refusals))('refuses %s', async (_, { overrides, expected }) => {
+    await expectRefused(t.db, await exchangeRequest(server.url, overrides), expected)
   })
 
   // Unauthenticated callers write nothing durable (or anyone could fill the database): no decision, no
   // audit event, no X-Decision-Id; the failure is a metric and a sampled log line instead.
-  it.each([
-    ['a client that fails authentication', { clientId: 'agent-one', secret: 'wrong-secret-0000000000' }],
-    ['a request with no client authentication at all', undefined],
-  ] as const)('refuses %s and records nothing', async (_, auth) => {
-    const subject = await alice()
-    const before = await writtenRows(t.db)
-    const response = await post(
-      `${server.url}/token`,
-      { grant_type: TOKEN_EXCHANGE, subject_token: subject, subject_token_type: ACCESS_TOKEN, resource: tickets },
-      auth,
-    )
-    expect(response.headers.get('x-decision-id')).toBeNull()
-    await expectRejection(response, {
-      status: 401,
-      error: 'invalid_client',
-      error_description: 'client authentication failed',
-    })
-    expect(await writtenRows(t.db)).toEqual(before)
-  })
-
-  it('refuses an expired subject token', async () => {
-    const subject = await alice()
-    vi.useFakeTimers({ toFake: ['Date'] })
-    vi.setSystemTime(Date.now() + 301_000)
-    await expectDenied(
-      async () => later(() => exchange(server.url, 'agent-one', { subject_token: subject, resource: tickets })),
-      invalidRequest,
-      'subject_token.invalid',
-    )
-  })
-
-  it('refuses our subject token expired beyond the clock tolerance (the JWT check, not only lineage)', async () => {
-    const subject = await alice()
-    vi.useFakeTimers({ toFake: ['Date'] })
-    vi.setSystemTime(Date.now() + 400_000)
-    await expectDenied(
-      async () => later(() => exchange(server.url, 'agent-one', { subject_token: subject, resource: tickets })),
-      invalidRequest,
-      'subject_token.invalid',
-    )
-  })
-
-  it("refuses a trusted issuer's expired token", async () => {
-    await expectDenied(
-      async () => {
-        const person = await personToken({ scope: 'tickets:read', expiresIn: -60 })
-        return later(() => exchange(server.url, 'agent-one', { subject_token: person, resource: tickets }))
+  const unauthenticated = { status: 401, error: 'invalid_client', error_description: 'client authentication failed' }
+  it.each(
+    titled([
+      {
+        name: 'a client that fails authentication',
+        overrides: { secret: 'wrong-secret-0000000000' },
+        expected: unauthenticated,
       },
-      invalidRequest,
-      'subject_token.invalid',
-    )
+      {
+        name: 'a request with no client authentication at all',
+        overrides: { client: null },
+        expected: unauthenticated,
+      },
+    ]),
+  )('refuses %s and records nothing', async (_, { overrides, expected }) => {
+    await expectRefused(t.db, await exchangeRequest(server.url, overrides), expected)
   })
 
   it('allows the actor a may_act claim names', async () => {
@@ -668,16 +432,14 @@ spec: { delegation: { mode: delegation } }
   ),
 ].join('---\n')
 
-/** An exchange by one of this file's own clients. */
-const exchangeAs = (clientId: string, params: Record<string, string | undefined>) =>
-  post(
-    `${server.url}/token`,
-    { grant_type: TOKEN_EXCHANGE, subject_token_type: ACCESS_TOKEN, ...params },
-    { clientId, secret: extraSecrets[clientId] as string },
-  )
+/** One of this file's own clients, with its secret. */
+const as = (client: string): Overrides => ({ client, secret: extraSecrets[client] as string })
 
-async function exchangedAs(clientId: string, params: Record<string, string | undefined>): Promise<string> {
-  const response = await exchangeAs(clientId, params)
+const exchangeAs = async (client: string, params: Params) =>
+  (await exchangeRequest(server.url, { ...as(client), params }))()
+
+async function exchangedAs(client: string, params: Params): Promise<string> {
+  const response = await exchangeAs(client, params)
   const body = (await response.json()) as { access_token?: string }
   expect(response.status, JSON.stringify(body)).toBe(200)
   return body.access_token as string
@@ -691,108 +453,80 @@ describe('token exchange refusals decided by the bound path', () => {
     expect(applied.findings).toEqual([])
   })
 
-  it("refuses a trusted issuer's token where the path does not accept that issuer", async () => {
-    await expectDenied(
-      async () => {
-        const person = await personToken({ scope: 'tickets:read' })
-        return later(() => exchangeAs('self-only-agent', { subject_token: person, resource: tickets }))
-      },
-      invalidRequest,
-      'subject_token.issuer_not_allowed',
-    )
-  })
-
-  it('refuses our own token whose sub a foreign issuer vouched for, where the path accepts only self', async () => {
-    await expectDenied(
-      async () => {
+  const refusals: Refusal[] = [
+    {
+      name: "a trusted issuer's token where the path does not accept that issuer",
+      overrides: async () => ({ ...as('self-only-agent'), ...subject(await personToken({ scope: 'tickets:read' })) }),
+      expected: { ...invalidRequest, reason: 'subject_token.issuer_not_allowed' },
+    },
+    {
+      name: 'our own token whose sub a foreign issuer vouched for, where the path accepts only self',
+      overrides: async () => {
         const person = await personToken({ scope: 'tickets:read' })
         // One hop through Mandate (agent-one's path accepts test-idp): the result is a self token for alice of test-idp.
         const hop = await exchanged(server.url, 'agent-one', { subject_token: person, resource: tickets })
-        return later(() => exchangeAs('self-only-agent', { subject_token: hop, resource: tickets }))
+        return { ...as('self-only-agent'), ...subject(hop) }
       },
-      invalidRequest,
-      'subject_token.issuer_not_allowed',
-    )
-  })
-
-  it('refuses a subject_token_type the path does not list', async () => {
-    await expectDenied(
-      async () => {
-        const subject = await alice('tickets:read')
-        return later(() =>
-          exchangeAs('access-token-agent', { subject_token: subject, subject_token_type: JWT, resource: tickets }),
-        )
-      },
-      invalidRequest,
-      'subject_token.type_not_allowed',
-    )
-  })
-
-  it('refuses when the levels of a path leave no delegation mode', async () => {
-    await expectDenied(
-      async () => {
-        const subject = await alice('tickets:read')
-        return later(() => exchangeAs('contradicted-agent', { subject_token: subject, resource: tickets }))
-      },
-      invalidRequest,
-      'delegation.mode_not_allowed',
-    )
-  })
-
-  it("refuses a subject token whose lifetime is used up (expired, but within the verifier's clock tolerance)", async () => {
-    await expectDenied(
-      async () => {
-        // exp 5 s ago: inside the 15 s default clockTolerance, so verification passes and the
-        // lifetime bound (min of every exp, never later than the parent) is what refuses it.
-        const person = await personToken({ scope: 'tickets:read', expiresIn: -5 })
-        return later(() => exchange(server.url, 'agent-one', { subject_token: person, resource: tickets }))
-      },
-      invalidRequest,
-      'lifetime.exhausted',
-    )
-  })
-
-  it("refuses an actor outside the path's actor list, deeper in the chain than the token's holder", async () => {
-    await expectDenied(
-      async () => {
+      expected: { ...invalidRequest, reason: 'subject_token.issuer_not_allowed' },
+    },
+    {
+      name: 'a subject_token_type the path does not list',
+      overrides: async () => ({
+        ...as('access-token-agent'),
+        ...subject(await alice('tickets:read'), { subject_token_type: JWT }),
+      }),
+      expected: { ...invalidRequest, reason: 'subject_token.type_not_allowed' },
+    },
+    {
+      name: 'when the levels of a path leave no delegation mode',
+      overrides: async () => ({ ...as('contradicted-agent'), ...subject(await alice('tickets:read')) }),
+      expected: { ...invalidRequest, reason: 'delegation.mode_not_allowed' },
+    },
+    {
+      name: "a subject token whose lifetime is used up (expired, but within the verifier's clock tolerance)",
+      // exp 5 s ago: inside the 15 s default clockTolerance, so verification passes and the
+      // lifetime bound (min of every exp, never later than the parent) is what refuses it.
+      overrides: async () => subject(await personToken({ scope: 'tickets:read', expiresIn: -5 })),
+      expected: { ...invalidRequest, reason: 'lifetime.exhausted' },
+    },
+    {
+      name: "an actor outside the path's actor list, deeper in the chain than the token's holder",
+      overrides: async () => {
         const one = await exchangedAs('outsider-agent', { subject_token: await alice(), resource: tickets })
         const two = await exchangedAs('middle-agent', { subject_token: one, resource: tickets })
-        return later(() => exchangeAs('picky-agent', { subject_token: two, resource: tickets }))
+        return { ...as('picky-agent'), ...subject(two) }
       },
-      invalidRequest,
-      'delegation.actor_not_allowed',
-    )
-  })
-
-  it("refuses another agent's token in the chain where the path lists no actors (listed, not merely allowed)", async () => {
-    await expectDenied(
-      async () => {
+      expected: { ...invalidRequest, reason: 'delegation.actor_not_allowed' },
+    },
+    {
+      name: "another agent's token in the chain where the path lists no actors (listed, not merely allowed)",
+      overrides: async () => {
         const one = await exchangedAs('middle-agent', { subject_token: await alice(), resource: tickets })
-        return later(() => exchangeAs('outsider-agent', { subject_token: one, resource: tickets }))
+        return { ...as('outsider-agent'), ...subject(one) }
       },
-      invalidRequest,
-      'subject_token.holder_not_allowed',
-    )
-  })
-
-  it('refuses a chain deeper than maxDepth', async () => {
-    await expectDenied(
-      async () => {
+      expected: { ...invalidRequest, reason: 'subject_token.holder_not_allowed' },
+    },
+    {
+      name: 'a chain deeper than maxDepth',
+      overrides: async () => {
         const one = await exchanged(server.url, 'agent-one', { subject_token: await alice(), resource: tickets })
         const two = await exchanged(server.url, 'sub-agent', { subject_token: one, resource: tickets })
         const three = await exchanged(server.url, 'sub-sub-agent', { subject_token: two, resource: tickets })
-        return later(() => exchangeAs('fourth-agent', { subject_token: three, resource: tickets }))
+        return { ...as('fourth-agent'), ...subject(three) }
       },
-      invalidRequest,
-      'delegation.too_deep',
-    )
+      expected: { ...invalidRequest, reason: 'delegation.too_deep' },
+    },
+  ]
+
+  it.each(titled(refusals))('refuses %s', async (_, { overrides, expected }) => {
+    await expectRefused(t.db, await exchangeRequest(server.url, overrides), expected)
   })
 
   it('allows the same clients what their paths do accept (the refusals above are about issuer and type)', async () => {
     const subject = await alice('tickets:read')
-    const own = await exchangeAs('self-only-agent', { subject_token: subject, resource: tickets })
+    const own = await exchangeAs('self-only-agent', { subject_token: subject })
     expect(own.status).toBe(200)
-    const declared = await exchangeAs('access-token-agent', { subject_token: subject, resource: tickets })
+    const declared = await exchangeAs('access-token-agent', { subject_token: subject })
     expect(declared.status).toBe(200)
     const { access_token } = (await declared.json()) as { access_token: string }
     expect(decodeJwt(access_token)).toMatchObject({
