@@ -13,20 +13,14 @@ import { useDatabase } from '../support/database.ts'
 import { personToken } from '../support/idp.ts'
 import { ACCESS_TOKEN, accessToken, exchange, exchanged, tasksCall } from '../support/oauth.ts'
 import { TEST_APPLY, useServer } from '../support/server.ts'
+import { startTask } from '../support/tasks.ts'
 
 const t = useDatabase()
 const server = useServer(t)
 const tickets = 'https://tickets.test/'
 
 async function flow() {
-  const alice = await personToken({ scope: 'tickets:read tickets:write' })
-  const created = await tasksCall(server.url, 'agent-one', '/tasks', {
-    subject_token: alice,
-    subject_token_type: ACCESS_TOKEN,
-    purpose: 'Close ticket 7',
-    resource: tickets,
-  })
-  const task = (await created.json()) as { task_id: string }
+  const { task, alice } = await startTask(server.url, { params: { purpose: 'Close ticket 7' } })
   const agent = await exchanged(server.url, 'agent-one', {
     subject_token: alice,
     resource: tickets,
@@ -332,13 +326,7 @@ spec:
     )
     expect((await applyDocuments(t.db, [dir], TEST_APPLY)).findings).toEqual([])
     const alice = await personToken({ scope: 'tickets:read tickets:write notes:read' })
-    const created = await tasksCall(server.url, 'agent-one', '/tasks', {
-      subject_token: alice,
-      subject_token_type: ACCESS_TOKEN,
-      purpose: 'Close ticket 8',
-      resource: tickets,
-    })
-    const task = (await created.json()) as { task_id: string }
+    const { task } = await startTask(server.url, { alice, params: { purpose: 'Close ticket 8' } })
     const agent = await exchanged(server.url, 'agent-one', {
       subject_token: alice,
       resource: tickets,

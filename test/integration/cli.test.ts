@@ -12,7 +12,6 @@ import { useDatabase } from '../support/database.ts'
 import { admin, withDatabase } from '../support/global-setup.ts'
 import { personToken } from '../support/idp.ts'
 import {
-  ACCESS_TOKEN,
   accessToken,
   exchange,
   exchanged,
@@ -24,6 +23,7 @@ import {
   tasksCall,
 } from '../support/oauth.ts'
 import { fixtures, TEST_MASTER_KEY } from '../support/server.ts'
+import { startTask } from '../support/tasks.ts'
 
 const t = useDatabase()
 const cli = new URL('../../src/cli/main.ts', import.meta.url).pathname
@@ -367,16 +367,8 @@ spec:
       const issuerPort = await freePort()
       const [a, b] = [await serve(issuerPort), await serve(issuerPort)]
       const alice = await personToken({ scope: 'tickets:read tickets:write' })
-      const newTask = async (node: { url: string }) => {
-        const created = await tasksCall(node.url, 'agent-one', '/tasks', {
-          subject_token: alice,
-          subject_token_type: ACCESS_TOKEN,
-          purpose: 'cli',
-          resource: 'https://tickets.test/',
-        })
-        expect(created.status).toBe(201)
-        return ((await created.json()) as { task_id: string }).task_id
-      }
+      const newTask = async (node: { url: string }) =>
+        (await startTask(node.url, { alice, params: { purpose: 'cli' } })).task.task_id
       const taskId = await newTask(a)
       const response = await exchange(a.url, 'agent-one', {
         subject_token: alice,

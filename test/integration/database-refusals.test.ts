@@ -18,6 +18,7 @@ import {
   tasksCall,
 } from '../support/oauth.ts'
 import { useServer } from '../support/server.ts'
+import { startTask } from '../support/tasks.ts'
 
 const t = useDatabase()
 const server = useServer(t)
@@ -58,17 +59,6 @@ async function refusing(
   }
 }
 
-async function createTask(alice: string): Promise<string> {
-  const created = await tasksCall(server.url, 'agent-one', '/tasks', {
-    subject_token: alice,
-    subject_token_type: ACCESS_TOKEN,
-    purpose: 'Answer ticket 42 for Alice',
-    resource: tickets,
-  })
-  expect(created.status).toBe(201)
-  return ((await created.json()) as { task_id: string }).task_id
-}
-
 const count = async (table: 'tasks' | 'decisions' | 'issued_tokens') =>
   Number(
     (
@@ -88,7 +78,8 @@ const edges = {
     return answer
   },
   async 'task completion'(code: string) {
-    const taskId = await createTask(await personToken({ scope: 'tickets:read' }))
+    const { task_id: taskId } = (await startTask(server.url, { alice: await personToken({ scope: 'tickets:read' }) }))
+      .task
     const answer = await refusing('tasks', 'update', code, () =>
       tasksCall(server.url, 'agent-one', `/tasks/${taskId}/complete`, { outcome: 'failed' }),
     )

@@ -13,8 +13,9 @@ import { upsertIssuer } from '../../src/issuers/store.ts'
 import { applyDocuments } from '../../src/manifests/apply.ts'
 import { counts, useDatabase } from '../support/database.ts'
 import { personToken } from '../support/idp.ts'
-import { ACCESS_TOKEN, exchange, expectRejection, tasksCall } from '../support/oauth.ts'
+import { exchange, expectRejection, tasksCall } from '../support/oauth.ts'
 import { TEST_APPLY, useServer } from '../support/server.ts'
+import { startTask } from '../support/tasks.ts'
 
 const t = useDatabase()
 // The server allows 127.0.0.1 (MANDATE_OUTBOUND__ALLOW_HOSTS=127.0.0.1) but not the name localhost.
@@ -75,13 +76,12 @@ spec:
   revocationWebhook: http://localhost:${receiver.port}/events
 `,
     )
-    const created = await tasksCall(server.url, 'agent-one', '/tasks', {
-      subject_token: await personToken({ scope: 'tickets:read' }),
-      subject_token_type: ACCESS_TOKEN,
-      purpose: 'Rebinding',
-      resource: 'https://tickets.test/',
-    })
-    const { task_id } = (await created.json()) as { task_id: string }
+    const { task_id } = (
+      await startTask(server.url, {
+        alice: await personToken({ scope: 'tickets:read' }),
+        params: { purpose: 'Rebinding' },
+      })
+    ).task
     expect((await tasksCall(server.url, 'agent-one', `/tasks/${task_id}/complete`, {})).status).toBe(200)
 
     const delivery = () =>

@@ -8,9 +8,9 @@ import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import { connectDatabase } from '../../src/db/connect.ts'
 import { useDatabase } from '../support/database.ts'
-import { personToken } from '../support/idp.ts'
 import { ACCESS_TOKEN, accessToken, clientCredentials, exchange, post, revoke, tasksCall } from '../support/oauth.ts'
 import { useServer } from '../support/server.ts'
+import { startTask } from '../support/tasks.ts'
 import { useStallableDatabase } from '../support/tcp-proxy.ts'
 
 const BOUND = 1 // seconds: this file's MANDATE_DATABASE_TIMEOUT
@@ -76,18 +76,6 @@ async function recovered(token: string): Promise<Record<string, unknown>> {
 
 const withAuth = (token: string, signal: AbortSignal) => ({ headers: { authorization: `Bearer ${token}` }, signal })
 
-async function createTask(): Promise<{ alice: string; taskId: string }> {
-  const alice = await personToken({ scope: 'tickets:read tickets:write' })
-  const created = await tasksCall(server.url, 'agent-one', '/tasks', {
-    subject_token: alice,
-    subject_token_type: ACCESS_TOKEN,
-    purpose: 'Answer ticket 42 for Alice',
-    resource: tickets,
-  })
-  expect(created.status).toBe(201)
-  return { alice, taskId: ((await created.json()) as { task_id: string }).task_id }
-}
-
 const taskRow = (taskId: string) =>
   t.db.selectFrom('tasks').select(['completed_at']).where('task_id', '=', taskId).executeTakeFirstOrThrow()
 
@@ -98,7 +86,10 @@ describe.runIf(t.isPostgres)('a stalled database', () => {
       resource: 'urn:mandate:admin',
       scope: 'mandate:admin',
     })
-    const { alice, taskId } = await createTask()
+    const {
+      alice,
+      task: { task_id: taskId },
+    } = await startTask(server.url)
     const before = await t.db
       .selectFrom('issued_tokens')
       .select((eb) => eb.fn.countAll<string>().as('n'))
@@ -139,7 +130,10 @@ describe.runIf(t.isPostgres)('a stalled database', () => {
   })
 
   it('answers 503 within the bound when a request waits for a task row another transaction holds FOR UPDATE', async () => {
-    const { alice, taskId } = await createTask()
+    const {
+      alice,
+      task: { task_id: taskId },
+    } = await startTask(server.url)
     const admin = await accessToken(server.url, 'mandate-admin', {
       resource: 'urn:mandate:admin',
       scope: 'mandate:admin',
@@ -225,7 +219,9 @@ describe.runIf(t.isPostgres)('a stalled database', () => {
   })
 
   it('ends a transaction left idle (a paused process) within the bound, releasing its task locks', async () => {
-    const { taskId } = await createTask()
+    const {
+      task: { task_id: taskId },
+    } = await startTask(server.url)
     const paused = stall.db
       .transaction()
       .execute(async (trx) => {

@@ -22,6 +22,7 @@ import {
 import { expectRefused } from '../support/refusals.ts'
 import { exchangeRequest, taskRequest } from '../support/requests.ts'
 import { useServer } from '../support/server.ts'
+import { startTask } from '../support/tasks.ts'
 
 const t = useDatabase()
 const server = useServer(t)
@@ -31,18 +32,6 @@ const invalidToken = { status: 400, error: 'invalid_request', error_description:
 afterEach(() => {
   vi.useRealTimers()
 })
-
-async function aliceTask(clientId = 'agent-one') {
-  const alice = await personToken({ scope: 'tickets:read tickets:write' })
-  const response = await tasksCall(server.url, clientId, '/tasks', {
-    subject_token: alice,
-    subject_token_type: ACCESS_TOKEN,
-    purpose: 'p',
-    resource: tickets,
-  })
-  expect(response.status).toBe(201)
-  return { task: (await response.json()) as { task_id: string }, alice }
-}
 
 const reasonOf = async (response: Response) =>
   (
@@ -55,7 +44,7 @@ const reasonOf = async (response: Response) =>
 
 describe('who may use a task', () => {
   it("refuses a listed actor that uses the task without the agent's delegation (exchange and subtask)", async () => {
-    const { task, alice } = await aliceTask()
+    const { task, alice } = await startTask(server.url)
     const hijack = { client: 'agent-two', params: { subject_token: alice, task_id: task.task_id } }
     await expectRefused(t.db, await exchangeRequest(server.url, hijack), { ...invalidToken, reason: 'task.invalid' })
     const subtask = {
@@ -66,7 +55,7 @@ describe('who may use a task', () => {
   })
 
   it('lets the same actor work on it from a token the agent delegated', async () => {
-    const { task, alice } = await aliceTask()
+    const { task, alice } = await startTask(server.url)
     const agent = await exchanged(server.url, 'agent-one', {
       subject_token: alice,
       resource: tickets,
@@ -82,7 +71,7 @@ describe('who may use a task', () => {
   })
 
   it('tells the IdP alice from a self-issued alice', async () => {
-    const { task } = await aliceTask()
+    const { task } = await startTask(server.url)
     const selfAlice = await accessToken(server.url, 'alice', { scope: 'tickets:read' })
     expect(decodeJwt(selfAlice).sub).toBe('alice')
     const send = await exchangeRequest(server.url, { params: { subject_token: selfAlice, task_id: task.task_id } })
@@ -92,7 +81,7 @@ describe('who may use a task', () => {
 
 describe('task expiry', () => {
   it('ends tokens whose own lifetime has not ended yet (fake clock)', async () => {
-    const { task, alice } = await aliceTask()
+    const { task, alice } = await startTask(server.url)
     const token = await exchanged(server.url, 'agent-one', {
       subject_token: alice,
       resource: tickets,
@@ -177,7 +166,7 @@ describe('malformed input and revoked admin tokens', () => {
 
 describe('a token minted with an actor_token depends on it', () => {
   async function mintedWithActor() {
-    const { task, alice } = await aliceTask()
+    const { task, alice } = await startTask(server.url)
     const agentToken = await exchanged(server.url, 'agent-one', {
       subject_token: alice,
       resource: tickets,

@@ -11,6 +11,7 @@ import { useDatabase } from '../support/database.ts'
 import { personToken } from '../support/idp.ts'
 import { ACCESS_TOKEN, exchange, exchanged, introspect, type Params, tasksCall } from '../support/oauth.ts'
 import { useServer } from '../support/server.ts'
+import { startTask } from '../support/tasks.ts'
 
 // 50 exchanges may each hold a connection while they wait: the pool must outnumber them, and their lock
 // waits must outlast the gathering of all 50 on a loaded machine.
@@ -32,16 +33,10 @@ afterAll(async () => {
 })
 
 async function setUp() {
-  const alice = await personToken({ scope: 'tickets:read tickets:write' })
-  const created = await tasksCall(server.url, 'agent-one', '/tasks', {
-    subject_token: alice,
-    subject_token_type: ACCESS_TOKEN,
-    purpose: 'Answer ticket 42 for Alice',
-    resource: tickets,
-    scope: 'tickets:read tickets:write',
-  })
-  expect(created.status).toBe(201)
-  const { task_id: taskId } = (await created.json()) as { task_id: string }
+  const {
+    task: { task_id: taskId },
+    alice,
+  } = await startTask(server.url, { params: { scope: 'tickets:read tickets:write' } })
   const agentToken = await exchanged(server.url, 'agent-one', {
     subject_token: alice,
     resource: tickets,
@@ -237,15 +232,10 @@ describe.skipIf(!t.isPostgres)('a completion racing 50 exchanges', { timeout: 90
     const client = gate as pg.Client
     for (const order of ['exchanges first', 'completion first'] as const) {
       const { taskId } = await setUp()
-      const alice = await personToken({ scope: 'tickets:read tickets:write' })
-      const sub = await tasksCall(server.url, 'agent-one', '/tasks', {
-        subject_token: alice,
-        subject_token_type: ACCESS_TOKEN,
-        purpose: 'a part of the work',
-        resource: tickets,
-        parent_task_id: taskId,
-      })
-      const { task_id: subtaskId } = (await sub.json()) as { task_id: string }
+      const {
+        task: { task_id: subtaskId },
+        alice,
+      } = await startTask(server.url, { params: { purpose: 'a part of the work', parent_task_id: taskId } })
       // Exchanges for the subtask lock [parent, subtask]; the completion of the parent locks the same two.
       const variant = {
         client: 'agent-one',
@@ -284,14 +274,9 @@ describe.skipIf(!t.isPostgres)('a completion racing 50 exchanges', { timeout: 90
       const { taskId: root } = await setUp()
       const alice = await personToken({ scope: 'tickets:read tickets:write' })
       const subtask = async (parent: string) => {
-        const response = await tasksCall(server.url, 'agent-one', '/tasks', {
-          subject_token: alice,
-          subject_token_type: ACCESS_TOKEN,
-          purpose: 'a part of the work',
-          resource: tickets,
-          parent_task_id: parent,
-        })
-        const { task_id: id } = (await response.json()) as { task_id: string }
+        const { task_id: id } = (
+          await startTask(server.url, { alice, params: { purpose: 'a part of the work', parent_task_id: parent } })
+        ).task
         await exchanged(server.url, 'agent-one', { subject_token: alice, resource: tickets, task_id: id })
         return id
       }

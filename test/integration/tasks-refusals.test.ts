@@ -8,24 +8,12 @@ import { ACCESS_TOKEN, exchange, exchanged, expectRejection, type Params, tasksC
 import { expectRefused, type Refusal, titled } from '../support/refusals.ts'
 import { exchangeRequest, taskRequest } from '../support/requests.ts'
 import { useServer } from '../support/server.ts'
+import { startTask } from '../support/tasks.ts'
 
 const t = useDatabase()
 const server = useServer(t)
 const tickets = 'https://tickets.test/'
 const NO_SUCH_TASK = '00000000-0000-4000-8000-000000000000'
-
-async function newTask(clientId = 'agent-one', extra: Params = {}) {
-  const alice = await personToken({ scope: 'tickets:read tickets:write' })
-  const response = await tasksCall(server.url, clientId, '/tasks', {
-    subject_token: alice,
-    subject_token_type: ACCESS_TOKEN,
-    purpose: 'p',
-    resource: tickets,
-    ...extra,
-  })
-  expect(response.status).toBe(201)
-  return { task: (await response.json()) as { task_id: string }, alice }
-}
 
 const invalidRequest = (error_description: string) => ({ status: 400, error: 'invalid_request', error_description })
 const invalidTarget = {
@@ -163,7 +151,7 @@ describe('POST /tasks refusals change nothing', () => {
     {
       name: 'a completed parent task',
       overrides: async () => {
-        const { task, alice } = await newTask()
+        const { task, alice } = await startTask(server.url)
         expect((await tasksCall(server.url, 'agent-one', `/tasks/${task.task_id}/complete`, {})).status).toBe(200)
         return { params: { subject_token: alice, parent_task_id: task.task_id } }
       },
@@ -172,7 +160,7 @@ describe('POST /tasks refusals change nothing', () => {
     {
       name: 'an expired parent task',
       overrides: async () => {
-        const { task, alice } = await newTask('agent-one', { expires_in: '1' })
+        const { task, alice } = await startTask(server.url, { params: { expires_in: '1' } })
         await new Promise((resolve) => setTimeout(resolve, 1100))
         return { params: { subject_token: alice, parent_task_id: task.task_id } }
       },
@@ -195,7 +183,7 @@ describe('POST /tasks refusals change nothing', () => {
     {
       name: 'a parent task of another person',
       overrides: async () => {
-        const { task } = await newTask()
+        const { task } = await startTask(server.url)
         return { params: { subject_token: await personToken({ sub: 'bob' }), parent_task_id: task.task_id } }
       },
       expected: invalidRequest(TOKEN_INVALID),
@@ -203,7 +191,7 @@ describe('POST /tasks refusals change nothing', () => {
     {
       name: 'a parent task the client may not work on',
       overrides: async () => {
-        const { task, alice } = await newTask()
+        const { task, alice } = await startTask(server.url)
         return { client: 'impersonator', params: { subject_token: alice, parent_task_id: task.task_id } }
       },
       expected: invalidRequest(TOKEN_INVALID),
@@ -211,7 +199,7 @@ describe('POST /tasks refusals change nothing', () => {
     {
       name: 'a subtask wider than its parent (scope)',
       overrides: async () => {
-        const { task, alice } = await newTask('agent-one', { scope: 'tickets:read' })
+        const { task, alice } = await startTask(server.url, { params: { scope: 'tickets:read' } })
         return { params: { subject_token: alice, scope: 'tickets:write', parent_task_id: task.task_id } }
       },
       expected: invalidScope,
@@ -220,9 +208,8 @@ describe('POST /tasks refusals change nothing', () => {
       name: 'a subtask wider than its parent (resource)',
       overrides: async () => {
         const alice = await personToken({ scope: 'tickets:read notes:read' })
-        const parent = await (await taskRequest(server.url, { params: { subject_token: alice } }))()
-        const { task_id } = (await parent.json()) as { task_id: string }
-        return { params: { subject_token: alice, resource: 'https://notes.test/', parent_task_id: task_id } }
+        const { task } = await startTask(server.url, { alice })
+        return { params: { subject_token: alice, resource: 'https://notes.test/', parent_task_id: task.task_id } }
       },
       expected: invalidTarget,
     },
@@ -240,7 +227,7 @@ describe('POST /tasks refusals change nothing', () => {
 
 describe('task ownership', () => {
   it('hides a task from every client but its agent and admins (404), for reading and completing', async () => {
-    const { task } = await newTask()
+    const { task } = await startTask(server.url)
     const notFound = { status: 404, error: 'not_found', error_description: 'task not found' }
     const before = await writtenRows(t.db)
     await expectRejection(await tasksCall(server.url, 'agent-two', `/tasks/${task.task_id}`), notFound)
@@ -261,7 +248,7 @@ describe('task ownership', () => {
   })
 
   it('answers 401 to a failed client authentication when reading or completing, and changes nothing', async () => {
-    const { task } = await newTask()
+    const { task } = await startTask(server.url)
     const before = await writtenRows(t.db)
     const unauthenticated = { status: 401, error: 'invalid_client', error_description: 'client authentication failed' }
     for (const call of [
@@ -287,7 +274,7 @@ describe('task ownership', () => {
   })
 
   it('refuses an unknown outcome and changes nothing', async () => {
-    const { task } = await newTask()
+    const { task } = await startTask(server.url)
     const before = await writtenRows(t.db)
     await expectRejection(
       await tasksCall(server.url, 'agent-one', `/tasks/${task.task_id}/complete`, { outcome: 'great' }),
@@ -318,7 +305,10 @@ describe('exchanges naming a task they may not use', () => {
       {
         name: 'a task of another person',
         overrides: async () => ({
-          params: { subject_token: await personToken({ sub: 'bob' }), task_id: (await newTask()).task.task_id },
+          params: {
+            subject_token: await personToken({ sub: 'bob' }),
+            task_id: (await startTask(server.url)).task.task_id,
+          },
         }),
         expected: taskInvalid,
       },
@@ -326,14 +316,14 @@ describe('exchanges naming a task they may not use', () => {
         name: 'a task of another agent',
         overrides: async () => ({
           client: 'impersonator',
-          params: { subject_token: await personToken(), task_id: (await newTask()).task.task_id },
+          params: { subject_token: await personToken(), task_id: (await startTask(server.url)).task.task_id },
         }),
         expected: taskInvalid,
       },
       {
         name: 'a completed task',
         overrides: async () => {
-          const { task, alice } = await newTask()
+          const { task, alice } = await startTask(server.url)
           await tasksCall(server.url, 'agent-one', `/tasks/${task.task_id}/complete`, {})
           return { params: { subject_token: alice, task_id: task.task_id } }
         },
@@ -345,7 +335,7 @@ describe('exchanges naming a task they may not use', () => {
   })
 
   it('refuses a resource the task does not cover (invalid_target)', async () => {
-    const { task, alice } = await newTask()
+    const { task, alice } = await startTask(server.url)
     const send = await exchangeRequest(server.url, {
       params: { subject_token: alice, resource: 'https://notes.test/', task_id: task.task_id },
     })
@@ -353,7 +343,7 @@ describe('exchanges naming a task they may not use', () => {
   })
 
   it('caps the exchange by the task scope', async () => {
-    const { task, alice } = await newTask('agent-one', { scope: 'tickets:read' })
+    const { task, alice } = await startTask(server.url, { params: { scope: 'tickets:read' } })
     await expectRejection(
       await exchange(server.url, 'agent-one', {
         subject_token: alice,

@@ -7,6 +7,7 @@ import { useDatabase } from '../support/database.ts'
 import { personToken } from '../support/idp.ts'
 import { ACCESS_TOKEN, exchange, exchanged, expectRejection, introspect, tasksCall } from '../support/oauth.ts'
 import { useServer } from '../support/server.ts'
+import { startTask } from '../support/tasks.ts'
 
 const t = useDatabase()
 const server = useServer(t)
@@ -16,26 +17,13 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
-async function createTask(params: Record<string, string | string[] | undefined> = {}, clientId = 'agent-one') {
-  const alice = await personToken({ scope: 'tickets:read tickets:write notes:read' })
-  const response = await tasksCall(server.url, clientId, '/tasks', {
-    subject_token: alice,
-    subject_token_type: ACCESS_TOKEN,
-    purpose: 'Answer ticket 42 for Alice',
-    resource: tickets,
-    scope: 'tickets:read tickets:write',
-    expires_in: '900',
-    ...params,
-  })
-  const body = (await response.json()) as Record<string, unknown>
-  expect(response.status, JSON.stringify(body)).toBe(201)
-  return { task: body as { task_id: string; expires_at: string; [k: string]: unknown }, alice }
-}
-
 describe('POST /tasks', () => {
   it('creates a task capped by the policy paths and the person token', async () => {
     const before = Date.now()
-    const { task } = await createTask()
+    const { task } = await startTask(server.url, {
+      alice: await personToken({ scope: 'tickets:read tickets:write notes:read' }),
+      params: { scope: 'tickets:read tickets:write', expires_in: '900' },
+    })
     expect(task).toEqual({
       task_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       status: 'active',
@@ -78,7 +66,7 @@ describe('POST /tasks', () => {
 
 describe('task-bound exchanges and completion', () => {
   it('runs the whole flow: person → agent → sub-agent → introspection → complete → all inactive', async () => {
-    const { task, alice } = await createTask()
+    const { task, alice } = await startTask(server.url)
     const agentToken = await exchanged(server.url, 'agent-one', {
       subject_token: alice,
       resource: tickets,
@@ -134,22 +122,17 @@ describe('task-bound exchanges and completion', () => {
   })
 
   it('completing a task completes its subtasks and ends their tokens', async () => {
-    const { task, alice } = await createTask()
+    const { task, alice } = await startTask(server.url)
     const agentToken = await exchanged(server.url, 'agent-one', {
       subject_token: alice,
       resource: tickets,
       task_id: task.task_id,
     })
-    const sub = await tasksCall(server.url, 'sub-agent', '/tasks', {
-      subject_token: agentToken,
-      subject_token_type: ACCESS_TOKEN,
-      purpose: 'triage ticket 42',
-      resource: tickets,
-      scope: 'tickets:read',
-      parent_task_id: task.task_id,
+    const { task: subtask } = await startTask(server.url, {
+      client: 'sub-agent',
+      alice: agentToken,
+      params: { purpose: 'triage ticket 42', scope: 'tickets:read', parent_task_id: task.task_id },
     })
-    const subtask = (await sub.json()) as { task_id: string; parent_task_id: string }
-    expect(sub.status).toBe(201)
     expect(subtask.parent_task_id).toBe(task.task_id)
     const subToken = await exchanged(server.url, 'sub-agent', {
       subject_token: agentToken,
@@ -171,7 +154,7 @@ describe('task-bound exchanges and completion', () => {
   })
 
   it('expires a task at expires_at with no job running: its tokens go inactive', async () => {
-    const { task, alice } = await createTask({ expires_in: '60' })
+    const { task, alice } = await startTask(server.url, { params: { expires_in: '60' } })
     const token = await exchanged(server.url, 'agent-one', {
       subject_token: alice,
       resource: tickets,
@@ -195,7 +178,7 @@ describe('task-bound exchanges and completion', () => {
   })
 
   it('revokes the whole subtree of a revoked token, not its parent', async () => {
-    const { task, alice } = await createTask()
+    const { task, alice } = await startTask(server.url)
     const one = await exchanged(server.url, 'agent-one', {
       subject_token: alice,
       resource: tickets,
