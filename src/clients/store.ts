@@ -29,21 +29,23 @@ export async function listClientIdsWithScope(db: Kysely<DB>, scope: string): Pro
   return new Set(rows.map((row) => row.client_id))
 }
 
-export interface ClientWrite {
-  client_id: string
-  description: string | null
-  labels: Record<string, string>
-  profile: string
-  secret_hash: string | null
-  jwks: unknown
-  grant_types: string[]
-  redirect_uris: string[]
-  scopes: string[]
-  content_hash: string
-  dpop_bound_access_tokens?: boolean
-  /** The document's spec.disabled; undefined leaves the client's state as it is (bootstrap). */
-  disabled?: boolean
-}
+/** Columns of the client's own state, never written from a document (timestamps, disabling). */
+type StateColumn =
+  | 'created_at'
+  | 'updated_at'
+  | 'disabled_by_document'
+  | 'disabled_by_cli'
+  | 'disabled_at'
+  | 'tokens_not_before'
+
+/** A clients row as a document (or the bootstrap) writes it, with labels and jwks as values. */
+export type ClientWrite = Omit<ClientRow, StateColumn | 'labels' | 'jwks' | 'dpop_bound_access_tokens'> &
+  Partial<Pick<ClientRow, 'dpop_bound_access_tokens'>> & {
+    labels: Record<string, string>
+    jwks: unknown
+    /** The document's spec.disabled; undefined leaves the client's state as it is (bootstrap). */
+    disabled?: boolean
+  }
 
 export async function upsertClient(db: Kysely<DB>, row: ClientWrite, now: Date): Promise<void> {
   const { disabled, ...columns } = row

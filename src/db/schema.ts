@@ -74,8 +74,11 @@ export interface IssuedTokensTable {
   decision_id: string | null
   task_path: DefaultedArray
   actor_jti: string | null
+  /** Besides ancestors, every jti whose revocation ends this token (actor tokens and their chains). */
   depends_on: DefaultedArray
+  /** Every client whose disabling ends this token (its holder, its actors, earlier holders). */
   parties: DefaultedArray
+  /** RFC 9449 §6.1 cnf.jkt of a DPoP-bound token. */
   jkt: string | null
 }
 

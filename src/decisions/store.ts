@@ -1,41 +1,20 @@
 // decisions rows: one per token exchange, allowed or denied. Written, never updated.
-import type { Insertable, Kysely } from 'kysely'
+import type { Insertable, Kysely, Selectable } from 'kysely'
 import type { DB, DecisionsTable } from '../db/schema.ts'
 import type { Constraint } from '../delegation/decision.ts'
 
-export interface DecisionRecord {
-  decision_id: string
-  created_at: Date
-  request_id: string | null
-  grant_type: string
-  client_id: string | null
-  subject: string | null
-  subject_issuer: string | null
-  subject_ref: string | null
-  actor_chain: string[]
-  resources: string[]
-  requested_scope: string[] | null
-  granted_scope: string[] | null
-  policy_path: string | null
-  policy_version: number | null
-  policy_versions: Record<string, number> | null
-  task_id: string | null
+/** A decisions row, with its result narrowed and its JSON columns (policy_versions, constrained_by) as values. */
+export type DecisionRecord = Omit<Selectable<DecisionsTable>, 'result' | 'policy_versions' | 'constrained_by'> & {
   result: 'allow' | 'deny'
-  reason: string
-  detail: string | null
-  issued_jti: string | null
+  policy_versions: Record<string, number> | null
   /** What narrowed the outcome (delegation/decision.ts Constraint); null when no decision was reached. */
   constrained_by: Constraint[] | null
 }
 
 /** A deny record with nothing known yet; each step of an exchange fills in what it learns. */
-export function blankDecision(fields: {
-  decision_id: string
-  created_at: Date
-  request_id: string | null
-  grant_type: string
-  client_id: string | null
-}): DecisionRecord {
+export function blankDecision(
+  fields: Pick<DecisionRecord, 'decision_id' | 'created_at' | 'request_id' | 'grant_type' | 'client_id'>,
+): DecisionRecord {
   return {
     ...fields,
     subject: null,

@@ -11,17 +11,10 @@ export const findIssuerByIss = async (db: Kysely<DB>, iss: string): Promise<Issu
 export const findIssuerByName = (db: Kysely<DB>, name: string): Promise<IssuerRow | undefined> =>
   db.selectFrom('issuers').selectAll().where('name', '=', name).executeTakeFirst()
 
-export interface IssuerWrite {
-  name: string
-  issuer: string
-  jwks_uri: string | null
-  jwks: unknown
-  algorithms: string[]
-  audience: string | null
-  description: string | null
+/** An issuers row as a document writes it (timestamps are the store's), with labels and jwks as values. */
+export type IssuerWrite = Omit<IssuerRow, 'created_at' | 'updated_at' | 'labels' | 'jwks'> & {
   labels: Record<string, string>
-  content_hash: string
-  tokens_without_scope: 'none' | 'policyCeiling'
+  jwks: unknown
 }
 
 export async function upsertIssuer(db: Kysely<DB>, row: IssuerWrite, now: Date): Promise<void> {

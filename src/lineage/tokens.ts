@@ -5,35 +5,23 @@ import type { DB, IssuedTokensTable } from '../db/schema.ts'
 
 export type IssuedToken = Selectable<IssuedTokensTable>
 
-export interface IssuedTokenWrite {
-  jti: string
-  kid: string
-  grant_type: string
-  client_id: string
-  sub: string
-  aud: string[]
-  scope: string[]
-  issued_at: Date
-  expires_at: Date
-  parent_jti: string | null
-  ancestors: string[]
-  claims: Record<string, unknown>
-  subject_issuer?: string | null
-  subject_ref?: string | null
-  act?: unknown
-  task_id?: string | null
-  policy_path?: string | null
-  policy_version?: number | null
-  decision_id?: string | null
-  task_path?: string[]
-  actor_jti?: string | null
-  /** Besides ancestors, every jti whose revocation ends this token (actor tokens and their chains). */
-  depends_on?: string[]
-  /** Every client whose disabling ends this token (its holder, its actors, earlier holders). */
-  parties?: string[]
-  /** RFC 9449 §6.1 cnf.jkt of a DPoP-bound token. */
-  jkt?: string | null
-}
+/** Columns written only when known: lineage, policy, task and actor from the grant; a DPoP binding. */
+type OptionalColumn =
+  | 'subject_issuer'
+  | 'subject_ref'
+  | 'task_id'
+  | 'policy_path'
+  | 'policy_version'
+  | 'decision_id'
+  | 'task_path'
+  | 'actor_jti'
+  | 'depends_on'
+  | 'parties'
+  | 'jkt'
+
+/** A row as issued (never revoked yet), with claims and act as values: they are encoded here. */
+export type IssuedTokenWrite = Omit<IssuedToken, 'revoked_at' | 'claims' | 'act' | OptionalColumn> &
+  Partial<Pick<IssuedToken, OptionalColumn>> & { claims: Record<string, unknown>; act?: unknown }
 
 export async function recordIssuedToken(db: Kysely<DB>, row: IssuedTokenWrite): Promise<void> {
   await db

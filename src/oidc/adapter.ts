@@ -1,10 +1,10 @@
 // oidc-provider's storage, over Postgres: clients from `clients`, our JWT access tokens from the
 // lineage table (read-time activity), and every other artefact as JSON in oidc_payloads.
-import type { Kysely } from 'kysely'
+import type { Kysely, Selectable } from 'kysely'
 import { type Adapter, type AdapterPayload, Provider } from 'oidc-provider'
 import type { ClientRow } from '../clients/store.ts'
 import { findEnabledClient } from '../clients/store.ts'
-import type { DB } from '../db/schema.ts'
+import type { DB, OidcPayloadsTable } from '../db/schema.ts'
 import { type Clock, toDate, toEpoch } from '../lib/clock.ts'
 import { CLIENT_CREDENTIALS } from '../oauth/protocol.ts'
 import { findActiveToken, type IssuedToken, revokeToken } from '../lineage/tokens.ts'
@@ -111,7 +111,7 @@ function payloadAdapter(model: string, deps: AdapterDeps): Adapter {
       .select(['payload', 'consumed_at'])
       .where('model', '=', model)
       .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now())]))
-  const unpack = (row: { payload: unknown; consumed_at: Date | null } | undefined) =>
+  const unpack = (row: Pick<Selectable<OidcPayloadsTable>, 'payload' | 'consumed_at'> | undefined) =>
     row &&
     ({
       ...(row.payload as AdapterPayload),

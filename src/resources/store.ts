@@ -12,17 +12,9 @@ export function findResourceByName(db: Kysely<DB>, name: string): Promise<Resour
   return db.selectFrom('resources').selectAll().where('name', '=', name).executeTakeFirst()
 }
 
-export interface ResourceWrite {
-  name: string
-  uri: string
-  description: string | null
-  labels: Record<string, string>
-  scopes: string[]
-  introspectors: string[]
-  access_token_lifetime: number
-  content_hash: string
-  revocation_webhook?: string | null
-}
+/** A resources row as a document writes it (timestamps are the store's), with labels as a value. */
+export type ResourceWrite = Omit<ResourceRow, 'created_at' | 'updated_at' | 'labels' | 'revocation_webhook'> &
+  Partial<Pick<ResourceRow, 'revocation_webhook'>> & { labels: Record<string, string> }
 
 export async function upsertResource(db: Kysely<DB>, row: ResourceWrite, now: Date): Promise<void> {
   const values = { ...row, labels: JSON.stringify(row.labels), updated_at: now }

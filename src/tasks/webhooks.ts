@@ -3,8 +3,8 @@
 // written in the completion's own transaction, retried with backoff, never blocking completion.
 import { randomUUID } from 'node:crypto'
 import { SignJWT } from 'jose'
-import { type Kysely, sql } from 'kysely'
-import type { DB } from '../db/schema.ts'
+import { type Kysely, type Selectable, sql } from 'kysely'
+import type { DB, WebhookDeliveriesTable } from '../db/schema.ts'
 import type { KeyRing } from '../keys/ring.ts'
 import { SIGNING_ALG } from '../keys/store.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
@@ -162,7 +162,9 @@ export class WebhookDispatcher {
     await Promise.all(due.map((delivery) => this.#deliver(delivery)))
   }
 
-  async #deliver(delivery: { delivery_id: string; url: string; event: string; attempts: number }): Promise<void> {
+  async #deliver(
+    delivery: Pick<Selectable<WebhookDeliveriesTable>, 'delivery_id' | 'url' | 'event' | 'attempts'>,
+  ): Promise<void> {
     const { db, clock, log, fetchOutbound } = this.#deps
     let problem: string | undefined
     try {
