@@ -8,7 +8,7 @@ import type { Clock } from '../lib/clock.ts'
 import { verifySecret } from './secret-hash.ts'
 import { type ClientRow, findEnabledClient } from './store.ts'
 
-export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
+const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
 
 export class ClientAuthError extends Error {
   override name = 'ClientAuthError'

@@ -7,7 +7,7 @@ import { CLIENT_CREDENTIALS, TOKEN_EXCHANGE } from '../oauth/protocol.ts'
 /** Grant types a client may be registered for; the server supports each of these. */
 export const GrantType = z.enum([CLIENT_CREDENTIALS, TOKEN_EXCHANGE])
 
-export const ClientProfile = z.enum(['agent', 'service', 'app', 'resource-server'])
+const ClientProfile = z.enum(['agent', 'service', 'app', 'resource-server'])
 
 const ClientId = z
   .string()

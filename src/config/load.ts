@@ -19,7 +19,7 @@ export class ConfigError extends Error {
 }
 
 /** The env var naming the optional YAML file; not itself a setting. */
-export const CONFIG_FILE_ENV = 'MANDATE_CONFIG'
+const CONFIG_FILE_ENV = 'MANDATE_CONFIG'
 
 const listSettings = new Set(['masterKey', 'allowHosts'])
 

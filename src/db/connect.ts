@@ -31,7 +31,7 @@ export interface DatabaseOptions {
   databaseTimeout?: number
 }
 
-export const DEFAULT_DATABASE_TIMEOUT = 2
+const DEFAULT_DATABASE_TIMEOUT = 2
 
 export interface DatabaseLog {
   warn(fields: object, msg: string): void

@@ -4,9 +4,9 @@ import { readdir, readFile } from 'node:fs/promises'
 import { type Kysely, sql } from 'kysely'
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration'
 
-export const migrationsDir = new URL('../../migrations/', import.meta.url)
+const migrationsDir = new URL('../../migrations/', import.meta.url)
 
-export function sqlMigrations(dir: URL = migrationsDir): MigrationProvider {
+function sqlMigrations(dir: URL = migrationsDir): MigrationProvider {
   return {
     async getMigrations() {
       const files = (await readdir(dir)).filter((name) => /^\d{4}_[a-z0-9_]+\.sql$/.test(name)).sort()

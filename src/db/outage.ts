@@ -33,7 +33,7 @@ const messages = [
 ]
 
 /** True when a SQLSTATE means the database refused for now (an outage class), not for a bug of ours. */
-export const isOutageSqlState = (code: string): boolean => outageClasses.has(code.slice(0, 2)) || outageCodes.has(code)
+const isOutageSqlState = (code: string): boolean => outageClasses.has(code.slice(0, 2)) || outageCodes.has(code)
 
 /**
  * True when the error means "the database cannot answer now": an outage SQLSTATE, a network error, a

@@ -2,12 +2,12 @@
 // in Git and `mandate apply` speak one format.
 import * as z from 'zod'
 
-export const API_VERSION = 'mandate/v1'
+const API_VERSION = 'mandate/v1'
 
 /** RFC 6749 §3.3 scope-token: printable ASCII except space, '"' and '\'. */
 export const ScopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'not a valid scope token (RFC 6749 §3.3)')
 
-export const Labels = z.record(z.string().regex(/^[a-z0-9A-Z._/-]{1,63}$/), z.string().max(253))
+const Labels = z.record(z.string().regex(/^[a-z0-9A-Z._/-]{1,63}$/), z.string().max(253))
 
 export const Metadata = z.strictObject({
   name: z.string().min(1).max(200),
@@ -22,6 +22,3 @@ export function documentSchema<Kind extends string, Meta extends z.ZodType, Spec
 ) {
   return z.strictObject({ apiVersion: z.literal(API_VERSION), kind: z.literal(kind), metadata, spec })
 }
-
-/** Sorted, de-duplicated list (documents compare equal regardless of order). */
-export const uniqueSorted = (values: readonly string[]): string[] => [...new Set(values)].sort()

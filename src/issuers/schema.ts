@@ -4,7 +4,7 @@ import * as z from 'zod'
 import { algorithmsFor, strongKey } from '../lib/jwk-strength.ts'
 import { documentSchema, Metadata } from '../documents/envelope.ts'
 
-export const AsymmetricAlgorithm = z.enum([
+const AsymmetricAlgorithm = z.enum([
   'RS256',
   'RS384',
   'RS512',

@@ -34,7 +34,7 @@ export interface JanitorResult {
   pruned: Record<Prunable, number>
 }
 
-export const BATCH = 1000
+const BATCH = 1000
 /** Batches of one kind in one run: a large backlog is worked off over several runs, never in one long burst. */
 const MAX_BATCHES = 500
 

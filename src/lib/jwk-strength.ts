@@ -4,7 +4,7 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto'
 import * as z from 'zod'
 
-export const MIN_RSA_BITS = 2048
+const MIN_RSA_BITS = 2048
 const EC_ALGORITHMS: Record<string, string> = { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' }
 const RSA_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']
 

@@ -20,7 +20,7 @@ export interface ClockCheckDeps {
   onSkew?(skew: Skew): void
 }
 
-export const CLOCK_CHECK_INTERVAL = 60
+const CLOCK_CHECK_INTERVAL = 60
 
 export class ClockCheck {
   readonly #deps: ClockCheckDeps

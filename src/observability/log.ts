@@ -3,7 +3,7 @@ import pino, { type Logger } from 'pino'
 
 export type Log = Logger
 
-export const CENSOR = '[redacted]'
+const CENSOR = '[redacted]'
 
 // Matched by key name at any depth rather than by pino redact paths: those have one wildcard level
 // each, so a top-level `token` or a `headers.authorization` one level deeper slipped through. Keys are
@@ -24,7 +24,7 @@ const sensitiveKeys = new Set([
 ])
 const sensitiveSuffix = /(token|secret|password|assertion)$/
 
-export const isSensitiveKey = (key: string): boolean => {
+const isSensitiveKey = (key: string): boolean => {
   const normalized = key.toLowerCase().replace(/[-_]/g, '')
   return sensitiveKeys.has(normalized) || sensitiveSuffix.test(normalized)
 }

@@ -60,7 +60,7 @@ function findActiveOnce(deps: AdapterDeps, jti: string): Promise<IssuedToken | u
   return pending
 }
 
-export const modelOf = (row: Pick<IssuedToken, 'grant_type'>) =>
+const modelOf = (row: Pick<IssuedToken, 'grant_type'>) =>
   row.grant_type === CLIENT_CREDENTIALS ? 'ClientCredentials' : 'AccessToken'
 
 // Mandate issues no opaque access tokens: these models resolve only a jti that the JWT bridge

@@ -22,7 +22,7 @@ export interface OutboundInit {
 export type OutboundFetch = (url: string, init?: OutboundInit) => Promise<Response>
 
 /** A request the outbound rules refused; nothing was sent. */
-export class OutboundRefused extends Error {
+class OutboundRefused extends Error {
   override name = 'OutboundRefused'
 }
 

@@ -7,7 +7,7 @@ import { Duration } from '../lib/duration.ts'
 import { documentSchema, Metadata, ScopeToken } from '../documents/envelope.ts'
 import { ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE } from '../oauth/protocol.ts'
 
-export const SubjectTokenType = z.enum([ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE])
+const SubjectTokenType = z.enum([ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE])
 
 /** "self" is Mandate's own tokens; any other value names a `kind: Issuer` document. */
 export const SELF_ISSUER = 'self'
@@ -19,7 +19,7 @@ const PathName = z
     'a path is up to 8 "/"-separated segments of lowercase letters, digits and "-"',
   )
 
-export const DelegationMode = z.enum(['delegation', 'impersonation', 'either'])
+const DelegationMode = z.enum(['delegation', 'impersonation', 'either'])
 
 export const Binding = z.strictObject({
   client: z.string().min(1),

@@ -6,8 +6,7 @@ import { type Kysely, sql } from 'kysely'
 import type { DB } from '../db/schema.ts'
 
 /** oidc-provider's ReplayDetection key for (iss, jti), so both stores are one. */
-export const replayKey = (iss: string, jti: string): string =>
-  createHash('sha256').update(`${iss}${jti}`).digest('base64url')
+const replayKey = (iss: string, jti: string): string => createHash('sha256').update(`${iss}${jti}`).digest('base64url')
 
 /**
  * True when this call claimed `jti` for every issuer namespace given, until `expiresAt` (one statement,

@@ -1,6 +1,6 @@
 // How a task ended, as its agent (or an operator) reports it; the tasks table's check constraint holds
 // the same three values (migrations/0003).
-export const TASK_OUTCOMES = ['succeeded', 'failed', 'cancelled'] as const
+const TASK_OUTCOMES = ['succeeded', 'failed', 'cancelled'] as const
 
 export type TaskOutcome = (typeof TASK_OUTCOMES)[number]
 

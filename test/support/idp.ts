@@ -14,7 +14,7 @@ const privateKey = createPrivateKey({
   format: 'jwk',
 })
 
-export const IDP_ISSUER = 'https://idp.test'
+const IDP_ISSUER = 'https://idp.test'
 
 export interface PersonToken {
   sub?: string

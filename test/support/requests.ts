@@ -3,7 +3,7 @@
 import { personToken } from './idp.ts'
 import { ACCESS_TOKEN, accessToken, basic, form, type Params, secrets, TOKEN_EXCHANGE } from './oauth.ts'
 
-export const TICKETS = 'https://tickets.test/'
+const TICKETS = 'https://tickets.test/'
 
 export type Send = () => Promise<Response>
 

@@ -14,7 +14,7 @@ import type { TestDatabase } from './database.ts'
 export const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString('base64')
 export const fixtures = new URL('./fixtures/', import.meta.url).pathname
 /** Tests serve JWKS and receive webhooks on 127.0.0.1, which the outbound rules refuse unless allowed. */
-export const TEST_ALLOW_HOSTS = '127.0.0.1'
+const TEST_ALLOW_HOSTS = '127.0.0.1'
 /** How tests apply documents: as `mandate apply` would, with the test loopback host allowed. */
 export const TEST_APPLY: ApplyOptions = {
   clock: systemClock,
