@@ -6,9 +6,6 @@ import type { Denied } from '../delegation/denied.ts'
 import type { DenialReason } from '../delegation/decision.ts'
 import { GRANT_NOT_ALLOWED, RESOURCE_INVALID, SCOPE_INVALID, TOKEN_INVALID } from '../oauth/descriptions.ts'
 
-// TEMP: tests import it from here until the test branch is merged.
-export { TOKEN_INVALID }
-
 const invalidToken = () => new errors.InvalidRequest(TOKEN_INVALID)
 const invalidTarget = () => new errors.InvalidTarget(RESOURCE_INVALID)
 

@@ -4,7 +4,7 @@
 import { sql } from 'kysely'
 import { decodeJwt } from 'jose'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { TOKEN_INVALID } from '../../src/token-exchange/denials.ts'
+import { TOKEN_INVALID } from '../../src/oauth/descriptions.ts'
 import { clientAssertion, JWT_BEARER, taskBodyWithAssertion } from '../support/client-assertion.ts'
 import { useDatabase } from '../support/database.ts'
 import { personToken } from '../support/idp.ts'

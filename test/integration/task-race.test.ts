@@ -6,7 +6,7 @@
 // was refused.
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { TOKEN_INVALID } from '../../src/token-exchange/denials.ts'
+import { TOKEN_INVALID } from '../../src/oauth/descriptions.ts'
 import { useDatabase } from '../support/database.ts'
 import { personToken } from '../support/idp.ts'
 import { ACCESS_TOKEN, exchange, exchanged, introspect, type Params, tasksCall } from '../support/oauth.ts'

@@ -1,7 +1,7 @@
 // Every refusal of the tasks API (status, body, nothing written), ownership, and exchanges that
 // name a task they may not use.
 import { describe, expect, it } from 'vitest'
-import { TOKEN_INVALID } from '../../src/token-exchange/denials.ts'
+import { TOKEN_INVALID } from '../../src/oauth/descriptions.ts'
 import { useDatabase, writtenRows } from '../support/database.ts'
 import { personToken } from '../support/idp.ts'
 import { ACCESS_TOKEN, exchange, exchanged, expectRejection, type Params, tasksCall } from '../support/oauth.ts'

@@ -2,7 +2,7 @@
 // token of the task tree at once; expiry by time; ownership. Races with completion: task-race.test.ts.
 import { decodeJwt } from 'jose'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { TOKEN_INVALID } from '../../src/token-exchange/denials.ts'
+import { TOKEN_INVALID } from '../../src/oauth/descriptions.ts'
 import { useDatabase } from '../support/database.ts'
 import { personToken } from '../support/idp.ts'
 import { ACCESS_TOKEN, exchange, exchanged, expectRejection, introspect, tasksCall } from '../support/oauth.ts'
