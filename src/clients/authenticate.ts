@@ -10,6 +10,18 @@ import { type ClientRow, findEnabledClient } from './store.ts'
 
 const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
 
+/** RFC 7523 §3: the algorithms a private_key_jwt assertion may be signed with, here and at /token. */
+export const CLIENT_ASSERTION_ALGORITHMS = [
+  'ES256',
+  'ES384',
+  'ES512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'RS256',
+  'EdDSA',
+] as const
+
 export class ClientAuthError extends Error {
   override name = 'ClientAuthError'
   /** invalid_request for a malformed attempt, invalid_client (401) for a failed one. */
@@ -104,7 +116,7 @@ async function byAssertion(
       issuer: client.client_id,
       subject: client.client_id,
       audience: deps.audiences,
-      algorithms: ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'EdDSA'],
+      algorithms: [...CLIENT_ASSERTION_ALGORITHMS],
       clockTolerance: deps.clockTolerance,
       currentDate: new Date(deps.clock.now() * 1000),
       requiredClaims: ['exp', 'jti'],

@@ -2,7 +2,7 @@
 // JSON envelope: an HttpError as its EDGE_ERRORS entry says, an outage as 503 temporarily_unavailable, and
 // anything else as a 500 with nothing internal exposed.
 import type { Context, Next } from 'koa'
-import { DatabaseUnavailable, DependencyUnavailable, isDatabaseUnavailable } from '../db/outage.ts'
+import { isOutage } from '../db/outage.ts'
 import type { Log } from '../observability/log.ts'
 import { HttpError } from './http-error.ts'
 
@@ -12,11 +12,8 @@ export function jsonErrors(log: Log) {
       await next()
     } catch (error) {
       if (error instanceof HttpError) return renderHttpError(ctx, error)
-      const unavailable =
-        error instanceof DatabaseUnavailable ||
-        error instanceof DependencyUnavailable ||
-        isDatabaseUnavailable(error) ||
-        (error as { error?: string }).error === 'temporarily_unavailable'
+      // oidc-provider's own 503 (TemporarilyUnavailable) can reach here from its middleware stack too.
+      const unavailable = isOutage(error) || (error as { error?: string } | null)?.error === 'temporarily_unavailable'
       if (unavailable) {
         log.warn({ err: error, req_id: ctx.state.reqId }, 'database unavailable')
         return renderHttpError(ctx, new HttpError('temporarily_unavailable'))

@@ -1,7 +1,7 @@
 // Outages at the OAuth edge: 503 temporarily_unavailable (RFC 6749 §4.1.2.1 code), never a token,
 // never active:true. Bugs are not dressed up as this; only recognised database outages are.
 import { errors } from 'oidc-provider'
-import { DatabaseUnavailable, DependencyUnavailable, isDatabaseUnavailable } from '../db/outage.ts'
+import { isOutage } from '../db/outage.ts'
 import { EDGE_ERRORS } from '../http/http-error.ts'
 
 // The same 503 as our own edges answer: one definition, in EDGE_ERRORS.
@@ -18,9 +18,9 @@ export class TemporarilyUnavailable extends errors.OIDCProviderError {
 
 /** An outage (database or another dependency) as TemporarilyUnavailable; anything else unchanged. */
 export function asUnavailable(error: unknown): unknown {
-  const outage =
-    error instanceof DatabaseUnavailable || error instanceof DependencyUnavailable || isDatabaseUnavailable(error)
-  return outage && !(error instanceof TemporarilyUnavailable) ? new TemporarilyUnavailable({ cause: error }) : error
+  return isOutage(error) && !(error instanceof TemporarilyUnavailable)
+    ? new TemporarilyUnavailable({ cause: error })
+    : error
 }
 
 /** Runs work that touches the database; an outage becomes TemporarilyUnavailable (503). */

@@ -3,6 +3,7 @@
 import type { Kysely } from 'kysely'
 import Provider, { errors } from 'oidc-provider'
 import { writeAudit } from '../audit/write.ts'
+import { CLIENT_ASSERTION_ALGORITHMS } from '../clients/authenticate.ts'
 import type { DB } from '../db/schema.ts'
 import { DPOP_ALGORITHMS } from '../dpop/proof.ts'
 import type { KeyRing } from '../keys/ring.ts'
@@ -81,7 +82,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     cookies: { keys: deps.cookieKeys },
     enabledJWA: {
       idTokenSigningAlgValues: [SIGNING_ALG],
-      clientAuthSigningAlgValues: ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'EdDSA'],
+      clientAuthSigningAlgValues: CLIENT_ASSERTION_ALGORITHMS,
       dPoPSigningAlgValues: [...DPOP_ALGORITHMS],
     },
     // RFC 7523 §3: an assertion issued in the future (beyond the clock tolerance) is refused, as for
