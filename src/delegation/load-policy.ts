@@ -15,8 +15,22 @@ export async function loadEffectivePolicy(
   resource: string,
   grantType: string,
 ): Promise<EffectivePolicy | undefined> {
+  const policy = await loadBoundPolicy(db, client, resource, grantType)
+  return policy === 'unreadable' ? undefined : policy
+}
+
+/**
+ * For a grant where no binding means no ceiling (client_credentials): 'unreadable' when a binding names a
+ * path with no stored version, so that it refuses instead of reading it as "no policy".
+ */
+export async function loadBoundPolicy(
+  db: Kysely<DB>,
+  client: string,
+  resource: string,
+  grantType: string,
+): Promise<EffectivePolicy | 'unreadable' | undefined> {
   const bound = await loadBoundLevels(db, client, resource, grantType)
-  return bound && effective(bound.path, bound.levels)
+  return bound && (effective(bound.path, bound.levels) ?? 'unreadable')
 }
 
 /** The effective policy of a path by name (a task keeps the names of the paths it was created under). */

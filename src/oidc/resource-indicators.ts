@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely'
 import { type Client, errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider'
 import { decideClientCredentials } from '../client-credentials/rules.ts'
 import type { DB } from '../db/schema.ts'
-import { loadEffectivePolicy } from '../delegation/load-policy.ts'
+import { loadBoundPolicy } from '../delegation/load-policy.ts'
 import { SIGNING_ALG } from '../keys/store.ts'
 import { RESOURCE_INVALID, SCOPE_INVALID } from '../oauth/descriptions.ts'
 import { CLIENT_CREDENTIALS } from '../oauth/protocol.ts'
@@ -27,8 +27,10 @@ export function resourceServerInfo(db: Kysely<DB>, decided: DecidedPolicies) {
     const params = ctx.oidc.params ?? {}
     const clientCredentials = params.grant_type === CLIENT_CREDENTIALS
     const policy = clientCredentials
-      ? await failClosed(() => loadEffectivePolicy(db, client.clientId, resource.uri, CLIENT_CREDENTIALS))
+      ? await failClosed(() => loadBoundPolicy(db, client.clientId, resource.uri, CLIENT_CREDENTIALS))
       : undefined
+    // A binding that cannot be read never reads as "no ceiling" (as at the exchange: target.not_bound).
+    if (policy === 'unreadable') throw new errors.InvalidTarget(RESOURCE_INVALID)
     if (policy) decided.set(ctx, policy)
     const outcome = decideClientCredentials({
       requested: String(params.scope ?? '')
