@@ -45,8 +45,10 @@ function exchange(deps: TokenExchangeDeps) {
     try {
       const { facts, params, targets, subject, actor, task, proof } = await loadExchange(ctx, deps, record, now)
       const decision = decideExchange(facts)
-      record.constrained_by = decision.constrainedBy ?? null
-      if (!decision.allow) throw new Denied(decision.reason, decision.detail)
+      if (!decision.allow) {
+        record.constrained_by = decision.constrainedBy ?? null
+        throw new Denied(decision.reason, decision.detail)
+      }
       record.actor_chain = actorsOf(decision.act)
 
       // The lineage row and the decision record commit together, before the response; if they
@@ -80,6 +82,8 @@ function exchange(deps: TokenExchangeDeps) {
             reason: 'allowed',
             granted_scope: decision.scope,
             issued_jti: result.jti,
+            // Only a token issued has a lifetime that something set (a refusal in this transaction has none).
+            constrained_by: decision.constrainedBy,
           })
           await recordDecision(trx, record)
           await writeAudit(trx, auditOf(record, 'token_exchange.issued', now))
