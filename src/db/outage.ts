@@ -50,15 +50,15 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return false
 }
 
+/** An outage of the database or another dependency we cannot answer without: a 503, never a bug's 500. */
+export const isOutage = (error: unknown): boolean =>
+  error instanceof DatabaseUnavailable || error instanceof DependencyUnavailable || isDatabaseUnavailable(error)
+
 /**
  * True when the database itself refused the statement (it carries a SQLSTATE: a constraint, a trigger,
  * a serialization or deadlock abort), as opposed to an error of our own code. No SQLSTATE class starts
  * with E, unlike Node's errno codes (EPIPE).
  */
-/** An outage of the database or another dependency we cannot answer without: a 503, never a bug's 500. */
-export const isOutage = (error: unknown): boolean =>
-  error instanceof DatabaseUnavailable || error instanceof DependencyUnavailable || isDatabaseUnavailable(error)
-
 export const hasSqlState = (error: unknown): boolean =>
   error instanceof Error && /^[0-9A-DF-Z][0-9A-Z]{4}$/.test(String((error as { code?: unknown }).code ?? ''))
 
