@@ -105,8 +105,7 @@ export function decideExchange(facts: ExchangeFacts): Decision {
       actor: presented ?? facts.client,
     })
     if (problem) return deny('task.invalid', problem)
-    const { resources } = facts.task.task as NonNullable<TaskFacts['task']>
-    const outside = facts.resource.uris.find((uri) => !resources.includes(uri))
+    const outside = facts.resource.uris.find((uri) => !facts.task?.task?.resources.includes(uri))
     if (outside) return deny('target.not_in_task', outside)
   }
   if (policy.task.required && !facts.task) return deny('request.task_required')

@@ -1,5 +1,6 @@
-// Which policy applies: the one loader of effective policies, for every grant and edge. A path with no
-// stored version binds nothing (versions are never deleted, so this only guards a hand-edited database).
+// Which policy applies: the one loader of effective policies, for every grant and edge. A binding whose
+// path has no stored version is unreadable and never grants: versions are never deleted, so this only
+// guards a hand-edited database, and it fails closed everywhere (no target, no ceiling-free token).
 import type { Kysely } from 'kysely'
 import type { DB } from '../db/schema.ts'
 import { type EffectivePolicy, effectivePolicy, type Level } from '../policy/effective.ts'
@@ -8,7 +9,7 @@ import { loadBoundLevels, loadLevels } from '../policy/store.ts'
 const effective = (path: string, levels: readonly Level[]): EffectivePolicy | undefined =>
   levels.at(-1)?.path === path ? effectivePolicy(levels) : undefined
 
-/** The effective policy of the path bound to (client, resource, grant type); undefined when none is. */
+/** The effective policy of the path bound to (client, resource, grant type); undefined when none is (or it is unreadable). */
 export async function loadEffectivePolicy(
   db: Kysely<DB>,
   client: string,

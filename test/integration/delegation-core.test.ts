@@ -1,6 +1,5 @@
-// Issue 9 review (branch i9-review): behaviour the restructuring changed or left unpinned, each test named
-// for the finding it proves. Uses only support helpers that also exist at 67203bd, so every test can be
-// run against the code before the restructuring too (the comments say what it answered there).
+// The edges of the one delegation core (delegation/): a binding that cannot be read fails closed for every
+// grant, what a decision record names when an exchange is refused, and the lineage bound end to end.
 import { sql } from 'kysely'
 import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
@@ -45,8 +44,8 @@ const decisionOf = (response: Response) =>
     .where('decision_id', '=', response.headers.get('x-decision-id') as string)
     .executeTakeFirstOrThrow()
 
-describe('a binding to a path with no stored version (load-policy.ts: "binds nothing")', () => {
-  it('client_credentials refuses it as the exchange and the tasks API do (67203bd: invalid_scope under the ancestor’s ceiling; HEAD: issues tickets:write, past that ceiling)', async () => {
+describe('a binding to a path with no stored version (a hand-edited database)', () => {
+  it('client_credentials refuses it (invalid_target), never reading it as a path without a ceiling', async () => {
     // The root of the bound path has a version narrowing to tickets:read; the bound leaf has none.
     await legacyVersion('legacy-cc', { scopes: ['tickets:read'] })
     await legacyBinding('agent-one', tickets, 'client_credentials', 'legacy-cc/leaf')
@@ -62,7 +61,7 @@ describe('a binding to a path with no stored version (load-policy.ts: "binds not
     })
   })
 
-  it('the exchange refuses it as target.not_bound with the resource as detail (67203bd: decided under the ancestor’s policy, here scope.not_allowed)', async () => {
+  it('the exchange refuses it as target.not_bound, never deciding under the ancestors alone', async () => {
     await legacyVersion('legacy-te', { subjectTokens: { issuers: ['self', 'test-idp'] } })
     await legacyBinding('agent-two', 'https://other.test/api', TE, 'legacy-te/leaf')
     const response = await exchange(server.url, 'agent-two', {
@@ -79,7 +78,7 @@ describe('a binding to a path with no stored version (load-policy.ts: "binds not
 })
 
 describe('decision records', () => {
-  it('name the task a subject token carries even when the exchange is refused for it (67203bd: task_id null)', async () => {
+  it('name the task a subject token carries even when the exchange is refused for it', async () => {
     const alice = await personToken()
     const started = await tasksCall(server.url, 'agent-one', '/tasks', {
       subject_token: alice,
@@ -124,8 +123,7 @@ describe('decision records', () => {
     expect(replayed.status).toBe(400)
     const record = await decisionOf(replayed)
     expect(record).toMatchObject({ result: 'deny', reason: 'request.dpop_invalid', issued_jti: null })
-    // No token was issued, so nothing "set its lifetime": HEAD records the allowed decision's
-    // [{ by: 'policy:acme/support/agent-one', lifetime: true }] on a deny.
+    // No token was issued, so nothing set its lifetime: the allowed decision's constraints are not recorded.
     expect(record.constrained_by).toBeNull()
   })
 })
@@ -153,8 +151,7 @@ describe('the lineage bound (MAX_LINEAGE = 32), end to end', () => {
     expect(after.n).toBe(before.n)
     const record = await decisionOf(response)
     expect(record).toMatchObject({ result: 'deny', reason: 'delegation.too_deep', detail: '33 tokens behind it' })
-    // 67203bd recorded the chain the token would have carried (impersonation: none, []); HEAD records the
-    // chain as requested, like every other refusal. Pinned here so the change is deliberate.
+    // The chain as requested, like every other refusal the decision makes.
     expect(record.actor_chain).toEqual(['impersonator'])
   })
 })
