@@ -23,6 +23,9 @@ type OptionalColumn =
 export type IssuedTokenWrite = Omit<IssuedToken, 'revoked_at' | 'claims' | 'act' | OptionalColumn> &
   Partial<Pick<IssuedToken, OptionalColumn>> & { claims: Record<string, unknown>; act?: unknown }
 
+/** The columns only the grant that minted a token knows (its lineage, decision, task and chain). */
+export type GrantColumns = Pick<IssuedTokenWrite, 'act' | Exclude<OptionalColumn, 'jkt'>>
+
 export async function recordIssuedToken(db: Kysely<DB>, row: IssuedTokenWrite): Promise<void> {
   await db
     .insertInto('issued_tokens')

@@ -6,7 +6,7 @@
 // objects. See docs/decisions/0005-issuance-through-a-one-shot-channel.md.
 import type { AccessToken, ClientCredentials, KoaContextWithOIDC } from 'oidc-provider'
 import { SIGNING_ALG } from '../keys/store.ts'
-import type { IssuedTokenWrite } from '../lineage/tokens.ts'
+import type { GrantColumns, IssuedTokenWrite } from '../lineage/tokens.ts'
 
 /** What the grant knows about the token it issues, for its lineage row. */
 export interface Issuance {
@@ -17,20 +17,7 @@ export interface Issuance {
   audiences: string[]
   /** exp is clamped to this (epoch seconds): a child never outlives its parent. */
   notAfter: number
-  columns: Pick<
-    IssuedTokenWrite,
-    | 'subject_issuer'
-    | 'subject_ref'
-    | 'act'
-    | 'task_id'
-    | 'policy_path'
-    | 'policy_version'
-    | 'decision_id'
-    | 'task_path'
-    | 'actor_jti'
-    | 'depends_on'
-    | 'parties'
-  >
+  columns: GrantColumns
   /** Writes the row inside the grant's transaction (with its decision record). */
   record(row: IssuedTokenWrite): Promise<void>
 }
