@@ -6,6 +6,7 @@ import type { Provider } from 'oidc-provider'
 import { ADMIN_ROUTES, adminApp } from './admin/app.ts'
 import { ensureAdminAccess } from './admin/bootstrap.ts'
 import { TOKEN_EXCHANGE } from './oauth/protocol.ts'
+import { catalogSource } from './catalog/source.ts'
 import type { Config } from './config/schema.ts'
 import type { Database } from './db/connect.ts'
 import { databaseNow } from './db/now.ts'
@@ -76,8 +77,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     verifyAccessToken(token, { ring, issuer, clock, clockTolerance: config.clockTolerance })
   const nonceSecret = dpopNonceSecret(keys)
   const dpop = { nonces: dpopNonces(nonceSecret), requireNonce: config.dpop.requireNonce }
+  // The configuration in memory, per generation (src/catalog/): every request reads the generation once.
+  const catalog = catalogSource(db)
   const tokenDeps = {
     db,
+    catalog,
+    findIssuer: async (iss: string) => (await catalog.current()).issuerByIss(iss),
     clock,
     ring,
     issuer,
@@ -88,6 +93,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const provider = buildProvider({
     issuer,
     db,
+    catalog,
     ring,
     clock,
     clockTolerance: config.clockTolerance,
@@ -138,6 +144,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   )
   publicApp.use(noStore)
   publicApp.use(jsonErrors(log))
+  // One request, one read of the configuration generation (src/catalog/).
+  publicApp.use(catalog.scope)
   // Unknown routes are answered before a body is read: a slow body to nowhere costs no wait.
   publicApp.use(servedRoutes([...OIDC_ROUTES, ...TASKS_ROUTES]))
   publicApp.use(boundedBody(config.http))
@@ -173,10 +181,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const admin = new Koa()
   admin.use(observe('admin', { log, metrics, route: () => 'admin' }))
   admin.use(jsonErrors(log))
+  admin.use(catalog.scope)
   admin.use(servedRoutes(ADMIN_ROUTES))
   admin.use(boundedBody(config.http))
   admin.use(rejectMalformed)
-  admin.use(mount('/', adminApp({ db, clock, verifyAccessToken: verify, dpop })))
+  admin.use(mount('/', adminApp({ db, catalog, clock, verifyAccessToken: verify, dpop })))
 
   return {
     issuer,

@@ -3,7 +3,7 @@
 import Koa, { type Context } from 'koa'
 import type { Kysely } from 'kysely'
 import { ADMIN_SCOPE } from '../clients/schema.ts'
-import { findEnabledClient } from '../clients/store.ts'
+import type { CatalogSource } from '../catalog/source.ts'
 import { boundKey } from '../dpop/bound-key.ts'
 import { claimProof } from '../dpop/claim.ts'
 import { type DpopProof, DpopProblem } from '../dpop/proof.ts'
@@ -21,6 +21,7 @@ import { getDecision, listAudit, listDecisions, taskDetail, tokenLineage } from 
 
 export interface AdminDeps {
   db: Kysely<DB>
+  catalog: CatalogSource
   clock: Clock
   verifyAccessToken(token: string): Promise<OurAccessToken | undefined>
   dpop: DpopSettings
@@ -54,7 +55,7 @@ export function adminApp(deps: AdminDeps): Koa {
       row &&
       // Rights are read now, not when the token was issued: a client that lost mandate:admin (or was
       // removed or disabled) loses the admin API at once, not when its token expires.
-      (await findEnabledClient(deps.db, row.client_id))?.scopes.includes(ADMIN_SCOPE)
+      (await deps.catalog.current()).enabledClient(row.client_id)?.scopes.includes(ADMIN_SCOPE)
     if (!admin || !row || !payload) throw unauthorized()
     const jkt = boundKey(row, payload) ?? null
     // RFC 9449 §7.1: a bound token only with the DPoP scheme and a proof of its key; an unbound one

@@ -2,11 +2,9 @@
 // client_secret_basic, client_secret_post or private_key_jwt (RFC 7523 §3), one method per request
 // (RFC 6749 §2.3), the method the client is registered for, and no replayed assertion.
 import { createLocalJWKSet, decodeJwt, errors as joseErrors, type JSONWebKeySet, jwtVerify } from 'jose'
-import type { Kysely } from 'kysely'
-import type { DB } from '../db/schema.ts'
 import type { Clock } from '../lib/clock.ts'
 import { verifySecret } from './secret-hash.ts'
-import { type ClientRow, findEnabledClient } from './store.ts'
+import type { ClientRow } from './store.ts'
 
 const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
 
@@ -35,7 +33,8 @@ export class ClientAuthError extends Error {
 }
 
 export interface AuthenticateDeps {
-  db: Kysely<DB>
+  /** The client, unless it is unknown or disabled (from the request's catalog). */
+  findEnabledClient(clientId: string): Promise<ClientRow | undefined>
   clock: Clock
   clockTolerance: number
   /** Audiences a client assertion may name: the issuer and this endpoint's URL. */
@@ -89,7 +88,7 @@ export async function authenticateClient(
 }
 
 async function bySecret(id: string, secret: string, deps: AuthenticateDeps, basic: boolean): Promise<ClientRow> {
-  const client = await findEnabledClient(deps.db, id)
+  const client = await deps.findEnabledClient(id)
   if (!client?.secret_hash || !(await verifySecret(secret, client.secret_hash))) throw failed(basic)
   return client
 }
@@ -108,7 +107,7 @@ async function byAssertion(
   } catch {
     throw new ClientAuthError('invalid_request', 'invalid client_assertion format')
   }
-  const client = typeof sub === 'string' ? await findEnabledClient(deps.db, sub) : undefined
+  const client = typeof sub === 'string' ? await deps.findEnabledClient(sub) : undefined
   if (!client?.jwks) throw failed()
   let payload: { jti?: unknown; exp?: unknown; iat?: unknown }
   try {

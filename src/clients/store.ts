@@ -1,6 +1,6 @@
-// clients rows: written by `mandate apply` (and disabled or enabled by `mandate client`), read on every
-// authenticated request (never cached, so a changed, disabled or removed client takes effect on every
-// process at once).
+// clients rows: written by `mandate apply` (and disabled or enabled by `mandate client`). Requests read
+// them from the catalog (src/catalog/), whose generation every change moves by trigger: a changed,
+// disabled or removed client takes effect on every process at once.
 import { type Kysely, type Selectable, sql } from 'kysely'
 import type { ClientsTable, DB } from '../db/schema.ts'
 

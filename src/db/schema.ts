@@ -200,6 +200,12 @@ export interface KyselyMigrationTable {
   timestamp: string
 }
 
+export interface ConfigGenerationTable {
+  singleton: Generated<boolean>
+  /** bigint: pg returns it as text. */
+  generation: ColumnType<string, never, never>
+}
+
 export interface DB {
   clients: ClientsTable
   resources: ResourcesTable
@@ -213,5 +219,6 @@ export interface DB {
   tasks: TasksTable
   audit_events: AuditEventsTable
   webhook_deliveries: WebhookDeliveriesTable
+  config_generation: ConfigGenerationTable
   kysely_migration: KyselyMigrationTable
 }

@@ -1,24 +1,23 @@
 // Where the token will be used: RFC 8707 `resource` URIs and RFC 8693 `audience` names of registered
 // Resources, each bound for this client to one and the same policy path.
-import type { Kysely } from 'kysely'
-import type { DB } from '../db/schema.ts'
+import type { Catalog } from '../catalog/catalog.ts'
 import type { EffectivePolicy } from '../policy/effective.ts'
-import { findResourceByName, findResourceByUri, type ResourceRow } from '../resources/store.ts'
+import type { ResourceRow } from '../resources/store.ts'
 import { Denied } from './denied.ts'
 import { loadEffectivePolicy } from './load-policy.ts'
 
-export async function resolveTargets(
-  db: Kysely<DB>,
+export function resolveTargets(
+  catalog: Catalog,
   requested: { resources: readonly string[]; audiences: readonly string[] },
-): Promise<ResourceRow[]> {
+): ResourceRow[] {
   const found = new Map<string, ResourceRow>()
   for (const uri of requested.resources) {
-    const row = await findResourceByUri(db, uri)
+    const row = catalog.resourceByUri(uri)
     if (!row) throw new Denied('target.unknown', `resource ${uri}`)
     found.set(row.uri, row)
   }
   for (const name of requested.audiences) {
-    const row = await findResourceByName(db, name)
+    const row = catalog.resourceByName(name)
     if (!row) throw new Denied('target.unknown', `audience ${name}`)
     found.set(row.uri, row)
   }
@@ -27,15 +26,15 @@ export async function resolveTargets(
 }
 
 /** The one policy path governing (client, every target, grant type), with its effective policy. */
-export async function policyOfTargets(
-  db: Kysely<DB>,
+export function policyOfTargets(
+  catalog: Catalog,
   client: string,
   targets: readonly ResourceRow[],
   grantType: string,
-): Promise<EffectivePolicy> {
+): EffectivePolicy {
   const policies = new Map<string, EffectivePolicy>()
   for (const target of targets) {
-    const policy = await loadEffectivePolicy(db, client, target.uri, grantType)
+    const policy = loadEffectivePolicy(catalog, client, target.uri, grantType)
     if (!policy) throw new Denied('target.not_bound', target.uri)
     policies.set(policy.path, policy)
   }

@@ -1,6 +1,7 @@
 // Loads what the task rules need (tasks/access.ts): the task, whether it and every task above it are
 // live, and — only when another client than its agent would work on it — the actors its paths list.
 import type { Kysely } from 'kysely'
+import type { Catalog } from '../catalog/catalog.ts'
 import type { DB } from '../db/schema.ts'
 import { toDate, toEpoch } from '../lib/clock.ts'
 import { findTask, isTaskLive, type TaskRow } from '../tasks/store.ts'
@@ -9,22 +10,19 @@ import { loadPathPolicy } from './load-policy.ts'
 
 export async function loadTaskFacts(
   db: Kysely<DB>,
+  catalog: Catalog,
   taskId: string,
   actor: string,
   now: number,
 ): Promise<TaskFacts & { row?: TaskRow }> {
   const row = await findTask(db, taskId)
   const live = row !== undefined && (await isTaskLive(db, row, toDate(now)))
-  const listedActors = row && live && row.client_id !== actor ? await actorsOfTask(db, row) : []
+  const listedActors = row && live && row.client_id !== actor ? actorsOfTask(catalog, row) : []
   if (!row) return { id: taskId, live, listedActors }
   return { id: taskId, live, listedActors, row, task: { ...row, expiresAt: toEpoch(row.expires_at) } }
 }
 
 /** Who may work on a task besides its agent: the actors its policy paths list (sub-agents). */
-async function actorsOfTask(db: Kysely<DB>, task: TaskRow): Promise<string[]> {
-  const actors = new Set<string>()
-  for (const path of task.policy_paths) {
-    for (const actor of (await loadPathPolicy(db, path))?.actors ?? []) actors.add(actor)
-  }
-  return [...actors]
+function actorsOfTask(catalog: Catalog, task: TaskRow): string[] {
+  return [...new Set(task.policy_paths.flatMap((path) => loadPathPolicy(catalog, path)?.actors ?? []))]
 }

@@ -11,9 +11,18 @@ export type KeySet = ReturnType<typeof createRemoteJWKSet>
 // Remote key sets keep jose's cache (10 min) and unknown-kid cooldown (30 s) across requests, one cache
 // per outbound fetch (one per app).
 const remoteSets = new WeakMap<OutboundFetch, Map<string, KeySet>>()
+// Inline key sets are built once per row: a catalog keeps its rows until the configuration changes.
+const localSets = new WeakMap<IssuerRow, KeySet>()
 
 export function keySetOf(row: IssuerRow, fetchOutbound: OutboundFetch): KeySet {
-  if (row.jwks) return createLocalJWKSet(strongKeysOnly(row.jwks) as JSONWebKeySet) as KeySet
+  if (row.jwks) {
+    let set = localSets.get(row)
+    if (!set) {
+      set = createLocalJWKSet(strongKeysOnly(row.jwks) as JSONWebKeySet) as KeySet
+      localSets.set(row, set)
+    }
+    return set
+  }
   const uri = row.jwks_uri as string
   const sets = remoteSets.get(fetchOutbound) ?? new Map<string, KeySet>()
   remoteSets.set(fetchOutbound, sets)

@@ -1,12 +1,8 @@
-// issuers rows: trusted foreign issuers, looked up by their `iss` value.
+// issuers rows: trusted foreign issuers (requests look them up by `iss` in the catalog, src/catalog/).
 import type { Kysely, Selectable } from 'kysely'
 import type { DB, IssuersTable } from '../db/schema.ts'
 
 export type IssuerRow = Selectable<IssuersTable>
-
-export const findIssuerByIss = async (db: Kysely<DB>, iss: string): Promise<IssuerRow | undefined> =>
-  // An unverified claim: one holding NUL (which Postgres text cannot) names no issuer, never a 500.
-  iss.includes('\u0000') ? undefined : db.selectFrom('issuers').selectAll().where('issuer', '=', iss).executeTakeFirst()
 
 export const findIssuerByName = (db: Kysely<DB>, name: string): Promise<IssuerRow | undefined> =>
   db.selectFrom('issuers').selectAll().where('name', '=', name).executeTakeFirst()

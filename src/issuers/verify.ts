@@ -2,13 +2,11 @@
 // algorithm on its allow-list, the key from its JWKS, the audience its configured one. Undefined for
 // any token problem; outages and bugs propagate.
 import { decodeJwt, errors as joseErrors, type JWTPayload, jwtVerify } from 'jose'
-import type { Kysely } from 'kysely'
 import { DependencyUnavailable } from '../db/outage.ts'
-import type { DB } from '../db/schema.ts'
 import type { Clock } from '../lib/clock.ts'
 import type { OutboundFetch } from '../outbound/fetch.ts'
 import { keySetOf } from './key-sets.ts'
-import { findIssuerByIss, type IssuerRow } from './store.ts'
+import type { IssuerRow } from './store.ts'
 
 export interface ForeignToken {
   issuerName: string
@@ -19,7 +17,8 @@ export interface ForeignToken {
 }
 
 export interface ForeignTokenDeps {
-  db: Kysely<DB>
+  /** The registered issuer whose `iss` this is (from the request's catalog). */
+  findIssuer(iss: string): Promise<IssuerRow | undefined>
   clock: Clock
   clockTolerance: number
   /** Seconds: a token whose exp is further ahead than this is refused (a stolen token must not live for ever). */
@@ -36,7 +35,7 @@ export async function verifyForeignToken(token: string, deps: ForeignTokenDeps):
     return undefined
   }
   if (typeof iss !== 'string') return undefined
-  const row = await findIssuerByIss(deps.db, iss)
+  const row = await deps.findIssuer(iss)
   if (!row) return undefined
   try {
     const { payload, protectedHeader } = await jwtVerify(token, keySetOf(row, deps.fetchOutbound), {

@@ -1,9 +1,9 @@
-// oidc-provider's storage, over Postgres: clients from `clients`, our JWT access tokens from the
+// oidc-provider's storage, over Postgres: clients from the catalog of `clients`, our JWT access tokens from the
 // lineage table (read-time activity), and every other artefact as JSON in oidc_payloads.
 import type { Kysely, Selectable } from 'kysely'
 import { type Adapter, type AdapterPayload, Provider } from 'oidc-provider'
 import type { ClientRow } from '../clients/store.ts'
-import { findEnabledClient } from '../clients/store.ts'
+import type { CatalogSource } from '../catalog/source.ts'
 import type { DB, OidcPayloadsTable } from '../db/schema.ts'
 import { type Clock, toDate, toEpoch } from '../lib/clock.ts'
 import { CLIENT_CREDENTIALS } from '../oauth/protocol.ts'
@@ -13,6 +13,8 @@ import { isVerifiedInRequest } from './jwt-bridge.ts'
 
 export interface AdapterDeps {
   db: Kysely<DB>
+  /** Clients come from the request's catalog (src/catalog/). */
+  catalog: CatalogSource
   clock: Clock
   clientMetadata(row: ClientRow): AdapterPayload
   onRevoked(token: IssuedToken): Promise<void>
@@ -34,7 +36,7 @@ function clientAdapter(deps: AdapterDeps): Adapter {
   return {
     async find(id) {
       // A disabled client is unknown to oidc-provider: its authentication fails (invalid_client).
-      const row = await failClosed(() => findEnabledClient(deps.db, id))
+      const row = await failClosed(async () => (await deps.catalog.current()).enabledClient(id))
       return row && deps.clientMetadata(row)
     },
     upsert: readOnly('clients'),

@@ -3,6 +3,7 @@
 import type { Kysely } from 'kysely'
 import Provider, { errors } from 'oidc-provider'
 import { writeAudit } from '../audit/write.ts'
+import type { CatalogSource } from '../catalog/source.ts'
 import { CLIENT_ASSERTION_ALGORITHMS } from '../clients/authenticate.ts'
 import type { DB } from '../db/schema.ts'
 import { DPOP_ALGORITHMS } from '../dpop/proof.ts'
@@ -31,6 +32,8 @@ import { answerUnauthorizedClient } from './unauthorized-client.ts'
 export interface ProviderDeps {
   issuer: string
   db: Kysely<DB>
+  /** Clients, resources and policies of the request's configuration generation. */
+  catalog: CatalogSource
   ring: KeyRing
   clock: Clock
   clockTolerance: number
@@ -54,6 +57,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(deps.issuer, {
     adapter: adapterFactory({
       db,
+      catalog: deps.catalog,
       clock: deps.clock,
       clientMetadata: (row) => clientMetadata(row, offeredGrants),
       onRevoked: async (row) => {
@@ -105,7 +109,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       // RFC 9449: proofs at /token bind client_credentials tokens (the exchange verifies its own).
       dPoP: { enabled: true, nonceSecret: deps.dpopNonceSecret, requireNonce: () => deps.requireDpopNonce },
       externalSigningSupport: { enabled: true, ack: 'experimental-01' },
-      introspection: { enabled: true, allowedPolicy: introspectionAllowed(db) },
+      introspection: { enabled: true, allowedPolicy: introspectionAllowed(deps.catalog) },
       revocation: { enabled: true, allowedPolicy: revocationAllowed },
       resourceIndicators: {
         enabled: true,
@@ -114,7 +118,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
           throw new errors.InvalidTarget(RESOURCE_INVALID)
         },
         useGrantedResource: () => false,
-        getResourceServerInfo: resourceServerInfo(db, clientCredentialsPolicies),
+        getResourceServerInfo: resourceServerInfo(deps.catalog, clientCredentialsPolicies),
       },
     },
     extraTokenClaims: (ctx, token) => {

@@ -1,33 +1,32 @@
 // RFC 8707 resource indicators at oidc-provider's token endpoint: a registered resource becomes the
 // token's audience, with the scope and lifetime the client_credentials rules allow (client-credentials/).
-import type { Kysely } from 'kysely'
 import { type Client, errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider'
 import { decideClientCredentials } from '../client-credentials/rules.ts'
-import type { DB } from '../db/schema.ts'
+import type { CatalogSource } from '../catalog/source.ts'
 import { loadBoundPolicy } from '../delegation/load-policy.ts'
 import { SIGNING_ALG } from '../keys/store.ts'
 import { RESOURCE_INVALID, SCOPE_INVALID } from '../oauth/descriptions.ts'
 import { CLIENT_CREDENTIALS } from '../oauth/protocol.ts'
 import type { EffectivePolicy } from '../policy/effective.ts'
-import { findResourceByUri } from '../resources/store.ts'
 import { requiresDpop, scopesOf } from './client-metadata.ts'
 import { failClosed } from './errors.ts'
 
 /** The policy path a client_credentials request was decided under, for its token's claims. */
 export type DecidedPolicies = WeakMap<object, EffectivePolicy>
 
-export function resourceServerInfo(db: Kysely<DB>, decided: DecidedPolicies) {
+export function resourceServerInfo(catalogs: CatalogSource, decided: DecidedPolicies) {
   return async function resourceServerInfo(
     ctx: KoaContextWithOIDC,
     indicator: string,
     client: Client,
   ): Promise<ResourceServer> {
-    const resource = await failClosed(() => findResourceByUri(db, indicator))
+    const catalog = await failClosed(() => catalogs.current())
+    const resource = catalog.resourceByUri(indicator)
     if (!resource) throw new errors.InvalidTarget(RESOURCE_INVALID)
     const params = ctx.oidc.params ?? {}
     const clientCredentials = params.grant_type === CLIENT_CREDENTIALS
     const policy = clientCredentials
-      ? await failClosed(() => loadBoundPolicy(db, client.clientId, resource.uri, CLIENT_CREDENTIALS))
+      ? loadBoundPolicy(catalog, client.clientId, resource.uri, CLIENT_CREDENTIALS)
       : undefined
     // A binding that cannot be read never reads as "no ceiling" (as at the exchange: target.not_bound).
     if (policy === 'unreadable') throw new errors.InvalidTarget(RESOURCE_INVALID)

@@ -1,19 +1,17 @@
 // Who may learn about or end a token at oidc-provider's introspection and revocation endpoints.
-import type { Kysely } from 'kysely'
 import { type Client, errors, type KoaContextWithOIDC } from 'oidc-provider'
-import type { DB } from '../db/schema.ts'
-import { findResourceByUri } from '../resources/store.ts'
+import type { CatalogSource } from '../catalog/source.ts'
 import { isAdmin } from './client-metadata.ts'
 import { failClosed } from './errors.ts'
 
 /** RFC 7662 §4: only the resource's named introspectors (or an admin) learn anything about a token. */
-export function introspectionAllowed(db: Kysely<DB>) {
+export function introspectionAllowed(catalogs: CatalogSource) {
   return async (_ctx: KoaContextWithOIDC, caller: Client, token: object): Promise<boolean> => {
     if (isAdmin(caller)) return true
     const { aud } = token as { aud?: string | string[] }
     const audiences = typeof aud === 'string' ? [aud] : (aud ?? [])
-    const resources = await failClosed(() => Promise.all(audiences.map((uri) => findResourceByUri(db, uri))))
-    return resources.some((resource) => resource?.introspectors.includes(caller.clientId))
+    const catalog = await failClosed(() => catalogs.current())
+    return audiences.some((uri) => catalog.resourceByUri(uri)?.introspectors.includes(caller.clientId))
   }
 }
 

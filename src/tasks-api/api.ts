@@ -4,6 +4,7 @@ import type { Context, Next } from 'koa'
 import type { Kysely } from 'kysely'
 import { type AuthenticateDeps, authenticateClient, ClientAuthError } from '../clients/authenticate.ts'
 import { ADMIN_SCOPE } from '../clients/schema.ts'
+import type { CatalogSource } from '../catalog/source.ts'
 import type { ClientRow } from '../clients/store.ts'
 import type { DB } from '../db/schema.ts'
 import { BodyError, readParams } from '../http/body.ts'
@@ -23,6 +24,8 @@ import { findTask, type TaskRow, tokenCounts } from '../tasks/store.ts'
 
 export interface TasksApiDeps extends TokenDeps {
   db: Kysely<DB>
+  /** The configuration of the request's generation (clients, resources, policies). */
+  catalog: CatalogSource
   replayUnique: AuthenticateDeps['replayUnique']
   dpop: DpopSettings
   log: { info(fields: object, msg: string): void }
@@ -88,6 +91,7 @@ function matchRoute(ctx: Context): TasksRoute | undefined {
 async function authenticate(ctx: Context, params: Record<string, unknown>, deps: TasksApiDeps): Promise<ClientRow> {
   const auth: AuthenticateDeps = {
     ...deps,
+    findEnabledClient: async (clientId) => (await deps.catalog.current()).enabledClient(clientId),
     audiences: [deps.issuer, `${deps.issuer}/token`, `${deps.issuer}${ctx.path}`],
   }
   try {

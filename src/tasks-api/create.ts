@@ -18,7 +18,7 @@ import { claimProof } from '../dpop/claim.ts'
 import { type DpopProof, DpopProblem } from '../dpop/proof.ts'
 import { readDpopProof } from '../dpop/read-proof.ts'
 import type { EffectivePolicy } from '../policy/effective.ts'
-import { findResourceByUri, type ResourceRow } from '../resources/store.ts'
+import type { ResourceRow } from '../resources/store.ts'
 import { taskAccessProblem } from '../tasks/access.ts'
 import { capTask } from '../tasks/cap.ts'
 import { presentTask } from '../tasks/present.ts'
@@ -56,10 +56,11 @@ export async function createTask(
   }
 
   // Every resource must be bound, for this client, to a token-exchange policy path.
+  const catalog = await deps.catalog.current()
   const targets: Array<{ resource: ResourceRow; policy: EffectivePolicy }> = []
   for (const uri of resources) {
-    const resource = await findResourceByUri(deps.db, uri)
-    const policy = resource && (await loadEffectivePolicy(deps.db, client.client_id, uri, TOKEN_EXCHANGE))
+    const resource = catalog.resourceByUri(uri)
+    const policy = resource && loadEffectivePolicy(catalog, client.client_id, uri, TOKEN_EXCHANGE)
     if (!resource || !policy) throw new HttpError('invalid_target')
     targets.push({ resource, policy })
   }
@@ -83,7 +84,8 @@ export async function createTask(
   if (subject.facts.jkt !== undefined && subject.facts.jkt !== proof?.jkt) throw invalidToken()
 
   // A subtask: its client works on the parent task for this subject, as its agent or a sub-agent it delegated to.
-  const parentFacts = parentId === undefined ? undefined : await loadTaskFacts(deps.db, parentId, client.client_id, now)
+  const parentFacts =
+    parentId === undefined ? undefined : await loadTaskFacts(deps.db, catalog, parentId, client.client_id, now)
   const parent = parentFacts?.row
   const parentProblem =
     parentFacts &&

@@ -4,7 +4,7 @@
 // is the decision's. The decision record learns each fact as it is loaded.
 import type { Kysely } from 'kysely'
 import type { Client, KoaContextWithOIDC } from 'oidc-provider'
-import { findEnabledClient } from '../clients/store.ts'
+import type { CatalogSource } from '../catalog/source.ts'
 import type { DB } from '../db/schema.ts'
 import type { DecisionRecord } from '../decisions/store.ts'
 import { type VerifiedActor, verifyActor } from '../delegation/actor-token.ts'
@@ -24,6 +24,8 @@ import { type ExchangeParams, parseParams } from './params.ts'
 
 export interface LoadDeps extends TokenDeps {
   db: Kysely<DB>
+  /** The configuration of the request's generation (clients, resources, policies, issuers). */
+  catalog: CatalogSource
   dpop: DpopSettings
 }
 
@@ -45,14 +47,15 @@ export async function loadExchange(
   now: number,
 ): Promise<LoadedExchange> {
   const client = ctx.oidc.client as Client
+  const catalog = await deps.catalog.current()
   const proof = await readProof(ctx, deps, now)
   const params = parseParams(ctx.oidc.params as Record<string, unknown>)
   record.requested_scope = params.scope ?? null
   if (params.task_id) record.task_id = params.task_id
 
-  const targets = await resolveTargets(deps.db, params)
+  const targets = resolveTargets(catalog, params)
   record.resources = targets.map((t) => t.uri)
-  const policy = await policyOfTargets(deps.db, client.clientId, targets, TOKEN_EXCHANGE)
+  const policy = policyOfTargets(catalog, client.clientId, targets, TOKEN_EXCHANGE)
   Object.assign(record, { policy_path: policy.path, policy_version: policy.version, policy_versions: policy.versions })
 
   const subject = await verifySubject(params.subject_token, params.subject_token_type, deps)
@@ -65,7 +68,7 @@ export async function loadExchange(
 
   // A token of a task passes its task on: exchanging it without task_id still works for that task.
   const taskId = params.task_id ?? subject.taskId
-  const task = taskId === undefined ? undefined : await loadTaskFacts(deps.db, taskId, acting, now)
+  const task = taskId === undefined ? undefined : await loadTaskFacts(deps.db, catalog, taskId, acting, now)
   if (task?.row) record.task_id = task.row.task_id
 
   const facts: ExchangeFacts = {
@@ -81,7 +84,7 @@ export async function loadExchange(
     ...(task ? { task } : {}),
     clientScopes: scopesOf(client),
     // The registered scopes of the actor an intermediary presents (none when it is unknown or disabled).
-    ...(acting !== client.clientId ? { actorScopes: (await findEnabledClient(deps.db, acting))?.scopes ?? [] } : {}),
+    ...(acting !== client.clientId ? { actorScopes: catalog.enabledClient(acting)?.scopes ?? [] } : {}),
     ...(proof ? { dpopJkt: proof.jkt } : {}),
     clientRequiresDpop: requiresDpop(client),
   }

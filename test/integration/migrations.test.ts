@@ -22,6 +22,7 @@ const declared: Record<string, string> = {
     'delivery_id resource url event created_at attempts next_attempt_at delivered_at failed_at last_error',
   policy_path_versions: 'path version document content_hash created_at',
   policy_bindings: 'client_id resource grant_type path',
+  config_generation: 'singleton generation',
   issuers:
     'name issuer jwks_uri jwks algorithms audience description labels content_hash created_at updated_at tokens_without_scope',
   decisions:

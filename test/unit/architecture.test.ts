@@ -15,7 +15,7 @@ const layers: string[][] = [
   ['documents', 'replay', 'lineage', 'audit', 'keys', 'outbound'], // storage and the document base
   ['clients', 'resources', 'issuers'], // registered parties
   ['policy', 'dpop'], // policy documents and their pure rules; proofs of possession
-  ['tasks', 'observability'], // the task model; logs, metrics, health
+  ['tasks', 'observability', 'catalog'], // the task model; logs, metrics, health; the configuration in memory
   ['delegation', 'client-credentials', 'http'], // the one decision of each grant; our HTTP edge plumbing
   ['decisions'], // decision records (they carry the decision's constraints)
   ['oidc', 'admin', 'tasks-api', 'janitor'], // edges: oidc-provider wiring, the admin and tasks APIs, jobs
@@ -30,10 +30,13 @@ const allowed: Array<[files: RegExp, packages: RegExp]> = [
   // The one internal module: DPoP nonces shared with oidc-provider (see src/oidc/internals.d.ts).
   [/^src\/oidc\/dpop-nonces\.ts$/, /^oidc-provider\/lib\/helpers\/challenge\.js$/],
   [
-    /^src\/(db\/|janitor\/|[a-z-]+\/(store|plan-apply)\.ts$|lineage\/|manifests\/apply\.ts$|documents\/plan\.ts$|oidc\/|app\.ts$|cli\/|keys\/ring\.ts$|issuers\/verify\.ts$|token-exchange\/(grant|issue|refusals|facts)\.ts$|delegation\/(subject-token|targets|load-policy|task-facts)\.ts$|tasks-api\/|admin\/|audit\/write\.ts$|clients\/authenticate\.ts$|tasks\/(webhooks|complete)\.ts$|replay\/|dpop\/claim\.ts$)/,
+    /^src\/(db\/|janitor\/|[a-z-]+\/(store|plan-apply)\.ts$|lineage\/|manifests\/apply\.ts$|documents\/plan\.ts$|oidc\/|app\.ts$|cli\/|keys\/ring\.ts$|issuers\/verify\.ts$|token-exchange\/(grant|issue|refusals|facts)\.ts$|delegation\/(subject-token|targets|load-policy|task-facts)\.ts$|tasks-api\/|admin\/|audit\/write\.ts$|clients\/authenticate\.ts$|tasks\/(webhooks|complete)\.ts$|replay\/|dpop\/claim\.ts$|catalog\/(source|load)\.ts$)/,
     /^(kysely|kysely\/migration|pg|@electric-sql\/pglite)$/,
   ],
-  [/^src\/(app\.ts$|http\/|admin\/|observability\/|cli\/|oidc\/|tasks-api\/)/, /^(koa|koa-mount|pino|prom-client)$/],
+  [
+    /^src\/(app\.ts$|http\/|admin\/|observability\/|cli\/|oidc\/|tasks-api\/|catalog\/source\.ts$)/,
+    /^(koa|koa-mount|pino|prom-client)$/,
+  ],
   [/^src\/(manifests\/load\.ts|config\/load\.ts)$/, /^yaml$/],
   [/^src\/cli\//, /^(commander|pino)$/],
 ]
@@ -83,6 +86,7 @@ const pure = [
   'src/delegation/dependencies.ts',
   'src/tasks/access.ts',
   'src/client-credentials/rules.ts',
+  'src/catalog/catalog.ts',
   'src/dpop/bound-key.ts',
   'src/policy/act-claim.ts',
   'src/policy/narrow-scope.ts',

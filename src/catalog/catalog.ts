@@ -1,0 +1,68 @@
+// The configuration that decides requests, as one immutable value per generation: clients, resources,
+// trusted issuers, policy bindings and the parsed levels of every path. Lookups are synchronous and
+// pure; an effective policy is computed once per path and generation. Built by source.ts.
+import type { ClientRow } from '../clients/store.ts'
+import type { IssuerRow } from '../issuers/store.ts'
+import { type EffectivePolicy, effectivePolicy, type Level } from '../policy/effective.ts'
+import { ancestorsOf } from '../policy/schema.ts'
+import type { ResourceRow } from '../resources/store.ts'
+
+export interface CatalogRows {
+  generation: string
+  clients: readonly ClientRow[]
+  resources: readonly ResourceRow[]
+  issuers: readonly IssuerRow[]
+  bindings: ReadonlyArray<{ client_id: string; resource: string; grant_type: string; path: string }>
+  /** The latest version of every path. */
+  levels: readonly Level[]
+}
+
+export interface Catalog {
+  readonly generation: string
+  /** The client, whether enabled or not. */
+  client(clientId: string): ClientRow | undefined
+  /** The client, unless it is unknown or disabled: the only lookup that may authenticate a client. */
+  enabledClient(clientId: string): ClientRow | undefined
+  resourceByUri(uri: string): ResourceRow | undefined
+  resourceByName(name: string): ResourceRow | undefined
+  issuerByIss(iss: string): IssuerRow | undefined
+  /** The path bound to (client, resource, grant type), if any. */
+  boundPath(client: string, resource: string, grantType: string): string | undefined
+  /**
+   * The effective policy of a path: its latest version and every ancestor's, root first. undefined when
+   * the path itself has no version (such a binding is unreadable: delegation/load-policy.ts).
+   */
+  pathPolicy(path: string): EffectivePolicy | undefined
+}
+
+const bindingKey = (client: string, resource: string, grantType: string) =>
+  `${client}\u0000${resource}\u0000${grantType}`
+
+export function buildCatalog(rows: CatalogRows): Catalog {
+  const clients = new Map(rows.clients.map((row) => [row.client_id, row]))
+  const byUri = new Map(rows.resources.map((row) => [row.uri, row]))
+  const byName = new Map(rows.resources.map((row) => [row.name, row]))
+  const issuers = new Map(rows.issuers.map((row) => [row.issuer, row]))
+  const bindings = new Map(rows.bindings.map((b) => [bindingKey(b.client_id, b.resource, b.grant_type), b.path]))
+  const levels = new Map(rows.levels.map((level) => [level.path, level]))
+  const policies = new Map<string, EffectivePolicy | undefined>()
+  return {
+    generation: rows.generation,
+    client: (clientId) => clients.get(clientId),
+    enabledClient(clientId) {
+      const row = clients.get(clientId)
+      return row && row.disabled_at === null ? row : undefined
+    },
+    resourceByUri: (uri) => byUri.get(uri),
+    resourceByName: (name) => byName.get(name),
+    issuerByIss: (iss) => issuers.get(iss),
+    boundPath: (client, resource, grantType) => bindings.get(bindingKey(client, resource, grantType)),
+    pathPolicy(path) {
+      if (!policies.has(path)) {
+        const chain = ancestorsOf(path).flatMap((ancestor) => levels.get(ancestor) ?? [])
+        policies.set(path, chain.at(-1)?.path === path ? effectivePolicy(chain) : undefined)
+      }
+      return policies.get(path)
+    },
+  }
+}

@@ -1,0 +1,42 @@
+// Reading the catalog from Postgres: the generation alone (every request), and every row of the
+// configuration with the generation they belong to, in one repeatable-read transaction (on a change).
+import { type Kysely, sql } from 'kysely'
+import type { DB } from '../db/schema.ts'
+import { PolicyPathDocument } from '../policy/schema.ts'
+import type { CatalogRows } from './catalog.ts'
+
+export async function readGeneration(db: Kysely<DB>): Promise<string> {
+  const row = await db.selectFrom('config_generation').select('generation').executeTakeFirstOrThrow()
+  return String(row.generation)
+}
+
+export function loadCatalogRows(db: Kysely<DB>): Promise<CatalogRows> {
+  // Repeatable read: the rows and the generation are of one snapshot.
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .execute(async (trx) => {
+      const generation = await readGeneration(trx)
+      const [clients, resources, issuers, bindings, versions] = await Promise.all([
+        trx.selectFrom('clients').selectAll().execute(),
+        trx.selectFrom('resources').selectAll().execute(),
+        trx.selectFrom('issuers').selectAll().execute(),
+        trx.selectFrom('policy_bindings').selectAll().execute(),
+        sql<{ path: string; version: number; document: unknown }>`
+          select distinct on (path) path, version, document from policy_path_versions
+          order by path, version desc`.execute(trx),
+      ])
+      return {
+        generation,
+        clients,
+        resources,
+        issuers,
+        bindings,
+        levels: versions.rows.map((row) => ({
+          path: row.path,
+          version: row.version,
+          spec: PolicyPathDocument.parse(row.document).spec,
+        })),
+      }
+    })
+}

@@ -1,0 +1,53 @@
+// Where requests get the catalog: one read of the configuration generation per request (the first time a
+// request asks), and the catalog of that generation from memory, loaded again only when the generation
+// moved. A change committed before a request starts is in force for it on every process (no stale window,
+// as zero-delay revocation requires of narrowing); a request already running keeps the catalog it began
+// with, as if it had been served a moment earlier.
+import { AsyncLocalStorage } from 'node:async_hooks'
+import type { Context, Next } from 'koa'
+import type { Kysely } from 'kysely'
+import type { DB } from '../db/schema.ts'
+import { type Catalog, buildCatalog } from './catalog.ts'
+import { loadCatalogRows, readGeneration } from './load.ts'
+
+export interface CatalogSource {
+  /** The catalog for this request (memoized per request inside `scope`; read afresh outside one). */
+  current(): Promise<Catalog>
+  /** Koa middleware: a request scope, so one request reads the generation once. */
+  scope(ctx: Context, next: Next): Promise<void>
+}
+
+export function catalogSource(db: Kysely<DB>): CatalogSource {
+  const requests = new AsyncLocalStorage<{ catalog?: Promise<Catalog> }>()
+  let cached: Catalog | undefined
+  let loading: Promise<Catalog> | undefined
+
+  async function fresh(): Promise<Catalog> {
+    const generation = await readGeneration(db)
+    if (cached?.generation === generation) return cached
+    // Concurrent requests that find a newer generation share one load; a load that raced a later change
+    // returns its own (newer or equal) generation, which serves this request correctly either way.
+    loading ??= loadCatalogRows(db)
+      .then((rows) => {
+        const catalog = buildCatalog(rows)
+        if (!cached || BigInt(catalog.generation) >= BigInt(cached.generation)) cached = catalog
+        return catalog
+      })
+      .finally(() => {
+        loading = undefined
+      })
+    const loaded = await loading
+    // A load begun before this request read its generation may be older than it: load again.
+    return BigInt(loaded.generation) >= BigInt(generation) ? loaded : fresh()
+  }
+
+  return {
+    current() {
+      const request = requests.getStore()
+      if (!request) return fresh()
+      request.catalog ??= fresh()
+      return request.catalog
+    },
+    scope: (_ctx, next) => requests.run({}, next),
+  }
+}

@@ -1,0 +1,81 @@
+// Postgres round trips per request on the hot paths, counted (never timed): a change that adds one fails
+// here, and one that saves one updates the number (docs/performance.md). Counted in this process, where
+// the app's pool runs, at the pg client every query goes through.
+import pg from 'pg'
+import { describe, expect, it } from 'vitest'
+import { useDatabase } from '../support/database.ts'
+import { accessToken, exchange, introspect } from '../support/oauth.ts'
+import { useServer } from '../support/server.ts'
+import { startTask } from '../support/tasks.ts'
+
+const t = useDatabase()
+const server = useServer(t)
+const tickets = 'https://tickets.test/'
+
+/**
+ * The queries the request sent while `work` ran. The process's own timers run meanwhile and are left
+ * out: the webhook dispatcher's poll (begin, its select, commit), key ring refreshes and clock checks.
+ */
+async function queriesOf(work: () => Promise<unknown>): Promise<string[]> {
+  const sent: string[] = []
+  const original = pg.Client.prototype.query
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const [first] = args
+    sent.push(typeof first === 'string' ? first : String((first as { text?: string }).text))
+    return (original as (...a: unknown[]) => unknown).apply(this, args)
+  } as typeof original
+  try {
+    await work()
+  } finally {
+    pg.Client.prototype.query = original
+  }
+  const polls = sent.filter((q) => q.includes('webhook_deliveries')).length
+  const ours = sent.filter((q) => !/webhook_deliveries|signing_keys|clock_timestamp|"kid", "expires_at"/.test(q))
+  // Each poll's begin and commit: drop that many (the request's own come in pairs that stay).
+  for (const control of ['begin', 'commit']) {
+    for (let i = 0; i < polls; i++) {
+      const at = ours.indexOf(control)
+      if (at >= 0) ours.splice(at, 1)
+    }
+  }
+  return ours
+}
+
+const generationReads = (queries: string[]) => queries.filter((q) => q.includes('config_generation')).length
+
+describe.runIf(t.isPostgres)('round trips per request', () => {
+  it('client_credentials: the configuration generation and the lineage row', async () => {
+    await accessToken(server.url, 'agent-one', { resource: tickets }) // the catalog is loaded
+    const queries = await queriesOf(() => accessToken(server.url, 'agent-one', { resource: tickets }))
+    expect(generationReads(queries)).toBe(1)
+    expect(queries).toHaveLength(2)
+  })
+
+  it('introspection: the generation and the token with its activity', async () => {
+    const token = await accessToken(server.url, 'agent-one', { resource: tickets })
+    const queries = await queriesOf(async () =>
+      expect(await introspect(server.url, token)).toMatchObject({ active: true }),
+    )
+    expect(generationReads(queries)).toBe(1)
+    expect(queries).toHaveLength(2)
+  })
+
+  it('an exchange, and an exchange for a task', async () => {
+    const subject = await accessToken(server.url, 'alice-app', { scope: 'tickets:read tickets:write' })
+    const plain = await queriesOf(async () =>
+      expect((await exchange(server.url, 'agent-one', { subject_token: subject, resource: tickets })).status).toBe(200),
+    )
+    expect(generationReads(plain)).toBe(1)
+    expect(plain).toHaveLength(7)
+
+    const { task, alice } = await startTask(server.url)
+    const task_id = task.task_id
+    const forTask = await queriesOf(async () =>
+      expect(
+        (await exchange(server.url, 'agent-one', { subject_token: alice, resource: tickets, task_id })).status,
+      ).toBe(200),
+    )
+    expect(generationReads(forTask)).toBe(1)
+    expect(forTask).toHaveLength(9)
+  })
+})
