@@ -75,6 +75,7 @@ it.each(sources)('%s imports only what its layer allows', (file) => {
 // Pure decisions: no I/O and no clock reads, so they can be tested (and simulated) as values.
 const pure = [
   'src/keys/lifecycle.ts',
+  'src/keys/compact-jws.ts',
   'src/lib/duration.ts',
   'src/config/schema.ts',
   'src/policy/schema.ts',
