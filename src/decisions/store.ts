@@ -1,6 +1,7 @@
-// decisions rows: one per token exchange, allowed or denied. Written, never updated.
-import type { Insertable, Kysely, Selectable } from 'kysely'
-import type { DB, DecisionsTable } from '../db/schema.ts'
+// decisions rows: one per token exchange, allowed or denied. Written, never updated (token-exchange/write.ts
+// writes each with what must commit with it).
+import type { Selectable } from 'kysely'
+import type { DecisionsTable } from '../db/schema.ts'
 import type { Constraint } from '../delegation/decision.ts'
 
 /** A decisions row, with its result narrowed and its JSON columns (policy_versions, constrained_by) as values. */
@@ -34,13 +35,4 @@ export function blankDecision(
     issued_jti: null,
     constrained_by: null,
   }
-}
-
-export async function recordDecision(db: Kysely<DB>, record: DecisionRecord): Promise<void> {
-  const row: Insertable<DecisionsTable> = {
-    ...record,
-    policy_versions: record.policy_versions === null ? null : JSON.stringify(record.policy_versions),
-    constrained_by: record.constrained_by === null ? null : JSON.stringify(record.constrained_by),
-  }
-  await db.insertInto('decisions').values(row).execute()
 }

@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely'
 import type { Catalog } from '../catalog/catalog.ts'
 import type { DB } from '../db/schema.ts'
 import { toDate, toEpoch } from '../lib/clock.ts'
-import { findTask, isTaskLive, type TaskRow } from '../tasks/store.ts'
+import { findTaskWithLiveness, type TaskRow } from '../tasks/store.ts'
 import type { TaskFacts } from './decide.ts'
 import { loadPathPolicy } from './load-policy.ts'
 
@@ -15,8 +15,9 @@ export async function loadTaskFacts(
   actor: string,
   now: number,
 ): Promise<TaskFacts & { row?: TaskRow }> {
-  const row = await findTask(db, taskId)
-  const live = row !== undefined && (await isTaskLive(db, row, toDate(now)))
+  const found = await findTaskWithLiveness(db, taskId, toDate(now))
+  const row = found?.row
+  const live = found?.live === true
   const listedActors = row && live && row.client_id !== actor ? actorsOfTask(catalog, row) : []
   if (!row) return { id: taskId, live, listedActors }
   return { id: taskId, live, listedActors, row, task: { ...row, expiresAt: toEpoch(row.expires_at) } }

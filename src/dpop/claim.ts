@@ -6,13 +6,21 @@
 import type { Kysely } from 'kysely'
 import type { DB } from '../db/schema.ts'
 import { toDate } from '../lib/clock.ts'
-import { claimOnce } from '../replay/claim-once.ts'
+import { claimOnce, replayClaimRows } from '../replay/claim-once.ts'
 import { type DpopProof, PROOF_WINDOW } from './proof.ts'
 
 /** Seconds a claim outlives the proof's acceptance, so the two never meet at one instant. */
 const MARGIN = 1
 
+const namespaces = (presenter: string, proof: DpopProof) => [presenter, `jkt:${proof.jkt}`]
+const claimedUntil = (proof: DpopProof, now: number) => toDate(Math.max(now, proof.iat) + PROOF_WINDOW + MARGIN)
+
 export function claimProof(db: Kysely<DB>, presenter: string, proof: DpopProof, now: number): Promise<boolean> {
-  const until = toDate(Math.max(now, proof.iat) + PROOF_WINDOW + MARGIN)
-  return claimOnce(db, [presenter, `jkt:${proof.jkt}`], proof.jti, until, toDate(now))
+  return claimOnce(db, namespaces(presenter, proof), proof.jti, claimedUntil(proof, now), toDate(now))
 }
+
+/** The same claims as rows, for a statement that spends the proof with what it writes. */
+export const replayRows = (presenter: string, proof: DpopProof, now: number) => ({
+  rows: replayClaimRows(namespaces(presenter, proof), proof.jti),
+  until: claimedUntil(proof, now),
+})

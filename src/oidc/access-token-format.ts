@@ -5,7 +5,7 @@ import { toDate } from '../lib/clock.ts'
 import { CLIENT_CREDENTIALS } from '../oauth/protocol.ts'
 import type { IssuedTokenWrite } from '../lineage/tokens.ts'
 import { TemporarilyUnavailable } from './errors.ts'
-import { takeIssuance } from './issuance.ts'
+import { IssuanceWithheld, takeIssuance } from './issuance.ts'
 
 export interface AccessTokenFormatDeps {
   currentKid(): string
@@ -63,6 +63,7 @@ export function persistingCustomizer(deps: AccessTokenFormatDeps) {
     try {
       await (lineage?.record ?? deps.record)(row)
     } catch (error) {
+      if (error instanceof IssuanceWithheld) throw error // the grant decided: no row, no token, no outage
       // Issue contract: no lineage row, no token. Whatever the cause, the client may retry.
       deps.log.error({ err: error, jti: row.jti, client_id: row.client_id }, 'lineage write failed; token withheld')
       throw new TemporarilyUnavailable({ cause: error })

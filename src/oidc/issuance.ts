@@ -36,6 +36,19 @@ export interface MintInput {
   jkt?: string | undefined
 }
 
+/**
+ * Thrown by an issuance's `record` when the grant's own write decided against the token (a proof already
+ * spent, a task ended meanwhile): no row was written and no token leaves, but this is no failure.
+ */
+export class IssuanceWithheld<Why = unknown> extends Error {
+  override name = 'IssuanceWithheld'
+  readonly why: Why
+  constructor(why: Why) {
+    super('issuance withheld')
+    this.why = why
+  }
+}
+
 interface Channel {
   issuance: Issuance
   written?: IssuedTokenWrite

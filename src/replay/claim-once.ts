@@ -8,6 +8,13 @@ import type { DB } from '../db/schema.ts'
 /** oidc-provider's ReplayDetection key for (iss, jti), so both stores are one. */
 const replayKey = (iss: string, jti: string): string => createHash('sha256').update(`${iss}${jti}`).digest('base64url')
 
+/** The rows that claim `jti` for each issuer namespace (one per namespace). */
+export const replayClaimRows = (issuers: readonly string[], jti: string) =>
+  [...new Set(issuers)].map((iss) => {
+    const id = replayKey(iss, jti)
+    return { id, payload: { jti: id, iss, kind: 'ReplayDetection' } }
+  })
+
 /**
  * True when this call claimed `jti` for every issuer namespace given, until `expiresAt` (one statement,
  * one round trip); false when any of them already holds it.
@@ -19,10 +26,9 @@ export async function claimOnce(
   expiresAt: Date,
   now: Date,
 ): Promise<boolean> {
-  const rows = [...new Set(issuers)].map((iss) => {
-    const id = replayKey(iss, jti)
-    return sql`('ReplayDetection', ${id}, ${JSON.stringify({ jti: id, iss, kind: 'ReplayDetection' })}::jsonb, ${expiresAt})`
-  })
+  const rows = replayClaimRows(issuers, jti).map(
+    ({ id, payload }) => sql`('ReplayDetection', ${id}, ${JSON.stringify(payload)}::jsonb, ${expiresAt})`,
+  )
   const result = await sql`
     insert into oidc_payloads (model, id, payload, expires_at)
     values ${sql.join(rows)}

@@ -18,15 +18,28 @@ export type TaskStatus = 'active' | 'completed' | 'expired'
 export const statusOf = (task: Pick<TaskRow, 'completed_at' | 'expires_at'>, now: Date): TaskStatus =>
   task.completed_at ? 'completed' : task.expires_at <= now ? 'expired' : 'active'
 
-/** True when the task and every task above it are neither completed nor expired. */
-export async function isTaskLive(db: Kysely<DB>, task: TaskRow, now: Date): Promise<boolean> {
-  const dead = await db
-    .selectFrom('tasks')
-    .select('task_id')
-    .where('task_id', 'in', task.task_path)
-    .where((eb) => eb.or([eb('completed_at', 'is not', null), eb('expires_at', '<=', now)]))
+/**
+ * The task, and whether it and every task above it are neither completed nor expired, in one query.
+ * undefined for an unknown task.
+ */
+export async function findTaskWithLiveness(
+  db: Kysely<DB>,
+  taskId: string,
+  now: Date,
+): Promise<{ row: TaskRow; live: boolean } | undefined> {
+  if (!isUuid(taskId)) return undefined // never sent to Postgres: not a uuid, so no such task
+  const found = await db
+    .selectFrom('tasks as t')
+    .selectAll('t')
+    .select(
+      sql<boolean>`not exists (select 1 from tasks k where k.task_id = any(t.task_path)
+        and (k.completed_at is not null or k.expires_at <= ${now}))`.as('live'),
+    )
+    .where('t.task_id', '=', taskId)
     .executeTakeFirst()
-  return dead === undefined
+  if (!found) return undefined
+  const { live, ...row } = found
+  return { row, live }
 }
 
 /**

@@ -133,32 +133,18 @@ export class WebhookDispatcher {
   async #deliverDue(): Promise<void> {
     const { db, clock } = this.#deps
     const now = clock.now()
-    // Claim with a lease (skip locked): several processes may run dispatchers side by side.
-    const due = await db.transaction().execute(async (trx) => {
-      const rows = await trx
-        .selectFrom('webhook_deliveries')
-        .selectAll()
-        .where('delivered_at', 'is', null)
-        .where('failed_at', 'is', null)
-        .where('next_attempt_at', '<=', toDate(now))
-        .orderBy('next_attempt_at')
-        .limit(20)
-        .forUpdate()
-        .skipLocked()
-        .execute()
-      if (rows.length > 0) {
-        await trx
-          .updateTable('webhook_deliveries')
-          .set({ next_attempt_at: toDate(now + 60) })
-          .where(
-            'delivery_id',
-            'in',
-            rows.map((r) => r.delivery_id),
-          )
-          .execute()
-      }
-      return rows
-    })
+    // Claim with a lease (skip locked): several processes may run dispatchers side by side. One
+    // statement: an idle poll is one read, and no transaction.
+    const { rows: due } = await sql<
+      Pick<Selectable<WebhookDeliveriesTable>, 'delivery_id' | 'url' | 'event' | 'attempts'>
+    >`
+      update webhook_deliveries set next_attempt_at = ${toDate(now + 60)}
+      where delivery_id in (
+        select delivery_id from webhook_deliveries
+        where delivered_at is null and failed_at is null and next_attempt_at <= ${toDate(now)}
+        order by next_attempt_at limit 20
+        for update skip locked)
+      returning delivery_id, url, event, attempts`.execute(db)
     await Promise.all(due.map((delivery) => this.#deliver(delivery)))
   }
 

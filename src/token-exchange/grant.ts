@@ -4,26 +4,26 @@
 import { randomUUID } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { KoaContextWithOIDC, Provider } from 'oidc-provider'
-import { type AuditEvent, writeAudit } from '../audit/write.ts'
+import type { AuditEvent } from '../audit/write.ts'
 import type { DB } from '../db/schema.ts'
-import { blankDecision, type DecisionRecord, recordDecision } from '../decisions/store.ts'
+import { blankDecision, type DecisionRecord } from '../decisions/store.ts'
 import type { VerifiedActor } from '../delegation/actor-token.ts'
 import { decideExchange } from '../delegation/decide.ts'
 import type { DenialReason } from '../delegation/decision.ts'
 import { Denied } from '../delegation/denied.ts'
 import type { VerifiedSubject } from '../delegation/subject-token.ts'
 import { hasSqlState } from '../db/outage.ts'
-import { claimProof } from '../dpop/claim.ts'
 import type { Clock } from '../lib/clock.ts'
 import { toDate } from '../lib/clock.ts'
 import { isUuid } from '../lib/uuid.ts'
 import { TOKEN_EXCHANGE } from '../oauth/protocol.ts'
 import { asUnavailable, failClosed, TemporarilyUnavailable } from '../oidc/errors.ts'
+import { IssuanceWithheld } from '../oidc/issuance.ts'
 import { actorsOf } from '../policy/act-claim.ts'
-import { lockLiveTasks } from '../tasks/store.ts'
 import { toOAuthError } from './denials.ts'
 import { type LoadDeps, loadExchange } from './facts.ts'
 import { issueExchangedToken } from './issue.ts'
+import { type IssuanceOutcome, writeIssuance, writeRefusal } from './write.ts'
 import { PARAMETERS, REPEATABLE } from './params.ts'
 
 export interface TokenExchangeDeps extends LoadDeps {
@@ -51,45 +51,53 @@ function exchange(deps: TokenExchangeDeps) {
       }
       record.actor_chain = actorsOf(decision.act)
 
-      // The lineage row and the decision record commit together, before the response; if they
-      // cannot, no token leaves (503, the client may retry), as for any other issuance.
+      // The lineage row, the decision record and its audit event are one statement (write.ts), written
+      // by the jwt customizer before the token is signed: if it cannot be written, no token leaves (503,
+      // the client may retry). The same statement spends the DPoP proof (RFC 9449 §11.1: with the token,
+      // so a refused exchange spends nothing) and holds the tasks the token depends on (FOR SHARE): a
+      // task completing meanwhile either orders this token before the completion (which then counts and
+      // revokes it) or after it (withheld). No token of a completed task is ever active.
+      Object.assign(record, {
+        result: 'allow',
+        reason: 'allowed',
+        granted_scope: decision.scope,
+        constrained_by: decision.constrainedBy,
+      })
       const issued = await withheldOnFailure(deps, record, () =>
-        deps.db.transaction().execute(async (trx) => {
-          // RFC 9449 §11.1: the proof is spent with the token, so a refused exchange spends nothing.
-          if (proof && !(await claimProof(trx, client.clientId, proof, now)))
-            throw new Denied('request.dpop_invalid', 'the DPoP proof was already used')
-          // A task completing while this exchange runs: holding its rows (FOR SHARE) until commit
-          // either orders this token before the completion (which then counts and revokes it) or
-          // after it (refused here). No token of a completed task is ever active.
-          const ended = await lockLiveTasks(trx, decision.dependencies.taskPath, toDate(now))
-          if (ended) throw new Denied(endedReason(ended, subject, actor), `task ${ended} ended during the exchange`)
-          const result = await issueExchangedToken({
-            ctx,
-            trx,
-            decision,
-            subject,
-            targets,
-            policy: facts.policy,
-            decisionId: record.decision_id,
-            requestedTokenType: params.requested_token_type,
-            taskId: task?.row?.task_id,
-            actorJti: actor?.jti,
-            jkt: proof?.jkt,
-            now,
-          })
-          Object.assign(record, {
-            result: 'allow',
-            reason: 'allowed',
-            granted_scope: decision.scope,
-            issued_jti: result.jti,
-            // Only a token issued has a lifetime that something set (a refusal in this transaction has none).
-            constrained_by: decision.constrainedBy,
-          })
-          await recordDecision(trx, record)
-          await writeAudit(trx, auditOf(record, 'token_exchange.issued', now))
-          return result
+        issueExchangedToken({
+          ctx,
+          decision,
+          subject,
+          targets,
+          policy: facts.policy,
+          decisionId: record.decision_id,
+          requestedTokenType: params.requested_token_type,
+          taskId: task?.row?.task_id,
+          actorJti: actor?.jti,
+          jkt: proof?.jkt,
+          now,
+          record: async (row) => {
+            record.issued_jti = row.jti
+            const outcome = await writeIssuance(deps.db, {
+              row,
+              decision: record,
+              audit: auditOf(record, 'token_exchange.issued', now),
+              taskPath: decision.dependencies.taskPath,
+              proof: proof && { presenter: client.clientId, proof },
+              now,
+            })
+            if (!outcome.issued) throw new IssuanceWithheld(outcome)
+          },
         }),
-      )
+      ).catch((error: unknown) => {
+        if (!(error instanceof IssuanceWithheld)) throw error
+        // Nothing was written: the record becomes the refusal's (with no constraint: no token was decided on).
+        Object.assign(record, { granted_scope: null, issued_jti: null, constrained_by: null })
+        const why = error.why as Exclude<IssuanceOutcome, { issued: true }>
+        if (why.problem === 'proof_replayed')
+          throw new Denied('request.dpop_invalid', 'the DPoP proof was already used')
+        throw new Denied(endedReason(why.taskId, subject, actor), `task ${why.taskId} ended during the exchange`)
+      })
       deps.onDecision(record)
       // Named only once stored: a 503 or 500 never points at a decision that does not exist.
       ctx.set('X-Decision-Id', record.decision_id)
@@ -98,12 +106,7 @@ function exchange(deps: TokenExchangeDeps) {
       // An outage is a 503, a bug a 500: neither is dressed up as a denial (nor recorded as one).
       if (!(error instanceof Denied)) throw asUnavailable(error)
       Object.assign(record, { result: 'deny', reason: error.reason, detail: error.detail ?? null })
-      await failClosed(() =>
-        deps.db.transaction().execute(async (trx) => {
-          await recordDecision(trx, record)
-          await writeAudit(trx, auditOf(record, 'token_exchange.denied', now))
-        }),
-      )
+      await failClosed(() => writeRefusal(deps.db, record, auditOf(record, 'token_exchange.denied', now)))
       deps.onDecision(record)
       ctx.set('X-Decision-Id', record.decision_id)
       throw toOAuthError(error)

@@ -1,11 +1,9 @@
 // Mints the exchanged token (oidc/issuance.ts: through oidc-provider's AccessToken model, its lineage
-// row written in the grant's transaction) and builds the RFC 8693 §2.2.1 response.
-import type { Kysely } from 'kysely'
+// row written by the grant's `record`) and builds the RFC 8693 §2.2.1 response.
 import type { KoaContextWithOIDC } from 'oidc-provider'
-import type { DB } from '../db/schema.ts'
 import type { Allowed } from '../delegation/decision.ts'
 import type { VerifiedSubject } from '../delegation/subject-token.ts'
-import { recordIssuedToken } from '../lineage/tokens.ts'
+import type { IssuedTokenWrite } from '../lineage/tokens.ts'
 import { ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE, TOKEN_EXCHANGE } from '../oauth/protocol.ts'
 import { mintAccessToken } from '../oidc/issuance.ts'
 import type { EffectivePolicy } from '../policy/effective.ts'
@@ -14,7 +12,8 @@ import type { ResourceRow } from '../resources/store.ts'
 
 export interface IssueInput {
   ctx: KoaContextWithOIDC
-  trx: Kysely<DB>
+  /** Writes the lineage row (with what must commit with it); may withhold the token (IssuanceWithheld). */
+  record(row: IssuedTokenWrite): Promise<void>
   decision: Allowed
   subject: VerifiedSubject
   targets: readonly ResourceRow[]
@@ -74,7 +73,7 @@ export async function issueExchangedToken(input: IssueInput): Promise<{ body: Ex
         actor_jti: input.actorJti ?? null,
         parties: decision.parties,
       },
-      record: (written) => recordIssuedToken(input.trx, written),
+      record: input.record,
     },
   )
   return {

@@ -7,11 +7,11 @@ import type { Kysely } from 'kysely'
 import type { KoaContextWithOIDC } from 'oidc-provider'
 import { TOKEN_EXCHANGE } from '../oauth/protocol.ts'
 import type { DB } from '../db/schema.ts'
-import { writeAudit } from '../audit/write.ts'
-import { blankDecision, type DecisionRecord, recordDecision } from '../decisions/store.ts'
+import { blankDecision, type DecisionRecord } from '../decisions/store.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
 import { clientAuthenticated } from '../oidc/unauthorized-client.ts'
 import type { DenialReason } from '../delegation/decision.ts'
+import { writeRefusal } from './write.ts'
 
 const reasonOf: Record<string, DenialReason> = {
   unauthorized_client: 'client.grant_not_allowed',
@@ -37,16 +37,13 @@ export function recordEarlyRefusals(deps: { db: Kysely<DB>; clock: Clock; onDeci
       detail: `${body.error}: ${body.error_description}`,
     }
     // An outage here escapes to the 503 envelope: fail closed.
-    await deps.db.transaction().execute(async (trx) => {
-      await recordDecision(trx, record)
-      await writeAudit(trx, {
-        type: 'token_exchange.denied',
-        at: deps.clock.now(),
-        actor: record.client_id,
-        requestId: record.request_id,
-        decisionId: record.decision_id,
-        data: { reason: record.reason },
-      })
+    await writeRefusal(deps.db, record, {
+      type: 'token_exchange.denied',
+      at: deps.clock.now(),
+      actor: record.client_id,
+      requestId: record.request_id,
+      decisionId: record.decision_id,
+      data: { reason: record.reason },
     })
     deps.onDecision(record)
     ctx.set('X-Decision-Id', record.decision_id)

@@ -30,7 +30,7 @@ const allowed: Array<[files: RegExp, packages: RegExp]> = [
   // The one internal module: DPoP nonces shared with oidc-provider (see src/oidc/internals.d.ts).
   [/^src\/oidc\/dpop-nonces\.ts$/, /^oidc-provider\/lib\/helpers\/challenge\.js$/],
   [
-    /^src\/(db\/|janitor\/|[a-z-]+\/(store|plan-apply)\.ts$|lineage\/|manifests\/apply\.ts$|documents\/plan\.ts$|oidc\/|app\.ts$|cli\/|keys\/ring\.ts$|issuers\/verify\.ts$|token-exchange\/(grant|issue|refusals|facts)\.ts$|delegation\/(subject-token|targets|load-policy|task-facts)\.ts$|tasks-api\/|admin\/|audit\/write\.ts$|clients\/authenticate\.ts$|tasks\/(webhooks|complete)\.ts$|replay\/|dpop\/claim\.ts$|catalog\/(source|load)\.ts$)/,
+    /^src\/(db\/|janitor\/|[a-z-]+\/(store|plan-apply)\.ts$|lineage\/|manifests\/apply\.ts$|documents\/plan\.ts$|oidc\/|app\.ts$|cli\/|keys\/ring\.ts$|issuers\/verify\.ts$|token-exchange\/(grant|issue|refusals|facts|write)\.ts$|delegation\/(subject-token|targets|load-policy|task-facts)\.ts$|tasks-api\/|admin\/|audit\/write\.ts$|clients\/authenticate\.ts$|tasks\/(webhooks|complete)\.ts$|replay\/|dpop\/claim\.ts$|catalog\/(source|load)\.ts$)/,
     /^(kysely|kysely\/migration|pg|@electric-sql\/pglite)$/,
   ],
   [
