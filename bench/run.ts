@@ -1,173 +1,148 @@
-// `npm run bench`: throughput and latency of the hot paths against a real server process and the
-// machine's Postgres (BENCH_DATABASE_URL or TEST_DATABASE_URL). Measures; asserts nothing.
-import { spawn } from 'node:child_process'
+// `npm run bench`: Mandate and two baselines built on the same oidc-provider (bench/baseline.ts), driven
+// by the same load generator from this process, interleaved (bare, row, Mandate for each workload), in
+// rounds, at each connection count. Medians of the rounds; prints them and writes bench/results/.
+// Measures; asserts nothing. Not part of `npm test`. How to read it: docs/performance.md.
+import { execFileSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { createServer } from 'node:net'
-import autocannon from 'autocannon'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
 import pg from 'pg'
+import { type Measurement, measure } from './load.ts'
+import { pinLoadGenerator, pinned } from './processes.ts'
+import { type Cell, key, type Results, table } from './report.ts'
+import { startBaseline, startMandate, type Target } from './servers.ts'
+import { type StormNotes, WORKLOADS } from './workloads.ts'
 
 const base =
   process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
-const seconds = Number(process.env.BENCH_SECONDS ?? 10)
-const connections = Number(process.env.BENCH_CONNECTIONS ?? 16)
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
+const seconds = Number(process.env.BENCH_SECONDS ?? 5)
+const connectionCounts = (process.env.BENCH_CONNECTIONS ?? '16,64').split(',').map(Number)
+// A comma-separated subset of workload names, for working on one of them.
+const only = process.env.BENCH_WORKLOADS?.split(',').map((name) => name.trim())
+const workloads = WORKLOADS.filter((w) => !only || only.some((name) => w.name.startsWith(name)))
 const root = new URL('../', import.meta.url)
 
-const free = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-
-const name = `mandate_bench_${randomUUID().replaceAll('-', '').slice(0, 12)}`
+const suffix = randomUUID().replaceAll('-', '').slice(0, 12)
+const databases = [`mandate_bench_${suffix}`, `mandate_bench_row_${suffix}`]
+const withDatabase = (name: string) => Object.assign(new URL(base), { pathname: `/${name}` }).href
 const admin = new pg.Client({ connectionString: base })
 await admin.connect()
-await admin.query(`create database ${name}`)
-const url = Object.assign(new URL(base), { pathname: `/${name}` }).href
-const [port, adminPort, managementPort] = [await free(), await free(), await free()]
-const issuer = `http://127.0.0.1:${port}`
-
-const server = spawn(
-  process.execPath,
-  [
-    new URL('src/cli/main.ts', root).pathname,
-    'serve',
-    '--apply',
-    new URL('examples', root).pathname,
-    new URL('policy-paths', root).pathname,
-  ],
-  {
-    env: {
-      PATH: process.env.PATH,
-      MANDATE_DATABASE_URL: url,
-      MANDATE_ISSUER: issuer,
-      MANDATE_MASTER_KEY: Buffer.alloc(32, 9).toString('base64'),
-      MANDATE_PORT: String(port),
-      MANDATE_ADMIN_PORT: String(adminPort),
-      MANDATE_MANAGEMENT_PORT: String(managementPort),
-      MANDATE_LOG_LEVEL: 'warn',
-      MANDATE_SHUTDOWN_DELAY: '0s', // no load balancer to wait for
-      // One client drives all the load: its request limit is raised (not switched off, so its cost is measured).
-      MANDATE_RATE_LIMITS__REQUESTS_PER_CLIENT: '100000000',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  },
-)
+for (const name of databases) await admin.query(`create database ${name}`)
+const targets: Target[] = []
+const loadBefore = loadavg()
+const samples = new Map<string, Cell[]>()
 
 try {
-  for (let i = 0; i < 100; i++) {
-    if ((await fetch(`http://127.0.0.1:${managementPort}/health/ready`).catch(() => undefined))?.ok) break
-    await new Promise((resolve) => setTimeout(resolve, 100))
+  pinLoadGenerator()
+  targets.push(await startBaseline(), await startBaseline(withDatabase(databases[1] as string)))
+  targets.push(await startMandate(withDatabase(databases[0] as string)))
+  const run = async (workload: (typeof workloads)[number], target: Target, connections: number, duration: number) => {
+    const { plan, notes } = await workload.plan(target, { seconds: duration })
+    const measurement = await measure(target.origin, target.pid, plan, { connections, seconds: duration, databases })
+    return { measurement, ...(notes ? { storm: notes() } : {}) }
   }
-  const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`
-  const form = 'application/x-www-form-urlencoded'
-  const ccBody = 'grant_type=client_credentials&resource=https%3A%2F%2Ftickets.example%2F&scope=tickets%3Aread'
-  const agent = basic('support-agent', 'support-agent-demo-secret')
-  const token = (
-    (await (
-      await fetch(`${issuer}/token`, {
-        method: 'POST',
-        headers: { authorization: agent, 'content-type': form },
-        body: ccBody,
-      })
-    ).json()) as { access_token: string }
-  ).access_token
 
-  const te = 'urn:ietf:params:oauth:grant-type:token-exchange'
-  const person = (await import('node:child_process'))
-    .execFileSync(process.execPath, [new URL('scripts/demo-person-token.ts', root).pathname, 'alice'])
-    .toString()
-    .trim()
-  // The demo path requires a task: one task per subject (its delegator is the subject's sub).
-  const startTask = async (subject: string) => {
-    const response = await fetch(`${issuer}/tasks`, {
-      method: 'POST',
-      headers: { authorization: agent, 'content-type': form },
-      body: new URLSearchParams({
-        subject_token: subject,
-        subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-        purpose: 'benchmark',
-        resource: 'https://tickets.example/',
-      }),
-    })
-    return ((await response.json()) as { task_id: string }).task_id
+  log(`warming up (1 s per workload and server, ${connectionCounts[0]} connections)`)
+  for (const workload of workloads) {
+    for (const target of targets) {
+      if (workload.servers.includes(target.name) && !workload.name.startsWith('revocation')) {
+        await run(workload, target, connectionCounts[0] as number, 1)
+      }
+    }
   }
-  const exchangeBody = async (subject: string) =>
-    new URLSearchParams({
-      grant_type: te,
-      subject_token: subject,
-      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-      resource: 'https://tickets.example/',
-      scope: 'tickets:read',
-      task_id: await startTask(subject),
-    }).toString()
-  const teBody = await exchangeBody(person)
-  // The agent's delegated token (our own JWT, of the task), which its triage sub-agent exchanges in turn:
-  // a lineage lookup of the subject and a child row. (An agent's own client_credentials token cannot be
-  // its subject: an actor acting for itself is a cycle.)
-  const delegated = (
-    (await (
-      await fetch(`${issuer}/token`, {
-        method: 'POST',
-        headers: { authorization: agent, 'content-type': form },
-        body: teBody,
-      })
-    ).json()) as { access_token: string }
-  ).access_token
-  const ownSubject = new URLSearchParams({
-    grant_type: te,
-    subject_token: delegated,
-    subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-    audience: 'tickets',
-    scope: 'tickets:read',
-  }).toString()
-  const scenarios = [
-    { title: 'client_credentials (JWT + lineage row)', path: '/token', auth: agent, body: ccBody },
-    {
-      title: 'introspection of a JWT access token',
-      path: '/token/introspection',
-      auth: basic('tickets-api', 'tickets-api-demo-secret'),
-      body: `token=${token}`,
-    },
-    {
-      title: 'token exchange for a task, foreign subject (IdP JWT → delegated token)',
-      path: '/token',
-      auth: agent,
-      body: teBody,
-    },
-    {
-      title: "token exchange by a sub-agent of the agent's token (lineage lookup + child row)",
-      path: '/token',
-      auth: basic('triage-subagent', 'triage-subagent-demo-secret'),
-      body: ownSubject,
-    },
-  ]
-  const results: string[] = []
-  for (const scenario of scenarios) {
-    const run = (duration: number) =>
-      autocannon({
-        url: `${issuer}${scenario.path}`,
-        method: 'POST',
-        connections,
-        duration,
-        headers: { authorization: scenario.auth, 'content-type': form },
-        body: scenario.body,
-      })
-    await run(2) // warm-up: JIT, pools, the client-secret verification cache
-    const result = await run(seconds)
-    results.push(
-      `| ${scenario.title} | ${Math.round(result.requests.average)} | ${result.latency.p50} | ${result.latency.p99} | ${result.non2xx + result.errors} |`,
-    )
+  for (let round = 1; round <= rounds; round++) {
+    for (const connections of connectionCounts) {
+      for (const workload of workloads) {
+        for (const target of targets) {
+          if (!workload.servers.includes(target.name)) continue
+          const cell = await run(workload, target, connections, seconds)
+          const id = key(connections, workload.name, target.name)
+          samples.set(id, [...(samples.get(id) ?? []), cell])
+          const m = cell.measurement
+          log(
+            `round ${round}/${rounds} ${connections} conn: ${workload.name} @ ${target.name}: ` +
+              `${Math.round(m.rps)} req/s, p99 ${m.p99} ms, ${m.errors} errors (${m.wrong} wrong answers; ${JSON.stringify(m.statuses)})`,
+          )
+        }
+      }
+    }
   }
-  process.stdout.write(
-    `\n${seconds}s per scenario, ${connections} connections, server and Postgres and load generator on this machine (${(await import('node:os')).cpus().length} cores)\n\n` +
-      '| scenario | req/s | p50 ms | p99 ms | non-2xx + errors |\n|---|---|---|---|---|\n' +
-      `${results.join('\n')}\n`,
-  )
+
+  const results: Results = new Map([...samples].map(([id, cells]) => [id, medianCell(cells)]))
+  const sha = git('rev-parse', '--short', 'HEAD')
+  const dirty = git('status', '--porcelain', '--', 'src', 'bench', 'migrations') ? ' (with uncommitted changes)' : ''
+  const date = new Date().toISOString()
+  const report = [
+    `# Bench ${date.slice(0, 10)} at ${sha}${dirty}`,
+    '',
+    `- machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores; servers ${pinned ? 'pinned to core 1 (taskset), load generator to core 0' : 'not pinned (no taskset)'}; Postgres on the same machine, unpinned`,
+    `- Node ${process.version}; ${new Date(date).toUTCString()}; git ${git('rev-parse', 'HEAD')}${dirty}`,
+    `- load average (1, 5, 15 min) at the start ${loadBefore.map((n) => n.toFixed(2)).join(', ')}, at the end ${loadavg()
+      .map((n) => n.toFixed(2))
+      .join(', ')}: above ~0.5 other work shared the machine and the numbers are noisier`,
+    `- ${rounds} rounds of ${seconds} s per workload and server, interleaved; each cell is the median of the rounds (errors: their sum)`,
+    '- errors: answers with another status than expected (200, or 400 for a refusal) + transport errors + wrong answers',
+    '',
+    ...connectionCounts.map((connections) => `${table(results, workloads, connections)}\n`),
+  ].join('\n')
+  process.stdout.write(`\n${report}`)
+  mkdirSync(new URL('bench/results/', root), { recursive: true })
+  const file = new URL(`bench/results/${date.slice(0, 10)}-${sha}.md`, root)
+  writeFileSync(file, report)
+  log(`written to ${file.pathname}`)
 } finally {
-  server.kill('SIGTERM')
-  await new Promise((resolve) => server.on('exit', resolve))
-  await admin.query(`drop database if exists ${name} with (force)`)
+  for (const target of targets) await target.stop()
+  for (const name of databases) await admin.query(`drop database if exists ${name} with (force)`)
   await admin.end()
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`)
+}
+
+function git(...args: string[]): string {
+  try {
+    return execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim()
+  } catch {
+    return 'unknown'
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
+}
+
+function sumCounts(counts: Record<string, number>[]): Record<string, number> {
+  const total: Record<string, number> = {}
+  for (const count of counts) for (const [name, n] of Object.entries(count)) total[name] = (total[name] ?? 0) + n
+  return total
+}
+
+function medianCell(cells: Cell[]): Cell {
+  const of = <T>(pick: (cell: Cell) => T) => cells.map(pick)
+  const measurement: Measurement = {
+    rps: median(of((c) => c.measurement.rps)),
+    p50: median(of((c) => c.measurement.p50)),
+    p99: median(of((c) => c.measurement.p99)),
+    requests: median(of((c) => c.measurement.requests)),
+    errors: of((c) => c.measurement.errors).reduce((a, b) => a + b, 0),
+    wrong: of((c) => c.measurement.wrong).reduce((a, b) => a + b, 0),
+    statuses: sumCounts(of((c) => c.measurement.statuses)),
+    serverCpuPerRequest: median(of((c) => c.measurement.serverCpuPerRequest)),
+    postgresCpuPerRequest: median(of((c) => c.measurement.postgresCpuPerRequest)),
+  }
+  const storms = cells.flatMap((c) => (c.storm ? [c.storm] : []))
+  if (storms.length === 0) return { measurement }
+  const storm: StormNotes = {
+    revokedTokens: median(storms.map((s) => s.revokedTokens)),
+    completionMs: median(storms.map((s) => s.completionMs)),
+    lastActiveMs: median(storms.map((s) => s.lastActiveMs)),
+    p99DuringMs: median(storms.map((s) => s.p99DuringMs)),
+  }
+  return { measurement, storm }
 }
