@@ -23,7 +23,7 @@ export async function isTaskLive(db: Kysely<DB>, task: TaskRow, now: Date): Prom
   const dead = await db
     .selectFrom('tasks')
     .select('task_id')
-    .where('task_id', 'in', task.task_path)
+    .where((eb) => eb('task_id', '=', eb.fn.any(eb.val(task.task_path))))
     .where((eb) => eb.or([eb('completed_at', 'is not', null), eb('expires_at', '<=', now)]))
     .executeTakeFirst()
   return dead === undefined
@@ -56,7 +56,7 @@ export async function lockLiveTasks(
   const rows = await db
     .selectFrom('tasks')
     .select(['task_id', 'completed_at', 'expires_at'])
-    .where('task_id', 'in', [...taskIds])
+    .where((eb) => eb('task_id', '=', eb.fn.any(eb.val(taskIds))))
     .orderBy(LOCK_ORDER)
     .forShare()
     .execute()

@@ -3,7 +3,7 @@
 // written in the completion's own transaction, retried with backoff, never blocking completion.
 import { randomUUID } from 'node:crypto'
 import { SignJWT } from 'jose'
-import { type Kysely, type Selectable, sql } from 'kysely'
+import type { Kysely, Selectable } from 'kysely'
 import type { DB, WebhookDeliveriesTable } from '../db/schema.ts'
 import type { KeyRing } from '../keys/ring.ts'
 import { SIGNING_ALG } from '../keys/store.ts'
@@ -45,14 +45,14 @@ export async function enqueueTaskCompleted(
         .selectFrom('issued_tokens')
         .select(['jti', 'aud'])
         // One array parameter, however many tokens the completion ended (Postgres allows 65,535 parameters).
-        .where(sql<boolean>`jti = any(${[...revokedJtis]}::text[])`)
+        .where((eb) => eb('jti', '=', eb.fn.any(eb.val(revokedJtis))))
         .execute()
     : []
   const uris = [...new Set([...tree.flatMap((t) => t.resources), ...tokens.flatMap((t) => t.aud)])]
   const subscribers = await trx
     .selectFrom('resources')
     .select(['uri', 'revocation_webhook'])
-    .where('uri', 'in', uris)
+    .where((eb) => eb('uri', '=', eb.fn.any(eb.val(uris))))
     .where('revocation_webhook', 'is not', null)
     .execute()
   if (subscribers.length === 0) return 0
@@ -150,11 +150,7 @@ export class WebhookDispatcher {
         await trx
           .updateTable('webhook_deliveries')
           .set({ next_attempt_at: toDate(now + 60) })
-          .where(
-            'delivery_id',
-            'in',
-            rows.map((r) => r.delivery_id),
-          )
+          .where((eb) => eb('delivery_id', '=', eb.fn.any(eb.val(rows.map((r) => r.delivery_id)))))
           .execute()
       }
       return rows
