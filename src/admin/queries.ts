@@ -66,7 +66,11 @@ export async function tokenLineage(db: Kysely<DB>, jti: string, now: Date) {
   const token = await tokensWhere(db, now).where('t.jti', '=', jti).executeTakeFirst()
   if (!token) return undefined
   const [ancestors, descendants] = await Promise.all([
-    token.ancestors.length ? tokensWhere(db, now).where('t.jti', 'in', token.ancestors).execute() : Promise.resolve([]),
+    token.ancestors.length
+      ? tokensWhere(db, now)
+          .where((eb) => eb('t.jti', '=', eb.fn.any(eb.val(token.ancestors))))
+          .execute()
+      : Promise.resolve([]),
     tokensWhere(db, now)
       .where((eb) => eb(sql.val(jti), '=', eb.fn.any('t.ancestors')))
       .orderBy('t.issued_at')
@@ -129,7 +133,7 @@ export async function listDecisions(db: Kysely<DB>, filter: DecisionFilter) {
     ? await db
         .selectFrom('tasks')
         .select(['task_id', 'purpose', 'delegator', 'outcome'])
-        .where('task_id', 'in', taskIds)
+        .where((eb) => eb('task_id', '=', eb.fn.any(eb.val(taskIds))))
         .execute()
     : []
   const byId = new Map(tasks.map((task) => [task.task_id, task]))

@@ -3,9 +3,11 @@
 // by a query or a transaction would end the process (an unheard 'error' event throws). Every client
 // here is heard for its whole life. A query that outlives the client-side timeout has its socket
 // destroyed, so the transaction's rollback and the next borrower never queue behind a stalled round trip.
+// Statements run prepared under a name (statement-names.ts), so a connection parses and plans each once.
 import type { PostgresPool, PostgresPoolClient } from 'kysely'
 import pg from 'pg'
 import { sessionBounds } from './bounds.ts'
+import { type StatementNames, statementNames } from './statement-names.ts'
 
 export interface BoundedPoolOptions {
   url: string
@@ -13,7 +15,12 @@ export interface BoundedPoolOptions {
   applicationName: string
   /** Seconds: the bound of every wait (see sessionBounds). */
   timeout: number
+  /** Distinct SQL texts prepared under a name; beyond it, new texts run unnamed. */
+  preparedStatements?: number
 }
+
+/** Well above the texts Mandate sends (about 110 in one test process running every route), still small. */
+const PREPARED_STATEMENTS = 500
 
 export interface PoolLog {
   warn(fields: object, msg: string): void
@@ -27,6 +34,9 @@ export function boundedPool(options: BoundedPoolOptions, log: PoolLog): Postgres
     ...sessionBounds(options.timeout),
   })
   hearEveryClient(pool, log)
+  const names = statementNames(options.preparedStatements ?? PREPARED_STATEMENTS, (limit) =>
+    log.warn({ limit }, 'prepared statement names all taken; new SQL texts run unnamed (a text built from data?)'),
+  )
   const guarded = new WeakMap<pg.PoolClient, PostgresPoolClient>()
   return {
     options: pool.options,
@@ -34,7 +44,7 @@ export function boundedPool(options: BoundedPoolOptions, log: PoolLog): Postgres
       const client = await pool.connect()
       const known = guarded.get(client)
       if (known) return known
-      const wrapped = guard(client)
+      const wrapped = guard(client, names)
       guarded.set(client, wrapped)
       return wrapped
     },
@@ -51,14 +61,29 @@ export function hearEveryClient(pool: pg.Pool, log: PoolLog): void {
   pool.on('error', () => {})
 }
 
-function guard(client: pg.PoolClient): PostgresPoolClient {
+function guard(client: pg.PoolClient, names: StatementNames): PostgresPoolClient {
+  // Set when this connection's prepared statements may be stale: it runs unnamed until it leaves the pool.
+  let stale = false
   return {
     get processID() {
       return (client as { processID?: number }).processID
     },
     async query(text: string, parameters: ReadonlyArray<unknown>) {
+      const values = [...parameters]
+      const name = stale ? undefined : names.nameOf(text)
+      // Read before the statement runs: its own failure would turn 'T' into 'E'.
+      const autocommit = client.getTransactionStatus() === 'I'
       try {
-        return await client.query(text, [...parameters])
+        if (name === undefined) return await client.query(text, values)
+        try {
+          return await client.query({ name, text, values })
+        } catch (error) {
+          if (!isStalePlan(error)) throw error
+          stale = true
+          // Inside a transaction the failure already aborted it: the caller's own handling applies.
+          if (!autocommit) throw error
+          return await client.query(text, values)
+        }
       } catch (error) {
         // pg reports its timeout but leaves the query on the socket, and every later query behind it.
         if (error instanceof Error && error.message === 'Query read timeout') client.connection.stream.destroy()
@@ -66,6 +91,16 @@ function guard(client: pg.PoolClient): PostgresPoolClient {
       }
     },
     // pool.connect() replaces client.release on every checkout: look it up at each call.
-    release: (destroy?: boolean) => client.release(destroy),
+    release: (destroy?: boolean) => client.release(destroy || stale),
   } as unknown as PostgresPoolClient // kysely's other overload (cursors) is never used: no `cursor` in the dialect
 }
+
+/**
+ * A migration changed the columns a prepared statement returns (a `select *` after `add column`): Postgres
+ * refuses to run its cached plan (SQLSTATE 0A000) on every execution until the statement is re-prepared.
+ * Nothing ran, so outside a transaction the statement is safely run again, unnamed.
+ */
+const isStalePlan = (error: unknown): boolean =>
+  error instanceof Error &&
+  (error as { code?: unknown }).code === '0A000' &&
+  /cached plan must not change result type/.test(error.message)

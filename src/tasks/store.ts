@@ -69,7 +69,7 @@ export async function lockLiveTasks(
   const rows = await db
     .selectFrom('tasks')
     .select(['task_id', 'completed_at', 'expires_at'])
-    .where('task_id', 'in', [...taskIds])
+    .where((eb) => eb('task_id', '=', eb.fn.any(eb.val(taskIds))))
     .orderBy(LOCK_ORDER)
     .forShare()
     .execute()

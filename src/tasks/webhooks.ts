@@ -45,14 +45,14 @@ export async function enqueueTaskCompleted(
         .selectFrom('issued_tokens')
         .select(['jti', 'aud'])
         // One array parameter, however many tokens the completion ended (Postgres allows 65,535 parameters).
-        .where(sql<boolean>`jti = any(${[...revokedJtis]}::text[])`)
+        .where((eb) => eb('jti', '=', eb.fn.any(eb.val(revokedJtis))))
         .execute()
     : []
   const uris = [...new Set([...tree.flatMap((t) => t.resources), ...tokens.flatMap((t) => t.aud)])]
   const subscribers = await trx
     .selectFrom('resources')
     .select(['uri', 'revocation_webhook'])
-    .where('uri', 'in', uris)
+    .where((eb) => eb('uri', '=', eb.fn.any(eb.val(uris))))
     .where('revocation_webhook', 'is not', null)
     .execute()
   if (subscribers.length === 0) return 0
