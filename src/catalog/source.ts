@@ -1,12 +1,14 @@
 // Where requests get the catalog: one read of the configuration generation per request (the first time a
-// request asks), and the catalog of that generation from memory, loaded again only when the generation
-// moved. A change committed before a request starts is in force for it on every process (no stale window,
-// as zero-delay revocation requires of narrowing); a request already running keeps the catalog it began
-// with, as if it had been served a moment earlier.
+// request asks; requests arriving together share one that began after each of them asked), and the
+// catalog of that generation from memory, loaded again only when the generation moved. A change
+// committed before a request starts is in force for it on every process (no stale window, as zero-delay
+// revocation requires of narrowing); a request already running keeps the catalog it began with, as if it
+// had been served a moment earlier.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Context, Next } from 'koa'
 import type { Kysely } from 'kysely'
 import type { DB } from '../db/schema.ts'
+import { coalesced } from '../lib/coalesced.ts'
 import { type Catalog, buildCatalog } from './catalog.ts'
 import { loadCatalogRows, readGeneration } from './load.ts'
 
@@ -21,9 +23,11 @@ export function catalogSource(db: Kysely<DB>): CatalogSource {
   const requests = new AsyncLocalStorage<{ catalog?: Promise<Catalog> }>()
   let cached: Catalog | undefined
   let loading: Promise<Catalog> | undefined
+  // Concurrent requests share generation reads: each waits for a read that began after it asked.
+  const generationNow = coalesced(() => readGeneration(db))
 
   async function fresh(): Promise<Catalog> {
-    const generation = await readGeneration(db)
+    const generation = await generationNow()
     if (cached?.generation === generation) return cached
     // Concurrent requests that find a newer generation share one load; a load that raced a later change
     // returns its own (newer or equal) generation, which serves this request correctly either way.
