@@ -144,10 +144,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   )
   publicApp.use(noStore)
   publicApp.use(jsonErrors(log))
-  // One request, one read of the configuration generation (src/catalog/).
-  publicApp.use(catalog.scope)
   // Unknown routes are answered before a body is read: a slow body to nowhere costs no wait.
   publicApp.use(servedRoutes([...OIDC_ROUTES, ...TASKS_ROUTES]))
+  // One request, one read of the configuration generation (src/catalog/), begun as a POST arrives.
+  publicApp.use(catalog.scope)
   publicApp.use(boundedBody(config.http))
   publicApp.use(rejectMalformed)
   publicApp.use(countClientAuthFailures({ metrics, log }))

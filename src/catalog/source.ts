@@ -15,7 +15,10 @@ import { loadCatalogRows, readGeneration } from './load.ts'
 export interface CatalogSource {
   /** The catalog for this request (memoized per request inside `scope`; read afresh outside one). */
   current(): Promise<Catalog>
-  /** Koa middleware: a request scope, so one request reads the generation once. */
+  /**
+   * Koa middleware: a request scope, so one request reads the generation once. A POST (every endpoint that
+   * decides something) starts that read as it arrives, so it overlaps reading the body and authenticating.
+   */
   scope(ctx: Context, next: Next): Promise<void>
 }
 
@@ -24,7 +27,9 @@ export function catalogSource(db: Kysely<DB>): CatalogSource {
   let cached: Catalog | undefined
   let loading: Promise<Catalog> | undefined
   // Concurrent requests share generation reads: each waits for a read that began after it asked.
-  const generationNow = coalesced(() => readGeneration(db))
+  // A read slower than this is stalled (a pooled round trip takes well under a millisecond): callers then
+  // read on their own, each bounded by MANDATE_DATABASE_TIMEOUT as without sharing.
+  const generationNow = coalesced(() => readGeneration(db), { patience: 50 })
 
   async function fresh(): Promise<Catalog> {
     const generation = await generationNow()
@@ -52,6 +57,13 @@ export function catalogSource(db: Kysely<DB>): CatalogSource {
       request.catalog ??= fresh()
       return request.catalog
     },
-    scope: (_ctx, next) => requests.run({}, next),
+    scope(ctx, next) {
+      const request: { catalog?: Promise<Catalog> } = {}
+      if (ctx.method === 'POST') {
+        request.catalog = fresh()
+        request.catalog.catch(() => {}) // an outage reaches whoever asks for the catalog, not this prefetch
+      }
+      return requests.run(request, next)
+    },
   }
 }

@@ -14,9 +14,10 @@ function controlledRead() {
 }
 
 describe('coalesced', () => {
+  let clock = 0
   it('runs a read at once when none is running', async () => {
     const r = controlledRead()
-    const get = coalesced(r.read)
+    const get = coalesced(r.read, { patience: 50, now: () => clock })
     const first = get()
     expect(r.calls).toHaveLength(1)
     r.calls[0]?.finish()
@@ -25,7 +26,7 @@ describe('coalesced', () => {
 
   it('gives callers that asked during a read the next read, one for all of them, started after they asked', async () => {
     const r = controlledRead()
-    const get = coalesced(r.read)
+    const get = coalesced(r.read, { patience: 50, now: () => clock })
     const first = get()
     r.set(1) // a change commits after the first read began
     const waiting = [get(), get(), get()]
@@ -38,19 +39,33 @@ describe('coalesced', () => {
     expect(await Promise.all(waiting)).toEqual([1, 1, 1])
   })
 
-  it('passes a failure to the callers of that read only, and reads again for the next ones', async () => {
+  it('fails the callers waiting on a read that failed (an outage), and reads anew for the next one', async () => {
+    clock = 0
     const r = controlledRead()
-    const get = coalesced(r.read)
+    const get = coalesced(r.read, { patience: 50, now: () => clock })
     const first = get()
-    const second = get()
+    const waiting = get()
     r.calls[0]?.fail()
     await expect(first).rejects.toThrow('down')
-    await Promise.resolve()
+    await expect(waiting).rejects.toThrow('down')
+    expect(r.calls).toHaveLength(1)
+    const after = get()
+    expect(r.calls).toHaveLength(2)
     r.calls[1]?.finish()
-    expect(await second).toBe(0)
-    const third = get()
-    expect(r.calls).toHaveLength(3)
-    r.calls[2]?.finish()
-    expect(await third).toBe(0)
+    expect(await after).toBe(0)
+  })
+
+  it('gives no company to a stalled read: callers after its patience read on their own', async () => {
+    clock = 0
+    const r = controlledRead()
+    const get = coalesced(r.read, { patience: 50, now: () => clock })
+    const stalled = get()
+    clock = 51
+    const own = get()
+    expect(r.calls).toHaveLength(2) // started at once, not queued behind the stalled read
+    r.calls[1]?.finish()
+    expect(await own).toBe(0)
+    r.calls[0]?.fail()
+    await expect(stalled).rejects.toThrow('down')
   })
 })
