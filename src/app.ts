@@ -146,9 +146,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   publicApp.use(jsonErrors(log))
   // Unknown routes are answered before a body is read: a slow body to nowhere costs no wait.
   publicApp.use(servedRoutes([...OIDC_ROUTES, ...TASKS_ROUTES]))
-  // One request, one read of the configuration generation (src/catalog/), begun as a POST arrives.
-  publicApp.use(catalog.scope)
   publicApp.use(boundedBody(config.http))
+  // One request, one read of the configuration generation (src/catalog/), begun once a POST's body is in:
+  // begun earlier, a body trickled in for up to bodyTimeout would be decided on a configuration that a
+  // narrowing change had replaced (and returned) meanwhile.
+  publicApp.use(catalog.scope)
   publicApp.use(rejectMalformed)
   publicApp.use(countClientAuthFailures({ metrics, log }))
   publicApp.use(rateLimits({ limits: config.rateLimits, metrics }))

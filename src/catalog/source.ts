@@ -17,7 +17,8 @@ export interface CatalogSource {
   current(): Promise<Catalog>
   /**
    * Koa middleware: a request scope, so one request reads the generation once. A POST (every endpoint that
-   * decides something) starts that read as it arrives, so it overlaps reading the body and authenticating.
+   * decides something) starts that read as it enters, so it overlaps authenticating: mounted after the body
+   * is read (app.ts), never before it, or a trickled body would be decided on a replaced configuration.
    */
   scope(ctx: Context, next: Next): Promise<void>
 }
