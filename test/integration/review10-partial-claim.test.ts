@@ -18,8 +18,11 @@ describe('writeIssuance with a proof spent in one namespace', () => {
     expect(await claimProof(t.db, 'agent-two', proof, now)).toBe(true)
     const count = async () =>
       Number(
-        (await sql<{ n: string }>`select count(*) as n from oidc_payloads where model = 'ReplayDetection'`.execute(t.db))
-          .rows[0]?.n,
+        (
+          await sql<{ n: string }>`select count(*) as n from oidc_payloads where model = 'ReplayDetection'`.execute(
+            t.db,
+          )
+        ).rows[0]?.n,
       )
     const before = await count()
     const decisionId = randomUUID()
