@@ -65,11 +65,16 @@ export async function writeIssuance(
       order by cardinality(task_path), task_id for share
     ), ended as (
       select task_id from guard where completed_at is not null or expires_at <= ${now} limit 1
+    ), wanted as (
+      select c.id, c.payload from jsonb_to_recordset(${JSON.stringify(claims?.rows ?? [])}::jsonb) as c(id text, payload jsonb)
     ), claimed as (
+      -- All namespaces or none: a proof already held in one is not claimed in the others (a racing
+      -- claimant still uncommitted is caught by the conflict below, and the token withheld).
       insert into oidc_payloads (model, id, payload, expires_at)
-      select 'ReplayDetection', c.id, c.payload, ${claims?.until ?? now}
-      from jsonb_to_recordset(${JSON.stringify(claims?.rows ?? [])}::jsonb) as c(id text, payload jsonb)
+      select 'ReplayDetection', w.id, w.payload, ${claims?.until ?? now} from wanted w
       where not exists (select 1 from ended)
+        and not exists (select 1 from oidc_payloads p join wanted x on p.id = x.id
+          where p.model = 'ReplayDetection' and p.expires_at > ${now})
       on conflict (model, id) do update set payload = excluded.payload, expires_at = excluded.expires_at, consumed_at = null
         where oidc_payloads.expires_at <= ${now}
       returning 1
