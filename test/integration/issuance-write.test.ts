@@ -1,4 +1,4 @@
-// Review of issue 10: an issuance withheld because its DPoP proof was spent writes nothing at all — not
+// An issuance withheld because its DPoP proof was spent writes nothing at all — not
 // even the claim of a namespace that was still free (write.ts: the claims and the token are one statement).
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'

@@ -1,6 +1,6 @@
-// Review of issue 10: the catalog of a POST is read as its headers arrive (catalog/source.ts scope), so a
-// client that trickles its body is decided on the configuration of its arrival — a narrowing policy
-// applied (and returned) meanwhile is not in force for it, for up to http.bodyTimeout (10 s).
+// A request is decided on the configuration of when its body arrived, not its headers: a client that
+// trickles its body cannot keep a narrowing policy applied (and returned) meanwhile out of force
+// (the catalog read begins after boundedBody, src/app.ts).
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
