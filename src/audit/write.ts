@@ -28,24 +28,28 @@ export interface AuditEvent {
   data?: Record<string, unknown>
 }
 
+/** The event as its audit_events row (data as a value), for writers that store it with other rows. */
+export const auditRow = (event: AuditEvent) => ({
+  occurred_at: toDate(event.at),
+  type: event.type,
+  actor: event.actor,
+  request_id: event.requestId,
+  subject: event.subject ?? null,
+  task_id: event.taskId ?? null,
+  jti: event.jti ?? null,
+  decision_id: event.decisionId ?? null,
+  data: event.data ?? {},
+})
+
 export async function writeAudit(
   db: Kysely<DB>,
   event: AuditEvent,
   log?: { info(fields: object, msg: string): void },
 ): Promise<void> {
+  const row = auditRow(event)
   await db
     .insertInto('audit_events')
-    .values({
-      occurred_at: toDate(event.at),
-      type: event.type,
-      actor: event.actor,
-      request_id: event.requestId,
-      subject: event.subject ?? null,
-      task_id: event.taskId ?? null,
-      jti: event.jti ?? null,
-      decision_id: event.decisionId ?? null,
-      data: JSON.stringify(event.data ?? {}),
-    })
+    .values({ ...row, data: JSON.stringify(row.data) })
     .execute()
   log?.info(
     {

@@ -6,7 +6,7 @@
 // column's type is the table's, never a guess about a parameter.
 import type { Kysely } from 'kysely'
 import { sql } from 'kysely'
-import type { AuditEvent } from '../audit/write.ts'
+import { type AuditEvent, auditRow } from '../audit/write.ts'
 import type { DB } from '../db/schema.ts'
 import type { DecisionRecord } from '../decisions/store.ts'
 import { replayRows } from '../dpop/claim.ts'
@@ -14,18 +14,7 @@ import type { DpopProof } from '../dpop/proof.ts'
 import { toDate } from '../lib/clock.ts'
 import type { IssuedTokenWrite } from '../lineage/tokens.ts'
 
-const auditJson = (event: AuditEvent) =>
-  JSON.stringify({
-    occurred_at: toDate(event.at),
-    type: event.type,
-    actor: event.actor,
-    request_id: event.requestId,
-    subject: event.subject ?? null,
-    task_id: event.taskId ?? null,
-    jti: event.jti ?? null,
-    decision_id: event.decisionId ?? null,
-    data: event.data ?? {},
-  })
+const auditJson = (event: AuditEvent) => JSON.stringify(auditRow(event))
 
 const AUDIT_COLUMNS = sql`occurred_at, type, actor, request_id, subject, task_id, jti, decision_id, data`
 
