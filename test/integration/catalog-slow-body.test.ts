@@ -1,27 +1,15 @@
 // A request is decided on the configuration of when its body arrived, not its headers: a client that
 // trickles its body cannot keep a narrowing policy applied (and returned) meanwhile out of force
 // (the catalog read begins after boundedBody, src/app.ts).
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { applyDocuments } from '../../src/manifests/apply.ts'
+import { applyPath } from '../support/apply-path.ts'
 import { useDatabase } from '../support/database.ts'
 import { accessToken, ACCESS_TOKEN, basic, form, secrets, TOKEN_EXCHANGE } from '../support/oauth.ts'
-import { TEST_APPLY, useServer } from '../support/server.ts'
+import { useServer } from '../support/server.ts'
 
 const t = useDatabase()
 const one = useServer(t)
 const tickets = 'https://tickets.test/'
-
-async function applyPath(name: string, spec: string) {
-  const dir = mkdtempSync(join(tmpdir(), 'mandate-review-'))
-  writeFileSync(
-    join(dir, 'path.yaml'),
-    `apiVersion: mandate/v1\nkind: PolicyPath\nmetadata: { name: ${name} }\nspec:\n${spec}`,
-  )
-  expect((await applyDocuments(t.db, [dir], TEST_APPLY)).findings).toEqual([])
-}
 
 describe('a narrowing change applied while a request body is still arriving', () => {
   it('is in force for the request decided after it returned', async () => {
@@ -54,7 +42,7 @@ describe('a narrowing change applied while a request body is still arriving', ()
     push(body.subarray(0, 10))
     await new Promise((resolve) => setTimeout(resolve, 300))
     // The support level stops allowing tickets:write; apply has returned before the body is complete.
-    await applyPath('acme/support', '  scopes: [tickets:read, notes:read]\n')
+    await applyPath(t.db, 'acme/support', '  scopes: [tickets:read, notes:read]\n')
     push(body.subarray(10))
     push(null)
     const response = await answer
@@ -64,7 +52,7 @@ describe('a narrowing change applied while a request body is still arriving', ()
         body: { error: 'invalid_scope', error_description: 'the requested scope is not allowed' },
       })
     } finally {
-      await applyPath('acme/support', '  scopes: [tickets:read, tickets:write, notes:read]\n')
+      await applyPath(t.db, 'acme/support', '  scopes: [tickets:read, tickets:write, notes:read]\n')
     }
   })
 })

@@ -3,22 +3,19 @@
 // out of a policy path, a resource removed from an introspector — is in force on every process when the
 // change returns, with no stale window. The second "process" here is a second app on the same database,
 // with its own catalog, as another `mandate serve` would be.
-import { mkdtempSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type App, createApp } from '../../src/app.ts'
 import { setDisabledBy } from '../../src/clients/store.ts'
 import { loadConfig } from '../../src/config/load.ts'
 import { createHttpServer } from '../../src/http/listen.ts'
-import { applyDocuments } from '../../src/manifests/apply.ts'
 import { createLog } from '../../src/observability/log.ts'
+import { applyPath } from '../support/apply-path.ts'
 import { useDatabase } from '../support/database.ts'
 import { personToken } from '../support/idp.ts'
 import { accessToken, clientCredentials, exchange, exchanged, introspect } from '../support/oauth.ts'
-import { TEST_APPLY, TEST_MASTER_KEY, useServer } from '../support/server.ts'
+import { TEST_MASTER_KEY, useServer } from '../support/server.ts'
 
 const t = useDatabase()
 const one = useServer(t)
@@ -54,16 +51,6 @@ const generation = async () =>
     (await sql<{ generation: string }>`select generation from config_generation`.execute(t.db)).rows[0]?.generation,
   )
 
-/** A policy path document written to a fresh folder, applied as `mandate apply` would. */
-async function applyPath(name: string, spec: string) {
-  const dir = mkdtempSync(join(tmpdir(), 'mandate-catalog-'))
-  writeFileSync(
-    join(dir, 'path.yaml'),
-    `apiVersion: mandate/v1\nkind: PolicyPath\nmetadata: { name: ${name} }\nspec:\n${spec}`,
-  )
-  expect((await applyDocuments(t.db, [dir], TEST_APPLY)).findings).toEqual([])
-}
-
 describe('the configuration in memory', () => {
   it('moves the generation with every change of what decides requests, and with nothing else', async () => {
     const before = await generation()
@@ -95,13 +82,13 @@ describe('the configuration in memory', () => {
       exchange(url, 'agent-one', { subject_token: subject, resource: tickets, scope: 'tickets:write' })
     expect((await ask(other.url)).status).toBe(200)
     // The support level stops allowing tickets:write (applied as by another process's `mandate apply`).
-    await applyPath('acme/support', '  scopes: [tickets:read, notes:read]\n')
+    await applyPath(t.db, 'acme/support', '  scopes: [tickets:read, notes:read]\n')
     const refused = await ask(other.url)
     expect({ status: refused.status, body: await refused.json() }).toEqual({
       status: 400,
       body: { error: 'invalid_scope', error_description: 'the requested scope is not allowed' },
     })
-    await applyPath('acme/support', '  scopes: [tickets:read, tickets:write, notes:read]\n')
+    await applyPath(t.db, 'acme/support', '  scopes: [tickets:read, tickets:write, notes:read]\n')
     expect((await ask(other.url)).status).toBe(200)
   })
 
