@@ -21,6 +21,9 @@ const connectionCounts = (process.env.BENCH_CONNECTIONS ?? '16,64').split(',').m
 // A comma-separated subset of workload names, for working on one of them.
 const only = process.env.BENCH_WORKLOADS?.split(',').map((name) => name.trim())
 const workloads = WORKLOADS.filter((w) => !only || only.some((name) => w.name.startsWith(name)))
+// A comma-separated subset of servers (baseline-bare, baseline-row, mandate), for profiling one of them.
+const servers = process.env.BENCH_SERVERS?.split(',').map((name) => name.trim())
+const wanted = (name: string) => !servers || servers.includes(name)
 const root = new URL('../', import.meta.url)
 
 const suffix = randomUUID().replaceAll('-', '').slice(0, 12)
@@ -35,8 +38,9 @@ const samples = new Map<string, Cell[]>()
 
 try {
   pinLoadGenerator()
-  targets.push(await startBaseline(), await startBaseline(withDatabase(databases[1] as string)))
-  targets.push(await startMandate(withDatabase(databases[0] as string)))
+  if (wanted('baseline-bare')) targets.push(await startBaseline())
+  if (wanted('baseline-row')) targets.push(await startBaseline(withDatabase(databases[1] as string)))
+  if (wanted('mandate')) targets.push(await startMandate(withDatabase(databases[0] as string)))
   const run = async (workload: (typeof workloads)[number], target: Target, connections: number, duration: number) => {
     const { plan, notes } = await workload.plan(target, { seconds: duration })
     const measurement = await measure(target.origin, target.pid, plan, { connections, seconds: duration, databases })

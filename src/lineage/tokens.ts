@@ -1,6 +1,7 @@
 // Token lineage: one row per issued access token, written before the token leaves the server.
 // Rows are never cascaded; activity is decided when a token is read (see findActiveToken).
 import { type Kysely, type RawBuilder, type Selectable, sql } from 'kysely'
+import { groupOn } from '../db/group.ts'
 import type { DB, IssuedTokensTable } from '../db/schema.ts'
 
 export type IssuedToken = Selectable<IssuedTokensTable>
@@ -26,30 +27,50 @@ export type IssuedTokenWrite = Omit<IssuedToken, 'revoked_at' | 'claims' | 'act'
 /** The columns only the grant that minted a token knows (its lineage, decision, task and chain). */
 export type GrantColumns = Pick<IssuedTokenWrite, 'act' | Exclude<OptionalColumn, 'jkt'>>
 
+/** The row as the table types it (jsonb_populate_record): defaults for the columns a grant may omit. */
+export const tokenRowJson = (row: IssuedTokenWrite): Record<string, unknown> => ({
+  ...row,
+  task_path: row.task_path ?? [],
+  depends_on: row.depends_on ?? [],
+  parties: row.parties ?? [row.client_id],
+  act: row.act ?? null,
+})
+
+/** Written with the rows of concurrent issuances in one statement (db/group.ts); answered once committed. */
 export async function recordIssuedToken(db: Kysely<DB>, row: IssuedTokenWrite): Promise<void> {
-  await db
-    .insertInto('issued_tokens')
-    .values({
-      ...row,
-      depends_on: row.depends_on ?? [],
-      parties: row.parties ?? [row.client_id],
-      claims: JSON.stringify(row.claims),
-      act: row.act === undefined || row.act === null ? null : JSON.stringify(row.act),
-    })
-    .execute()
+  await groupOn(db, 'issued_tokens.insert', insertTokens)(row)
+}
+
+async function insertTokens(db: Kysely<DB>, rows: readonly IssuedTokenWrite[]): Promise<undefined[]> {
+  await sql`insert into issued_tokens
+    select * from jsonb_populate_recordset(null::issued_tokens, ${JSON.stringify(rows.map(tokenRowJson))}::jsonb)`.execute(
+    db,
+  )
+  return rows.map(() => undefined)
 }
 
 /**
  * The token, if it is active at `now` (see activeTokenSql). One indexed query, so a revocation, a task
- * completion or a client disabled anywhere is seen by the very next read on every process.
+ * completion or a client disabled anywhere is seen by the very next read on every process. Concurrent
+ * lookups share one statement (db/group.ts), each with its own `now`, each sent after it was asked.
  */
 export function findActiveToken(db: Kysely<DB>, jti: string, now: Date): Promise<IssuedToken | undefined> {
-  return db
-    .selectFrom('issued_tokens as t')
-    .selectAll('t')
-    .where('t.jti', '=', jti)
-    .where(activeTokenSql(now))
-    .executeTakeFirst()
+  return groupOn(db, 'issued_tokens.find_active', findActiveTokens)({ jti, now })
+}
+
+async function findActiveTokens(
+  db: Kysely<DB>,
+  lookups: readonly { jti: string; now: Date }[],
+): Promise<(IssuedToken | undefined)[]> {
+  const { rows } = await sql<IssuedToken & { lookup: number }>`
+    select t.*, q.lookup::int as lookup
+    from unnest(${lookups.map((l) => l.jti)}::text[], ${lookups.map((l) => l.now)}::timestamptz[])
+      with ordinality as q(jti, now, lookup)
+    join issued_tokens t on t.jti = q.jti
+    where ${activeTokenSql(sql<Date>`q.now`)}`.execute(db)
+  const found: (IssuedToken | undefined)[] = lookups.map(() => undefined)
+  for (const { lookup, ...row } of rows) found[lookup - 1] = row
+  return found
 }
 
 /** Marks a token revoked (idempotent: the first revocation time is kept). Its descendants die at read. */
@@ -69,7 +90,7 @@ export async function revokeToken(db: Kysely<DB>, jti: string, now: Date): Promi
  * neither completed nor expired; and no party (holder, actor, earlier holder) disabled, nor disabled
  * since the token was issued. Rows written before `parties` existed keep their holder as a party.
  */
-export function activeTokenSql(now: Date): RawBuilder<boolean> {
+export function activeTokenSql(now: Date | RawBuilder<Date>): RawBuilder<boolean> {
   return sql<boolean>`(t.revoked_at is null and t.expires_at > ${now}
     and not exists (select 1 from issued_tokens a where a.jti = any(t.ancestors || t.depends_on) and a.revoked_at is not null)
     and not exists (select 1 from tasks k where k.task_id = any(t.task_path) and (k.completed_at is not null or k.expires_at <= ${now}))

@@ -1,5 +1,6 @@
 // Prometheus metrics on the management port. Labels are bounded: routes are templates, never paths.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import type { GroupCounts } from '../db/group.ts'
 
 export interface Metrics {
   registry: Registry
@@ -12,6 +13,8 @@ export interface Metrics {
   janitorRuns: Counter<'outcome'>
   janitorPruned: Counter<'table'>
   clockOffset: Gauge
+  /** Reports the group commit's calls (db/group.ts) of this database at every scrape. */
+  observeGroups(counts: () => Map<string, GroupCounts>): void
 }
 
 export function createMetrics(): Metrics {
@@ -73,5 +76,20 @@ export function createMetrics(): Metrics {
       help: 'How far the database clock is ahead of this process clock (negative: behind), last measured.',
       registers: [registry],
     }),
+    observeGroups(counts) {
+      new Gauge({
+        name: 'mandate_db_group_calls',
+        help: 'Calls sharing statements (group commit), by kind and state: waiting for a statement, or sent in one not yet answered.',
+        labelNames: ['kind', 'state'],
+        registers: [registry],
+        collect() {
+          this.reset()
+          for (const [kind, { waiting, sent }] of counts()) {
+            this.set({ kind, state: 'waiting' }, waiting)
+            this.set({ kind, state: 'sent' }, sent)
+          }
+        },
+      })
+    },
   }
 }

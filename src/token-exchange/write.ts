@@ -7,25 +7,15 @@
 import type { Kysely } from 'kysely'
 import { sql } from 'kysely'
 import { type AuditEvent, auditRow } from '../audit/write.ts'
+import { groupOn } from '../db/group.ts'
 import type { DB } from '../db/schema.ts'
 import type { DecisionRecord } from '../decisions/store.ts'
 import { replayRows } from '../dpop/claim.ts'
 import type { DpopProof } from '../dpop/proof.ts'
 import { toDate } from '../lib/clock.ts'
-import type { IssuedTokenWrite } from '../lineage/tokens.ts'
-
-const auditJson = (event: AuditEvent) => JSON.stringify(auditRow(event))
+import { type IssuedTokenWrite, tokenRowJson } from '../lineage/tokens.ts'
 
 const AUDIT_COLUMNS = sql`occurred_at, type, actor, request_id, subject, task_id, jti, decision_id, data`
-
-const tokenJson = (row: IssuedTokenWrite) =>
-  JSON.stringify({
-    ...row,
-    task_path: row.task_path ?? [],
-    depends_on: row.depends_on ?? [],
-    parties: row.parties ?? [row.client_id],
-    act: row.act ?? null,
-  })
 
 export type IssuanceOutcome =
   | { issued: true }
@@ -34,67 +24,108 @@ export type IssuanceOutcome =
   /** A task the token depends on completed or expired during the exchange. */
   | { issued: false; problem: 'task_ended'; taskId: string }
 
-export async function writeIssuance(
-  db: Kysely<DB>,
-  input: {
-    row: IssuedTokenWrite
-    decision: DecisionRecord
-    audit: AuditEvent
-    /** Every task the token depends on (its task_path). */
-    taskPath: readonly string[]
-    proof?: { presenter: string; proof: DpopProof } | undefined
-    now: number
-  },
-): Promise<IssuanceOutcome> {
-  const now = toDate(input.now)
-  const claims = input.proof ? replayRows(input.proof.presenter, input.proof.proof, input.now) : undefined
-  const { rows } = await sql<{ ended: string | null; claimed: number; issued: boolean }>`
-    with guard as (
-      select task_id, completed_at, expires_at from tasks where task_id = any(${[...input.taskPath]}::uuid[])
+export interface IssuanceWrite {
+  row: IssuedTokenWrite
+  decision: DecisionRecord
+  audit: AuditEvent
+  /** Every task the token depends on (its task_path). */
+  taskPath: readonly string[]
+  proof?: { presenter: string; proof: DpopProof } | undefined
+  now: number
+}
+
+/** Concurrent issuances are written by one statement (db/group.ts), each all or nothing on its own. */
+export function writeIssuance(db: Kysely<DB>, input: IssuanceWrite): Promise<IssuanceOutcome> {
+  return groupOn(db, 'token_exchange.issue', writeIssuances)(input)
+}
+
+async function writeIssuances(db: Kysely<DB>, inputs: readonly IssuanceWrite[]): Promise<IssuanceOutcome[]> {
+  const requests = inputs.map((input, i) => {
+    const claims = input.proof ? replayRows(input.proof.presenter, input.proof.proof, input.now) : undefined
+    return {
+      i,
+      now: toDate(input.now),
+      task_path: input.taskPath,
+      claims: claims?.rows ?? [],
+      until: claims?.until ?? null,
+      token: tokenRowJson(input.row),
+      decision: input.decision,
+      audit: auditRow(input.audit),
+    }
+  })
+  // A claim is spent until it expires; the group's earliest clock decides (a claim expiring within the
+  // group's few milliseconds counts as held: stricter, never looser, than each request alone).
+  const earliest = toDate(Math.min(...inputs.map((input) => input.now)))
+  // Per request (r.i): the first task it depends on that has ended, and whether every claim it wants was
+  // made. The tasks of the whole group are held together (FOR SHARE, in the one lock order).
+  const { rows } = await sql<{ i: number; ended: string | null; issued: boolean }>`
+    with r as (
+      select (e->>'i')::int as i, (e->>'now')::timestamptz as now, e from jsonb_array_elements(${JSON.stringify(requests)}::jsonb) e
+    ), needs as (
+      select r.i, p.task_id::uuid as task_id from r, jsonb_array_elements_text(r.e->'task_path') as p(task_id)
+    ), guard as (
+      select task_id, completed_at, expires_at from tasks where task_id in (select task_id from needs)
       order by cardinality(task_path), task_id for share
     ), ended as (
-      select task_id from guard where completed_at is not null or expires_at <= ${now} limit 1
+      select distinct on (n.i) n.i, n.task_id from needs n join guard g using (task_id) join r using (i)
+      where g.completed_at is not null or g.expires_at <= r.now order by n.i, n.task_id
     ), wanted as (
-      select c.id, c.payload from jsonb_to_recordset(${JSON.stringify(claims?.rows ?? [])}::jsonb) as c(id text, payload jsonb)
-    ), claimed as (
+      select r.i, c.id, c.payload, (r.e->>'until')::timestamptz as until
+      from r, jsonb_to_recordset(r.e->'claims') as c(id text, payload jsonb)
+    ), eligible as (
       -- All namespaces or none: a proof already held in one is not claimed in the others (a racing
       -- claimant still uncommitted is caught by the conflict below, and the token withheld).
+      select r.i from r where not exists (select 1 from ended where ended.i = r.i)
+        and not exists (select 1 from wanted w join oidc_payloads p on p.model = 'ReplayDetection' and p.id = w.id
+          where w.i = r.i and p.expires_at > ${earliest})
+    ), claimed as (
       insert into oidc_payloads (model, id, payload, expires_at)
-      select 'ReplayDetection', w.id, w.payload, ${claims?.until ?? now} from wanted w
-      where not exists (select 1 from ended)
-        and not exists (select 1 from oidc_payloads p join wanted x on p.id = x.id
-          where p.model = 'ReplayDetection' and p.expires_at > ${now})
+      select 'ReplayDetection', w.id, w.payload, w.until from wanted w where w.i in (select i from eligible)
+      order by w.id -- one order for every group: two groups claiming the same keys never wait on each other in a cycle
       on conflict (model, id) do update set payload = excluded.payload, expires_at = excluded.expires_at, consumed_at = null
-        where oidc_payloads.expires_at <= ${now}
-      returning 1
+        where oidc_payloads.expires_at <= ${earliest}
+      returning id
+    ), issuing as (
+      select r.i, r.e from r where r.i in (select i from eligible)
+        and (select count(*) from wanted w where w.i = r.i) = (select count(*) from claimed c join wanted w on w.id = c.id where w.i = r.i)
     ), token as (
       insert into issued_tokens
-      select * from jsonb_populate_record(null::issued_tokens, ${tokenJson(input.row)}::jsonb)
-      where not exists (select 1 from ended) and (select count(*) from claimed) = ${claims?.rows.length ?? 0}
+      select (jsonb_populate_record(null::issued_tokens, issuing.e->'token')).* from issuing
       returning jti
     ), decision as (
       insert into decisions
-      select * from jsonb_populate_record(null::decisions, ${JSON.stringify(input.decision)}::jsonb)
-      where exists (select 1 from token)
+      select (jsonb_populate_record(null::decisions, issuing.e->'decision')).* from issuing
     ), audit as (
       insert into audit_events (${AUDIT_COLUMNS})
-      select ${AUDIT_COLUMNS} from jsonb_populate_record(null::audit_events, ${auditJson(input.audit)}::jsonb)
-      where exists (select 1 from token)
+      select ${AUDIT_COLUMNS} from issuing, jsonb_populate_record(null::audit_events, issuing.e->'audit')
     )
-    select (select task_id::text from ended) as ended, (select count(*)::int from claimed) as claimed,
-      exists (select 1 from token) as issued`.execute(db)
-  const result = rows[0] as { ended: string | null; issued: boolean }
-  if (result.issued) return { issued: true }
-  if (result.ended !== null) return { issued: false, problem: 'task_ended', taskId: result.ended }
-  return { issued: false, problem: 'proof_replayed' }
+    select r.i, (select ended.task_id::text from ended where ended.i = r.i) as ended,
+      exists (select 1 from issuing where issuing.i = r.i) as issued
+    from r order by r.i`.execute(db)
+  return rows.map((result): IssuanceOutcome => {
+    if (result.issued) return { issued: true }
+    if (result.ended !== null) return { issued: false, problem: 'task_ended', taskId: result.ended }
+    return { issued: false, problem: 'proof_replayed' }
+  })
 }
 
-/** A refusal's deny decision record and its audit event, together. */
+interface RefusalWrite {
+  decision: DecisionRecord
+  audit: AuditEvent
+}
+
+/** A refusal's deny decision record and its audit event, together; concurrent refusals in one statement. */
 export async function writeRefusal(db: Kysely<DB>, decision: DecisionRecord, audit: AuditEvent): Promise<void> {
+  await groupOn(db, 'token_exchange.refuse', writeRefusals)({ decision, audit })
+}
+
+async function writeRefusals(db: Kysely<DB>, refusals: readonly RefusalWrite[]): Promise<undefined[]> {
+  const rows = refusals.map(({ decision, audit }) => ({ decision, audit: auditRow(audit) }))
   await sql`
-    with decision as (
-      insert into decisions select * from jsonb_populate_record(null::decisions, ${JSON.stringify(decision)}::jsonb)
+    with r as (select e from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) e), decision as (
+      insert into decisions select (jsonb_populate_record(null::decisions, r.e->'decision')).* from r
     )
     insert into audit_events (${AUDIT_COLUMNS})
-    select ${AUDIT_COLUMNS} from jsonb_populate_record(null::audit_events, ${auditJson(audit)}::jsonb)`.execute(db)
+    select ${AUDIT_COLUMNS} from r, jsonb_populate_record(null::audit_events, r.e->'audit')`.execute(db)
+  return refusals.map(() => undefined)
 }

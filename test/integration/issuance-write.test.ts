@@ -1,12 +1,14 @@
-// An issuance withheld because its DPoP proof was spent writes nothing at all — not
-// even the claim of a namespace that was still free (write.ts: the claims and the token are one statement).
+// What an exchange writes (token-exchange/write.ts), each issuance all or nothing on its own: one
+// withheld because its DPoP proof was spent writes nothing at all — not even the claim of a namespace
+// that was still free — alone or in a group of concurrent issuances written by one statement.
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
-import { describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { blankDecision } from '../../src/decisions/store.ts'
 import { claimProof } from '../../src/dpop/claim.ts'
-import { writeIssuance } from '../../src/token-exchange/write.ts'
+import { type IssuanceWrite, writeIssuance } from '../../src/token-exchange/write.ts'
 import { useDatabase } from '../support/database.ts'
+import { statementsOf } from '../support/statements.ts'
 
 const t = useDatabase()
 
@@ -56,5 +58,128 @@ describe('writeIssuance with a proof spent in one namespace', () => {
     })
     expect(outcome).toEqual({ issued: false, problem: 'proof_replayed' })
     expect(await count()).toBe(before)
+  })
+})
+
+/** An issuance of a plain token by agent-one at `now`, depending on `taskPath`, with a proof when given. */
+function issuance(now: number, extra: Partial<Pick<IssuanceWrite, 'taskPath' | 'proof'>> = {}): IssuanceWrite {
+  const decision = blankDecision({
+    decision_id: randomUUID(),
+    created_at: new Date(now * 1000),
+    request_id: null,
+    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+    client_id: 'agent-one',
+  })
+  const jti = randomUUID()
+  return {
+    row: {
+      jti,
+      kid: 'grouped-writes',
+      grant_type: decision.grant_type,
+      client_id: 'agent-one',
+      sub: 'alice',
+      aud: ['https://tickets.test/'],
+      scope: ['tickets:read'],
+      issued_at: new Date(now * 1000),
+      expires_at: new Date((now + 60) * 1000),
+      parent_jti: null,
+      ancestors: [],
+      claims: {},
+      task_path: [...(extra.taskPath ?? [])],
+    } as never,
+    decision: { ...decision, result: 'allow', reason: 'allowed', issued_jti: jti },
+    audit: { type: 'token_exchange.issued', at: now, actor: 'agent-one', requestId: null, jti },
+    taskPath: extra.taskPath ?? [],
+    proof: extra.proof,
+    now,
+  }
+}
+
+async function insertTask(now: number, completed: boolean): Promise<string> {
+  const taskId = randomUUID()
+  await sql`insert into tasks (task_id, client_id, delegator, delegator_issuer, purpose, resources, scope, policy_paths,
+      task_path, created_at, expires_at, completed_at, outcome)
+    values (${taskId}, 'agent-one', 'alice', 'https://idp.test', 'grouped writes', '{https://tickets.test/}', '{tickets:read}',
+      '{acme/tickets}', ${[taskId]}::uuid[], ${new Date(now * 1000)}, ${new Date((now + 600) * 1000)},
+      ${completed ? new Date(now * 1000) : null}, ${completed ? 'succeeded' : null})`.execute(t.db)
+  return taskId
+}
+
+const written = async (jtis: string[]) => {
+  const [tokens, decisions, audits] = await Promise.all([
+    sql<{ jti: string }>`select jti from issued_tokens where jti = any(${jtis})`.execute(t.db),
+    sql<{ jti: string }>`select issued_jti as jti from decisions where issued_jti = any(${jtis})`.execute(t.db),
+    sql<{ jti: string }>`select jti from audit_events where jti = any(${jtis})`.execute(t.db),
+  ])
+  return [tokens, decisions, audits].map(({ rows }) => rows.map((row) => row.jti).sort())
+}
+
+describe('concurrent issuances written by one statement', () => {
+  beforeAll(async () => {
+    // Lineage rows name the key that signed them: a key row for these hand-made rows (never opened).
+    await sql`insert into signing_keys (kid, alg, public_jwk, private_jwk_sealed, activates_at)
+      values ('grouped-writes', 'ES256', '{}', 'never opened', now())`.execute(t.db)
+  })
+
+  it('decide each on its own: a spent proof, two claims of one proof and an ended task withhold only their own token', async () => {
+    const now = Math.floor(Date.now() / 1000)
+    const live = await insertTask(now, false)
+    const ended = await insertTask(now, true)
+    const spentProof = { jkt: `jkt-${randomUUID()}`, jti: randomUUID(), iat: now }
+    expect(await claimProof(t.db, 'agent-two', spentProof, now)).toBe(true)
+    const sharedProof = { jkt: `jkt-${randomUUID()}`, jti: randomUUID(), iat: now }
+    const inputs = {
+      aloneFirst: issuance(now),
+      aloneSecond: issuance(now),
+      spent: issuance(now, { proof: { presenter: 'agent-one', proof: spentProof } }),
+      sharedOne: issuance(now, { proof: { presenter: 'agent-one', proof: sharedProof } }),
+      sharedTwo: issuance(now, { proof: { presenter: 'agent-one', proof: sharedProof } }),
+      forEnded: issuance(now, { taskPath: [live, ended] }),
+      forLive: issuance(now, { taskPath: [live] }),
+      proven: issuance(now, {
+        proof: { presenter: 'agent-one', proof: { jkt: `jkt-${randomUUID()}`, jti: randomUUID(), iat: now } },
+      }),
+    }
+    const names = Object.keys(inputs) as (keyof typeof inputs)[]
+    // Asked in one tick: the first two are sent at once, each alone; the other six wait and leave together.
+    const { result: outcomes, statements } = await statementsOf(() =>
+      Promise.all(names.map((name) => writeIssuance(t.db, inputs[name]))),
+    )
+    const byName = Object.fromEntries(names.map((name, i) => [name, outcomes[i]]))
+    expect(byName).toMatchObject({
+      aloneFirst: { issued: true },
+      aloneSecond: { issued: true },
+      spent: { issued: false, problem: 'proof_replayed' },
+      forEnded: { issued: false, problem: 'task_ended', taskId: ended },
+      forLive: { issued: true },
+      proven: { issued: true },
+    })
+    // The two claims of one proof could not share a statement: each was sent again alone, and one won.
+    expect([byName.sharedOne, byName.sharedTwo]).toEqual(
+      expect.arrayContaining([{ issued: true }, { issued: false, problem: 'proof_replayed' }]),
+    )
+    const writes = statements.filter((text) => text.includes('insert into issued_tokens'))
+    expect(writes).toHaveLength(2 + 1 + 6) // two alone, the group of six, then each of the six alone
+    const issued = names.filter((name) => byName[name]?.issued).map((name) => inputs[name].row.jti)
+    expect(issued).toHaveLength(5)
+    const all = names.map((name) => inputs[name].row.jti)
+    expect(await written(all)).toEqual([issued.sort(), issued.sort(), issued.sort()])
+  })
+
+  it('share one statement when nothing conflicts, and commit every row before any caller is answered', async () => {
+    const now = Math.floor(Date.now() / 1000)
+    const inputs = Array.from({ length: 12 }, () => issuance(now))
+    const { result: outcomes, statements } = await statementsOf(() =>
+      Promise.all(
+        inputs.map(async (input) => {
+          const outcome = await writeIssuance(t.db, input)
+          // Answered: its row, decision and audit event are committed (seen from another connection).
+          expect(await written([input.row.jti])).toEqual([[input.row.jti], [input.row.jti], [input.row.jti]])
+          return outcome
+        }),
+      ),
+    )
+    expect(outcomes.every((outcome) => outcome.issued)).toBe(true)
+    expect(statements.filter((text) => text.includes('insert into issued_tokens'))).toHaveLength(3)
   })
 })

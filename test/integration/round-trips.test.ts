@@ -1,37 +1,19 @@
 // Postgres round trips per request on the hot paths, counted (never timed): a change that adds one fails
 // here, and one that saves one updates the number (docs/performance.md). Counted in this process, where
 // the app's pool runs, at the pg client every query goes through.
-import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import { useDatabase } from '../support/database.ts'
 import { accessToken, exchange, introspect } from '../support/oauth.ts'
 import { useServer } from '../support/server.ts'
+import { statementsOf } from '../support/statements.ts'
 import { startTask } from '../support/tasks.ts'
 
 const t = useDatabase()
 const server = useServer(t)
 const tickets = 'https://tickets.test/'
 
-/**
- * The queries the request sent while `work` ran. The process's own timers run meanwhile and are left
- * out: the webhook dispatcher's poll (one statement), key ring refreshes and clock checks.
- */
-async function queriesOf(work: () => Promise<unknown>): Promise<string[]> {
-  const sent: string[] = []
-  const original = pg.Client.prototype.query
-  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    const [first] = args
-    sent.push(typeof first === 'string' ? first : String((first as { text?: string }).text))
-    return (original as (...a: unknown[]) => unknown).apply(this, args)
-  } as typeof original
-  try {
-    await work()
-  } finally {
-    pg.Client.prototype.query = original
-  }
-  const ours = sent.filter((q) => !/webhook_deliveries|signing_keys|clock_timestamp|"kid", "expires_at"/.test(q))
-  return ours
-}
+/** The queries the request sent while `work` ran (the process's own timers left out). */
+const queriesOf = async (work: () => Promise<unknown>): Promise<string[]> => (await statementsOf(work)).statements
 
 const generationReads = (queries: string[]) => queries.filter((q) => q.includes('config_generation')).length
 

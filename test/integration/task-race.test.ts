@@ -6,6 +6,7 @@
 // was refused.
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { groupCounts } from '../../src/db/group.ts'
 import { TOKEN_INVALID } from '../../src/oauth/descriptions.ts'
 import { useDatabase } from '../support/database.ts'
 import { personToken } from '../support/idp.ts'
@@ -78,14 +79,37 @@ const fire = (variants: Variant[], count = EXCHANGES) =>
 
 /** Waits until `count` backends of this database wait for a lock. */
 async function waiting(count: number): Promise<void> {
+  await until(async () => (await lockWaiters()) >= count, () => `${count} backends waiting for a lock`)
+}
+
+/**
+ * Waits until `count` exchanges have sent their write and every statement carrying them waits for a lock,
+ * beside `others` backends that do. Concurrent exchanges share write statements (db/group.ts), so the
+ * writes are counted where they are grouped and the statements where they wait.
+ */
+async function writesWaiting(count: number, others = 0): Promise<void> {
+  await until(
+    async () => {
+      const writes = groupCounts(server.app.database.db).get('token_exchange.issue')
+      if (writes?.sent !== count || writes.waiting !== 0) return false
+      return (await lockWaiters()) >= writes.statements + others
+    },
+    () => `${count} exchange writes sent and waiting for a lock, beside ${others} others`,
+  )
+}
+
+async function lockWaiters(): Promise<number> {
+  // Its own connection: activity statistics are a snapshot per transaction, and the gate's stays open.
+  const { rows } = await (watcher as pg.Client).query<{ n: string }>(
+    `select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+  )
+  return Number(rows[0]?.n)
+}
+
+async function until(done: () => Promise<boolean>, what: () => string): Promise<void> {
   const deadline = Date.now() + 20_000
-  for (;;) {
-    // Its own connection: activity statistics are a snapshot per transaction, and the gate's stays open.
-    const { rows } = await (watcher as pg.Client).query<{ n: string }>(
-      `select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
-    )
-    if (Number(rows[0]?.n) >= count) return
-    if (Date.now() > deadline) throw new Error(`only ${rows[0]?.n} of ${count} backends wait for a lock`)
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`not reached within 20 s: ${what()}`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }
@@ -123,9 +147,9 @@ describe.skipIf(!t.isPostgres)('a completion racing 50 exchanges', { timeout: 90
       await client.query('begin')
       await client.query('select 1 from tasks where task_id = $1 for update', [taskId])
       const exchanges = fire(variants)
-      await waiting(EXCHANGES) // every exchange has passed its checks and waits at the task
+      await writesWaiting(EXCHANGES) // every exchange has passed its checks and waits at the task
       const completion = complete(taskId)
-      await waiting(EXCHANGES + 1)
+      await writesWaiting(EXCHANGES, 1)
       await client.query('commit')
       const completed = await completion
       const results = await Promise.all(exchanges)
@@ -145,7 +169,7 @@ describe.skipIf(!t.isPostgres)('a completion racing 50 exchanges', { timeout: 90
       const completion = complete(taskId)
       await waiting(1)
       const exchanges = fire(variants) // they pass their checks: the completion has not committed yet
-      await waiting(EXCHANGES + 1)
+      await writesWaiting(EXCHANGES, 1)
       const tokensBefore = await t.db.selectFrom('issued_tokens').select('jti').execute()
       await client.query('commit')
       const completed = await completion
@@ -249,14 +273,14 @@ describe.skipIf(!t.isPostgres)('a completion racing 50 exchanges', { timeout: 90
       let completion: ReturnType<typeof complete>
       if (order === 'exchanges first') {
         exchanges = fire([variant], count)
-        await waiting(count)
+        await writesWaiting(count)
         completion = complete(taskId)
       } else {
         completion = complete(taskId)
         await waiting(1)
         exchanges = fire([variant], count)
       }
-      await waiting(count + 1)
+      await writesWaiting(count, 1)
       await client.query('commit')
       const completed = await completion
       const results = await Promise.all(exchanges)

@@ -1,0 +1,92 @@
+// Lineage reads and writes of concurrent requests share statements (db/group.ts) and answer each caller
+// exactly as a statement of its own would: its own clock, its own row, nothing from a group already sent.
+import { randomUUID } from 'node:crypto'
+import { sql } from 'kysely'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { findActiveToken, type IssuedTokenWrite, recordIssuedToken, revokeToken } from '../../src/lineage/tokens.ts'
+import { useDatabase } from '../support/database.ts'
+import { statementsOf } from '../support/statements.ts'
+
+const t = useDatabase()
+const base = Date.parse('2026-12-01T10:00:00Z')
+
+const row = (expiresAt: number): IssuedTokenWrite => ({
+  jti: randomUUID(),
+  kid: 'grouped-lineage',
+  grant_type: 'client_credentials',
+  client_id: 'agent-one',
+  sub: 'agent-one',
+  aud: ['https://tickets.test/'],
+  scope: ['tickets:read'],
+  issued_at: new Date(base),
+  expires_at: new Date(expiresAt),
+  parent_jti: null,
+  ancestors: [],
+  claims: { client_id: 'agent-one' },
+})
+
+const inserts = (statements: string[]) => statements.filter((s) => s.includes('insert into issued_tokens')).length
+const lookups = (statements: string[]) =>
+  statements.filter((s) => s.includes('join issued_tokens t on t.jti = q.jti')).length
+
+beforeAll(async () => {
+  // Lineage rows name the key that signed them: a key row for these hand-made rows (never opened).
+  await sql`insert into signing_keys (kid, alg, public_jwk, private_jwk_sealed, activates_at)
+    values ('grouped-lineage', 'ES256', '{}', 'never opened', now())`.execute(t.db)
+})
+
+describe.runIf(t.isPostgres)('lineage in groups', () => {
+  it('writes the rows of concurrent issuances together, each committed before its caller is answered', async () => {
+    const rows = Array.from({ length: 10 }, () => row(base + 3_600_000))
+    const { statements } = await statementsOf(() =>
+      Promise.all(
+        rows.map(async (r) => {
+          await recordIssuedToken(t.db, r)
+          const seen = await sql<{
+            n: number
+          }>`select count(*)::int as n from issued_tokens where jti = ${r.jti}`.execute(t.db)
+          expect(seen.rows[0]?.n).toBe(1)
+        }),
+      ),
+    )
+    // Asked in one tick: two sent at once, alone; the eight others together.
+    expect(inserts(statements)).toBe(3)
+  })
+
+  it('answers each lookup of a group with its own row at its own clock', async () => {
+    const live = row(base + 3_600_000)
+    const revoked = row(base + 3_600_000)
+    const expiring = row(base + 60_000)
+    await Promise.all([live, revoked, expiring].map((r) => recordIssuedToken(t.db, r)))
+    expect(await revokeToken(t.db, revoked.jti, new Date(base + 1_000))).toBe(true)
+    const at = (ms: number) => new Date(base + ms)
+    const asked = [
+      [live.jti, at(0)], // sent alone
+      [live.jti, at(0)], // sent alone
+      [live.jti, at(10)],
+      [revoked.jti, at(10)],
+      [expiring.jti, at(59_000)], // before its expiry
+      [expiring.jti, at(61_000)], // after it, in the same statement
+      [randomUUID(), at(10)], // unknown
+      [live.jti, at(7_200_000)], // the same token, expired at this caller's clock
+    ] as const
+    const { result, statements } = await statementsOf(() =>
+      Promise.all(asked.map(([jti, now]) => findActiveToken(t.db, jti, now).then((found) => found?.jti))),
+    )
+    expect(result).toEqual([live.jti, live.jti, live.jti, undefined, expiring.jti, undefined, undefined, undefined])
+    expect(lookups(statements)).toBe(3)
+  })
+
+  it('a lookup asked after a revocation returned never joins a group sent before it', async () => {
+    const target = row(base + 3_600_000)
+    await recordIssuedToken(t.db, target)
+    const now = new Date(base + 5_000)
+    // Two lookups in flight hold both places; the revocation commits meanwhile; the next lookup waits
+    // for a place and is sent after it, so it cannot be answered by the groups already sent.
+    const early = [findActiveToken(t.db, target.jti, now), findActiveToken(t.db, target.jti, now)]
+    await revokeToken(t.db, target.jti, now)
+    const late = findActiveToken(t.db, target.jti, now)
+    await Promise.all(early)
+    expect(await late).toBeUndefined()
+  })
+})
