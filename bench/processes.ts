@@ -33,7 +33,12 @@ export function spawnServer(args: string[], env: Record<string, string>): Server
   const [command, ...rest] = TASKSET ? [TASKSET, '-c', '1', process.execPath, ...args] : [process.execPath, ...args]
   const child = spawn(command as string, rest, {
     // BENCH_SERVER_NODE_OPTIONS reaches the servers (for example `--cpu-prof --cpu-prof-dir=/tmp/prof`).
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS ?? '', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'production',
+      NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS ?? '',
+      ...env,
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
   })
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))

@@ -79,7 +79,10 @@ const fire = (variants: Variant[], count = EXCHANGES) =>
 
 /** Waits until `count` backends of this database wait for a lock. */
 async function waiting(count: number): Promise<void> {
-  await until(async () => (await lockWaiters()) >= count, () => `${count} backends waiting for a lock`)
+  await until(
+    async () => (await lockWaiters()) >= count,
+    () => `${count} backends waiting for a lock`,
+  )
 }
 
 /**
