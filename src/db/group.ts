@@ -19,7 +19,7 @@ export interface GroupOptions {
   patience: number
 }
 
-export const GROUP_DEFAULTS: GroupOptions = { inFlight: 2, maxSize: 200, patience: 50 }
+export const GROUP_DEFAULTS: GroupOptions = { inFlight: 1, maxSize: 200, patience: 50 }
 
 /** `run` answers the inputs in order, one output each; it is called with one or more inputs. */
 export type GroupRun<I, O> = (inputs: readonly I[]) => Promise<readonly O[]>
