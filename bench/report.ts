@@ -8,6 +8,8 @@ import type { StormNotes, Workload } from './workloads.ts'
 export interface Cell {
   measurement: Measurement
   storm?: StormNotes
+  /** Mandate: calls per statement of the group commit (mean), by kind (mandate_db_group_size). */
+  groups?: Record<string, number>
 }
 
 /** Medians of the rounds, keyed by `${connections} ${workload} ${server}`. */
@@ -56,5 +58,11 @@ export function table(results: Results, workloads: readonly Workload[], connecti
         `introspection p99 while it ran: ${number(storm.p99DuringMs, 1)} ms.`,
     )
   }
+  const grouped = workloads.flatMap((w) => {
+    const groups = results.get(key(connections, w.name, 'mandate'))?.groups
+    const kinds = Object.entries(groups ?? {}).map(([kind, mean]) => `${kind} ${number(mean, 1)}`)
+    return kinds.length > 0 ? [`- ${w.name}: ${kinds.join(', ')}`] : []
+  })
+  if (grouped.length > 0) lines.push('', 'Group commit (Mandate): calls per statement, mean, by kind:', '', ...grouped)
   return lines.join('\n')
 }

@@ -43,8 +43,10 @@ try {
   if (wanted('mandate')) targets.push(await startMandate(withDatabase(databases[0] as string)))
   const run = async (workload: (typeof workloads)[number], target: Target, connections: number, duration: number) => {
     const { plan, notes } = await workload.plan(target, { seconds: duration })
+    const before = await groupSizes(target)
     const measurement = await measure(target.origin, target.pid, plan, { connections, seconds: duration, databases })
-    return { measurement, ...(notes ? { storm: notes() } : {}) }
+    const groups = groupMeans(before, await groupSizes(target))
+    return { measurement, ...(notes ? { storm: notes() } : {}), ...(groups ? { groups } : {}) }
   }
 
   log(`warming up (1 s per workload and server, ${connectionCounts[0]} connections)`)
@@ -66,7 +68,8 @@ try {
           const m = cell.measurement
           log(
             `round ${round}/${rounds} ${connections} conn: ${workload.name} @ ${target.name}: ` +
-              `${Math.round(m.rps)} req/s, p99 ${m.p99} ms, ${m.errors} errors (${m.wrong} wrong answers; ${JSON.stringify(m.statuses)})`,
+              `${Math.round(m.rps)} req/s, p99 ${m.p99} ms, ${m.errors} errors (${m.wrong} wrong answers; ${JSON.stringify(m.statuses)})` +
+              (cell.groups ? `; calls per statement ${JSON.stringify(cell.groups)}` : ''),
           )
         }
       }
@@ -99,6 +102,32 @@ try {
   for (const target of targets) await target.stop()
   for (const name of databases) await admin.query(`drop database if exists ${name} with (force)`)
   await admin.end()
+}
+
+/** Sum and count of mandate_db_group_size per kind, scraped from the server's metrics. */
+async function groupSizes(target: Target): Promise<Map<string, { sum: number; count: number }> | undefined> {
+  if (!target.metricsUrl) return undefined
+  const text = await (await fetch(target.metricsUrl)).text()
+  const sizes = new Map<string, { sum: number; count: number }>()
+  for (const [, part, kind, value] of text.matchAll(/^mandate_db_group_size_(sum|count)\{kind="([^"]+)"\} (\S+)$/gm)) {
+    const entry = sizes.get(kind as string) ?? { sum: 0, count: 0 }
+    entry[part as 'sum' | 'count'] = Number(value)
+    sizes.set(kind as string, entry)
+  }
+  return sizes
+}
+
+function groupMeans(
+  before: Map<string, { sum: number; count: number }> | undefined,
+  after: Map<string, { sum: number; count: number }> | undefined,
+): Record<string, number> | undefined {
+  if (!after) return undefined
+  const means: Record<string, number> = {}
+  for (const [kind, { sum, count }] of after) {
+    const statements = count - (before?.get(kind)?.count ?? 0)
+    if (statements > 0) means[kind] = (sum - (before?.get(kind)?.sum ?? 0)) / statements
+  }
+  return means
 }
 
 function log(line: string): void {
@@ -140,13 +169,17 @@ function medianCell(cells: Cell[]): Cell {
     serverCpuPerRequest: median(of((c) => c.measurement.serverCpuPerRequest)),
     postgresCpuPerRequest: median(of((c) => c.measurement.postgresCpuPerRequest)),
   }
+  const kinds = [...new Set(cells.flatMap((c) => Object.keys(c.groups ?? {})))]
+  const groups = Object.fromEntries(
+    kinds.map((kind) => [kind, median(cells.flatMap((c) => (c.groups?.[kind] === undefined ? [] : [c.groups[kind]])))]),
+  )
   const storms = cells.flatMap((c) => (c.storm ? [c.storm] : []))
-  if (storms.length === 0) return { measurement }
+  if (storms.length === 0) return { measurement, ...(kinds.length > 0 ? { groups } : {}) }
   const storm: StormNotes = {
     revokedTokens: median(storms.map((s) => s.revokedTokens)),
     completionMs: median(storms.map((s) => s.completionMs)),
     lastActiveMs: median(storms.map((s) => s.lastActiveMs)),
     p99DuringMs: median(storms.map((s) => s.p99DuringMs)),
   }
-  return { measurement, storm }
+  return { measurement, storm, ...(kinds.length > 0 ? { groups } : {}) }
 }

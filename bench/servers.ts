@@ -8,6 +8,8 @@ export const SERVER_NAMES: readonly ServerName[] = ['baseline-bare', 'baseline-r
 export interface Target extends Server {
   name: ServerName
   origin: string
+  /** Mandate's Prometheus metrics (its management port). */
+  metricsUrl?: string
 }
 
 const root = new URL('../', import.meta.url)
@@ -35,7 +37,7 @@ export async function startMandate(databaseUrl: string): Promise<Target> {
     },
   )
   await waitUntilOk(`http://127.0.0.1:${managementPort}/health/ready`, server.process)
-  return { ...server, name: 'mandate', origin }
+  return { ...server, name: 'mandate', origin, metricsUrl: `http://127.0.0.1:${managementPort}/metrics` }
 }
 
 /** databaseUrl: the per-row baseline; without it, the bare one. */

@@ -9,7 +9,7 @@ import { TOKEN_EXCHANGE } from './oauth/protocol.ts'
 import { catalogSource } from './catalog/source.ts'
 import type { Config } from './config/schema.ts'
 import type { Database } from './db/connect.ts'
-import { groupCounts } from './db/group.ts'
+import { groupCounts, observeGroupSizes } from './db/group.ts'
 import { databaseNow } from './db/now.ts'
 import type { DecisionRecord } from './decisions/store.ts'
 import { boundedBody } from './http/bounded-body.ts'
@@ -66,6 +66,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const { database, db, clock, log, keys, ring, issuer } = services
   const metrics = createMetrics()
   metrics.observeGroups(() => groupCounts(db))
+  observeGroupSizes(db, (kind, size) => metrics.groupSize.observe({ kind }, size))
   const fetchOutbound = outboundFetch(config.outbound)
 
   await ensureSigningKey(db, keys, toDate(clock.now()))

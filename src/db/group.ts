@@ -45,7 +45,11 @@ interface Waiting<I, O> {
   reject(error: unknown): void
 }
 
-export function grouped<I, O>(run: GroupRun<I, O>, options: GroupOptions = GROUP_DEFAULTS): Grouped<I, O> {
+export function grouped<I, O>(
+  run: GroupRun<I, O>,
+  options: GroupOptions = GROUP_DEFAULTS,
+  onSend: (size: number) => void = () => {},
+): Grouped<I, O> {
   let queue: Waiting<I, O>[] = []
   let running = 0
   const unanswered = { sent: 0, statements: 0 }
@@ -56,6 +60,7 @@ export function grouped<I, O>(run: GroupRun<I, O>, options: GroupOptions = GROUP
     running++
     unanswered.sent += batch.length
     unanswered.statements++
+    onSend(batch.length)
     let holding = true
     const release = () => {
       if (!holding) return
@@ -109,6 +114,12 @@ const isRowFault = (error: unknown): boolean => {
 }
 
 const groups = new WeakMap<object, Map<string, Grouped<never, unknown>>>()
+const sizeObservers = new WeakMap<object, (kind: string, size: number) => void>()
+
+/** Calls `observe` with the size of every statement sent by a group of this database (metrics). */
+export function observeGroupSizes<D>(db: Kysely<D>, observe: (kind: string, size: number) => void): void {
+  sizeObservers.set(db, observe)
+}
 
 /** The counts of every kind of group on this database (metrics; tests that order races). */
 export function groupCounts<D>(db: Kysely<D>): Map<string, GroupCounts> {
@@ -131,7 +142,11 @@ export function groupOn<D, I, O>(
   groups.set(db, kinds)
   let group = kinds.get(kind) as Grouped<I, O> | undefined
   if (!group) {
-    group = grouped<I, O>((inputs) => run(db, inputs))
+    group = grouped<I, O>(
+      (inputs) => run(db, inputs),
+      GROUP_DEFAULTS,
+      (size) => sizeObservers.get(db)?.(kind, size),
+    )
     kinds.set(kind, group as unknown as Grouped<never, unknown>)
   }
   return group

@@ -15,6 +15,8 @@ export interface Metrics {
   clockOffset: Gauge
   /** Reports the group commit's calls (db/group.ts) of this database at every scrape. */
   observeGroups(counts: () => Map<string, GroupCounts>): void
+  /** Calls per statement sent by the group commit, by kind. */
+  groupSize: Histogram<'kind'>
 }
 
 export function createMetrics(): Metrics {
@@ -74,6 +76,13 @@ export function createMetrics(): Metrics {
     clockOffset: new Gauge({
       name: 'mandate_clock_offset_seconds',
       help: 'How far the database clock is ahead of this process clock (negative: behind), last measured.',
+      registers: [registry],
+    }),
+    groupSize: new Histogram({
+      name: 'mandate_db_group_size',
+      help: 'Calls sharing one statement (group commit), by kind: 1 without load, larger under it.',
+      labelNames: ['kind'],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
       registers: [registry],
     }),
     observeGroups(counts) {

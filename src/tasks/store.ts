@@ -1,6 +1,7 @@
 // tasks rows. A task's state is decided when read: completed (itself or through an ancestor, whose
 // completion also stamps every subtask), expired by time, or active. Completing is one UPDATE.
 import { type Kysely, type RawBuilder, type Selectable, sql } from 'kysely'
+import { groupOn } from '../db/group.ts'
 import type { DB, TasksTable } from '../db/schema.ts'
 import { isUuid } from '../lib/uuid.ts'
 import { activeTokenSql } from '../lineage/tokens.ts'
@@ -20,7 +21,7 @@ export const statusOf = (task: Pick<TaskRow, 'completed_at' | 'expires_at'>, now
 
 /**
  * The task, and whether it and every task above it are neither completed nor expired, in one query.
- * undefined for an unknown task.
+ * undefined for an unknown task. Concurrent reads share one statement (db/group.ts), each at its own clock.
  */
 export async function findTaskWithLiveness(
   db: Kysely<DB>,
@@ -28,18 +29,22 @@ export async function findTaskWithLiveness(
   now: Date,
 ): Promise<{ row: TaskRow; live: boolean } | undefined> {
   if (!isUuid(taskId)) return undefined // never sent to Postgres: not a uuid, so no such task
-  const found = await db
-    .selectFrom('tasks as t')
-    .selectAll('t')
-    .select(
-      sql<boolean>`not exists (select 1 from tasks k where k.task_id = any(t.task_path)
-        and (k.completed_at is not null or k.expires_at <= ${now}))`.as('live'),
-    )
-    .where('t.task_id', '=', taskId)
-    .executeTakeFirst()
-  if (!found) return undefined
-  const { live, ...row } = found
-  return { row, live }
+  return groupOn(db, 'tasks.find_live', findTasksWithLiveness)({ taskId, now })
+}
+
+async function findTasksWithLiveness(
+  db: Kysely<DB>,
+  reads: readonly { taskId: string; now: Date }[],
+): Promise<({ row: TaskRow; live: boolean } | undefined)[]> {
+  const { rows } = await sql<TaskRow & { live: boolean; read: number }>`
+    select t.*, q.read::int as read, not exists (select 1 from tasks k where k.task_id = any(t.task_path)
+      and (k.completed_at is not null or k.expires_at <= q.now)) as live
+    from unnest(${reads.map((r) => r.taskId)}::uuid[], ${reads.map((r) => r.now)}::timestamptz[])
+      with ordinality as q(task_id, now, read)
+    join tasks t on t.task_id = q.task_id`.execute(db)
+  const found: ({ row: TaskRow; live: boolean } | undefined)[] = reads.map(() => undefined)
+  for (const { live, read, ...row } of rows) found[read - 1] = { row, live }
+  return found
 }
 
 /**

@@ -1,9 +1,11 @@
-// Lineage reads and writes of concurrent requests share statements (db/group.ts) and answer each caller
-// exactly as a statement of its own would: its own clock, its own row, nothing from a group already sent.
+// Lineage and task reads and lineage writes of concurrent requests share statements (db/group.ts) and
+// answer each caller exactly as a statement of its own would: its own clock, its own row, nothing from a
+// group already sent. (The exchange's grouped write: issuance-write.test.ts.)
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { findActiveToken, type IssuedTokenWrite, recordIssuedToken, revokeToken } from '../../src/lineage/tokens.ts'
+import { findTaskWithLiveness } from '../../src/tasks/store.ts'
 import { useDatabase } from '../support/database.ts'
 import { statementsOf } from '../support/statements.ts'
 
@@ -90,5 +92,51 @@ describe.runIf(t.isPostgres)('lineage in groups', () => {
     const late = findActiveToken(t.db, target.jti, now)
     await Promise.all([early, waiting])
     expect(await late).toBeUndefined()
+  })
+})
+
+describe.runIf(t.isPostgres)('task reads in groups', () => {
+  it('answers each read with its task and its liveness at its own clock', async () => {
+    const task = async (expiresIn: number, completed = false, parent?: string) => {
+      const taskId = randomUUID()
+      await sql`insert into tasks (task_id, client_id, delegator, delegator_issuer, purpose, resources, scope,
+          policy_paths, parent_task_id, task_path, created_at, expires_at, completed_at, outcome)
+        values (${taskId}, 'agent-one', 'alice', 'https://idp.test', 'grouped reads', '{https://tickets.test/}',
+          '{tickets:read}', '{acme/tickets}', ${parent ?? null}, ${[...(parent ? [parent] : []), taskId]}::uuid[],
+          ${new Date(base)}, ${new Date(base + expiresIn)}, ${completed ? new Date(base) : null},
+          ${completed ? 'succeeded' : null})`.execute(t.db)
+      return taskId
+    }
+    const live = await task(600_000)
+    const ended = await task(600_000, true)
+    const underEnded = await task(600_000, false, ended)
+    const short = await task(60_000)
+    const at = (ms: number) => new Date(base + ms)
+    const asked = [
+      [live, at(0)], // sent alone; the others wait for it and leave together
+      [live, at(10)],
+      [ended, at(10)],
+      [underEnded, at(10)], // live itself, ended through its parent
+      [short, at(59_000)],
+      [short, at(61_000)], // the same task, expired at this caller's clock
+      [randomUUID(), at(10)], // unknown
+    ] as const
+    const { result, statements } = await statementsOf(() =>
+      Promise.all(
+        asked.map(([taskId, now]) =>
+          findTaskWithLiveness(t.db, taskId, now).then((found) => found && { id: found.row.task_id, live: found.live }),
+        ),
+      ),
+    )
+    expect(result).toEqual([
+      { id: live, live: true },
+      { id: live, live: true },
+      { id: ended, live: false },
+      { id: underEnded, live: false },
+      { id: short, live: true },
+      { id: short, live: false },
+      undefined,
+    ])
+    expect(statements.filter((s) => s.includes('join tasks t on t.task_id = q.task_id'))).toHaveLength(2)
   })
 })
