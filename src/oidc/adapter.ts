@@ -48,11 +48,17 @@ function clientAdapter(deps: AdapterDeps): Adapter {
   }
 }
 
-// Introspection looks a token up as AccessToken and ClientCredentials in parallel; both share one read.
+// Introspection looks a token up as AccessToken and ClientCredentials in parallel; both share one read,
+// begun as soon as the JWT bridge verified the token (prefetchActiveToken), so it overlaps client
+// authentication instead of following it. Begun after the request arrived: a revocation or completion
+// that returned before is seen, as zero-delay revocation requires.
 const lookups = new WeakMap<object, Map<string, Promise<IssuedToken | undefined>>>()
 
-function findActiveOnce(deps: AdapterDeps, jti: string): Promise<IssuedToken | undefined> {
-  const ctx = Provider.ctx
+function findActiveOnce(
+  deps: AdapterDeps,
+  jti: string,
+  ctx: object | undefined = Provider.ctx,
+): Promise<IssuedToken | undefined> {
   const read = () => failClosed(() => findActiveToken(deps.db, jti, toDate(deps.clock.now())))
   if (!ctx) return read()
   const memo = lookups.get(ctx) ?? new Map<string, Promise<IssuedToken | undefined>>()
@@ -60,6 +66,14 @@ function findActiveOnce(deps: AdapterDeps, jti: string): Promise<IssuedToken | u
   const pending = memo.get(jti) ?? read()
   memo.set(jti, pending)
   return pending
+}
+
+/**
+ * Starts this request's read of a token it presented and we verified (the JWT bridge), for the adapter
+ * to find. An outage reaches whoever awaits the read (the endpoint, after client authentication).
+ */
+export function prefetchActiveToken(deps: Pick<AdapterDeps, 'db' | 'clock'>, ctx: object, jti: string): void {
+  findActiveOnce(deps as AdapterDeps, jti, ctx).catch(() => {})
 }
 
 const modelOf = (row: Pick<IssuedToken, 'grant_type'>) =>

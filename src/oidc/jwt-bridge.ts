@@ -14,7 +14,11 @@ const bridged = new Set(['/token/introspection', '/token/revocation'])
 // Any JWS or JWE compact form, including an unsecured JWT with an empty signature part.
 const looksLikeJwt = (value: string) => /^[\w-]*(\.[\w-]*){2}$|^[\w-]*(\.[\w-]*){4}$/.test(value)
 
-export function jwtBridge(verify: (token: string) => Promise<OurAccessToken | undefined>) {
+export function jwtBridge(
+  verify: (token: string) => Promise<OurAccessToken | undefined>,
+  /** Called with a verified token's jti, before the endpoint runs (the adapter starts its lookup). */
+  onVerified: (ctx: Context, jti: string) => void = () => {},
+) {
   return async function bridgeJwtAccessTokens(ctx: Context, next: Next): Promise<void> {
     if (ctx.method !== 'POST' || !bridged.has(ctx.path) || !ctx.is('application/x-www-form-urlencoded')) return next()
     // boundedBody received the body (bounded in size and time) before any endpoint runs.
@@ -31,7 +35,10 @@ export function jwtBridge(verify: (token: string) => Promise<OurAccessToken | un
       }
       // Anything unverified becomes a value no lookup can find: active:false, or a no-op revocation.
       params.set('token', verified?.jti ?? `unverified-${randomUUID()}`)
-      if (verified) markVerified(ctx, verified.jti)
+      if (verified) {
+        markVerified(ctx, verified.jti)
+        onVerified(ctx, verified.jti)
+      }
     }
     replayBody(ctx, Buffer.from(params.toString()))
     await next()

@@ -17,7 +17,7 @@ import { CLIENT_CREDENTIALS } from '../oauth/protocol.ts'
 import type { Log } from '../observability/log.ts'
 import type { Metrics } from '../observability/metrics.ts'
 import { persistingCustomizer } from './access-token-format.ts'
-import { adapterFactory } from './adapter.ts'
+import { adapterFactory, prefetchActiveToken } from './adapter.ts'
 import { CLIENT_SCOPES, clientMetadata } from './client-metadata.ts'
 import { UNUSED_ENDPOINTS_OFF } from './endpoints.ts'
 import { jwtBridge } from './jwt-bridge.ts'
@@ -157,7 +157,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
 
   provider.use(serveDiscovery(offeredGrants))
   provider.use(serveJwks(ring))
-  provider.use(jwtBridge(deps.verifyAccessToken))
+  provider.use(
+    jwtBridge(deps.verifyAccessToken, (ctx, jti) => prefetchActiveToken({ db, clock: deps.clock }, ctx, jti)),
+  )
   provider.on('server_error', (ctx, error) =>
     log.error({ err: error, req_id: ctx.state?.reqId }, 'oidc-provider server_error'),
   )
