@@ -8,14 +8,22 @@ import { findTaskWithLiveness, type TaskRow } from '../tasks/store.ts'
 import type { TaskFacts } from './decide.ts'
 import { loadPathPolicy } from './load-policy.ts'
 
+export type TaskRead = Promise<{ row: TaskRow; live: boolean } | undefined>
+
+/** The task's row and liveness, read now: begun early by a caller that knows the task id early. */
+export const readTask = (db: Kysely<DB>, taskId: string, now: number): TaskRead =>
+  findTaskWithLiveness(db, taskId, toDate(now))
+
 export async function loadTaskFacts(
   db: Kysely<DB>,
   catalog: Catalog,
   taskId: string,
   actor: string,
   now: number,
+  /** The read of this task already begun (readTask), if any. */
+  begun?: TaskRead,
 ): Promise<TaskFacts & { row?: TaskRow }> {
-  const found = await findTaskWithLiveness(db, taskId, toDate(now))
+  const found = await (begun ?? readTask(db, taskId, now))
   const row = found?.row
   const live = found?.live === true
   const listedActors = row && live && row.client_id !== actor ? actorsOfTask(catalog, row) : []

@@ -11,7 +11,7 @@ import { type VerifiedActor, verifyActor } from '../delegation/actor-token.ts'
 import type { ExchangeFacts, TaskFacts } from '../delegation/decide.ts'
 import { Denied } from '../delegation/denied.ts'
 import { type TokenDeps, type VerifiedSubject, verifySubject } from '../delegation/subject-token.ts'
-import { loadTaskFacts } from '../delegation/task-facts.ts'
+import { loadTaskFacts, readTask } from '../delegation/task-facts.ts'
 import { commonScopes, policyOfTargets, resolveTargets, shortestLifetime } from '../delegation/targets.ts'
 import { type DpopProof, DpopProblem } from '../dpop/proof.ts'
 import { type DpopSettings, readDpopProof } from '../dpop/read-proof.ts'
@@ -58,9 +58,15 @@ export async function loadExchange(
   const policy = policyOfTargets(catalog, client.clientId, targets, TOKEN_EXCHANGE)
   Object.assign(record, { policy_path: policy.path, policy_version: policy.version, policy_versions: policy.versions })
 
-  const subject = await verifySubject(params.subject_token, params.subject_token_type, deps)
+  // The subject, the actor and a named task are read at once (each its own lookup, shared with concurrent
+  // requests by the group commit), then taken in this order: the subject's refusal comes first, as before.
+  const subjectRead = verifySubject(params.subject_token, params.subject_token_type, deps)
+  const actorRead = params.actor ? verifyActor(params.actor.token, deps) : undefined
+  const taskRead = params.task_id ? readTask(deps.db, params.task_id, now) : undefined
+  for (const read of [actorRead, taskRead]) read?.catch(() => {}) // answered where awaited, if it is
+  const subject = await subjectRead
   Object.assign(record, { subject: subject.facts.sub, subject_issuer: subject.facts.issuer, subject_ref: subject.ref })
-  const actor = params.actor ? await verifyActor(params.actor.token, deps) : undefined
+  const actor = await actorRead
   // Who acts: the client, or the actor an intermediary presents (the decision says whether it may).
   const acting = actor && actor.facts.holder !== client.clientId ? actor.facts.holder : client.clientId
   // The chain as requested (current actor first); replaced by the issued token's own chain.
@@ -68,7 +74,8 @@ export async function loadExchange(
 
   // A token of a task passes its task on: exchanging it without task_id still works for that task.
   const taskId = params.task_id ?? subject.taskId
-  const task = taskId === undefined ? undefined : await loadTaskFacts(deps.db, catalog, taskId, acting, now)
+  const begun = params.task_id === undefined ? undefined : taskRead
+  const task = taskId === undefined ? undefined : await loadTaskFacts(deps.db, catalog, taskId, acting, now, begun)
   if (task?.row) record.task_id = task.row.task_id
 
   const facts: ExchangeFacts = {
