@@ -64,11 +64,12 @@ async function writeIssuances(db: Kysely<DB>, inputs: readonly IssuanceWrite[]):
     ), needs as (
       select r.i, p.task_id::uuid as task_id from r, jsonb_array_elements_text(r.e->'task_path') as p(task_id)
     ), guard as (
-      select task_id, completed_at, expires_at from tasks where task_id in (select task_id from needs)
+      select task_id, cardinality(task_path) as depth, completed_at, expires_at from tasks where task_id in (select task_id from needs)
       order by cardinality(task_path), task_id for share
     ), ended as (
       select distinct on (n.i) n.i, n.task_id from needs n join guard g using (task_id) join r using (i)
-      where g.completed_at is not null or g.expires_at <= r.now order by n.i, n.task_id
+      -- the ancestor-most first, in the lock order (the grant names the refusal by it: grant.ts endedReason)
+      where g.completed_at is not null or g.expires_at <= r.now order by n.i, g.depth, n.task_id
     ), wanted as (
       select r.i, c.id, c.payload, (r.e->>'until')::timestamptz as until
       from r, jsonb_to_recordset(r.e->'claims') as c(id text, payload jsonb)

@@ -114,7 +114,8 @@ const written = async (jtis: string[]) => {
   return [tokens, decisions, audits].map(({ rows }) => rows.map((row) => row.jti).sort())
 }
 
-describe('concurrent issuances written by one statement', () => {
+// Statements are counted at the pg client (test/support/statements.ts): Postgres only.
+describe.runIf(t.isPostgres)('concurrent issuances written by one statement', () => {
   beforeAll(async () => {
     // Lineage rows name the key that signed them: a key row for these hand-made rows (never opened).
     await sql`insert into signing_keys (kid, alg, public_jwk, private_jwk_sealed, activates_at)
