@@ -30,7 +30,7 @@ export interface GroupCounts {
   waiting: number
   /** Calls in statements sent and not answered yet. */
   sent: number
-  /** Statements sent and not answered yet (stalled ones included). */
+  /** Statements sent and not answered yet (stalled ones and calls sent again alone included). */
   statements: number
 }
 
@@ -59,8 +59,11 @@ export function grouped<I, O>(
     queue = queue.slice(batch.length)
     running++
     unanswered.sent += batch.length
-    unanswered.statements++
-    onSend(batch.length)
+    try {
+      onSend(batch.length)
+    } catch {
+      // An observer (metrics) never stops a statement.
+    }
     let holding = true
     const release = () => {
       if (!holding) return
@@ -71,9 +74,8 @@ export function grouped<I, O>(
     }
     const stall = setTimeout(release, options.patience)
     stall.unref()
-    sendGroup(run, batch).finally(() => {
+    sendGroup(run, batch, unanswered).finally(() => {
       unanswered.sent -= batch.length
-      unanswered.statements--
       release()
     })
   }
@@ -86,31 +88,47 @@ export function grouped<I, O>(
   return Object.assign(call, { counts: () => ({ waiting: queue.length, ...unanswered }) })
 }
 
-async function sendGroup<I, O>(run: GroupRun<I, O>, batch: Waiting<I, O>[]): Promise<void> {
+/** Runs one statement for the batch; `counts.statements` holds it from its start to its answer. */
+async function sendGroup<I, O>(
+  run: GroupRun<I, O>,
+  batch: Waiting<I, O>[],
+  counts: { statements: number },
+): Promise<void> {
+  let outputs: readonly O[] | undefined
+  let failure: { error: unknown } | undefined
+  counts.statements++
   try {
-    const outputs = await run(batch.map((waiting) => waiting.input))
+    outputs = await run(batch.map((waiting) => waiting.input))
     if (outputs.length !== batch.length) throw new Error(`a group of ${batch.length} got ${outputs.length} answers`)
-    for (const [i, waiting] of batch.entries()) waiting.resolve(outputs[i] as O)
   } catch (error) {
-    // One call's own fault (a constraint, two calls claiming the same key) must not fail the others:
-    // each is sent again alone. An outage fails them all at once (closed), without a second wait.
-    if (batch.length > 1 && isRowFault(error)) {
-      await Promise.all(batch.map((waiting) => sendGroup(run, [waiting])))
-      return
-    }
-    for (const waiting of batch) waiting.reject(error)
+    failure = { error }
   }
+  // Released before any statement is sent again, with no wait in between: the count is never short.
+  counts.statements--
+  if (!failure) {
+    for (const [i, waiting] of batch.entries()) waiting.resolve(outputs?.[i] as O)
+    return
+  }
+  // One call's own fault (a constraint, two calls claiming the same key, a row lock held) must not fail
+  // the others: each is sent again alone. An outage fails them all at once (closed), without a second wait.
+  if (batch.length > 1 && isRowFault(failure.error)) {
+    await Promise.all(batch.map((waiting) => sendGroup(run, [waiting], counts)))
+    return
+  }
+  for (const waiting of batch) waiting.reject(failure.error)
 }
 
 /**
  * Errors caused by what one statement was given, or by the company it kept: data exceptions (22),
- * integrity constraints (23), cardinality (21: `ON CONFLICT DO UPDATE` reaching one row twice) and a
- * deadlock or serialization abort (40). A failed statement changed nothing, so each call is safely sent
- * again alone. Connection, resource, timeout and other failures are not retried.
+ * integrity constraints (23), cardinality (21: `ON CONFLICT DO UPDATE` reaching one row twice), a
+ * deadlock or serialization abort (40), and a row lock one call's rows could not take at once (55P03:
+ * a group's `NOWAIT`, so one call's held row never makes the others wait or time out with it). A failed
+ * statement changed nothing, so each call is safely sent again alone. Connection, resource, timeout and
+ * other failures are not retried.
  */
 const isRowFault = (error: unknown): boolean => {
   const code = (error as { code?: unknown } | undefined)?.code
-  return typeof code === 'string' && /^(2[123]|40)/.test(code)
+  return typeof code === 'string' && /^(2[123]|40|55P03$)/.test(code)
 }
 
 const groups = new WeakMap<object, Map<string, Grouped<never, unknown>>>()

@@ -56,6 +56,10 @@ async function writeIssuances(db: Kysely<DB>, inputs: readonly IssuanceWrite[]):
   // A claim is spent until it expires; the group's earliest clock decides (a claim expiring within the
   // group's few milliseconds counts as held: stricter, never looser, than each request alone).
   const earliest = toDate(Math.min(...inputs.map((input) => input.now)))
+  // A group does not wait on a task row another holds (a completion running): it fails at once (55P03),
+  // and each of its requests is sent again alone (db/group.ts), where only those of that task wait — never
+  // a request that depends on no such task, nor one whose wait would fail it with the others.
+  const lockMode = inputs.length > 1 ? sql`for share nowait` : sql`for share`
   // Per request (r.i): the first task it depends on that has ended, and whether every claim it wants was
   // made. The tasks of the whole group are held together (FOR SHARE, in the one lock order).
   const { rows } = await sql<{ i: number; ended: string | null; issued: boolean }>`
@@ -65,7 +69,7 @@ async function writeIssuances(db: Kysely<DB>, inputs: readonly IssuanceWrite[]):
       select r.i, p.task_id::uuid as task_id from r, jsonb_array_elements_text(r.e->'task_path') as p(task_id)
     ), guard as (
       select task_id, cardinality(task_path) as depth, completed_at, expires_at from tasks where task_id in (select task_id from needs)
-      order by cardinality(task_path), task_id for share
+      order by cardinality(task_path), task_id ${lockMode}
     ), ended as (
       select distinct on (n.i) n.i, n.task_id from needs n join guard g using (task_id) join r using (i)
       -- the ancestor-most first, in the lock order (the grant names the refusal by it: grant.ts endedReason)

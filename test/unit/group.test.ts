@@ -91,6 +91,27 @@ describe('grouped', () => {
     expect(seen).toEqual([[1], [2, 3, 4], [2], [3], [4]])
   })
 
+  it('counts the statements really in flight, a group sent again call by call included', async () => {
+    const r = controlledRun()
+    const call = grouped(r.run, { inFlight: 1, maxSize: 10, patience: 1000 })
+    const first = call(1)
+    const group = [call(2), call(3)]
+    expect(call.counts()).toEqual({ waiting: 2, sent: 1, statements: 1 })
+    r.runs[0]?.finish()
+    await first
+    await tick()
+    expect(call.counts()).toEqual({ waiting: 0, sent: 2, statements: 1 })
+    r.runs[1]?.fail(sqlError('55P03')) // a row lock one call could not take at once: each is sent alone
+    await tick()
+    expect(r.runs.map((run) => run.inputs)).toEqual([[1], [2, 3], [2], [3]])
+    expect(call.counts()).toEqual({ waiting: 0, sent: 2, statements: 2 })
+    r.runs[2]?.finish()
+    r.runs[3]?.finish()
+    expect(await Promise.all(group)).toEqual([20, 30])
+    await tick()
+    expect(call.counts()).toEqual({ waiting: 0, sent: 0, statements: 0 })
+  })
+
   it('fails every call of the group at once on an outage, without sending any again', async () => {
     const r = controlledRun()
     const call = grouped(r.run, { inFlight: 1, maxSize: 10, patience: 1000 })
