@@ -4,38 +4,22 @@
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { findActiveToken, type IssuedTokenWrite, recordIssuedToken, revokeToken } from '../../src/lineage/tokens.ts'
+import { findActiveToken, recordIssuedToken, revokeToken } from '../../src/lineage/tokens.ts'
 import { findTaskWithLiveness } from '../../src/tasks/store.ts'
 import { useDatabase } from '../support/database.ts'
+import { clientCredentialsRow, insertTask, placeholderSigningKey } from '../support/rows.ts'
 import { statementsOf } from '../support/statements.ts'
 
 const t = useDatabase()
 const base = Date.parse('2026-12-01T10:00:00Z')
 
-const row = (expiresAt: number): IssuedTokenWrite => ({
-  jti: randomUUID(),
-  kid: 'grouped-lineage',
-  grant_type: 'client_credentials',
-  client_id: 'agent-one',
-  sub: 'agent-one',
-  aud: ['https://tickets.test/'],
-  scope: ['tickets:read'],
-  issued_at: new Date(base),
-  expires_at: new Date(expiresAt),
-  parent_jti: null,
-  ancestors: [],
-  claims: { client_id: 'agent-one' },
-})
+const row = (expiresAt: number) => clientCredentialsRow('grouped-lineage', base, expiresAt)
 
 const inserts = (statements: string[]) => statements.filter((s) => s.includes('insert into issued_tokens')).length
 const lookups = (statements: string[]) =>
   statements.filter((s) => s.includes('join issued_tokens t on t.jti = q.jti')).length
 
-beforeAll(async () => {
-  // Lineage rows name the key that signed them: a key row for these hand-made rows (never opened).
-  await sql`insert into signing_keys (kid, alg, public_jwk, private_jwk_sealed, activates_at)
-    values ('grouped-lineage', 'ES256', '{}', 'never opened', now())`.execute(t.db)
-})
+beforeAll(() => placeholderSigningKey(t.db, 'grouped-lineage'))
 
 describe.runIf(t.isPostgres)('lineage in groups', () => {
   it('writes the rows of concurrent issuances together, each committed before its caller is answered', async () => {
@@ -97,16 +81,8 @@ describe.runIf(t.isPostgres)('lineage in groups', () => {
 
 describe.runIf(t.isPostgres)('task reads in groups', () => {
   it('answers each read with its task and its liveness at its own clock', async () => {
-    const task = async (expiresIn: number, completed = false, parent?: string) => {
-      const taskId = randomUUID()
-      await sql`insert into tasks (task_id, client_id, delegator, delegator_issuer, purpose, resources, scope,
-          policy_paths, parent_task_id, task_path, created_at, expires_at, completed_at, outcome)
-        values (${taskId}, 'agent-one', 'alice', 'https://idp.test', 'grouped reads', '{https://tickets.test/}',
-          '{tickets:read}', '{acme/tickets}', ${parent ?? null}, ${[...(parent ? [parent] : []), taskId]}::uuid[],
-          ${new Date(base)}, ${new Date(base + expiresIn)}, ${completed ? new Date(base) : null},
-          ${completed ? 'succeeded' : null})`.execute(t.db)
-      return taskId
-    }
+    const task = (expiresIn: number, completed = false, parent?: string) =>
+      insertTask(t.db, { at: base, expiresIn, completed, ...(parent ? { parent } : {}) })
     const live = await task(600_000)
     const ended = await task(600_000, true)
     const underEnded = await task(600_000, false, ended)

@@ -3,55 +3,23 @@
 // or statement_timeout, both at three quarters of the bound: db/bounds.ts).
 // That failure is its own: an issuance of the same statement that depends on no such task is decided as if
 // alone, never failed with it (decision 0013: each call decided on its own).
-import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { blankDecision } from '../../src/decisions/store.ts'
-import { type IssuanceWrite, writeIssuance } from '../../src/token-exchange/write.ts'
+import { writeIssuance } from '../../src/token-exchange/write.ts'
 import { useDatabase } from '../support/database.ts'
+import { insertTask, issuanceWrite, placeholderSigningKey } from '../support/rows.ts'
 
 // A one-second bound: lock waits end after 750 ms (db/bounds.ts).
 const t = useDatabase({ timeout: 1 })
 const now = Math.floor(Date.now() / 1000)
 
-function issuance(taskPath: string[] = []): IssuanceWrite {
-  const decision = blankDecision({
-    decision_id: randomUUID(),
-    created_at: new Date(now * 1000),
-    request_id: null,
-    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-    client_id: 'agent-one',
-  })
-  const jti = randomUUID()
-  return {
-    row: {
-      jti,
-      kid: 'lock-wait',
-      grant_type: decision.grant_type,
-      client_id: 'agent-one',
-      sub: 'alice',
-      aud: ['https://tickets.test/'],
-      scope: ['tickets:read'],
-      issued_at: new Date(now * 1000),
-      expires_at: new Date((now + 60) * 1000),
-      parent_jti: null,
-      ancestors: [],
-      claims: {},
-      task_path: taskPath,
-    } as never,
-    decision: { ...decision, result: 'allow', reason: 'allowed', issued_jti: jti },
-    audit: { type: 'token_exchange.issued', at: now, actor: 'agent-one', requestId: null, jti },
-    taskPath,
-    now,
-  }
-}
+const issuance = (taskPath: string[] = []) => issuanceWrite('lock-wait', now, { taskPath })
 
 let gate: pg.Client | undefined
 beforeAll(async () => {
   if (!t.url) return
-  await sql`insert into signing_keys (kid, alg, public_jwk, private_jwk_sealed, activates_at)
-    values ('lock-wait', 'ES256', '{}', 'never opened', now())`.execute(t.db)
+  await placeholderSigningKey(t.db, 'lock-wait')
   gate = new pg.Client({ connectionString: t.url })
   await gate.connect()
 })
@@ -61,11 +29,7 @@ afterAll(async () => {
 
 describe.runIf(t.isPostgres)('a grouped exchange write with one task held past the lock bound', () => {
   it('fails only the issuance of that task; the other in its statement is issued', async () => {
-    const taskId = randomUUID()
-    await sql`insert into tasks (task_id, client_id, delegator, delegator_issuer, purpose, resources, scope, policy_paths,
-        task_path, created_at, expires_at)
-      values (${taskId}, 'agent-one', 'alice', 'https://idp.test', 'held', '{https://tickets.test/}', '{tickets:read}',
-        '{acme/tickets}', ${[taskId]}::uuid[], ${new Date(now * 1000)}, ${new Date((now + 600) * 1000)})`.execute(t.db)
+    const taskId = await insertTask(t.db, { at: now * 1000 })
     const client = gate as pg.Client
     await client.query('begin')
     // A completion of the task still running: its row held FOR UPDATE.

@@ -6,8 +6,9 @@ import { sql } from 'kysely'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { blankDecision } from '../../src/decisions/store.ts'
 import { claimProof } from '../../src/dpop/claim.ts'
-import { type IssuanceWrite, writeIssuance } from '../../src/token-exchange/write.ts'
+import { writeIssuance } from '../../src/token-exchange/write.ts'
 import { useDatabase } from '../support/database.ts'
+import { insertTask, issuanceWrite, placeholderSigningKey } from '../support/rows.ts'
 import { statementsOf } from '../support/statements.ts'
 
 const t = useDatabase()
@@ -61,49 +62,8 @@ describe('writeIssuance with a proof spent in one namespace', () => {
   })
 })
 
-/** An issuance of a plain token by agent-one at `now`, depending on `taskPath`, with a proof when given. */
-function issuance(now: number, extra: Partial<Pick<IssuanceWrite, 'taskPath' | 'proof'>> = {}): IssuanceWrite {
-  const decision = blankDecision({
-    decision_id: randomUUID(),
-    created_at: new Date(now * 1000),
-    request_id: null,
-    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-    client_id: 'agent-one',
-  })
-  const jti = randomUUID()
-  return {
-    row: {
-      jti,
-      kid: 'grouped-writes',
-      grant_type: decision.grant_type,
-      client_id: 'agent-one',
-      sub: 'alice',
-      aud: ['https://tickets.test/'],
-      scope: ['tickets:read'],
-      issued_at: new Date(now * 1000),
-      expires_at: new Date((now + 60) * 1000),
-      parent_jti: null,
-      ancestors: [],
-      claims: {},
-      task_path: [...(extra.taskPath ?? [])],
-    } as never,
-    decision: { ...decision, result: 'allow', reason: 'allowed', issued_jti: jti },
-    audit: { type: 'token_exchange.issued', at: now, actor: 'agent-one', requestId: null, jti },
-    taskPath: extra.taskPath ?? [],
-    proof: extra.proof,
-    now,
-  }
-}
-
-async function insertTask(now: number, completed: boolean): Promise<string> {
-  const taskId = randomUUID()
-  await sql`insert into tasks (task_id, client_id, delegator, delegator_issuer, purpose, resources, scope, policy_paths,
-      task_path, created_at, expires_at, completed_at, outcome)
-    values (${taskId}, 'agent-one', 'alice', 'https://idp.test', 'grouped writes', '{https://tickets.test/}', '{tickets:read}',
-      '{acme/tickets}', ${[taskId]}::uuid[], ${new Date(now * 1000)}, ${new Date((now + 600) * 1000)},
-      ${completed ? new Date(now * 1000) : null}, ${completed ? 'succeeded' : null})`.execute(t.db)
-  return taskId
-}
+const issuance = (now: number, extra?: Parameters<typeof issuanceWrite>[2]) =>
+  issuanceWrite('grouped-writes', now, extra)
 
 const written = async (jtis: string[]) => {
   const [tokens, decisions, audits] = await Promise.all([
@@ -116,16 +76,12 @@ const written = async (jtis: string[]) => {
 
 // Statements are counted at the pg client (test/support/statements.ts): Postgres only.
 describe.runIf(t.isPostgres)('concurrent issuances written by one statement', () => {
-  beforeAll(async () => {
-    // Lineage rows name the key that signed them: a key row for these hand-made rows (never opened).
-    await sql`insert into signing_keys (kid, alg, public_jwk, private_jwk_sealed, activates_at)
-      values ('grouped-writes', 'ES256', '{}', 'never opened', now())`.execute(t.db)
-  })
+  beforeAll(() => placeholderSigningKey(t.db, 'grouped-writes'))
 
   it('decide each on its own: a spent proof, two claims of one proof and an ended task withhold only their own token', async () => {
     const now = Math.floor(Date.now() / 1000)
-    const live = await insertTask(now, false)
-    const ended = await insertTask(now, true)
+    const live = await insertTask(t.db, { at: now * 1000 })
+    const ended = await insertTask(t.db, { at: now * 1000, completed: true })
     const spentProof = { jkt: `jkt-${randomUUID()}`, jti: randomUUID(), iat: now }
     expect(await claimProof(t.db, 'agent-two', spentProof, now)).toBe(true)
     const sharedProof = { jkt: `jkt-${randomUUID()}`, jti: randomUUID(), iat: now }
