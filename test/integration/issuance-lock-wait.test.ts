@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { writeIssuance } from '../../src/token-exchange/write.ts'
 import { useDatabase } from '../support/database.ts'
 import { insertTask, issuanceWrite, placeholderSigningKey } from '../support/rows.ts'
+import { statementsOf } from '../support/statements.ts'
 
 // A one-second bound: lock waits end after 750 ms (db/bounds.ts).
 const t = useDatabase({ timeout: 1 })
@@ -30,6 +31,8 @@ afterAll(async () => {
 describe.runIf(t.isPostgres)('a grouped exchange write with one task held past the lock bound', () => {
   it('fails only the issuance of that task; the other in its statement is issued', async () => {
     const taskId = await insertTask(t.db, { at: now * 1000 })
+    // Another live task, so every issuance here is one that holds tasks (write.ts groups those apart).
+    const other = await insertTask(t.db, { at: now * 1000 })
     const client = gate as pg.Client
     await client.query('begin')
     // A completion of the task still running: its row held FOR UPDATE.
@@ -40,13 +43,18 @@ describe.runIf(t.isPostgres)('a grouped exchange write with one task held past t
           (outcome) => ({ outcome }),
           (error: { code?: string }) => ({ error: error.code }),
         )
-      const plainInput = issuance()
+      const plainInput = issuance([other])
       // Asked in one tick: the first is sent alone; the other two wait for it and leave together.
-      const [first, ofTheTask, plain] = await Promise.all([
-        settle(writeIssuance(t.db, issuance())),
-        settle(writeIssuance(t.db, issuance([taskId]))),
-        settle(writeIssuance(t.db, plainInput)),
-      ])
+      const { result, statements } = await statementsOf(() =>
+        Promise.all([
+          settle(writeIssuance(t.db, issuance([other]))),
+          settle(writeIssuance(t.db, issuance([taskId]))),
+          settle(writeIssuance(t.db, plainInput)),
+        ]),
+      )
+      const [first, ofTheTask, plain] = result
+      // The first alone; the group of two (refused at once: NOWAIT); then each of the two alone.
+      expect(statements.filter((text) => text.includes('insert into issued_tokens'))).toHaveLength(1 + 1 + 2)
       expect(first).toEqual({ outcome: { issued: true } })
       // Its own fate, as alone: the lock wait ends (55P03 or 57014, both at 750 ms), a 503 the client may retry.
       expect(['55P03', '57014']).toContain((ofTheTask as { error?: string }).error)

@@ -98,7 +98,9 @@ describe.runIf(t.isPostgres)('concurrent issuances written by one statement', ()
       }),
     }
     const names = Object.keys(inputs) as (keyof typeof inputs)[]
-    // Asked in one tick: the first is sent at once, alone; the other seven wait for it and leave together.
+    // Asked in one tick. The two with no task and no proof group apart (write.ts): the first is sent at
+    // once, the second after it. Of the six others, the first (spent) is sent at once, alone; the five
+    // others wait for it and leave together.
     const { result: outcomes, statements } = await statementsOf(() =>
       Promise.all(names.map((name) => writeIssuance(t.db, inputs[name]))),
     )
@@ -116,7 +118,8 @@ describe.runIf(t.isPostgres)('concurrent issuances written by one statement', ()
       expect.arrayContaining([{ issued: true }, { issued: false, problem: 'proof_replayed' }]),
     )
     const writes = statements.filter((text) => text.includes('insert into issued_tokens'))
-    expect(writes).toHaveLength(1 + 1 + 7) // the first alone, the group of seven, then each of the seven alone
+    // The plain two; spent alone; the group of five; then each of the five alone.
+    expect(writes).toHaveLength(2 + 1 + 1 + 5)
     const issued = names.filter((name) => byName[name]?.issued).map((name) => inputs[name].row.jti)
     expect(issued).toHaveLength(5)
     const all = names.map((name) => inputs[name].row.jti)
