@@ -55,7 +55,7 @@ function clientAdapter(deps: AdapterDeps): Adapter {
 const lookups = new WeakMap<object, Map<string, Promise<IssuedToken | undefined>>>()
 
 function findActiveOnce(
-  deps: AdapterDeps,
+  deps: Pick<AdapterDeps, 'db' | 'clock'>,
   jti: string,
   ctx: object | undefined = Provider.ctx,
 ): Promise<IssuedToken | undefined> {
@@ -73,7 +73,7 @@ function findActiveOnce(
  * to find. An outage reaches whoever awaits the read (the endpoint, after client authentication).
  */
 export function prefetchActiveToken(deps: Pick<AdapterDeps, 'db' | 'clock'>, ctx: object, jti: string): void {
-  findActiveOnce(deps as AdapterDeps, jti, ctx).catch(() => {})
+  findActiveOnce(deps, jti, ctx).catch(() => {})
 }
 
 const modelOf = (row: Pick<IssuedToken, 'grant_type'>) =>
