@@ -59,11 +59,6 @@ export function grouped<I, O>(
     queue = queue.slice(batch.length)
     running++
     unanswered.sent += batch.length
-    try {
-      onSend(batch.length)
-    } catch {
-      // An observer (metrics) never stops a statement.
-    }
     let holding = true
     const release = () => {
       if (!holding) return
@@ -74,7 +69,7 @@ export function grouped<I, O>(
     }
     const stall = setTimeout(release, options.patience)
     stall.unref()
-    sendGroup(run, batch, unanswered).finally(() => {
+    sendGroup(run, batch, { counts: unanswered, onSend }).finally(() => {
       unanswered.sent -= batch.length
       release()
     })
@@ -92,11 +87,17 @@ export function grouped<I, O>(
 async function sendGroup<I, O>(
   run: GroupRun<I, O>,
   batch: Waiting<I, O>[],
-  counts: { statements: number },
+  statement: { counts: { statements: number }; onSend: (size: number) => void },
 ): Promise<void> {
+  const { counts } = statement
   let outputs: readonly O[] | undefined
   let failure: { error: unknown } | undefined
   counts.statements++
+  try {
+    statement.onSend(batch.length)
+  } catch {
+    // An observer (metrics) never stops a statement.
+  }
   try {
     outputs = await run(batch.map((waiting) => waiting.input))
     if (outputs.length !== batch.length) throw new Error(`a group of ${batch.length} got ${outputs.length} answers`)
@@ -112,7 +113,7 @@ async function sendGroup<I, O>(
   // One call's own fault (a constraint, two calls claiming the same key, a row lock held) must not fail
   // the others: each is sent again alone. An outage fails them all at once (closed), without a second wait.
   if (batch.length > 1 && isRowFault(failure.error)) {
-    await Promise.all(batch.map((waiting) => sendGroup(run, [waiting], counts)))
+    await Promise.all(batch.map((waiting) => sendGroup(run, [waiting], statement)))
     return
   }
   for (const waiting of batch) waiting.reject(failure.error)
@@ -127,8 +128,11 @@ async function sendGroup<I, O>(
  * other failures are not retried.
  */
 const isRowFault = (error: unknown): boolean => {
-  const code = (error as { code?: unknown } | undefined)?.code
-  return typeof code === 'string' && /^(2[123]|40|55P03$)/.test(code)
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown }
+  if (typeof code !== 'string') return false
+  // 55P03 is also lock_timeout running out (db/bounds.ts): a timeout, which is not retried.
+  if (code === '55P03') return typeof message === 'string' && !/lock timeout/.test(message)
+  return /^(2[123]|40)/.test(code)
 }
 
 const groups = new WeakMap<object, Map<string, Grouped<never, unknown>>>()

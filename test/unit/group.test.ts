@@ -112,6 +112,43 @@ describe('grouped', () => {
     expect(call.counts()).toEqual({ waiting: 0, sent: 0, statements: 0 })
   })
 
+  it('sends a group again call by call when a row lock was not free (NOWAIT), never when a lock wait timed out', async () => {
+    const sizes: number[] = []
+    const failing = (error: Error) => {
+      const seen: number[][] = []
+      const call = grouped(
+        async (inputs: readonly number[]) => {
+          seen.push([...inputs])
+          if (inputs.length > 1) throw error
+          return inputs.map((n) => n * 10)
+        },
+        { inFlight: 1, maxSize: 10, patience: 1000 },
+        (size) => sizes.push(size),
+      )
+      return { call, seen }
+    }
+    const nowait = failing(
+      Object.assign(new Error('could not obtain lock on row in relation "tasks"'), { code: '55P03' }),
+    )
+    const first = nowait.call(1)
+    const group = [nowait.call(2), nowait.call(3)]
+    await first
+    expect(await Promise.all(group)).toEqual([20, 30])
+    expect(nowait.seen).toEqual([[1], [2, 3], [2], [3]])
+    // Every statement is observed, those sent again alone too.
+    expect(sizes).toEqual([1, 2, 1, 1])
+
+    const timedOut = failing(Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' }))
+    const alone = timedOut.call(1)
+    const together = [timedOut.call(2), timedOut.call(3)].map((p) => p.catch((error: Error) => error.message))
+    await alone
+    expect(await Promise.all(together)).toEqual([
+      'canceling statement due to lock timeout',
+      'canceling statement due to lock timeout',
+    ])
+    expect(timedOut.seen).toEqual([[1], [2, 3]])
+  })
+
   it('fails every call of the group at once on an outage, without sending any again', async () => {
     const r = controlledRun()
     const call = grouped(r.run, { inFlight: 1, maxSize: 10, patience: 1000 })
