@@ -36,6 +36,8 @@ const baseEnv = () => ({
   MANDATE_MASTER_KEY: TEST_MASTER_KEY,
   MANDATE_ISSUER: 'http://127.0.0.1:1',
   MANDATE_LOG_LEVEL: 'warn',
+  // The whole suite loads two cores: the CLI's reads get more than the 2 s default before they are bounded.
+  MANDATE_DATABASE_TIMEOUT: '10s',
 })
 
 async function mandate(args: string[], env: Record<string, string> = {}) {
@@ -385,12 +387,15 @@ spec:
       expect(await introspect(a.url, token)).toEqual({ active: false })
 
       const shown = await mandate(['task', 'show', taskId])
+      expect(shown.code, shown.stderr).toBe(0)
       expect(JSON.parse(shown.stdout)).toMatchObject({
         task: { task_id: taskId, status: 'completed', tokens: { issued: 1, active: 0 } },
       })
       const lineage = await mandate(['token', 'lineage', jtiOf(token)])
+      expect(lineage.code, lineage.stderr).toBe(0)
       expect(JSON.parse(lineage.stdout)).toMatchObject({ token: { jti: jtiOf(token), active: false, task_id: taskId } })
       const decision = await mandate(['decision', 'show', decisionId])
+      expect(decision.code, decision.stderr).toBe(0)
       expect(JSON.parse(decision.stdout)).toMatchObject({
         decision_id: decisionId,
         result: 'allow',
