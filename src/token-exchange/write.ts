@@ -18,6 +18,18 @@ import { type IssuedTokenWrite, tokenRowJson } from '../lineage/tokens.ts'
 
 const AUDIT_COLUMNS = sql`occurred_at, type, actor, request_id, subject, task_id, jti, decision_id, data`
 
+// The rows each statement writes, as CTEs over `source` (a CTE whose column `e` holds one request's JSON).
+// Expanded in FROM (lateral): as (f(x)).* the function would run once per column.
+const recordRows = (source: string) => sql`decision as (
+      insert into decisions select d.* from ${sql.id(source)}, jsonb_populate_record(null::decisions, ${sql.id(source)}.e->'decision') d
+    ), audit as (
+      insert into audit_events (${AUDIT_COLUMNS})
+      select ${AUDIT_COLUMNS} from ${sql.id(source)}, jsonb_populate_record(null::audit_events, ${sql.id(source)}.e->'audit')
+    )`
+const issuedRows = (source: string) => sql`token as (
+      insert into issued_tokens select t.* from ${sql.id(source)}, jsonb_populate_record(null::issued_tokens, ${sql.id(source)}.e->'token') t
+    ), ${recordRows(source)}`
+
 export type IssuanceOutcome =
   | { issued: true }
   /** RFC 9449 §11.1: the proof was spent before. */
@@ -51,14 +63,8 @@ async function writePlain(db: Kysely<DB>, inputs: readonly IssuanceWrite[]): Pro
     decision: input.decision,
     audit: auditRow(input.audit),
   }))
-  await sql`
-    with r as (select e from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) e), token as (
-      insert into issued_tokens select t.* from r, jsonb_populate_record(null::issued_tokens, r.e->'token') t
-    ), decision as (
-      insert into decisions select d.* from r, jsonb_populate_record(null::decisions, r.e->'decision') d
-    )
-    insert into audit_events (${AUDIT_COLUMNS})
-    select ${AUDIT_COLUMNS} from r, jsonb_populate_record(null::audit_events, r.e->'audit')`.execute(db)
+  await sql`with r as (select e from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) e), ${issuedRows('r')}
+    select 1`.execute(db)
   return inputs.map(() => ({ issued: true }))
 }
 
@@ -122,18 +128,7 @@ async function writeIssuances(db: Kysely<DB>, inputs: readonly IssuanceWrite[]):
       select distinct on (n.i) n.i, n.task_id from needs n join guard g using (task_id) join r using (i)
       -- the ancestor-most first, in the lock order (the grant names the refusal by it: grant.ts endedReason)
       where g.completed_at is not null or g.expires_at <= r.now order by n.i, g.depth, n.task_id
-    )${claiming ? claims : noClaims}, token as (
-      -- In FROM (lateral) the function runs once per row; as (f(x)).* it would run once per column.
-      insert into issued_tokens
-      select t.* from issuing, jsonb_populate_record(null::issued_tokens, issuing.e->'token') t
-      returning jti
-    ), decision as (
-      insert into decisions
-      select d.* from issuing, jsonb_populate_record(null::decisions, issuing.e->'decision') d
-    ), audit as (
-      insert into audit_events (${AUDIT_COLUMNS})
-      select ${AUDIT_COLUMNS} from issuing, jsonb_populate_record(null::audit_events, issuing.e->'audit')
-    )
+    )${claiming ? claims : noClaims}, ${issuedRows('issuing')}
     select r.i, (select ended.task_id::text from ended where ended.i = r.i) as ended,
       exists (select 1 from issuing where issuing.i = r.i) as issued
     from r order by r.i`.execute(db)
@@ -156,11 +151,7 @@ export async function writeRefusal(db: Kysely<DB>, decision: DecisionRecord, aud
 
 async function writeRefusals(db: Kysely<DB>, refusals: readonly RefusalWrite[]): Promise<undefined[]> {
   const rows = refusals.map(({ decision, audit }) => ({ decision, audit: auditRow(audit) }))
-  await sql`
-    with r as (select e from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) e), decision as (
-      insert into decisions select d.* from r, jsonb_populate_record(null::decisions, r.e->'decision') d
-    )
-    insert into audit_events (${AUDIT_COLUMNS})
-    select ${AUDIT_COLUMNS} from r, jsonb_populate_record(null::audit_events, r.e->'audit')`.execute(db)
+  await sql`with r as (select e from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) e), ${recordRows('r')}
+    select 1`.execute(db)
   return refusals.map(() => undefined)
 }
