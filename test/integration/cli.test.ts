@@ -236,14 +236,15 @@ spec:
       env: Record<string, string> = {},
       args: string[] = [],
     ): Promise<{ url: string; admin: string; management: string; child: ChildProcess }> {
-      const [port, adminPort, managementPort] = [await freePort(), await freePort(), await freePort()]
+      // Port 0: the server binds what the kernel gives and logs it. A port probed free and closed here could
+      // be taken by any outgoing connection's ephemeral port before the child binds it (EADDRINUSE, exit 1).
       const child = spawn(process.execPath, [cli, 'serve', ...args], {
         env: {
           ...baseEnv(),
           MANDATE_ISSUER: `http://127.0.0.1:${issuerPort}`,
-          MANDATE_PORT: String(port),
-          MANDATE_ADMIN_PORT: String(adminPort),
-          MANDATE_MANAGEMENT_PORT: String(managementPort),
+          MANDATE_PORT: '0',
+          MANDATE_ADMIN_PORT: '0',
+          MANDATE_MANAGEMENT_PORT: '0',
           MANDATE_LOG_LEVEL: 'info',
           MANDATE_SHUTDOWN_DELAY: '0s',
           ...env,
@@ -251,18 +252,23 @@ spec:
         stdio: ['ignore', 'pipe', 'pipe'],
       })
       children.push(child)
-      await new Promise<void>((resolve, reject) => {
+      const ports = await new Promise<{ public: number; admin: number; management: number }>((resolve, reject) => {
         let output = ''
+        let errors = ''
         child.stdout?.on('data', (chunk: Buffer) => {
           output += chunk.toString()
-          if (output.includes('mandate is serving')) resolve()
+          const line = output.split('\n').find((entry) => entry.includes('"mandate is serving"'))
+          if (line) resolve(JSON.parse(line).ports)
         })
-        child.on('exit', (code) => reject(new Error(`server exited ${code}: ${output}`)))
+        child.stderr?.on('data', (chunk: Buffer) => {
+          errors += chunk.toString()
+        })
+        child.on('exit', (code) => reject(new Error(`server exited ${code}: ${output}${errors}`)))
       })
       return {
-        url: `http://127.0.0.1:${port}`,
-        admin: `http://127.0.0.1:${adminPort}`,
-        management: `http://127.0.0.1:${managementPort}`,
+        url: `http://127.0.0.1:${ports.public}`,
+        admin: `http://127.0.0.1:${ports.admin}`,
+        management: `http://127.0.0.1:${ports.management}`,
         child,
       }
     }

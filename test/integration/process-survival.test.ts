@@ -38,20 +38,19 @@ beforeAll(async () => {
   if (!t.url) return
   const target = new URL(t.url)
   proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) })
-  const [port, adminPort, managementPort] = [await freePort(), await freePort(), await freePort()]
-  base = `http://127.0.0.1:${port}`
-  management = `http://127.0.0.1:${managementPort}`
+  // Port 0: the server binds what the kernel gives and logs it; a port probed free here could be taken by
+  // an outgoing connection's ephemeral port before the child binds it. The issuer is only a name.
   child = spawn(process.execPath, [cli, 'serve', '--apply', fixtures], {
     env: {
       PATH: process.env.PATH ?? '',
       MANDATE_DATABASE_URL: proxy.url(t.url),
       MANDATE_DATABASE_TIMEOUT: `${BOUND}s`,
       MANDATE_MASTER_KEY: TEST_MASTER_KEY,
-      MANDATE_ISSUER: base,
+      MANDATE_ISSUER: `http://127.0.0.1:${await freePort()}`,
       MANDATE_MIGRATE: 'off',
-      MANDATE_PORT: String(port),
-      MANDATE_ADMIN_PORT: String(adminPort),
-      MANDATE_MANAGEMENT_PORT: String(managementPort),
+      MANDATE_PORT: '0',
+      MANDATE_ADMIN_PORT: '0',
+      MANDATE_MANAGEMENT_PORT: '0',
       MANDATE_LOG_LEVEL: 'info',
       MANDATE_SHUTDOWN_DELAY: '0s',
     },
@@ -71,6 +70,10 @@ beforeAll(async () => {
     if (exited || Date.now() > deadline) throw new Error(`the server did not start (${exited}): ${output}`)
     await sleep(50)
   }
+  const serving = output.split('\n').find((line) => line.includes('"mandate is serving"')) ?? ''
+  const { ports } = JSON.parse(serving) as { ports: { public: number; management: number } }
+  base = `http://127.0.0.1:${ports.public}`
+  management = `http://127.0.0.1:${ports.management}`
 })
 
 afterAll(async () => {
