@@ -1,5 +1,6 @@
 // The effective policy of a path: the intersection of every level from the root down (a child can
 // only narrow, never widen). Pure.
+import type { ActionLevel } from './action-requirement.ts'
 import type { PolicyPathSpec } from './schema.ts'
 
 export type Mode = 'delegation' | 'impersonation'
@@ -24,6 +25,8 @@ export interface EffectivePolicy {
   task: { required: boolean; maxLifetime?: number }
   /** RFC 9449: a DPoP proof is required (set at any level). */
   requireDpop: boolean
+  /** The levels that declare actions, root first (policy/action-requirement.ts resolves one action). */
+  actions: ActionLevel[]
 }
 
 export interface Level {
@@ -104,5 +107,6 @@ export function effectivePolicy(levels: readonly Level[]): EffectivePolicy {
     intermediaries: intermediaries ?? [],
     task: { required: taskRequired, ...(taskLifetime !== undefined ? { maxLifetime: taskLifetime } : {}) },
     requireDpop,
+    actions: levels.flatMap(({ path, spec }) => (spec.actions ? [{ path, rules: spec.actions }] : [])),
   }
 }

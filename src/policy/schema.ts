@@ -3,6 +3,7 @@
 // does not constrain at that level (see effective.ts for how levels combine).
 import * as z from 'zod'
 import { GrantType } from '../clients/schema.ts'
+import { ActionRules } from './actions.ts'
 import { Duration } from '../lib/duration.ts'
 import { documentSchema, Metadata, ScopeToken } from '../documents/envelope.ts'
 import { ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE } from '../oauth/protocol.ts'
@@ -55,6 +56,9 @@ export const PolicyPathSpec = z.strictObject({
   task: z.strictObject({ required: z.boolean().optional(), maxLifetime: Duration.optional() }).optional(),
   // RFC 9449: tokens of this path's bindings are issued only to a request carrying a DPoP proof.
   requireDpop: z.boolean().optional(),
+  // Runtime authorization (AuthZEN evaluations): the actions allowed at this level; declaring any makes every
+  // undeclared action denied (docs/runtime-authorization.md).
+  actions: ActionRules.optional(),
 })
 export type PolicyPathSpec = z.output<typeof PolicyPathSpec>
 

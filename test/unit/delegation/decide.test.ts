@@ -547,6 +547,7 @@ describe('effectivePolicy', () => {
     expect(effective).toEqual({
       path: 'acme/support/p',
       version: 2,
+      actions: [],
       versions: { acme: 1, 'acme/support': 4, 'acme/support/p': 2 },
       levels: [
         { path: 'acme', scopes: ['a', 'b', 'c'], tokenLifetime: 600 },
@@ -589,6 +590,7 @@ describe('effectivePolicy', () => {
     expect(effectivePolicy([{ path: 'p', version: 1, spec: spec({}) }])).toEqual({
       path: 'p',
       version: 1,
+      actions: [],
       versions: { p: 1 },
       levels: [{ path: 'p' }],
       issuers: ['self'],
