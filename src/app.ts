@@ -38,6 +38,7 @@ import { deriveCookieKeys } from './oidc/cookie-keys.ts'
 import { buildProvider } from './oidc/provider.ts'
 import { openServices, type ServicesOptions } from './services.ts'
 import { TASKS_ROUTES, tasksApi } from './tasks-api/api.ts'
+import { ACCESS_ROUTES, accessApi } from './access-api/api.ts'
 import { enqueueTaskCompleted, WebhookDispatcher } from './tasks/webhooks.ts'
 import { registerTokenExchange } from './token-exchange/grant.ts'
 import { recordEarlyRefusals } from './token-exchange/refusals.ts'
@@ -148,7 +149,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   publicApp.use(noStore)
   publicApp.use(jsonErrors(log))
   // Unknown routes are answered before a body is read: a slow body to nowhere costs no wait.
-  publicApp.use(servedRoutes([...OIDC_ROUTES, ...TASKS_ROUTES]))
+  publicApp.use(servedRoutes([...OIDC_ROUTES, ...TASKS_ROUTES, ...ACCESS_ROUTES]))
   publicApp.use(boundedBody(config.http))
   // One request, one read of the configuration generation (src/catalog/), begun once a POST's body is in:
   // begun earlier, a body trickled in for up to bodyTimeout would be decided on a configuration that a
@@ -167,6 +168,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         enqueueTaskCompleted(trx, { clock, ring, issuer }, task, outcome, jtis),
       afterCompleted: () => webhooks.kick(),
       fetchOutbound,
+      replayUnique: (iss, jti, exp) => provider.ReplayDetection.unique(iss, jti, exp),
+    }),
+  )
+  publicApp.use(
+    accessApi({
+      ...tokenDeps,
+      dpop,
+      log,
+      approvalLifetime: config.approvalLifetime,
+      afterApprovalRequested: () => webhooks.kick(),
       replayUnique: (iss, jti, exp) => provider.ReplayDetection.unique(iss, jti, exp),
     }),
   )

@@ -15,6 +15,8 @@ export type AuditType =
   | 'client.enabled'
   | 'document.created'
   | 'document.updated'
+  | 'approval.approved'
+  | 'approval.denied'
 
 export interface AuditEvent {
   type: AuditType

@@ -42,6 +42,7 @@ export async function planClient(db: Kysely<DB>, doc: ClientDocument): Promise<P
           scopes: [...new Set(spec.scopes)],
           content_hash: hash,
           dpop_bound_access_tokens: spec.dpopBoundAccessTokens,
+          approval_webhook: spec.approvalWebhook ?? null,
           disabled: spec.disabled,
         },
         now,

@@ -33,6 +33,8 @@ export const ClientDocument = documentSchema(
       disabled: z.boolean().default(false),
       // RFC 9449 §5.2 (dpop_bound_access_tokens): every token request must carry a DPoP proof.
       dpopBoundAccessTokens: z.boolean().default(false),
+      // Approvals the agent's actions need are announced here (docs/runtime-authorization.md), a signed SET.
+      approvalWebhook: z.url({ protocol: /^https?$/ }).optional(),
     })
     .refine((spec) => (spec.secret === undefined) !== (spec.jwks === undefined), {
       message: 'exactly one of secret (client_secret_basic/post) or jwks (private_key_jwt) is required',

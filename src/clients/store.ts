@@ -39,8 +39,11 @@ type StateColumn =
   | 'tokens_not_before'
 
 /** A clients row as a document (or the bootstrap) writes it, with labels and jwks as values. */
-export type ClientWrite = Omit<ClientRow, StateColumn | 'labels' | 'jwks' | 'dpop_bound_access_tokens'> &
-  Partial<Pick<ClientRow, 'dpop_bound_access_tokens'>> & {
+export type ClientWrite = Omit<
+  ClientRow,
+  StateColumn | 'labels' | 'jwks' | 'dpop_bound_access_tokens' | 'approval_webhook'
+> &
+  Partial<Pick<ClientRow, 'dpop_bound_access_tokens' | 'approval_webhook'>> & {
     labels: Record<string, string>
     jwks: unknown
     /** The document's spec.disabled; undefined leaves the client's state as it is (bootstrap). */

@@ -90,6 +90,10 @@ export const Config = z
       description:
         'Longest lifetime a trusted issuer\u2019s token may have left (exp beyond now plus this is refused): a stolen foreign token cannot be exchanged for ever.',
     }),
+    approvalLifetime: Duration.prefault('15m').meta({
+      description:
+        'How long a person has to answer an approval an evaluation requested, and then how long the approval may be used (once); never past the token or task it was requested for.',
+    }),
     dpop: z
       .strictObject({
         requireNonce: Flag.prefault(false).meta({

@@ -26,6 +26,7 @@ export interface ClientsTable {
   disabled_at: Timestamp | null
   tokens_not_before: Timestamp | null
   dpop_bound_access_tokens: ColumnType<boolean, boolean | undefined, boolean>
+  approval_webhook: string | null
 }
 
 export interface ResourcesTable {
@@ -98,6 +99,7 @@ export interface TasksTable {
   completed_at: Timestamp | null
   outcome: string | null
   request_id: string | null
+  actions: string[] | null
 }
 
 export interface AuditEventsTable {
@@ -164,7 +166,7 @@ export interface DecisionsTable {
   decision_id: string
   created_at: Timestamp
   request_id: string | null
-  grant_type: string
+  grant_type: string | null
   client_id: string | null
   subject: string | null
   subject_issuer: string | null
@@ -182,6 +184,37 @@ export interface DecisionsTable {
   detail: string | null
   issued_jti: string | null
   constrained_by: Json | null
+  kind: Generated<string>
+  action: string | null
+  object_id: string | null
+  caller_id: string | null
+  approval_id: string | null
+}
+
+export interface ApprovalsTable {
+  approval_id: string
+  created_at: Timestamp
+  expires_at: Timestamp
+  task_id: string | null
+  token_jti: string
+  holder: string
+  delegator: string
+  delegator_issuer: string
+  actor_chain: DefaultedArray
+  resource: string
+  object_id: Generated<string>
+  action: string
+  status: Generated<string>
+  decided_at: Timestamp | null
+  decided_by: string | null
+  used_at: Timestamp | null
+  decision_id: string
+  used_decision_id: string | null
+}
+
+export interface ActionRatesTable {
+  rate_key: string
+  tat: Timestamp
 }
 
 export interface OidcPayloadsTable {
@@ -217,6 +250,8 @@ export interface DB {
   issuers: IssuersTable
   decisions: DecisionsTable
   tasks: TasksTable
+  approvals: ApprovalsTable
+  action_rates: ActionRatesTable
   audit_events: AuditEventsTable
   webhook_deliveries: WebhookDeliveriesTable
   config_generation: ConfigGenerationTable

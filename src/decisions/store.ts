@@ -1,5 +1,5 @@
-// decisions rows: one per token exchange, allowed or denied. Written, never updated (token-exchange/write.ts
-// writes each with what must commit with it).
+// decisions rows: one per token exchange and one per evaluation of an action, allowed or denied. Written,
+// never updated (token-exchange/write.ts and evaluation/record.ts write each with what must commit with it).
 import type { Selectable } from 'kysely'
 import type { DecisionsTable } from '../db/schema.ts'
 import type { Constraint } from '../delegation/decision.ts'
@@ -12,11 +12,17 @@ export type DecisionRecord = Omit<Selectable<DecisionsTable>, 'result' | 'policy
   constrained_by: Constraint[] | null
 }
 
-/** A deny record with nothing known yet; each step of an exchange fills in what it learns. */
+/** A deny record with nothing known yet; each step of an exchange or evaluation fills in what it learns. */
 export function blankDecision(
-  fields: Pick<DecisionRecord, 'decision_id' | 'created_at' | 'request_id' | 'grant_type' | 'client_id'>,
+  fields: Pick<DecisionRecord, 'decision_id' | 'created_at' | 'request_id' | 'grant_type' | 'client_id'> &
+    Partial<Pick<DecisionRecord, 'kind'>>,
 ): DecisionRecord {
   return {
+    kind: 'issuance',
+    action: null,
+    object_id: null,
+    caller_id: null,
+    approval_id: null,
     ...fields,
     subject: null,
     subject_issuer: null,

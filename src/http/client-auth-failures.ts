@@ -9,7 +9,7 @@ import { bodyParams } from './body-params.ts'
 import { claimedClientId } from './claimed-client.ts'
 import { routePath } from './routes.ts'
 
-export type AuthEndpoint = 'token' | 'introspection' | 'revocation' | 'tasks'
+export type AuthEndpoint = 'token' | 'introspection' | 'revocation' | 'tasks' | 'evaluation'
 
 const SAMPLE_SECONDS = 10
 
@@ -20,6 +20,7 @@ export function authEndpoint(ctx: Context): AuthEndpoint | undefined {
   if (path === '/token/introspection') return 'introspection'
   if (path === '/token/revocation') return 'revocation'
   if (path === '/tasks' || path.startsWith('/tasks/')) return 'tasks'
+  if (path === '/access/v1/evaluation' || path === '/access/v1/evaluations') return 'evaluation'
   return undefined
 }
 

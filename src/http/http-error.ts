@@ -51,6 +51,31 @@ export const EDGE_ERRORS = {
     description: RESOURCE_INVALID,
   },
   invalid_scope: { status: 400, error: 'invalid_scope', description: SCOPE_INVALID },
+  // RFC 6750 §3.1 at /approvals/{id}, a protected resource of the person: no token, then a bad one.
+  approval_token_missing: {
+    status: 401,
+    error: 'invalid_token',
+    description: 'the person\u2019s access token is required',
+    headers: { 'WWW-Authenticate': 'Bearer realm="mandate-approvals"' },
+  },
+  approval_token_invalid: {
+    status: 401,
+    error: 'invalid_token',
+    description: 'the access token is invalid',
+    headers: { 'WWW-Authenticate': 'Bearer realm="mandate-approvals", error="invalid_token"' },
+  },
+  approval_closed: {
+    status: 409,
+    error: 'invalid_request',
+    description: 'the approval is no longer pending (answered, used or expired)',
+  },
+  // AuthZEN (HTTPS binding): 403 when the caller may not ask about this resource (it is not
+  // one of the resource's introspectors); the same answer for a resource that does not exist.
+  evaluation_forbidden: {
+    status: 403,
+    error: 'access_denied',
+    description: 'the client may not ask about this resource',
+  },
   // RFC 9449 §5 and §8: a request's own proof, refused where a token is requested (400).
   invalid_dpop_proof: { status: 400, error: 'invalid_dpop_proof', description: 'the DPoP proof is invalid' },
   dpop_proof_reused: { status: 400, error: 'invalid_dpop_proof', description: 'the DPoP proof was already used' },

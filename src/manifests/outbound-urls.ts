@@ -8,6 +8,7 @@ import type { Finding, Located } from './load.ts'
 function fetchedUrls(document: AnyDocument): Array<[field: string, url: string | undefined]> {
   if (document.kind === 'Issuer') return [['jwksUri', document.spec.jwksUri]]
   if (document.kind === 'Resource') return [['revocationWebhook', document.spec.revocationWebhook]]
+  if (document.kind === 'Client') return [['approvalWebhook', document.spec.approvalWebhook]]
   return []
 }
 

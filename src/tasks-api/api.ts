@@ -2,11 +2,12 @@
 // Clients authenticate exactly as at the token endpoint; refusals use OAuth error bodies.
 import type { Context, Next } from 'koa'
 import type { Kysely } from 'kysely'
-import { type AuthenticateDeps, authenticateClient, ClientAuthError } from '../clients/authenticate.ts'
+import type { AuthenticateDeps } from '../clients/authenticate.ts'
 import { ADMIN_SCOPE } from '../clients/schema.ts'
 import type { CatalogSource } from '../catalog/source.ts'
 import type { ClientRow } from '../clients/store.ts'
 import type { DB } from '../db/schema.ts'
+import { authenticateAtEdge } from '../http/authenticate-client.ts'
 import { BodyError, readParams } from '../http/body.ts'
 import { renderHttpError } from '../http/errors.ts'
 import { HttpError } from '../http/http-error.ts'
@@ -42,7 +43,7 @@ export function tasksApi(deps: TasksApiDeps) {
     ctx.set('Cache-Control', 'no-store')
     try {
       const params = paramsOf(ctx)
-      const client = await authenticate(ctx, params, deps)
+      const client = await authenticateAtEdge(ctx, params, deps)
       ctx.state.clientId = client.client_id
       if (route.name === 'create') return await createTask(ctx, client, params, deps)
       const task = await findTask(deps.db, route.taskId)
@@ -86,21 +87,6 @@ function matchRoute(ctx: Context): TasksRoute | undefined {
   if (match[2] && ctx.method === 'POST') return { name: 'complete', taskId }
   if (!match[2] && ctx.method === 'GET') return { name: 'show', taskId }
   return undefined
-}
-
-async function authenticate(ctx: Context, params: Record<string, unknown>, deps: TasksApiDeps): Promise<ClientRow> {
-  const auth: AuthenticateDeps = {
-    ...deps,
-    findEnabledClient: async (clientId) => (await deps.catalog.current()).enabledClient(clientId),
-    audiences: [deps.issuer, `${deps.issuer}/token`, `${deps.issuer}${ctx.path}`],
-  }
-  try {
-    return await authenticateClient(ctx.get('authorization') || undefined, params, auth)
-  } catch (error) {
-    if (error instanceof ClientAuthError)
-      throw error.error === 'invalid_client' ? new HttpError('invalid_client') : invalidRequest(error.message)
-    throw error
-  }
 }
 
 async function show(ctx: Context, task: TaskRow, deps: TasksApiDeps): Promise<void> {

@@ -21,6 +21,7 @@ import type { EffectivePolicy } from '../policy/effective.ts'
 import type { ResourceRow } from '../resources/store.ts'
 import { taskAccessProblem } from '../tasks/access.ts'
 import { capTask } from '../tasks/cap.ts'
+import { checkIntent } from '../tasks/intent.ts'
 import { presentTask } from '../tasks/present.ts'
 import { insertTask, lockLiveTasks, type TaskRow } from '../tasks/store.ts'
 import type { TasksApiDeps } from './api.ts'
@@ -51,6 +52,7 @@ export async function createTask(
   if (expiresText !== undefined && !/^[1-9]\d{0,9}$/.test(expiresText))
     throw invalidRequest('expires_in must be a positive number of seconds')
   const parentId = single(params.parent_task_id, 'parent_task_id')
+  const declared = declaredActions(params.actions, ctx.is('application/json') === 'application/json')
   if (!client.grant_types.includes(TOKEN_EXCHANGE)) {
     throw new HttpError('unauthorized_client')
   }
@@ -125,6 +127,12 @@ export async function createTask(
     },
   )
   if (!capped.ok) throw capped.error === 'invalid_request' ? invalidToken() : new HttpError(capped.error)
+  const intent = checkIntent(
+    declared,
+    targets.map(({ policy }) => policy.actions),
+    parent?.actions ?? null,
+  )
+  if (!intent.ok) throw invalidRequest(intent.detail)
 
   const taskId = randomUUID()
   const task: TaskRow = {
@@ -143,6 +151,7 @@ export async function createTask(
     completed_at: null,
     outcome: null,
     request_id: (ctx.state.reqId as string | undefined) ?? null,
+    actions: intent.actions,
   }
   await deps.db.transaction().execute(async (trx) => {
     // RFC 9449 §11.1: the proof is spent with the task it created.
@@ -160,13 +169,27 @@ export async function createTask(
         requestId: task.request_id,
         subject: task.delegator,
         taskId,
-        data: { purpose, resources, scope: capped.scope, parent_task_id: task.parent_task_id },
+        data: {
+          purpose,
+          resources,
+          scope: capped.scope,
+          parent_task_id: task.parent_task_id,
+          ...(task.actions ? { actions: task.actions } : {}),
+        },
       },
       deps.log,
     )
   })
   ctx.status = 201
   ctx.body = presentTask(task, toDate(now))
+}
+
+/** `actions`: a JSON array of names, or in a form body space-separated (as scope) and/or repeated. */
+function declaredActions(value: unknown, json: boolean): string[] | undefined {
+  if (value === undefined) return undefined
+  if (json && !(Array.isArray(value) && value.every((entry) => typeof entry === 'string')))
+    throw invalidRequest('actions must be an array of action names')
+  return many(value).flatMap((entry) => entry.split(' ').filter(Boolean))
 }
 
 /** RFC 9449 §4.3: the request's DPoP proof, if any, for this URL (built from the issuer, not the Host). */

@@ -12,6 +12,8 @@ export interface TaskView {
   created_at: string
   expires_at: string
   parent_task_id: string | null
+  /** The declared intent (absent when the task declared none). */
+  actions?: string[]
   completed_at?: string | null
   outcome?: string | null
 }
@@ -28,6 +30,7 @@ export function presentTask(task: TaskRow, now: Date, options: { detailed?: bool
     created_at: task.created_at.toISOString(),
     expires_at: task.expires_at.toISOString(),
     parent_task_id: task.parent_task_id,
+    ...(task.actions ? { actions: task.actions } : {}),
     ...(options.detailed ? { completed_at: task.completed_at?.toISOString() ?? null, outcome: task.outcome } : {}),
   }
 }

@@ -8,7 +8,7 @@ const t = useDatabase()
 // The hand-written row types in src/db/schema.ts, column by column (kept in step by this test).
 const declared: Record<string, string> = {
   clients:
-    'client_id description labels profile secret_hash jwks grant_types redirect_uris scopes content_hash created_at updated_at disabled_by_document disabled_by_cli disabled_at tokens_not_before dpop_bound_access_tokens',
+    'client_id description labels profile secret_hash jwks grant_types redirect_uris scopes content_hash created_at updated_at disabled_by_document disabled_by_cli disabled_at tokens_not_before dpop_bound_access_tokens approval_webhook',
   resources:
     'name uri description labels scopes introspectors access_token_lifetime content_hash created_at updated_at revocation_webhook',
   signing_keys: 'kid alg public_jwk private_jwk_sealed created_at activates_at',
@@ -16,7 +16,7 @@ const declared: Record<string, string> = {
     'jti kid grant_type client_id sub aud scope issued_at expires_at revoked_at parent_jti ancestors claims subject_issuer subject_ref act task_id policy_path policy_version decision_id task_path actor_jti depends_on parties jkt',
   oidc_payloads: 'model id payload grant_id user_code uid expires_at consumed_at',
   tasks:
-    'task_id client_id delegator delegator_issuer purpose resources scope policy_paths parent_task_id task_path created_at expires_at completed_at outcome request_id',
+    'task_id client_id delegator delegator_issuer purpose resources scope policy_paths parent_task_id task_path created_at expires_at completed_at outcome request_id actions',
   audit_events: 'event_id occurred_at type actor request_id subject task_id jti decision_id data',
   webhook_deliveries:
     'delivery_id resource url event created_at attempts next_attempt_at delivered_at failed_at last_error',
@@ -26,7 +26,10 @@ const declared: Record<string, string> = {
   issuers:
     'name issuer jwks_uri jwks algorithms audience description labels content_hash created_at updated_at tokens_without_scope',
   decisions:
-    'decision_id created_at request_id grant_type client_id subject subject_issuer subject_ref actor_chain resources requested_scope granted_scope policy_path policy_version policy_versions task_id result reason detail issued_jti constrained_by',
+    'decision_id created_at request_id grant_type client_id subject subject_issuer subject_ref actor_chain resources requested_scope granted_scope policy_path policy_version policy_versions task_id result reason detail issued_jti constrained_by kind action object_id caller_id approval_id',
+  approvals:
+    'approval_id created_at expires_at task_id token_jti holder delegator delegator_issuer actor_chain resource object_id action status decided_at decided_by used_at decision_id used_decision_id',
+  action_rates: 'rate_key tat',
 }
 
 describe('migrations', () => {

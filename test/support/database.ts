@@ -100,4 +100,4 @@ export const counts = (db: Kysely<DB>) =>
 
 /** Row counts of the tables a request writes to (tokens, decisions, audit, tasks, oidc-provider artefacts). */
 export const writtenRows = (db: Kysely<DB>) =>
-  rowCounts(db, ['issued_tokens', 'decisions', 'audit_events', 'tasks', 'oidc_payloads'])
+  rowCounts(db, ['issued_tokens', 'decisions', 'audit_events', 'tasks', 'oidc_payloads', 'approvals', 'action_rates'])

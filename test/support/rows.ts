@@ -70,7 +70,7 @@ export function issuanceWrite(
     row: {
       jti,
       kid,
-      grant_type: decision.grant_type,
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
       client_id: 'agent-one',
       sub: 'alice',
       aud: ['https://tickets.test/'],

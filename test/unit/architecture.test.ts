@@ -15,10 +15,11 @@ const layers: string[][] = [
   ['documents', 'replay', 'lineage', 'audit', 'keys', 'outbound'], // storage and the document base
   ['clients', 'resources', 'issuers'], // registered parties
   ['policy', 'dpop'], // policy documents and their pure rules; proofs of possession
-  ['tasks', 'observability', 'catalog'], // the task model; logs, metrics, health; the configuration in memory
+  ['tasks', 'observability', 'catalog', 'approvals'], // the task model; logs, metrics, health; the configuration in memory; a person's approvals
   ['delegation', 'client-credentials', 'http'], // the one decision of each grant; our HTTP edge plumbing
   ['decisions'], // decision records (they carry the decision's constraints)
-  ['oidc', 'admin', 'tasks-api', 'janitor'], // edges: oidc-provider wiring, the admin and tasks APIs, jobs
+  ['evaluation'], // runtime authorization: one evaluation of an action, decided, gated and recorded
+  ['oidc', 'admin', 'tasks-api', 'access-api', 'janitor'], // edges: oidc-provider wiring, the admin, tasks and access APIs, jobs
   ['token-exchange', 'manifests'], // the exchange grant (on oidc-provider); apply (names the admin resource)
   ['.'], // composition root
   ['cli'], // the operator commands, built on the composition root
@@ -30,11 +31,11 @@ const allowed: Array<[files: RegExp, packages: RegExp]> = [
   // The one internal module: DPoP nonces shared with oidc-provider (see src/oidc/internals.d.ts).
   [/^src\/oidc\/dpop-nonces\.ts$/, /^oidc-provider\/lib\/helpers\/challenge\.js$/],
   [
-    /^src\/(db\/|janitor\/|[a-z-]+\/(store|plan-apply)\.ts$|lineage\/|manifests\/apply\.ts$|documents\/plan\.ts$|oidc\/|app\.ts$|cli\/|keys\/ring\.ts$|issuers\/verify\.ts$|token-exchange\/(grant|issue|refusals|facts|write)\.ts$|delegation\/(subject-token|targets|load-policy|task-facts)\.ts$|tasks-api\/|admin\/|audit\/write\.ts$|clients\/authenticate\.ts$|tasks\/(webhooks|complete)\.ts$|replay\/|dpop\/claim\.ts$|catalog\/(source|load)\.ts$)/,
+    /^src\/(db\/|janitor\/|[a-z-]+\/(store|plan-apply)\.ts$|lineage\/|manifests\/apply\.ts$|documents\/plan\.ts$|oidc\/|app\.ts$|cli\/|keys\/ring\.ts$|issuers\/verify\.ts$|token-exchange\/(grant|issue|refusals|facts|write)\.ts$|delegation\/(subject-token|targets|load-policy|task-facts)\.ts$|tasks-api\/|admin\/|audit\/write\.ts$|clients\/authenticate\.ts$|tasks\/(webhooks|complete)\.ts$|evaluation\/(store|rates|gates|evaluate)\.ts$|approvals\/(store|webhook)\.ts$|access-api\/|replay\/|dpop\/claim\.ts$|catalog\/(source|load)\.ts$)/,
     /^(kysely|kysely\/migration|pg|@electric-sql\/pglite)$/,
   ],
   [
-    /^src\/(app\.ts$|http\/|admin\/|observability\/|cli\/|oidc\/|tasks-api\/|catalog\/source\.ts$)/,
+    /^src\/(app\.ts$|http\/|admin\/|observability\/|cli\/|oidc\/|tasks-api\/|access-api\/|catalog\/source\.ts$)/,
     /^(koa|koa-mount|pino|prom-client)$/,
   ],
   [/^src\/(manifests\/load\.ts|config\/load\.ts)$/, /^yaml$/],
@@ -103,6 +104,15 @@ const pure = [
   'src/http/token-buckets.ts',
   'src/lib/clock-skew.ts',
   'src/db/bounds.ts',
+  'src/policy/actions.ts',
+  'src/policy/action-requirement.ts',
+  'src/tasks/intent.ts',
+  'src/evaluation/decide.ts',
+  'src/evaluation/reasons.ts',
+  'src/approvals/approver.ts',
+  'src/approvals/present.ts',
+  'src/access-api/request.ts',
+  'src/access-api/metadata.ts',
 ]
 it.each(pure)('%s is pure: no I/O modules, no clock', (file) => {
   const text = readFileSync(file, 'utf8')

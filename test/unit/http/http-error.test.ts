@@ -50,6 +50,22 @@ const fixed: Array<
     { 'WWW-Authenticate': adminChallenge('invalid_dpop_proof') },
   ],
   ['admin_use_dpop_nonce', 401, 'use_dpop_nonce', NONCE, { 'WWW-Authenticate': adminChallenge('use_dpop_nonce') }],
+  [
+    'approval_token_missing',
+    401,
+    'invalid_token',
+    'the person\u2019s access token is required',
+    { 'WWW-Authenticate': 'Bearer realm="mandate-approvals"' },
+  ],
+  [
+    'approval_token_invalid',
+    401,
+    'invalid_token',
+    'the access token is invalid',
+    { 'WWW-Authenticate': 'Bearer realm="mandate-approvals", error="invalid_token"' },
+  ],
+  ['approval_closed', 409, 'invalid_request', 'the approval is no longer pending (answered, used or expired)', {}],
+  ['evaluation_forbidden', 403, 'access_denied', 'the client may not ask about this resource', {}],
 ]
 
 describe('HttpError', () => {

@@ -1,0 +1,36 @@
+// Who may answer an approval: the person who delegated, with a token of their own, never the agent. Pure.
+// The token must name the delegator (same `sub`, vouched for by the same issuer), carry no `act` (nobody acts
+// for the person here), not be held by the agent or an actor of the chain, and be issued after the request:
+// the agent was handed the person's earlier tokens (to start the task), so none of those can approve.
+
+export interface ApproverFacts {
+  sub: string
+  origin: string
+  hasAct: boolean
+  /** For our own tokens: the client it was issued to. */
+  holder?: string | undefined
+  issuedAt: number | undefined
+}
+
+export interface ApprovalFor {
+  delegator: string
+  delegator_issuer: string
+  holder: string
+  actor_chain: readonly string[]
+  created_at: Date
+}
+
+/** undefined when this token may answer the approval; else why not (logged, never told). */
+export function approverProblem(
+  facts: ApproverFacts,
+  approval: ApprovalFor,
+  clockTolerance: number,
+): string | undefined {
+  if (facts.sub !== approval.delegator || facts.origin !== approval.delegator_issuer) return 'not the delegator'
+  if (facts.hasAct) return 'a delegated token (it has act)'
+  if (facts.holder !== undefined && (facts.holder === approval.holder || approval.actor_chain.includes(facts.holder)))
+    return 'a token held by the agent or an actor of its chain'
+  if (facts.issuedAt === undefined || facts.issuedAt < approval.created_at.getTime() / 1000 - clockTolerance)
+    return 'issued before the approval was requested'
+  return undefined
+}

@@ -1,0 +1,68 @@
+// May this token's holder take this action on this resource now? One pure decision over loaded facts, in the
+// order the rules apply: the token, the policy's rule for the action (default deny), the task's declared
+// intent, then the rule's requirements. Approval and rate come last, from the edge (they are state).
+import type { ActClaim } from '../policy/act-claim.ts'
+import { actorsOf, depthOf } from '../policy/act-claim.ts'
+import { type ActionRequirement, resolveAction } from '../policy/action-requirement.ts'
+import type { EffectivePolicy } from '../policy/effective.ts'
+import { withinIntent } from '../tasks/intent.ts'
+import type { DenyReason } from './reasons.ts'
+
+export interface EvaluationFacts {
+  now: number
+  action: string
+  /** The token, verified and active at `now` for the resource asked about; undefined otherwise. */
+  token?: {
+    holder: string
+    scope: readonly string[]
+    act?: ActClaim | undefined
+    expiresAt: number
+    task?: { id: string; actions: readonly string[] | null; expiresAt: number } | undefined
+  }
+  /** The policy bound now to the token's (holder, resource, grant): 'none' when the grant needs none. */
+  policy: EffectivePolicy | 'none' | 'unbound'
+}
+
+export type EvaluationDecision =
+  | { allow: true; requirement?: ActionRequirement; cacheMaxAge?: number }
+  | { allow: false; reason: DenyReason; detail: string }
+
+const deny = (reason: DenyReason, detail: string): EvaluationDecision => ({ allow: false, reason, detail })
+
+export function decideEvaluation(facts: EvaluationFacts): EvaluationDecision {
+  const { token, action } = facts
+  if (!token) return deny('token_inactive', 'the token is invalid, inactive or not for this resource')
+  if (facts.policy === 'unbound')
+    return deny('action_not_allowed', 'no policy path is bound to the token holder for this resource')
+  const resolution =
+    facts.policy === 'none' ? { kind: 'unruled' as const } : resolveAction(facts.policy.actions, action)
+  if (resolution.kind === 'denied')
+    return deny('action_not_allowed', `no rule for ${action} at policy path ${resolution.path}`)
+  if (token.task && !withinIntent(token.task.actions, action))
+    return deny('outside_task_intent', `${action} is not among the actions task ${token.task.id} declared`)
+  if (resolution.kind === 'unruled') return { allow: true }
+
+  const { requirement } = resolution
+  if (requirement.taskRequired && !token.task) return deny('task_required', `${action} requires a task`)
+  const missing = requirement.scopes.filter((scope) => !token.scope.includes(scope))
+  if (missing.length > 0) return deny('insufficient_scope', `missing scope ${missing.join(' ')}`)
+  const depth = depthOf(token.act)
+  if (requirement.maxDepth !== undefined && depth > requirement.maxDepth)
+    return deny(
+      'chain_too_deep',
+      `chain depth ${depth} exceeds ${requirement.maxDepth} (${actorsOf(token.act).join(' < ')})`,
+    )
+  if (requirement.actors !== undefined && !requirement.actors.includes(token.holder))
+    return deny('actor_not_allowed', `${token.holder} is not among the actors of ${action}`)
+  return {
+    allow: true,
+    requirement,
+    ...(requirement.cache !== undefined ? { cacheMaxAge: cacheMaxAge(requirement.cache, facts) } : {}),
+  }
+}
+
+/** Never past the token's end nor its task's (an allow reused by a resource server must die with them). */
+function cacheMaxAge(cache: number, facts: EvaluationFacts): number {
+  const ends = [facts.now + cache, facts.token?.expiresAt ?? facts.now, facts.token?.task?.expiresAt ?? Infinity]
+  return Math.max(0, Math.min(...ends) - facts.now)
+}

@@ -1,0 +1,62 @@
+// An evaluation's two statements: the token, active at the request's time, with its task's intent and end
+// (one read, shared by concurrent evaluations), and the decision record, written before the answer leaves
+// (one insert, shared too). An outage fails both closed: no answer is given without its record.
+import { type Kysely, sql } from 'kysely'
+import { groupOn } from '../db/group.ts'
+import type { DB } from '../db/schema.ts'
+import type { DecisionRecord } from '../decisions/store.ts'
+import { activeTokenSql, type IssuedToken } from '../lineage/tokens.ts'
+
+export interface EvaluatedToken {
+  row: IssuedToken
+  /** The token's own task (the innermost of its task path), when it has one. */
+  task?: { actions: string[] | null; expires_at: Date; purpose: string } | undefined
+}
+
+type Row = IssuedToken & {
+  lookup: number
+  task_actions: string[] | null
+  task_expires_at: Date | null
+  task_purpose: string | null
+}
+
+/** The token if it is active at `now` (lineage/tokens.ts activeTokenSql: revocation, ancestors, tasks, parties). */
+export function findEvaluatedToken(db: Kysely<DB>, jti: string, now: Date): Promise<EvaluatedToken | undefined> {
+  return groupOn(db, 'evaluation.find_token', findTokens)({ jti, now })
+}
+
+async function findTokens(
+  db: Kysely<DB>,
+  lookups: readonly { jti: string; now: Date }[],
+): Promise<(EvaluatedToken | undefined)[]> {
+  const { rows } = await sql<Row>`
+    select t.*, q.lookup::int as lookup,
+      k.actions as task_actions, k.expires_at as task_expires_at, k.purpose as task_purpose
+    from unnest(${lookups.map((l) => l.jti)}::text[], ${lookups.map((l) => l.now)}::timestamptz[])
+      with ordinality as q(jti, now, lookup)
+    join issued_tokens t on t.jti = q.jti
+    left join tasks k on k.task_id::text = t.task_id
+    where ${activeTokenSql(sql<Date>`q.now`)}`.execute(db)
+  const found: (EvaluatedToken | undefined)[] = lookups.map(() => undefined)
+  for (const { lookup, task_actions, task_expires_at, task_purpose, ...row } of rows) {
+    found[lookup - 1] = {
+      row,
+      task:
+        task_expires_at && task_purpose !== null
+          ? { actions: task_actions, expires_at: task_expires_at, purpose: task_purpose }
+          : undefined,
+    }
+  }
+  return found
+}
+
+/** Written with the records of concurrent evaluations in one statement; answered once committed. */
+export function writeEvaluationRecord(db: Kysely<DB>, record: DecisionRecord): Promise<void> {
+  return groupOn(db, 'evaluation.record', insertRecords)(record)
+}
+
+async function insertRecords(db: Kysely<DB>, records: readonly DecisionRecord[]): Promise<undefined[]> {
+  await sql`insert into decisions
+    select * from jsonb_populate_recordset(null::decisions, ${JSON.stringify(records)}::jsonb)`.execute(db)
+  return records.map(() => undefined)
+}
