@@ -1,4 +1,4 @@
-// The admin API (admin port): lineage, decisions and audit, read-only. Every request needs a bearer
+// The admin API (admin port): lineage, decisions, approvals and audit, read-only. Every request needs a bearer
 // access token Mandate issued for the admin resource with the mandate:admin scope (RFC 6750).
 import Koa, { type Context } from 'koa'
 import type { Kysely } from 'kysely'
@@ -16,6 +16,8 @@ import type { OurAccessToken } from '../keys/verify-access-token.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
 import { findActiveToken } from '../lineage/tokens.ts'
 import { safeDecode } from '../lib/safe-decode.ts'
+import { presentApproval } from '../approvals/present.ts'
+import { APPROVAL_STATES, type ApprovalState, findApproval, listApprovals } from '../approvals/store.ts'
 import { ADMIN_RESOURCE } from './bootstrap.ts'
 import { getDecision, listAudit, listDecisions, taskDetail, tokenLineage } from './queries.ts'
 
@@ -35,6 +37,7 @@ export const ADMIN_ROUTES: readonly Route[] = [
   { path: /^\/admin\/v1\/tokens\/[^/]+\/lineage$/, methods: ['GET'] },
   { path: /^\/admin\/v1\/decisions(\/[^/]+)?$/, methods: ['GET'] },
   { path: '/admin/v1/audit', methods: ['GET'] },
+  { path: /^\/admin\/v1\/approvals(\/[^/]+)?$/, methods: ['GET'] },
 ]
 
 export function adminApp(deps: AdminDeps): Koa {
@@ -129,6 +132,27 @@ export function adminApp(deps: AdminDeps): Koa {
         limit,
       }
       return { decisions: await listDecisions(deps.db, filter) }
+    }
+    match = /^\/admin\/v1\/approvals\/([^/]+)$/.exec(path)
+    if (match) {
+      const id = safeDecode(match[1] as string)
+      const approval = isUuid(id) ? await findApproval(deps.db, id) : undefined
+      if (!approval) throw new HttpError('not_found', 'approval')
+      return presentApproval(approval, now)
+    }
+    if (path === '/admin/v1/approvals') {
+      const status = text('status')
+      if (status && !APPROVAL_STATES.includes(status as ApprovalState))
+        throw new HttpError('invalid_request', `status must be one of ${APPROVAL_STATES.join(', ')}`)
+      const taskId = text('task_id')
+      if (taskId && !isUuid(taskId)) return { approvals: [] }
+      const rows = await listApprovals(deps.db, {
+        status: status ? { state: status as ApprovalState, now } : undefined,
+        taskId,
+        delegator: text('delegator'),
+        limit,
+      })
+      return { approvals: rows.map((row) => presentApproval(row, now)) }
     }
     if (path === '/admin/v1/audit') {
       return {

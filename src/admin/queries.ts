@@ -4,6 +4,8 @@ import type { DB, DecisionsTable } from '../db/schema.ts'
 import { isUuid } from '../lib/uuid.ts'
 import { activeTokenSql, type IssuedToken } from '../lineage/tokens.ts'
 import { actorsOf, identityOnly } from '../policy/act-claim.ts'
+import { presentApproval } from '../approvals/present.ts'
+import { listApprovals } from '../approvals/store.ts'
 import { presentTask } from '../tasks/present.ts'
 import { findTask, inTaskTree, listSubtasks, type TaskRow, tokenCounts } from '../tasks/store.ts'
 
@@ -50,16 +52,58 @@ function tokensWhere(db: Kysely<DB>, now: Date) {
 export async function taskDetail(db: Kysely<DB>, taskId: string, now: Date) {
   const task = await findTask(db, taskId)
   if (!task) return undefined
-  const [subtasks, tokens, counts] = await Promise.all([
+  const [subtasks, tokens, counts, timeline, approvals] = await Promise.all([
     listSubtasks(db, taskId),
     tokensWhere(db, now).where(inTaskTree(taskId, 't')).orderBy('t.issued_at').execute(),
     tokenCounts(db, taskId, now),
+    actionsTimeline(db, taskId),
+    listApprovals(db, { taskId, limit: TIMELINE_LIMIT }),
   ])
   return {
     task: { ...presentTask(task, now, { detailed: true }), tokens: counts },
     subtasks: subtasks.map((s) => presentTask(s, now, { detailed: true })),
     token_tree: tokens.map((t) => present(t as IssuedToken & { active: boolean })),
+    actions: timeline,
+    approvals: approvals.map((a) => presentApproval(a, now)),
   }
+}
+
+/** The newest evaluations of a task tree shown with it; older ones are at /admin/v1/decisions?task_id=. */
+const TIMELINE_LIMIT = 500
+
+/**
+ * What the task's agents asked to do, oldest first: every evaluation of a token of the task or one of its
+ * subtasks, allowed or denied, with who acted through whom on what (runtime authorization).
+ */
+async function actionsTimeline(db: Kysely<DB>, taskId: string) {
+  const rows = await db
+    .selectFrom('decisions as d')
+    .selectAll('d')
+    .where('d.kind', '=', 'evaluation')
+    .where((eb) =>
+      eb(
+        'd.task_id',
+        'in',
+        eb.selectFrom('tasks as k').select(sql<string>`k.task_id::text`.as('task_id')).where(inTaskTree(taskId, 'k')),
+      ),
+    )
+    .orderBy('d.created_at', 'desc')
+    .limit(TIMELINE_LIMIT)
+    .execute()
+  return rows.reverse().map((row) => ({
+    time: row.created_at.toISOString(),
+    action: row.action,
+    resource: row.resources[0] ?? null,
+    object_id: row.object_id,
+    result: row.result,
+    reason: row.reason,
+    agent: row.client_id,
+    actor_chain: row.actor_chain,
+    task_id: row.task_id,
+    asked_by: row.caller_id,
+    approval_id: row.approval_id,
+    decision_id: row.decision_id,
+  }))
 }
 
 export async function tokenLineage(db: Kysely<DB>, jti: string, now: Date) {
@@ -99,6 +143,7 @@ const presentDecision = (
   task?: Pick<TaskRow, 'purpose' | 'delegator' | 'outcome'> | undefined,
 ) => ({
   decision_id: row.decision_id,
+  kind: row.kind,
   time: row.created_at.toISOString(),
   result: row.result,
   reason: row.reason,
@@ -118,6 +163,9 @@ const presentDecision = (
   ...(task ? { task: { purpose: task.purpose, delegator: task.delegator, outcome: task.outcome } } : {}),
   issued_jti: row.issued_jti,
   request_id: row.request_id,
+  ...(row.kind === 'evaluation'
+    ? { action: row.action, object_id: row.object_id, asked_by: row.caller_id, approval_id: row.approval_id }
+    : {}),
 })
 
 export async function listDecisions(db: Kysely<DB>, filter: DecisionFilter) {

@@ -5,7 +5,8 @@ import { type Kysely, type Selectable, sql } from 'kysely'
 import type { ApprovalsTable, DB } from '../db/schema.ts'
 
 export type ApprovalRow = Selectable<ApprovalsTable>
-export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'used'
+export const APPROVAL_STATUSES = ['pending', 'approved', 'denied', 'used'] as const
+export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number]
 
 /** What one approval is for: an evaluation asks for (and may use) only an approval with the same key. */
 export interface ApprovalKey {
@@ -89,7 +90,8 @@ export function findApproval(db: Kysely<DB>, approvalId: string): Promise<Approv
 }
 
 export interface ApprovalFilter {
-  status?: ApprovalStatus | undefined
+  /** As shown (approvalState) at `now`: a request past its end unanswered or unused is expired. */
+  status?: { state: ApprovalState; now: Date } | undefined
   taskId?: string | undefined
   delegator?: string | undefined
   limit: number
@@ -98,17 +100,22 @@ export interface ApprovalFilter {
 /** Newest first. */
 export function listApprovals(db: Kysely<DB>, filter: ApprovalFilter): Promise<ApprovalRow[]> {
   let query = db.selectFrom('approvals').selectAll().orderBy('created_at', 'desc').limit(filter.limit)
-  if (filter.status) query = query.where('status', '=', filter.status)
+  const { state, now } = filter.status ?? {}
+  if (state === 'expired')
+    query = query.where('status', 'in', ['pending', 'approved']).where('expires_at', '<=', now as Date)
+  else if (state === 'pending' || state === 'approved')
+    query = query.where('status', '=', state).where('expires_at', '>', now as Date)
+  else if (state) query = query.where('status', '=', state)
   if (filter.taskId) query = query.where('task_id', '=', filter.taskId)
   if (filter.delegator) query = query.where('delegator', '=', filter.delegator)
   return query.execute()
 }
 
+export const APPROVAL_STATES = [...APPROVAL_STATUSES, 'expired'] as const
+export type ApprovalState = (typeof APPROVAL_STATES)[number]
+
 /** An approval's state as shown: a pending or approved request past its end is expired. */
-export const approvalState = (
-  row: Pick<ApprovalRow, 'status' | 'expires_at'>,
-  now: Date,
-): ApprovalStatus | 'expired' =>
+export const approvalState = (row: Pick<ApprovalRow, 'status' | 'expires_at'>, now: Date): ApprovalState =>
   (row.status === 'pending' || row.status === 'approved') && row.expires_at <= now
     ? 'expired'
     : (row.status as ApprovalStatus)

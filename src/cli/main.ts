@@ -4,6 +4,9 @@ import { userInfo } from 'node:os'
 import { Command } from 'commander'
 import pino from 'pino'
 import { getDecision, taskDetail, tokenLineage } from '../admin/queries.ts'
+import { presentApproval } from '../approvals/present.ts'
+import { APPROVAL_STATES, type ApprovalState, findApproval, listApprovals } from '../approvals/store.ts'
+import { isUuid } from '../lib/uuid.ts'
 import { writeAudit } from '../audit/write.ts'
 import { setDisabledBy } from '../clients/store.ts'
 import { ConfigError, EX_CONFIG, loadConfig } from '../config/load.ts'
@@ -157,6 +160,9 @@ const notFound = (what: string) => {
   process.exitCode = 1
 }
 
+/** sysexits EX_USAGE (64): an option value the command cannot take. */
+const usage = (message: string): never => program.error(`error: ${message}`, { exitCode: 64 })
+
 const client = program.command('client').description('Clients.')
 for (const [verb, description] of [
   [
@@ -208,7 +214,7 @@ for (const [verb, description] of [
 const task = program.command('task').description('Tasks: units of delegated work.')
 task
   .command('show')
-  .description('Show a task, its subtasks and its token tree (JSON).')
+  .description('Show a task, its subtasks, its token tree, its actions timeline and its approvals (JSON).')
   .argument('<task_id>')
   .action(async (taskId: string) => {
     await withServices(readConfig(), async ({ db, clock }) => {
@@ -274,6 +280,44 @@ program
       })
       print(result)
       if (result.outcome !== 'done') process.exitCode = 1
+    })
+  })
+
+const approval = program
+  .command('approval')
+  .description('Approvals people gave or refused for their agents\u2019 actions.')
+approval
+  .command('list')
+  .description('List approvals, newest first (JSON).')
+  .option('--status <state>', `only in this state: ${APPROVAL_STATES.join(', ')}`)
+  .option('--task <task_id>', 'only requested for this task')
+  .option('--delegator <sub>', 'only asked of this person')
+  .option('--limit <n>', 'at most this many (1-1000)', '100')
+  .action(async (options: { status?: string; task?: string; delegator?: string; limit: string }) => {
+    const limit = Number(options.limit)
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return usage('--limit must be a number from 1 to 1000')
+    if (options.status && !APPROVAL_STATES.includes(options.status as ApprovalState))
+      return usage(`--status must be one of ${APPROVAL_STATES.join(', ')}`)
+    if (options.task && !isUuid(options.task)) return usage('--task must be a task id (a UUID)')
+    await withServices(readConfig(), async ({ db, clock }) => {
+      const now = toDate(clock.now())
+      const rows = await listApprovals(db, {
+        status: options.status ? { state: options.status as ApprovalState, now } : undefined,
+        taskId: options.task,
+        delegator: options.delegator,
+        limit,
+      })
+      print({ approvals: rows.map((row) => presentApproval(row, now)) })
+    })
+  })
+approval
+  .command('show')
+  .description('Show one approval (JSON).')
+  .argument('<approval_id>')
+  .action(async (approvalId: string) => {
+    await withServices(readConfig(), async ({ db, clock }) => {
+      const found = isUuid(approvalId) ? await findApproval(db, approvalId) : undefined
+      return found ? print(presentApproval(found, toDate(clock.now()))) : notFound(`approval ${approvalId}`)
     })
   })
 

@@ -55,8 +55,14 @@ export function writeEvaluationRecord(db: Kysely<DB>, record: DecisionRecord): P
   return groupOn(db, 'evaluation.record', insertRecords)(record)
 }
 
+/**
+ * An evaluation's record is stamped with the database's clock_timestamp() (microseconds, one clock for every
+ * process), not the process clock's whole second: a task's actions timeline is read in this order.
+ */
 async function insertRecords(db: Kysely<DB>, records: readonly DecisionRecord[]): Promise<undefined[]> {
   await sql`insert into decisions
-    select * from jsonb_populate_recordset(null::decisions, ${JSON.stringify(records)}::jsonb)`.execute(db)
+    select d.* from jsonb_array_elements(${JSON.stringify(records)}::jsonb) with ordinality as e(record, n),
+      lateral jsonb_populate_record(null::decisions, e.record || jsonb_build_object('created_at', clock_timestamp())) d
+    order by e.n`.execute(db)
   return records.map(() => undefined)
 }

@@ -5,7 +5,15 @@
 import { type Kysely, sql } from 'kysely'
 import type { DB } from '../db/schema.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
-import { type Prunable, pruneAudit, pruneDecisions, prunePayloads, pruneTokens, pruneWebhooks } from './prune.ts'
+import {
+  type Prunable,
+  pruneAudit,
+  pruneDecisions,
+  prunePayloads,
+  pruneRates,
+  pruneTokens,
+  pruneWebhooks,
+} from './prune.ts'
 
 export interface JanitorSettings {
   /** Seconds between runs; 0: never on a timer. */
@@ -50,6 +58,7 @@ export async function runJanitor(deps: JanitorDeps, signal?: AbortSignal): Promi
     ['issued_tokens', (db) => pruneTokens(db, before(settings.tokenRetention), BATCH)],
     ['oidc_payloads', (db) => prunePayloads(db, before(clockTolerance), BATCH)],
     ['webhook_deliveries', (db) => pruneWebhooks(db, before(settings.webhookRetention), BATCH)],
+    ['action_rates', (db) => pruneRates(db, toDate(now), BATCH)],
   ]
   const { decisionRetention, auditRetention } = settings
   if (decisionRetention !== undefined)
@@ -133,4 +142,5 @@ const emptyPruned = (): Record<Prunable, number> => ({
   webhook_deliveries: 0,
   decisions: 0,
   audit_events: 0,
+  action_rates: 0,
 })

@@ -3,7 +3,13 @@
 import { type Kysely, sql } from 'kysely'
 import type { DB } from '../db/schema.ts'
 
-export type Prunable = 'issued_tokens' | 'oidc_payloads' | 'webhook_deliveries' | 'decisions' | 'audit_events'
+export type Prunable =
+  | 'issued_tokens'
+  | 'oidc_payloads'
+  | 'webhook_deliveries'
+  | 'decisions'
+  | 'audit_events'
+  | 'action_rates'
 
 const deleted = (result: { numAffectedRows?: bigint }) => Number(result.numAffectedRows ?? 0n)
 
@@ -65,5 +71,17 @@ export async function pruneAudit(trx: Kysely<DB>, cutoff: Date, limit: number): 
     await sql`delete from audit_events where event_id in (
       select event_id from audit_events where occurred_at < ${cutoff}
       order by occurred_at limit ${limit} for update skip locked)`.execute(trx),
+  )
+}
+
+/**
+ * Rate counters whose theoretical arrival time has passed: such a row allows exactly what no row does
+ * (evaluation/rates.ts), so deleting it changes no answer.
+ */
+export async function pruneRates(db: Kysely<DB>, now: Date, limit: number): Promise<number> {
+  return deleted(
+    await sql`delete from action_rates where rate_key in (
+      select rate_key from action_rates where tat < ${now}
+      order by tat limit ${limit} for update skip locked)`.execute(db),
   )
 }

@@ -111,7 +111,14 @@ describe.runIf(t.isPostgres)('the janitor', () => {
       await other.query(`select pg_advisory_xact_lock(hashtextextended('mandate.janitor', 0))`)
       expect(await janitor()).toEqual({
         outcome: 'busy',
-        pruned: { issued_tokens: 0, oidc_payloads: 0, webhook_deliveries: 0, decisions: 0, audit_events: 0 },
+        pruned: {
+          issued_tokens: 0,
+          oidc_payloads: 0,
+          webhook_deliveries: 0,
+          decisions: 0,
+          audit_events: 0,
+          action_rates: 0,
+        },
       })
       expect(await remaining([old])).toEqual([old])
     } finally {
@@ -120,6 +127,24 @@ describe.runIf(t.isPostgres)('the janitor', () => {
     }
     await janitor()
     expect(await remaining([old])).toEqual([])
+  })
+
+  it('prunes rate counters whose next arrival time has passed (they allow what no row allows), and keeps the others', async () => {
+    const [spent, running] = [`spent-${randomUUID()}`, `running-${randomUUID()}`]
+    await t.db
+      .insertInto('action_rates')
+      .values([
+        { rate_key: spent, tat: toDate(now - 1) },
+        { rate_key: running, tat: toDate(now + 30) },
+      ])
+      .execute()
+    expect((await janitor()).pruned.action_rates).toBeGreaterThanOrEqual(1)
+    const left = await t.db
+      .selectFrom('action_rates')
+      .select('rate_key')
+      .where('rate_key', 'in', [spent, running])
+      .execute()
+    expect(left.map((row) => row.rate_key)).toEqual([running])
   })
 
   it('prunes oidc-provider payloads (replay caches) past their expiry plus the clock tolerance', async () => {
@@ -291,7 +316,7 @@ describe.runIf(t.isPostgres)('the janitor', () => {
     const printed = JSON.parse(stdout) as { outcome: string; pruned: Record<string, number> }
     expect(printed.outcome).toBe('done')
     expect(Object.keys(printed.pruned).sort()).toEqual(
-      ['audit_events', 'decisions', 'issued_tokens', 'oidc_payloads', 'webhook_deliveries'].sort(),
+      ['action_rates', 'audit_events', 'decisions', 'issued_tokens', 'oidc_payloads', 'webhook_deliveries'].sort(),
     )
     expect(await remaining([expired])).toEqual([])
   })
