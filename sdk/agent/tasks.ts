@@ -61,7 +61,7 @@ export async function createTask(connection: Connection, request: StartTaskReque
       expires_in: request.expiresIn,
       parent_task_id: request.parentTaskId,
     },
-    true,
+    { prove: true },
   )
   return {
     id: String(task.task_id),
@@ -78,7 +78,7 @@ export async function createTask(connection: Connection, request: StartTaskReque
 
 export async function completeTask(connection: Connection, id: string, outcome: TaskOutcome): Promise<CompletedTask> {
   const url = new URL(`${connection.tasksUrl.href}/${encodeURIComponent(id)}/complete`)
-  const task = await post(connection, url, { outcome }, false)
+  const task = await post(connection, url, { outcome }, { prove: false })
   return {
     id: String(task.task_id),
     status: 'completed',
@@ -88,8 +88,8 @@ export async function completeTask(connection: Connection, id: string, outcome: 
 }
 
 /** One authenticated JSON POST, with a DPoP proof of the agent's key when `prove` (POST /tasks reads one). */
-async function post(connection: Connection, url: URL, members: Record<string, unknown>, prove: boolean) {
-  const dpop = prove ? connection.tasksDpop : undefined
+async function post(connection: Connection, url: URL, members: Record<string, unknown>, options: { prove: boolean }) {
+  const dpop = options.prove ? connection.tasksDpop : undefined
   const send = async () => {
     const form = new URLSearchParams()
     const headers = new Headers({ accept: 'application/json', 'content-type': 'application/json' })
