@@ -1,10 +1,15 @@
 import { defineConfig } from 'vitest/config'
 
+// `import … from 'mandate/agent'` resolves to the TypeScript source (package.json exports, docs/decisions/0014);
+// the rest are Vite's default server conditions, which a condition list replaces.
+const ssr = { resolve: { conditions: ['mandate-source', 'module', 'node', 'development|production'] } }
+
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { ssr, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {
+        ssr,
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],

@@ -4,16 +4,15 @@ import { SignJWT } from 'jose'
 import { personToken } from './idp.ts'
 import { ACCESS_TOKEN } from './oauth.ts'
 
-const key = createPrivateKey({
-  key: {
-    kty: 'EC',
-    crv: 'P-256',
-    x: 'mAiVn8qnWuhlB6XCmaNYqmJoAQFhvghRXicDvbzYSR0',
-    y: 'oblPQfLswnsxB-CNng6i90IEkXmLEE4-M6evmVj0iC8',
-    d: 'dTivt3WkXT_ctTAjpmgY-Jzldj7cDy40lsUT_8shdpo',
-  },
-  format: 'jwk',
-})
+/** jwt-agent's private key (kid jwt-client-1), as a JWK. */
+export const JWT_AGENT_KEY = {
+  kty: 'EC',
+  crv: 'P-256',
+  x: 'mAiVn8qnWuhlB6XCmaNYqmJoAQFhvghRXicDvbzYSR0',
+  y: 'oblPQfLswnsxB-CNng6i90IEkXmLEE4-M6evmVj0iC8',
+  d: 'dTivt3WkXT_ctTAjpmgY-Jzldj7cDy40lsUT_8shdpo',
+}
+const key = createPrivateKey({ key: JWT_AGENT_KEY, format: 'jwk' })
 
 export const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
 

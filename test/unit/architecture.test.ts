@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { expect, it } from 'vitest'
+import { SDK_PACKAGES } from '../support/sdk.ts'
 
 /**
  * Folders from the bottom up (docs/architecture.md draws the same): a folder imports only folders of a
@@ -118,4 +119,25 @@ it.each(pure)('%s is pure: no I/O modules, no clock', (file) => {
   const text = readFileSync(file, 'utf8')
   expect(text).not.toMatch(/from '(kysely|pg|koa|oidc-provider|jose|node:fs|node:net|node:http|yaml)'/)
   expect(text).not.toMatch(/Date\.now\(|new Date\(\)/)
+})
+
+// The client helpers (sdk/, docs/decisions/0014) run in an agent's process and ship on their own: nothing of
+// src/ (a relative import stays inside sdk/), no package but jose and oauth4webapi, and node: builtins.
+const helpers = readdirSync('sdk', { recursive: true, encoding: 'utf8' })
+  .filter((file) => file.endsWith('.ts') && !file.startsWith('dist/'))
+  .map((file) => `sdk/${file}`)
+
+it('finds the helpers', () => {
+  expect(helpers).toContain('sdk/agent.ts')
+})
+
+it.each(helpers)('%s imports only sdk/, jose, oauth4webapi and node: builtins', (file) => {
+  const outside = [...readFileSync(file, 'utf8').matchAll(/\b(?:from|import)\s*\(?\s*'([^']*)'/g)]
+    .map((m) => m[1] as string)
+    .filter((specifier) =>
+      specifier.startsWith('.')
+        ? !join(dirname(file), specifier).startsWith('sdk/')
+        : !specifier.startsWith('node:') && !(SDK_PACKAGES as readonly string[]).includes(specifier),
+    )
+  expect(outside).toEqual([])
 })
