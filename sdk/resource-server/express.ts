@@ -1,0 +1,55 @@
+// express adapter, written against node:http's own request and response (express's extend them), so
+// it also serves a plain node:http server. Leaves the verified token in req.mandate.
+import type { Guarded, ResourceServer } from '../resource-server.ts'
+import { type MiddlewareOptions, requestUrl } from './adapter.ts'
+
+export interface NodeLikeRequest {
+  method?: string | undefined
+  /** express: the URL before router mounting rewrote req.url. */
+  originalUrl?: string
+  url?: string | undefined
+  headers: Record<string, string | string[] | undefined>
+  /** express: honours "trust proxy"; node:http has none (then https only when the socket is TLS). */
+  protocol?: string
+  /** A TLSSocket has encrypted: true. */
+  socket?: object
+  mandate?: Guarded
+}
+
+export interface NodeLikeResponse {
+  statusCode: number
+  setHeader(name: string, value: string): unknown
+  end(body?: string): unknown
+}
+
+export function expressMiddleware<Q extends NodeLikeRequest>(rs: ResourceServer, options: MiddlewareOptions<Q> = {}) {
+  return (req: Q, res: NodeLikeResponse, next: (error?: unknown) => void): void => {
+    handle(rs, options, req, res).then((passed) => passed && next(), next)
+  }
+}
+
+async function handle<Q extends NodeLikeRequest>(
+  rs: ResourceServer,
+  options: MiddlewareOptions<Q>,
+  req: Q,
+  res: NodeLikeResponse,
+): Promise<boolean> {
+  const tls = req.socket !== undefined && 'encrypted' in req.socket && req.socket.encrypted === true
+  const protocol = req.protocol ?? (tls ? 'https' : 'http')
+  const url = `${protocol}://${req.headers.host ?? 'localhost'}${req.originalUrl ?? req.url ?? '/'}`
+  const request = { method: req.method ?? 'GET', url: requestUrl(url, options.origin), headers: req.headers }
+  const reply =
+    rs.metadataReply(request) ??
+    (await rs
+      .guard(request, { ...(options.scope ? { scope: options.scope } : {}), sensitive: options.sensitive?.(req) })
+      .then((guarded) => {
+        if (!guarded.ok) return guarded.reply
+        req.mandate = guarded
+        return undefined
+      }))
+  if (!reply) return true
+  res.statusCode = reply.status
+  for (const [name, value] of Object.entries(reply.headers)) res.setHeader(name, value)
+  res.end(reply.body)
+  return false
+}
