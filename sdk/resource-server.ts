@@ -1,10 +1,11 @@
 // mandate/resource-server: what a resource server needs to accept Mandate's access tokens. A
 // framework-neutral core (authenticate, authorize, metadata) and thin koa, express and fetch adapters.
 // Imports only jose and node: builtins; see docs/resource-server-helper.md.
+import { type Authenticated, authenticator, type Refused, type RequiredScope } from './resource-server/authenticate.ts'
 import { cachedDecisions } from './resource-server/decisions.ts'
-import { proofVerifier, DPOP_ALGORITHMS } from './resource-server/dpop-proof.ts'
-import { evaluationClient } from './resource-server/evaluation-client.ts'
+import { DPOP_ALGORITHMS, proofVerifier } from './resource-server/dpop-proof.ts'
 import type { Evaluation, EvaluationRequest, Semantic } from './resource-server/evaluation.ts'
+import { evaluationClient } from './resource-server/evaluation-client.ts'
 import type { FetchLike } from './resource-server/fetch.ts'
 import {
   checkResourceUri,
@@ -13,34 +14,29 @@ import {
   type ProtectedResourceMetadata,
   protectedResourceMetadata,
 } from './resource-server/metadata.ts'
-import {
-  DESCRIPTIONS,
-  type ChallengeContext,
-  insufficientScope,
-  invalidProof,
-  invalidToken,
-  malformed,
-  noToken,
-  serverError,
-  unavailable,
-} from './resource-server/refusals.ts'
-import { jsonReply, type Reply, type Scheme } from './resource-server/reply.ts'
-import { header, readCredentials, type RequestLike } from './resource-server/request.ts'
-import { type AccessTokenClaims, tokenVerifier } from './resource-server/verify-token.ts'
+import { type ChallengeContext, evaluationRefusal } from './resource-server/refusals.ts'
+import { jsonReply, type Reply } from './resource-server/reply.ts'
+import type { RequestLike } from './resource-server/request.ts'
+import { tokenVerifier } from './resource-server/verify-token.ts'
 
+export type { Authenticated, RequiredScope, Refused } from './resource-server/authenticate.ts'
+export {
+  type Allowed,
+  DENY_REASONS,
+  type Denied,
+  type DenyReason,
+  type Evaluation,
+  type EvaluationRequest,
+  type Failed,
+  type Semantic,
+} from './resource-server/evaluation.ts'
 export { expressMiddleware } from './resource-server/express.ts'
 export { fetchHandler } from './resource-server/fetch-handler.ts'
 export { koaMiddleware } from './resource-server/koa.ts'
-export type {
-  AccessTokenClaims,
-  Evaluation,
-  EvaluationRequest,
-  ProtectedResourceMetadata,
-  Reply,
-  RequestLike,
-  Semantic,
-}
-export { DENY_REASONS, type Allowed, type Denied, type DenyReason, type Failed } from './resource-server/evaluation.ts'
+export type { ProtectedResourceMetadata } from './resource-server/metadata.ts'
+export type { Reply } from './resource-server/reply.ts'
+export type { RequestLike } from './resource-server/request.ts'
+export type { AccessTokenClaims } from './resource-server/verify-token.ts'
 
 export interface ResourceServerOptions {
   /** Mandate's issuer, e.g. https://mandate.example (exactly its tokens' iss). */
@@ -69,23 +65,8 @@ export interface ResourceServerOptions {
   onError?: (error: unknown) => void
 }
 
-export interface Authenticated {
-  ok: true
-  /** The token as presented (what authorize() sends Mandate). */
-  token: string
-  scheme: Scheme
-  claims: AccessTokenClaims
-  scopes: string[]
-}
-
-export interface Refused {
-  ok: false
-  reply: Reply
-}
-
 export interface GuardOptions {
-  /** Scopes the request needs, all of them (RFC 6750 §3.1 insufficient_scope otherwise). */
-  scope?: string | readonly string[]
+  scope?: RequiredScope
   /** Set for a sensitive action: Mandate's evaluation API decides it, per call. */
   sensitive?: EvaluationRequest | undefined
 }
@@ -98,22 +79,27 @@ export function mandateResourceServer(options: ResourceServerOptions) {
   checkResourceUri(options.resource)
   const fetch = options.fetch ?? globalThis.fetch
   const timeoutMs = options.timeoutMs ?? 5000
+  const cacheSize = options.cacheSize ?? 10_000
   const dpopRequired = options.dpopRequired ?? false
   const ctx: ChallengeContext = {
     resourceMetadata: metadataUrl(options.resource),
     dpopAlgs: DPOP_ALGORITHMS.join(' '),
     dpopRequired,
   }
-  const verify = tokenVerifier({
-    issuer: options.issuer,
-    resource: options.resource,
-    algorithms: options.algorithms ?? ['ES256'],
-    clockTolerance: options.clockTolerance ?? 5,
-    fetch,
-    timeoutMs,
+  const authenticate = authenticator({
+    ctx,
+    verify: tokenVerifier({
+      issuer: options.issuer,
+      resource: options.resource,
+      algorithms: options.algorithms ?? ['ES256'],
+      clockTolerance: options.clockTolerance ?? 5,
+      fetch,
+      timeoutMs,
+    }),
+    verifyProof: proofVerifier({ window: options.dpopWindow ?? 300, replaySize: cacheSize }),
+    onError: options.onError,
   })
-  const verifyProof = proofVerifier({ window: options.dpopWindow ?? 300, replaySize: options.cacheSize ?? 10_000 })
-  const decisions = cachedDecisions(evaluationClient({ ...options, fetch, timeoutMs }), options.cacheSize ?? 10_000)
+  const decisions = cachedDecisions(evaluationClient({ ...options, fetch, timeoutMs }), cacheSize)
   const metadata = protectedResourceMetadata({
     resource: options.resource,
     issuer: options.issuer,
@@ -123,62 +109,12 @@ export function mandateResourceServer(options: ResourceServerOptions) {
     dpopRequired,
   })
   const paths = new Set(metadataPaths(options.resource))
-  const refuse = (reply: Reply): Refused => ({ ok: false, reply })
-
-  async function authenticate(request: RequestLike, required: GuardOptions = {}): Promise<Authenticated | Refused> {
-    const credentials = readCredentials(header(request.headers, 'authorization'))
-    if (credentials.kind === 'none') return refuse(noToken(ctx))
-    if (credentials.kind === 'malformed') return refuse(malformed(ctx))
-    const { scheme, token } = credentials
-    const checked = await verify(token)
-    if (!checked.ok) {
-      if (checked.problem !== 'unavailable') return refuse(invalidToken(ctx, scheme, DESCRIPTIONS[checked.problem]))
-      options.onError?.(checked.cause)
-      return refuse(unavailable())
-    }
-    const { claims } = checked
-    const jkt = claims.cnf?.jkt
-    if (jkt === undefined) {
-      if (scheme === 'DPoP') return refuse(invalidToken(ctx, 'DPoP', DESCRIPTIONS.notBound))
-      if (dpopRequired) return refuse(invalidToken(ctx, 'DPoP', DESCRIPTIONS.bindingRequired))
-    } else {
-      // RFC 9449 §7.2: a bound token presented as a bearer token is refused, pointing at the DPoP scheme.
-      if (scheme === 'Bearer') return refuse(invalidToken(ctx, 'DPoP', DESCRIPTIONS.boundAsBearer))
-      const proof = await verifyProof({
-        header: header(request.headers, 'dpop'),
-        method: request.method.toUpperCase(),
-        url: request.url,
-        token,
-        jkt,
-        now: Math.floor(Date.now() / 1000),
-      })
-      if (!proof.ok) {
-        return refuse(
-          invalidProof(ctx, proof.problem === 'missing' ? DESCRIPTIONS.proofRequired : DESCRIPTIONS.proofInvalid),
-        )
-      }
-    }
-    const scopes = claims.scope ? claims.scope.split(' ').filter(Boolean) : []
-    const needed =
-      typeof required.scope === 'string' ? required.scope.split(' ').filter(Boolean) : [...(required.scope ?? [])]
-    if (!needed.every((scope) => scopes.includes(scope))) return refuse(insufficientScope(ctx, scheme, needed))
-    return { ok: true, token, scheme, claims, scopes }
-  }
 
   /** The reply for an evaluation that is not an allow; undefined for an allow. */
   function refusalFor(evaluation: Evaluation, auth: Pick<Authenticated, 'scheme'>): Reply | undefined {
     if (evaluation.decision) return undefined
-    if (evaluation.failure) {
-      options.onError?.(new Error(evaluation.failure.detail))
-      return evaluation.failure.status === 503
-        ? unavailable(DESCRIPTIONS.evaluationFailed)
-        : serverError(DESCRIPTIONS.evaluationFailed)
-    }
-    const body = { reason: evaluation.reason, decision_id: evaluation.decisionId }
-    // RFC 6750 §3.1: a token no longer active is invalid_token (401); every other deny is 403.
-    if (evaluation.reason !== 'token_inactive') return jsonReply(403, body)
-    const { headers } = invalidToken(ctx, auth.scheme, DESCRIPTIONS.inactive)
-    return jsonReply(401, body, { 'www-authenticate': headers['www-authenticate'] as string })
+    if (evaluation.failure) options.onError?.(new Error(evaluation.failure.detail))
+    return evaluationRefusal(ctx, auth.scheme, evaluation)
   }
 
   return {
@@ -194,8 +130,9 @@ export function mandateResourceServer(options: ResourceServerOptions) {
       const reply = jsonReply(200, metadata, { 'cache-control': 'public, max-age=3600' })
       return method === 'HEAD' ? { status: 200, headers: reply.headers } : reply
     },
+    /** The verified token, or the exact refusal to send (RFC 6750 §3, RFC 9449 §7, RFC 9728 §5.1). */
     authenticate,
-    /** AuthZEN evaluation of one sensitive action (cached only as docs/resource-server-helper.md says). */
+    /** AuthZEN evaluation of one sensitive action, cached only as the cache rules allow. */
     authorize: (auth: Authenticated, request: EvaluationRequest): Promise<Evaluation> => decisions.one(auth, request),
     /** Batch evaluation; undefined where Mandate stopped early under the semantic. */
     authorizeAll: (auth: Authenticated, requests: readonly EvaluationRequest[], semantic?: Semantic) =>
@@ -203,11 +140,11 @@ export function mandateResourceServer(options: ResourceServerOptions) {
     refusalFor,
     /** authenticate, then (for a sensitive action) authorize: what every adapter calls. */
     async guard(request: RequestLike, guard: GuardOptions = {}): Promise<Guarded> {
-      const auth = await authenticate(request, guard)
+      const auth = await authenticate(request, guard.scope)
       if (!auth.ok || !guard.sensitive) return auth
       const evaluation = await decisions.one(auth, guard.sensitive)
       const refusal = refusalFor(evaluation, auth)
-      return refusal ? refuse(refusal) : { ...auth, evaluation }
+      return refusal ? { ok: false, reply: refusal } : { ...auth, evaluation }
     },
   }
 }

@@ -1,7 +1,8 @@
 // fetch adapter: wraps a (request: Request) => Response handler (Deno, Bun, Cloudflare, Next.js route
 // handlers, node with a fetch bridge); the handler gets the verified token as its second argument.
-import type { Authenticated, ResourceServer } from '../resource-server.ts'
+import type { ResourceServer } from '../resource-server.ts'
 import { type MiddlewareOptions, requestUrl } from './adapter.ts'
+import type { Authenticated } from './authenticate.ts'
 import type { Evaluation } from './evaluation.ts'
 import type { Reply } from './reply.ts'
 

@@ -75,3 +75,24 @@ export const unavailable = (description: string = DESCRIPTIONS.unavailable): Rep
 /** A problem of our own configuration or of the answer we got (a bug, not an outage). */
 export const serverError = (description: string): Reply =>
   jsonReply(500, { error: 'server_error', error_description: description })
+
+/**
+ * An evaluation that is not an allow: the reason code and decision id, nothing else. A token no longer
+ * active is RFC 6750 §3.1 invalid_token (401, the client needs a new token); every other deny is 403.
+ * No decision at all is an outage (503) or our own misconfiguration (500).
+ */
+export function evaluationRefusal(
+  ctx: ChallengeContext,
+  scheme: Scheme,
+  evaluation: { reason: string; decisionId: string; failure?: undefined } | { failure: { status: 500 | 503 } },
+): Reply {
+  if (evaluation.failure) {
+    return evaluation.failure.status === 503
+      ? unavailable(DESCRIPTIONS.evaluationFailed)
+      : serverError(DESCRIPTIONS.evaluationFailed)
+  }
+  const body = { reason: evaluation.reason, decision_id: evaluation.decisionId }
+  if (evaluation.reason !== 'token_inactive') return jsonReply(403, body)
+  const { headers } = invalidToken(ctx, scheme, DESCRIPTIONS.inactive)
+  return jsonReply(401, body, { 'www-authenticate': headers['www-authenticate'] as string })
+}

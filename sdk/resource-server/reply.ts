@@ -34,7 +34,7 @@ export function challenge(scheme: Scheme, params: ChallengeParams): string {
   return `${scheme} ${parts.join(', ')}`
 }
 
-/** A JSON refusal; never cached by anyone on the way (RFC 6749 §5.1 does the same for token answers). */
+/** A JSON answer, no-store unless the headers given say otherwise (refusals are never cached). */
 export function jsonReply(status: number, body: object, headers: Record<string, string> = {}): Reply {
   return {
     status,

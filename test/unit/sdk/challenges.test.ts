@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import {
   type ChallengeContext,
+  evaluationRefusal,
   insufficientScope,
   invalidProof,
   invalidToken,
@@ -84,5 +85,38 @@ describe('refusals', () => {
       headers: json,
       body: '{"error":"server_error","error_description":"z"}',
     })
+  })
+})
+
+describe('evaluationRefusal', () => {
+  const decisionId = '0b8a3c53-7c36-4b1c-9a51-2f0e4c7a9d10'
+
+  it.each(['approval_required', 'rate_exceeded', 'outside_task_intent', 'a_reason_from_a_newer_mandate'])(
+    'answers a %s deny with 403 and only the reason and decision id',
+    (reason) => {
+      expect(evaluationRefusal(ctx, 'Bearer', { reason, decisionId })).toEqual({
+        status: 403,
+        headers: json,
+        body: JSON.stringify({ reason, decision_id: decisionId }),
+      })
+    },
+  )
+
+  it('answers token_inactive with 401 invalid_token, in the scheme the token came with', () => {
+    expect(evaluationRefusal(ctx, 'DPoP', { reason: 'token_inactive', decisionId })).toEqual({
+      status: 401,
+      headers: {
+        ...json,
+        'www-authenticate': `DPoP error="invalid_token", error_description="the access token is not active", algs="ES256 EdDSA", ${META}`,
+      },
+      body: JSON.stringify({ reason: 'token_inactive', decision_id: decisionId }),
+    })
+  })
+
+  it('answers no decision with 503 for an outage and 500 for a misconfiguration', () => {
+    const description = 'the authorization decision could not be obtained'
+    expect(evaluationRefusal(ctx, 'Bearer', { failure: { status: 503 } })).toEqual(unavailable(description))
+    expect(evaluationRefusal(ctx, 'Bearer', { failure: { status: 500 } })).toEqual(serverError(description))
+    expect(unavailable(description).status).toBe(503)
   })
 })
