@@ -50,6 +50,11 @@ export interface ResourceServerOptions {
   scopesSupported?: readonly string[]
   /** Accept only DPoP-bound tokens (RFC 9449 §7.2); bound tokens are always checked either way. */
   dpopRequired?: boolean
+  /**
+   * Where clients reach this resource, when not at its identifier's origin (e.g. http://localhost:8080 in
+   * development): DPoP proofs must name it (RFC 9449 §4.3 htu). Never taken from the Host header.
+   */
+  origin?: string
   /** Token signing algorithms accepted (default ES256, what Mandate signs with). */
   algorithms?: readonly string[]
   /** Seconds of clock difference tolerated on exp and nbf (default 5). */
@@ -76,7 +81,8 @@ export type Guarded = (Authenticated & { evaluation?: Evaluation }) | Refused
 export type ResourceServer = ReturnType<typeof mandateResourceServer>
 
 export function mandateResourceServer(options: ResourceServerOptions) {
-  checkResourceUri(options.resource)
+  const { origin: ownOrigin } = checkResourceUri(options.resource)
+  const origin = options.origin === undefined ? ownOrigin : new URL(options.origin).origin
   const fetch = options.fetch ?? globalThis.fetch
   const timeoutMs = options.timeoutMs ?? 5000
   const cacheSize = options.cacheSize ?? 10_000
@@ -88,6 +94,7 @@ export function mandateResourceServer(options: ResourceServerOptions) {
   }
   const authenticate = authenticator({
     ctx,
+    origin,
     verify: tokenVerifier({
       issuer: options.issuer,
       resource: options.resource,
@@ -126,7 +133,8 @@ export function mandateResourceServer(options: ResourceServerOptions) {
     /** The metadata reply when the request asks for it (GET/HEAD on a §3.1 path), else undefined. */
     metadataReply(request: Pick<RequestLike, 'method' | 'url'>): Reply | undefined {
       const method = request.method.toUpperCase()
-      if ((method !== 'GET' && method !== 'HEAD') || !paths.has(new URL(request.url).pathname)) return undefined
+      const path = URL.parse(request.url, 'http://localhost')?.pathname
+      if ((method !== 'GET' && method !== 'HEAD') || !path || !paths.has(path)) return undefined
       const reply = jsonReply(200, metadata, { 'cache-control': 'public, max-age=3600' })
       return method === 'HEAD' ? { status: 200, headers: reply.headers } : reply
     },

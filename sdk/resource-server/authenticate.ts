@@ -13,7 +13,7 @@ import {
   unavailable,
 } from './refusals.ts'
 import type { Reply, Scheme } from './reply.ts'
-import { header, readCredentials, type RequestLike } from './request.ts'
+import { header, publicUrl, readCredentials, type RequestLike } from './request.ts'
 import type { AccessTokenClaims, TokenCheck } from './verify-token.ts'
 
 export interface Authenticated {
@@ -32,6 +32,8 @@ export interface Refused {
 
 export interface AuthenticateDeps {
   ctx: ChallengeContext
+  /** Where clients reach this resource (scheme, host, port): what DPoP proofs name. */
+  origin: string
   verify(token: string): Promise<TokenCheck>
   verifyProof(input: ProofInput): Promise<ProofCheck>
   onError?: ((error: unknown) => void) | undefined
@@ -66,7 +68,7 @@ export function authenticator(deps: AuthenticateDeps) {
       const proof = await deps.verifyProof({
         header: header(request.headers, 'dpop'),
         method: request.method.toUpperCase(),
-        url: request.url,
+        url: publicUrl(request.url, deps.origin) ?? '',
         token,
         jkt,
         now: Math.floor(Date.now() / 1000),

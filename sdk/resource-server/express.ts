@@ -1,7 +1,7 @@
 // express adapter, written against node:http's own request and response (express's extend them), so
 // it also serves a plain node:http server. Leaves the verified token in req.mandate.
 import type { Guarded, ResourceServer } from '../resource-server.ts'
-import { type MiddlewareOptions, requestUrl } from './adapter.ts'
+import type { MiddlewareOptions } from './adapter.ts'
 
 export interface NodeLikeRequest {
   method?: string | undefined
@@ -9,10 +9,6 @@ export interface NodeLikeRequest {
   originalUrl?: string
   url?: string | undefined
   headers: Record<string, string | string[] | undefined>
-  /** express: honours "trust proxy"; node:http has none (then https only when the socket is TLS). */
-  protocol?: string
-  /** A TLSSocket has encrypted: true. */
-  socket?: object
   mandate?: Guarded
 }
 
@@ -34,10 +30,8 @@ async function handle<Q extends NodeLikeRequest>(
   req: Q,
   res: NodeLikeResponse,
 ): Promise<boolean> {
-  const tls = req.socket !== undefined && 'encrypted' in req.socket && req.socket.encrypted === true
-  const protocol = req.protocol ?? (tls ? 'https' : 'http')
-  const url = `${protocol}://${req.headers.host ?? 'localhost'}${req.originalUrl ?? req.url ?? '/'}`
-  const request = { method: req.method ?? 'GET', url: requestUrl(url, options.origin), headers: req.headers }
+  // Only the path and query are read: the origin is the resource's own (see RequestLike.url).
+  const request = { method: req.method ?? 'GET', url: req.originalUrl ?? req.url ?? '/', headers: req.headers }
   const reply =
     rs.metadataReply(request) ??
     (await rs

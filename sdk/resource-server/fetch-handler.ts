@@ -1,7 +1,7 @@
 // fetch adapter: wraps a (request: Request) => Response handler (Deno, Bun, Cloudflare, Next.js route
 // handlers, node with a fetch bridge); the handler gets the verified token as its second argument.
 import type { ResourceServer } from '../resource-server.ts'
-import { type MiddlewareOptions, requestUrl } from './adapter.ts'
+import type { MiddlewareOptions } from './adapter.ts'
 import type { Authenticated } from './authenticate.ts'
 import type { Evaluation } from './evaluation.ts'
 import type { Reply } from './reply.ts'
@@ -17,7 +17,7 @@ export function fetchHandler(
   options: MiddlewareOptions<Request> = {},
 ): (request: Request) => Promise<Response> {
   return async (request) => {
-    const like = { method: request.method, url: requestUrl(request.url, options.origin), headers: request.headers }
+    const like = { method: request.method, url: request.url, headers: request.headers }
     const metadata = rs.metadataReply(like)
     if (metadata) return toResponse(metadata)
     const guarded = await rs.guard(like, {

@@ -1,13 +1,13 @@
 // koa adapter: serves the RFC 9728 metadata, guards every other request, and leaves the verified
 // token (and any evaluation) in ctx.state.mandate. Structural types only: no koa import at run time.
 import type { Guarded, ResourceServer } from '../resource-server.ts'
-import { type MiddlewareOptions, requestUrl } from './adapter.ts'
+import type { MiddlewareOptions } from './adapter.ts'
 import type { Reply } from './reply.ts'
 
 /** The part of koa's Context the adapter reads and writes. */
 export interface KoaLikeContext {
   method: string
-  /** protocol://host/originalUrl (koa honours X-Forwarded-* when app.proxy is set). */
+  /** protocol://host/originalUrl: only its path and query are read. */
   href: string
   headers: Record<string, string | string[] | undefined>
   status: number
@@ -19,7 +19,7 @@ export interface KoaLikeContext {
 
 export function koaMiddleware<C extends KoaLikeContext>(rs: ResourceServer, options: MiddlewareOptions<C> = {}) {
   return async function mandateResourceServer(ctx: C, next: () => Promise<unknown>): Promise<void> {
-    const request = { method: ctx.method, url: requestUrl(ctx.href, options.origin), headers: ctx.headers }
+    const request = { method: ctx.method, url: ctx.href, headers: ctx.headers }
     const metadata = rs.metadataReply(request)
     if (metadata) return send(ctx, metadata)
     const guarded: Guarded = await rs.guard(request, {

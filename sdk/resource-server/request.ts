@@ -6,7 +6,10 @@ export type HeadersLike = { get(name: string): string | null } | Record<string, 
 
 export interface RequestLike {
   method: string
-  /** The absolute URL the client used (DPoP's htu is compared with it). */
+  /**
+   * The request's URL, absolute or a path. Only its path and query are read: DPoP's htu is compared with
+   * them on this resource's public origin, never on the Host header the request brought.
+   */
   url: string
   headers: HeadersLike
 }
@@ -36,4 +39,10 @@ export function readCredentials(value: string | string[] | undefined): Credentia
   }
   // "Bearer" or "DPoP" with nothing usable after it is a malformed attempt, not an absent one.
   return /^(Bearer|DPoP)(\s|$)/i.test(value.trim()) ? { kind: 'malformed' } : { kind: 'none' }
+}
+
+/** RFC 9449 §4.3 check 9's "HTTP URI of the request": the request's path and query on our public origin. */
+export function publicUrl(url: string, origin: string): string | undefined {
+  const parsed = URL.parse(url, origin)
+  return parsed ? new URL(`${parsed.pathname}${parsed.search}`, origin).href : undefined
 }

@@ -246,14 +246,16 @@ describe('DPoP-bound tokens (RFC 9449 §7)', () => {
     bound = body.access_token
   })
 
-  const dpop = async (url: string, token = bound, proofKey = key, proofUrl = url) => ({
+  /** Proofs name the URL clients use: the resource's own origin, whatever host this process is reached at. */
+  const publicUrl = (path: string) => new URL(path, TICKETS).href
+  const dpop = async (path: string, token = bound, proofKey = key, proofUrl = publicUrl(path)) => ({
     authorization: `DPoP ${token}`,
     dpop: await proofKey.proof('GET', proofUrl, { accessToken: token }),
   })
 
   it('accepts a bound token presented with a proof of its key', async () => {
-    const url = `${api.url}/tickets/42?view=full`
-    const response = await get(url, await dpop(url))
+    const path = '/tickets/42?view=full'
+    const response = await get(`${api.url}${path}`, await dpop(path))
     expect(response.status).toBe(200)
     expect(await response.json()).toMatchObject({ scheme: 'DPoP', claims: { cnf: { jkt: key.jkt } } })
   })
@@ -274,32 +276,33 @@ describe('DPoP-bound tokens (RFC 9449 §7)', () => {
   })
 
   it.each([
-    ['of another key', async (url: string) => dpop(url, bound, await dpopKey())],
-    ['for another URL', async (url: string) => dpop(url, bound, key, `${url}/elsewhere`)],
+    ['of another key', async (path: string) => dpop(path, bound, await dpopKey())],
+    ['for another path', async (path: string) => dpop(path, bound, key, publicUrl(`${path}/elsewhere`))],
+    ['naming the host this process is reached at', async (path: string) => dpop(path, bound, key, `${api.url}${path}`)],
     [
       'for another token (ath)',
-      async (url: string) => ({
+      async (path: string) => ({
         authorization: `DPoP ${bound}`,
-        dpop: await key.proof('GET', url, { accessToken: 'another-token' }),
+        dpop: await key.proof('GET', publicUrl(path), { accessToken: 'another-token' }),
       }),
     ],
     [
       'too old',
-      async (url: string) => ({
+      async (path: string) => ({
         authorization: `DPoP ${bound}`,
-        dpop: await key.proof('GET', url, { accessToken: bound, iat: Math.floor(Date.now() / 1000) - 301 }),
+        dpop: await key.proof('GET', publicUrl(path), { accessToken: bound, iat: Math.floor(Date.now() / 1000) - 301 }),
       }),
     ],
     [
       'for another method',
-      async (url: string) => ({
+      async (path: string) => ({
         authorization: `DPoP ${bound}`,
-        dpop: await key.proof('POST', url, { accessToken: bound }),
+        dpop: await key.proof('POST', publicUrl(path), { accessToken: bound }),
       }),
     ],
   ])('refuses a proof %s', async (_, headers) => {
-    const url = `${api.url}/tickets/42`
-    await expectRefusal(await get(url, await headers(url)), {
+    const path = '/tickets/42'
+    await expectRefusal(await get(`${api.url}${path}`, await headers(path)), {
       status: 401,
       challenge: `DPoP error="invalid_dpop_proof", error_description="the DPoP proof is invalid", algs="${DPOP_ALGS}", resource_metadata="${METADATA}"`,
       body: { error: 'invalid_dpop_proof', error_description: 'the DPoP proof is invalid' },
@@ -307,19 +310,24 @@ describe('DPoP-bound tokens (RFC 9449 §7)', () => {
   })
 
   it('refuses a proof used twice (RFC 9449 §11.1)', async () => {
-    const url = `${api.url}/tickets/42`
-    const headers = await dpop(url)
-    expect((await get(url, headers)).status).toBe(200)
-    expect((await get(url, headers)).status).toBe(401)
+    const headers = await dpop('/tickets/42')
+    expect((await get(`${api.url}/tickets/42`, headers)).status).toBe(200)
+    expect((await get(`${api.url}/tickets/42`, headers)).status).toBe(401)
   })
 
   it('refuses an unbound token presented with the DPoP scheme', async () => {
     const token = await accessToken(server.url, 'agent-one')
-    const url = `${api.url}/x`
     await expectRefusal(
-      await get(url, await dpop(url, token)),
+      await get(`${api.url}/x`, await dpop('/x', token)),
       invalidToken('the access token is not DPoP-bound', 'DPoP'),
     )
+  })
+
+  it('checks proofs against the configured origin when clients reach the resource elsewhere', async () => {
+    const local = await serveKoa(mandateResourceServer({ ...options(), origin: 'http://localhost:8080' }))
+    running.push(local)
+    expect((await get(`${local.url}/x`, await dpop('/x', bound, key, 'http://localhost:8080/x'))).status).toBe(200)
+    expect((await get(`${local.url}/x`, await dpop('/x'))).status).toBe(401)
   })
 
   it('with dpopRequired, refuses a bearer token and challenges with DPoP', async () => {
@@ -334,8 +342,7 @@ describe('DPoP-bound tokens (RFC 9449 §7)', () => {
       status: 401,
       challenge: `DPoP algs="${DPOP_ALGS}", resource_metadata="${METADATA}"`,
     })
-    const url = `${strict.url}/x`
-    expect((await get(url, await dpop(url))).status).toBe(200)
+    expect((await get(`${strict.url}/x`, await dpop('/x'))).status).toBe(200)
   })
 })
 

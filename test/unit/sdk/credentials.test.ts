@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { header, readCredentials } from '../../../sdk/resource-server/request.ts'
+import { header, publicUrl, readCredentials } from '../../../sdk/resource-server/request.ts'
 
 describe('readCredentials (RFC 6750 §2.1, RFC 9449 §7.1)', () => {
   it.each([
@@ -27,5 +27,16 @@ describe('header', () => {
     expect(header(new Headers({ DPoP: 'x' }), 'dpop')).toBe('x')
     expect(header(new Headers(), 'dpop')).toBeUndefined()
     expect(header({ dpop: 'x', get: 'not a function' }, 'DPoP')).toBe('x')
+  })
+})
+
+describe('publicUrl', () => {
+  it.each([
+    ['http://127.0.0.1:3000/tickets/42?x=1', 'https://tickets.test/tickets/42?x=1'],
+    ['http://evil.test/tickets', 'https://tickets.test/tickets'],
+    ['/tickets#frag', 'https://tickets.test/tickets'],
+    ['//evil.test/path', 'https://tickets.test/path'],
+  ])('puts %s on our own origin: %s', (url, expected) => {
+    expect(publicUrl(url, 'https://tickets.test')).toBe(expected)
   })
 })
