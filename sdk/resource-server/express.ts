@@ -2,6 +2,7 @@
 // it also serves a plain node:http server. Leaves the verified token in req.mandate.
 import type { Guarded, ResourceServer } from '../resource-server.ts'
 import type { MiddlewareOptions } from './adapter.ts'
+import type { Reply } from './reply.ts'
 
 export interface NodeLikeRequest {
   method?: string | undefined
@@ -24,6 +25,7 @@ export function expressMiddleware<Q extends NodeLikeRequest>(rs: ResourceServer,
   }
 }
 
+/** True when the request goes on to the route; false when the reply was sent here. */
 async function handle<Q extends NodeLikeRequest>(
   rs: ResourceServer,
   options: MiddlewareOptions<Q>,
@@ -32,16 +34,18 @@ async function handle<Q extends NodeLikeRequest>(
 ): Promise<boolean> {
   // Only the path and query are read: the origin is the resource's own (see RequestLike.url).
   const request = { method: req.method ?? 'GET', url: req.originalUrl ?? req.url ?? '/', headers: req.headers }
-  const reply =
-    rs.metadataReply(request) ??
-    (await rs
-      .guard(request, { ...(options.scope ? { scope: options.scope } : {}), sensitive: options.sensitive?.(req) })
-      .then((guarded) => {
-        if (!guarded.ok) return guarded.reply
-        req.mandate = guarded
-        return undefined
-      }))
-  if (!reply) return true
+  const metadata = rs.metadataReply(request)
+  if (metadata) return send(res, metadata)
+  const guarded = await rs.guard(request, {
+    ...(options.scope ? { scope: options.scope } : {}),
+    sensitive: options.sensitive?.(req),
+  })
+  if (!guarded.ok) return send(res, guarded.reply)
+  req.mandate = guarded
+  return true
+}
+
+function send(res: NodeLikeResponse, reply: Reply): false {
   res.statusCode = reply.status
   for (const [name, value] of Object.entries(reply.headers)) res.setHeader(name, value)
   res.end(reply.body)
