@@ -10,6 +10,8 @@ export interface Plan {
   /** Sent in turn, one per request. */
   bodies: readonly string[]
   status: number
+  /** The bodies' media type (default a form). */
+  contentType?: string
   /** False: a wrong answer (for example active:true for a token of a completed task). */
   isRight?: (index: number, body: string) => boolean
   /** Sees every answer, with when its request was sent and its answer received (performance.now()); false: wrong. */
@@ -46,7 +48,10 @@ export async function measure(
   let wrongStatus = 0
   let wrong = 0
   const statuses: Record<string, number> = {}
-  const headers = { authorization: plan.authorization, 'content-type': 'application/x-www-form-urlencoded' }
+  const headers = {
+    authorization: plan.authorization,
+    'content-type': plan.contentType ?? 'application/x-www-form-urlencoded',
+  }
   const request = {
     method: 'POST' as const,
     path: plan.path,

@@ -58,6 +58,16 @@ export function table(results: Results, workloads: readonly Workload[], connecti
         `introspection p99 while it ran: ${number(storm.p99DuringMs, 1)} ms.`,
     )
   }
+  for (const workload of workloads) {
+    if (!workload.versus) continue
+    const [mine, theirs] = [key(connections, workload.name, 'mandate'), key(connections, workload.versus, 'mandate')]
+    const [a, b] = [results.get(mine)?.measurement, results.get(theirs)?.measurement]
+    if (a && b)
+      lines.push(
+        '',
+        `${workload.name} ÷ ${workload.versus}: ${ratio(a.rps, b.rps)} req/s; p99 ${a.p99} ms against ${b.p99} ms.`,
+      )
+  }
   const grouped = workloads.flatMap((w) => {
     const groups = results.get(key(connections, w.name, 'mandate'))?.groups
     const kinds = Object.entries(groups ?? {}).map(([kind, mean]) => `${kind} ${number(mean, 1)}`)

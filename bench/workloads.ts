@@ -20,6 +20,8 @@ export interface Workload {
   servers: readonly ServerName[]
   /** A refusal: the success workload whose req/s it is compared with. */
   success?: string
+  /** Another workload this one is measured against (its req/s over that one's, on its own line). */
+  versus?: string
   /** Called before every run: a storm needs a task of its own. */
   plan(target: Target, run: { seconds: number }): Promise<{ plan: Plan; notes?: () => StormNotes }>
 }
@@ -50,6 +52,7 @@ const exchange = (subject: string, extra: Record<string, string> = {}) =>
 const forTask = (subject: string, taskId: string) =>
   exchange(subject, { resource: TICKETS_RESOURCE, scope: 'tickets:read', task_id: taskId })
 const isActive = (body: string) => (JSON.parse(body) as { active?: unknown }).active === true
+const isAllowed = (body: string) => (JSON.parse(body) as { decision?: unknown }).decision === true
 
 async function post(origin: string, path: string, authorization: string, body: string) {
   const response = await fetch(`${origin}${path}`, {
@@ -113,6 +116,15 @@ async function taskTokens(origin: string, taskId: string, n: number): Promise<st
   const body = forTask(await people.valid(), taskId)
   return pooled(n, 16, () => token(origin, taskAgent, body))
 }
+
+/** 20 tasks of 50 tokens, 2 of them completed (the first 100 tokens). Minted again every 2 minutes: task tokens live 5. */
+const taskTokenSet = (origin: string) =>
+  cached(`10% ${origin}`, 2 * 60_000, async () => {
+    const tasks = await pooled(20, 4, () => startTask(origin))
+    const tokens = (await pooled(20, 2, (i) => taskTokens(origin, tasks[i] as string, 50))).flat()
+    await Promise.all(tasks.slice(0, 2).map((taskId) => completeTask(origin, taskId)))
+    return { tokens, ended: 100 }
+  })
 
 const liveTask = (origin: string) => cached(`live-task ${origin}`, 30 * 60_000, () => startTask(origin))
 const completedTask = (origin: string) =>
@@ -180,13 +192,7 @@ export const WORKLOADS: readonly Workload[] = [
     name: 'introspection, 10% of completed tasks',
     servers: MANDATE,
     plan: async (target) => {
-      // 20 tasks of 50 tokens; 2 of them completed. Minted again every 2 minutes: task tokens live 5.
-      const { tokens, ended } = await cached(`10% ${target.origin}`, 2 * 60_000, async () => {
-        const tasks = await pooled(20, 4, () => startTask(target.origin))
-        const tokens = (await pooled(20, 2, (i) => taskTokens(target.origin, tasks[i] as string, 50))).flat()
-        await Promise.all(tasks.slice(0, 2).map((taskId) => completeTask(target.origin, taskId)))
-        return { tokens, ended: 100 }
-      })
+      const { tokens, ended } = await taskTokenSet(target.origin)
       return {
         plan: {
           path: '/token/introspection',
@@ -194,6 +200,32 @@ export const WORKLOADS: readonly Workload[] = [
           bodies: tokens.map((value) => form({ token: value })),
           status: 200,
           isRight: (index, body) => isActive(body) === index >= ended,
+        },
+      }
+    },
+  },
+  {
+    // The same tokens as the introspection above, each evaluated for an action (AuthZEN, runtime authorization):
+    // an allow for a token of a completed task, or a deny for a live one, is a wrong answer.
+    name: 'evaluation, 10% of completed tasks',
+    servers: MANDATE,
+    versus: 'introspection, 10% of completed tasks',
+    plan: async (target) => {
+      const { tokens, ended } = await taskTokenSet(target.origin)
+      return {
+        plan: {
+          path: '/access/v1/evaluation',
+          authorization: basic(BENCH_CLIENTS.ticketsIntrospector),
+          contentType: 'application/json',
+          bodies: tokens.map((value, index) =>
+            JSON.stringify({
+              subject: { type: 'access_token', id: value },
+              resource: { type: TICKETS_RESOURCE, id: `ticket-${index}` },
+              action: { name: 'tickets.read' },
+            }),
+          ),
+          status: 200,
+          isRight: (index, body) => isAllowed(body) === index >= ended,
         },
       }
     },

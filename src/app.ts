@@ -39,6 +39,7 @@ import { buildProvider } from './oidc/provider.ts'
 import { openServices, type ServicesOptions } from './services.ts'
 import { TASKS_ROUTES, tasksApi } from './tasks-api/api.ts'
 import { ACCESS_ROUTES, accessApi } from './access-api/api.ts'
+import { KnownTokens } from './evaluation/known-tokens.ts'
 import { enqueueTaskCompleted, WebhookDispatcher } from './tasks/webhooks.ts'
 import { registerTokenExchange } from './token-exchange/grant.ts'
 import { recordEarlyRefusals } from './token-exchange/refusals.ts'
@@ -178,6 +179,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       log,
       approvalLifetime: config.approvalLifetime,
       afterApprovalRequested: () => webhooks.kick(),
+      knownTokens: new KnownTokens(),
       replayUnique: (iss, jti, exp) => provider.ReplayDetection.unique(iss, jti, exp),
     }),
   )

@@ -12,11 +12,13 @@ import type { KeyRing } from '../keys/ring.ts'
 import { toDate } from '../lib/clock.ts'
 import { TOKEN_EXCHANGE } from '../oauth/protocol.ts'
 import { type ActClaim, actorsOf, identityOnly } from '../policy/act-claim.ts'
+import type { ActionRequirement } from '../policy/action-requirement.ts'
 import type { ResourceRow } from '../resources/store.ts'
 import { decideEvaluation, type EvaluationDecision, type EvaluationFacts } from './decide.ts'
 import { type GateDeps, passGates } from './gates.ts'
 import type { DenyReason } from './reasons.ts'
-import { type EvaluatedToken, findEvaluatedToken, writeEvaluationRecord } from './store.ts'
+import type { KnownTokens } from './known-tokens.ts'
+import { type EvaluatedToken, findEvaluatedToken, recordIfActive, writeEvaluationRecord } from './store.ts'
 
 export interface EvaluationInput {
   token: string
@@ -41,6 +43,8 @@ export interface EvaluationDeps extends Omit<VerifyDeps, 'ring'>, Omit<GateDeps,
   ring: Pick<KeyRing, 'verificationKey' | 'signingKey'>
   /** After a transaction that may have queued an approval webhook committed: deliver it now (never awaited). */
   afterApprovalRequested(): void
+  /** The immutable facts of tokens evaluated before, in this process. */
+  knownTokens: KnownTokens
 }
 
 export async function evaluate(
@@ -51,17 +55,21 @@ export async function evaluate(
   const now = deps.clock.now()
   const claims = await verifyAccessToken(input.token, deps)
   const audiences = claims ? (Array.isArray(claims.aud) ? claims.aud : [claims.aud]) : []
-  const found =
-    claims && audiences.includes(input.resource.uri)
-      ? await findEvaluatedToken(deps.db, claims.jti, toDate(now))
-      : undefined
+  const forResource = claims !== undefined && audiences.includes(input.resource.uri)
+  const known = forResource ? deps.knownTokens.get(claims.jti) : undefined
+  if (known) {
+    const answer = await evaluateKnown(input, claims as OurAccessToken, known, catalog, { ...deps, now })
+    if (answer) return answer
+  }
+  const found = forResource ? await findEvaluatedToken(deps.db, (claims as OurAccessToken).jti, toDate(now)) : undefined
+  if (found) deps.knownTokens.remember(found)
   const facts = factsOf(input, found, catalog, now)
   const decisionId = randomUUID()
   let decision: EvaluationDecision = decideEvaluation(facts)
   let approvalId: string | undefined
   const record = () => recordOf(input, claims, found, facts, decision, { decisionId, now, approvalId })
   const requirement = decision.allow ? decision.requirement : undefined
-  if (found && requirement && (requirement.approval || requirement.rates.length > 0)) {
+  if (found && requirement && gated(requirement)) {
     const context = {
       requirement,
       token: found,
@@ -82,14 +90,51 @@ export async function evaluate(
   } else {
     await writeEvaluationRecord(deps.db, record())
   }
-  return {
-    decision: decision.allow,
-    decisionId,
-    ...(decision.allow ? {} : { reason: decision.reason }),
-    ...(decision.allow && decision.cacheMaxAge ? { cacheMaxAge: decision.cacheMaxAge } : {}),
-    ...(approvalId && !decision.allow ? { approvalId } : {}),
-  }
+  return answerOf(decision, decisionId, approvalId)
 }
+
+const gated = (requirement: ActionRequirement) => requirement.approval || requirement.rates.length > 0
+
+/**
+ * A token seen before: decided on its known facts as if active, then one statement reads its activity and
+ * records either that decision or token_inactive. undefined when the action is gated (approval, rate): the
+ * gates read and write state of their own, in a transaction (the path of a token seen for the first time).
+ */
+async function evaluateKnown(
+  input: EvaluationInput,
+  claims: OurAccessToken,
+  known: EvaluatedToken,
+  catalog: Catalog,
+  deps: EvaluationDeps & { now: number },
+): Promise<EvaluationAnswer | undefined> {
+  const { now } = deps
+  const facts = factsOf(input, known, catalog, now)
+  const decision = decideEvaluation(facts)
+  if (decision.allow && decision.requirement && gated(decision.requirement)) return undefined
+  const decisionId = randomUUID()
+  const ids = { decisionId, now, approvalId: undefined }
+  const inactiveFacts = factsOf(input, undefined, catalog, now)
+  const inactive = decideEvaluation(inactiveFacts)
+  const active = await recordIfActive(deps.db, {
+    jti: claims.jti,
+    now: toDate(now),
+    ifActive: recordOf(input, claims, known, facts, decision, ids),
+    ifInactive: recordOf(input, claims, undefined, inactiveFacts, inactive, ids),
+  })
+  return answerOf(active ? decision : inactive, decisionId, undefined)
+}
+
+const answerOf = (
+  decision: EvaluationDecision,
+  decisionId: string,
+  approvalId: string | undefined,
+): EvaluationAnswer => ({
+  decision: decision.allow,
+  decisionId,
+  ...(decision.allow ? {} : { reason: decision.reason }),
+  ...(decision.allow && decision.cacheMaxAge ? { cacheMaxAge: decision.cacheMaxAge } : {}),
+  ...(approvalId && !decision.allow ? { approvalId } : {}),
+})
 
 function factsOf(
   input: EvaluationInput,

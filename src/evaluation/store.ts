@@ -50,6 +50,46 @@ async function findTokens(
   return found
 }
 
+/**
+ * For a token whose immutable facts are known (known-tokens.ts): its activity at `now` read and the record of
+ * the outcome written in one statement, `ifActive` or `ifInactive`, shared by concurrent evaluations. Answers
+ * whether the token was active, once the record is committed.
+ */
+export function recordIfActive(
+  db: Kysely<DB>,
+  call: { jti: string; now: Date; ifActive: DecisionRecord; ifInactive: DecisionRecord },
+): Promise<boolean> {
+  return groupOn(db, 'evaluation.decide', recordByActivity)(call)
+}
+
+async function recordByActivity(
+  db: Kysely<DB>,
+  calls: readonly { jti: string; now: Date; ifActive: DecisionRecord; ifInactive: DecisionRecord }[],
+): Promise<boolean[]> {
+  const input = calls.map((c, index) => ({
+    n: index + 1,
+    jti: c.jti,
+    now: c.now,
+    active: c.ifActive,
+    inactive: c.ifInactive,
+  }))
+  const { rows } = await sql<{ n: number; active: boolean }>`
+    with q as (
+      select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb)
+        as x(n int, jti text, now timestamptz, active jsonb, inactive jsonb)
+    ), checked as (
+      select q.n, q.active as if_active, q.inactive as if_inactive,
+        exists (select 1 from issued_tokens t where t.jti = q.jti and ${activeTokenSql(sql<Date>`q.now`)}) as active
+      from q
+    ), recorded as (
+      insert into decisions
+      select d.* from checked c, lateral jsonb_populate_record(null::decisions,
+        (case when c.active then c.if_active else c.if_inactive end) || jsonb_build_object('created_at', clock_timestamp())) d
+    )
+    select n, active from checked order by n`.execute(db)
+  return rows.map((row) => row.active)
+}
+
 /** Written with the records of concurrent evaluations in one statement; answered once committed. */
 export function writeEvaluationRecord(db: Kysely<DB>, record: DecisionRecord): Promise<void> {
   return groupOn(db, 'evaluation.record', insertRecords)(record)

@@ -185,6 +185,36 @@ describe('each reason code', () => {
     })
   })
 
+  it('token_inactive at once for a token evaluated before (its facts known to this process): completion, revocation', async () => {
+    const { task, token } = await taskToken()
+    const first = await callAccess(server.url, 'evaluation', evaluationBody({ token, action: 'tickets.read' }))
+    const second = await callAccess(server.url, 'evaluation', evaluationBody({ token, action: 'tickets.read' }))
+    expect([first.body.decision, second.body.decision]).toEqual([true, true])
+    // The second one was decided on the known facts and recorded by the same statement that read the activity.
+    const [a, b] = [await record(first.decisionId as string), await record(second.decisionId as string)]
+    const { decision_id: _a, created_at: firstAt, ...firstRecord } = a
+    const { decision_id: _b, created_at: secondAt, ...secondRecord } = b
+    expect(secondRecord).toEqual({ ...firstRecord, request_id: secondRecord.request_id })
+    expect(secondAt.getTime()).toBeGreaterThanOrEqual(firstAt.getTime())
+    expect((await tasksCall(server.url, 'agent-one', `/tasks/${task.task_id}/complete`, {})).status).toBe(200)
+    const after = await callAccess(server.url, 'evaluation', evaluationBody({ token, action: 'tickets.read' }))
+    expect(after.body).toMatchObject({ decision: false, context: { reason: 'token_inactive' } })
+    expect(await record(after.decisionId as string)).toMatchObject({
+      result: 'deny',
+      reason: 'token_inactive',
+      subject: null,
+      subject_ref: jtiOf(token),
+    })
+
+    const revoked = await accessToken(server.url, 'agent-two', { scope: 'tickets:read' })
+    expect((await evaluate(server.url, { token: revoked, action: 'tickets.read' })).decision).toBe(true)
+    expect((await revoke(server.url, revoked, 'agent-two')).status).toBe(200)
+    expect(await evaluate(server.url, { token: revoked, action: 'tickets.read' })).toMatchObject({
+      decision: false,
+      context: { reason: 'token_inactive' },
+    })
+  })
+
   it('action_not_allowed: an action a declaring level has no rule for (default deny), at the leaf or the root', async () => {
     const { token } = await taskToken()
     for (const action of ['tickets.export', 'billing.read']) {

@@ -3,6 +3,7 @@
 // the app's pool runs, at the pg client every query goes through.
 import { describe, expect, it } from 'vitest'
 import { useDatabase } from '../support/database.ts'
+import { evaluate } from '../support/evaluate.ts'
 import { accessToken, exchange, introspect } from '../support/oauth.ts'
 import { useServer } from '../support/server.ts'
 import { statementsOf } from '../support/statements.ts'
@@ -62,5 +63,17 @@ describe.runIf(t.isPostgres)('round trips per request', () => {
     )
     expect(generationReads(forTask)).toBe(1)
     expect(forTask).toHaveLength(3)
+  })
+
+  it('an evaluation: the generation, the token with its task, the record; once its facts are known, the generation and one statement', async () => {
+    const token = await accessToken(server.url, 'agent-two', { resource: tickets, scope: 'tickets:read' })
+    const ask = async () =>
+      expect(await evaluate(server.url, { token, action: 'tickets.read' })).toMatchObject({ decision: true })
+    const first = await queriesOf(ask)
+    expect(generationReads(first)).toBe(1)
+    expect(first).toHaveLength(3)
+    const next = await queriesOf(ask)
+    expect(generationReads(next)).toBe(1)
+    expect(next).toHaveLength(2)
   })
 })

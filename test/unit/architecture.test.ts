@@ -110,6 +110,7 @@ const pure = [
   'src/tasks/intent.ts',
   'src/evaluation/decide.ts',
   'src/evaluation/reasons.ts',
+  'src/evaluation/known-tokens.ts',
   'src/approvals/approver.ts',
   'src/approvals/present.ts',
   'src/access-api/request.ts',
