@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { expect, it } from 'vitest'
-import { SDK_PACKAGES } from '../support/sdk.ts'
+import { SDK_PACKAGES, sdkSpecifiers } from '../support/sdk.ts'
 
 /**
  * Folders from the bottom up (docs/architecture.md draws the same): a folder imports only folders of a
@@ -139,6 +139,28 @@ it.each(helpers)('%s imports only sdk/, jose, oauth4webapi and node: builtins', 
       specifier.startsWith('.')
         ? !join(dirname(file), specifier).startsWith('sdk/')
         : !specifier.startsWith('node:') && !(SDK_PACKAGES as readonly string[]).includes(specifier),
+    )
+  expect(outside).toEqual([])
+})
+
+// The examples (examples/<name>/) use the helpers as a consumer would: by their package name (`mandate/agent`,
+// …, decision 0014), never src/ or sdk/ by path; a relative import stays in the example's own folder.
+const examples = readdirSync('examples', { recursive: true, encoding: 'utf8' })
+  .filter((file) => file.endsWith('.ts'))
+  .map((file) => `examples/${file}`)
+
+it('finds the examples', () => {
+  expect(examples).toContain('examples/mcp-tickets/server.ts')
+})
+
+it.each(examples)('%s imports only mandate/<export>, its own folder and node: builtins', (file) => {
+  const folder = file.split('/').slice(0, 2).join('/')
+  const outside = [...readFileSync(file, 'utf8').matchAll(/\b(?:from|import)\s*\(?\s*'([^']*)'/g)]
+    .map((m) => m[1] as string)
+    .filter((specifier) =>
+      specifier.startsWith('.')
+        ? !join(dirname(file), specifier).startsWith(`${folder}/`)
+        : !specifier.startsWith('node:') && !sdkSpecifiers.includes(specifier),
     )
   expect(outside).toEqual([])
 })
