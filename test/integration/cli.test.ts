@@ -107,7 +107,7 @@ describe.runIf(t.isPostgres)('mandate against Postgres', () => {
     expect(result).toMatchObject({
       code: 0,
       stdout:
-        'applied  0001_create_foundation\napplied  0002_add_token_exchange\napplied  0003_add_tasks_and_audit\napplied  0004_add_token_dependencies\napplied  0005_add_client_disabling_and_sender_constraints\napplied  0006_add_janitor_support\napplied  0007_add_decision_constraints\napplied  0008_add_config_generation\n',
+        'applied  0001_create_foundation\napplied  0002_add_token_exchange\napplied  0003_add_tasks_and_audit\napplied  0004_add_token_dependencies\napplied  0005_add_client_disabling_and_sender_constraints\napplied  0006_add_janitor_support\napplied  0007_add_decision_constraints\napplied  0008_add_config_generation\napplied  0009_add_runtime_authorization\n',
     })
   })
 
