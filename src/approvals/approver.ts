@@ -2,6 +2,7 @@
 // The token must name the delegator (same `sub`, vouched for by the same issuer), carry no `act` (nobody acts
 // for the person here), not be held by the agent or an actor of the chain, and be issued after the request:
 // the agent was handed the person's earlier tokens (to start the task), so none of those can approve.
+import { toEpoch } from '../lib/clock.ts'
 
 export interface ApproverFacts {
   sub: string
@@ -30,7 +31,8 @@ export function approverProblem(
   if (facts.hasAct) return 'a delegated token (it has act)'
   if (facts.holder !== undefined && (facts.holder === approval.holder || approval.actor_chain.includes(facts.holder)))
     return 'a token held by the agent or an actor of its chain'
-  if (facts.issuedAt === undefined || facts.issuedAt < approval.created_at.getTime() / 1000 - clockTolerance)
+  // iat is whole seconds: a token issued in the second of the request counts as issued after it.
+  if (facts.issuedAt === undefined || facts.issuedAt < toEpoch(approval.created_at) - clockTolerance)
     return 'issued before the approval was requested'
   return undefined
 }

@@ -48,8 +48,15 @@ export async function latestApproval(trx: Kysely<DB>, key: ApprovalKey, now: Dat
   return rows[0]
 }
 
+/**
+ * Stamped with the database's clock_timestamp() (microseconds, one clock for every process), not the process
+ * clock's whole second, as evaluation records are: approvals are listed newest first in this order.
+ */
 export async function insertApproval(trx: Kysely<DB>, row: ApprovalRow): Promise<void> {
-  await trx.insertInto('approvals').values(row).execute()
+  await trx
+    .insertInto('approvals')
+    .values({ ...row, created_at: sql<Date>`clock_timestamp()` })
+    .execute()
 }
 
 /** Spends an approved request: one use, by the evaluation `decisionId`. */

@@ -1,5 +1,6 @@
 // The `mandate` command: one binary for serving and for every operator task (Hydra/ZITADEL style).
-// Exit codes: 0 ok, 1 failure, 65 invalid documents (EX_DATAERR), 78 invalid configuration (EX_CONFIG).
+// Exit codes: 0 ok, 1 failure, 64 a bad option value (EX_USAGE), 65 invalid documents (EX_DATAERR), 78 invalid
+// configuration (EX_CONFIG).
 import { userInfo } from 'node:os'
 import { Command } from 'commander'
 import pino from 'pino'
@@ -160,8 +161,8 @@ const notFound = (what: string) => {
   process.exitCode = 1
 }
 
-/** sysexits EX_USAGE (64): an option value the command cannot take. */
-const usage = (message: string): never => program.error(`error: ${message}`, { exitCode: 64 })
+/** sysexits EX_USAGE (64): an option value the command cannot take, followed by that command's help. */
+const usage = (command: Command, message: string): never => command.error(`error: ${message}`, { exitCode: 64 })
 
 const client = program.command('client').description('Clients.')
 for (const [verb, description] of [
@@ -293,12 +294,13 @@ approval
   .option('--task <task_id>', 'only requested for this task')
   .option('--delegator <sub>', 'only asked of this person')
   .option('--limit <n>', 'at most this many (1-1000)', '100')
-  .action(async (options: { status?: string; task?: string; delegator?: string; limit: string }) => {
+  .action(async (options: { status?: string; task?: string; delegator?: string; limit: string }, command: Command) => {
     const limit = Number(options.limit)
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return usage('--limit must be a number from 1 to 1000')
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      return usage(command, '--limit must be a number from 1 to 1000')
     if (options.status && !APPROVAL_STATES.includes(options.status as ApprovalState))
-      return usage(`--status must be one of ${APPROVAL_STATES.join(', ')}`)
-    if (options.task && !isUuid(options.task)) return usage('--task must be a task id (a UUID)')
+      return usage(command, `--status must be one of ${APPROVAL_STATES.join(', ')}`)
+    if (options.task && !isUuid(options.task)) return usage(command, '--task must be a task id (a UUID)')
     await withServices(readConfig(), async ({ db, clock }) => {
       const now = toDate(clock.now())
       const rows = await listApprovals(db, {

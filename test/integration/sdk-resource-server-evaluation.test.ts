@@ -1,7 +1,8 @@
 // mandate/resource-server's evaluation calls (AuthZEN, Mandate's profile: POST /access/v1/evaluation
 // and /evaluations as the resource's introspector client). Against the real app where the answer is
-// Mandate's to give; against servers that refuse, fail or stand in for the contract where the point is
-// what the helper does with an answer (fail closed; cache only what may be cached).
+// Mandate's to give (a policy path fixes it: reads cached 30 s, deletions never, exports denied);
+// against servers that refuse, fail or stand in for the contract where the point is what the helper
+// does with an answer (fail closed; cache only what may be cached).
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import {
@@ -12,6 +13,7 @@ import {
   type ResourceServer,
   type ResourceServerOptions,
 } from '../../sdk/resource-server.ts'
+import { applyPath } from '../support/apply-path.ts'
 import { useDatabase } from '../support/database.ts'
 import { accessToken, exchanged, revoke, secrets, tasksCall } from '../support/oauth.ts'
 import { type Running, serveDropping, serveKoa, serveNode } from '../support/resource-server.ts'
@@ -74,6 +76,21 @@ function expectDecided(evaluation: Evaluation | undefined): Exclude<Evaluation, 
 }
 
 describe('against the real evaluation API', () => {
+  beforeAll(async () => {
+    // agent-one's client_credentials tokens for tickets get a path of their own (the fixtures bind agent-one
+    // on tickets for token exchange only): reads cacheable 30 s, deletions never, and no rule for exports.
+    await applyPath(
+      t.db,
+      'acme/services/agent-one-tickets',
+      `  bindings:
+    - { client: agent-one, resource: ${TICKETS}, grantType: client_credentials }
+  actions:
+    - { name: tickets.read, class: read, cache: 30s }
+    - { name: tickets.delete, class: destructive }
+`,
+    )
+  })
+
   it('asks Mandate about a sensitive action and returns its decision and decision id', async () => {
     const { rs, calls } = counted()
     const auth = await authenticated(rs, await accessToken(server.url, 'agent-one', { scope: 'tickets:write' }))
@@ -84,19 +101,54 @@ describe('against the real evaluation API', () => {
     expect(calls[0]?.decisionId).toBe(evaluation.decisionId)
   })
 
-  it('caches an answer exactly as the rules say: an allow only with cache_max_age, a deny never (but token_inactive)', async () => {
+  it('keeps an allow of a read for its cache (30 s): the second authorize is served from cache, one call to Mandate', async () => {
+    const { rs, calls } = counted()
+    const auth = await authenticated(rs, await accessToken(server.url, 'agent-one', { scope: 'tickets:write' }))
+    const read = { action: 'tickets.read', object: 'ticket-42' }
+    const first = expectDecided(await rs.authorize(auth, read))
+    expect(first).toEqual({ decision: true, decisionId: expect.stringMatching(UUID), cached: false })
+    expect(calls[0]?.body).toEqual({ decision: true, context: { decision_id: first.decisionId, cache_max_age: 30 } })
+    expect(await rs.authorize(auth, read)).toEqual({ ...first, cached: true })
+    expect(calls).toHaveLength(1)
+    // Another object is another question; and the allow is kept 30 s, not longer.
+    expect(await rs.authorize(auth, { ...read, object: 'ticket-43' })).toMatchObject({ cached: false })
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const start = Date.now()
+    vi.setSystemTime(start + 29_000)
+    expect(await rs.authorize(auth, read)).toEqual({ ...first, cached: true })
+    vi.setSystemTime(start + 31_000)
+    const again = expectDecided(await rs.authorize(auth, read))
+    expect(again).toEqual({ decision: true, decisionId: expect.stringMatching(UUID), cached: false })
+    expect(again.decisionId).not.toBe(first.decisionId)
+    expect(calls).toHaveLength(3)
+  })
+
+  it('never keeps an allow of a destructive action without a cache: each authorize asks Mandate', async () => {
     const { rs, calls } = counted()
     const auth = await authenticated(rs, await accessToken(server.url, 'agent-one', { scope: 'tickets:write' }))
     const first = expectDecided(await rs.authorize(auth, DELETE))
-    const context = (calls[0]?.body as { context?: { cache_max_age?: unknown } } | undefined)?.context
-    const cacheable =
-      (first.decision && typeof context?.cache_max_age === 'number' && context.cache_max_age >= 1) ||
-      (!first.decision && first.reason === 'token_inactive')
-    const second = await rs.authorize(auth, DELETE)
-    expect({ cached: second.failure ? undefined : second.cached, calls: calls.length }).toEqual({
-      cached: cacheable,
-      calls: cacheable ? 1 : 2,
-    })
+    expect(first).toEqual({ decision: true, decisionId: expect.stringMatching(UUID), cached: false })
+    expect(calls[0]?.body).toEqual({ decision: true, context: { decision_id: first.decisionId } })
+    const second = expectDecided(await rs.authorize(auth, DELETE))
+    expect(second).toEqual({ decision: true, decisionId: expect.stringMatching(UUID), cached: false })
+    expect(second.decisionId).not.toBe(first.decisionId)
+    expect(calls.map((c) => c.decisionId)).toEqual([first.decisionId, second.decisionId])
+  })
+
+  it('never keeps a deny for an action the path has no rule for (action_not_allowed)', async () => {
+    const { rs, calls } = counted()
+    const auth = await authenticated(rs, await accessToken(server.url, 'agent-one', { scope: 'tickets:write' }))
+    const exportAll = { action: 'tickets.export', object: 'ticket-42' }
+    for (let i = 0; i < 2; i++)
+      expect(await rs.authorize(auth, exportAll)).toEqual({
+        decision: false,
+        reason: 'action_not_allowed',
+        reasonUser: { en: 'this action is not allowed' },
+        decisionId: calls[i]?.decisionId,
+        cached: false,
+      })
+    expect(calls).toHaveLength(2)
+    expect(calls[0]?.decisionId).not.toBe(calls[1]?.decisionId)
   })
 
   it('hears token_inactive for a revoked token, and asks no more about that token until its exp', async () => {
@@ -104,16 +156,26 @@ describe('against the real evaluation API', () => {
     const token = await accessToken(server.url, 'agent-one', { scope: 'tickets:write' })
     const auth = await authenticated(rs, token)
     expect((await revoke(server.url, token, 'agent-one')).status).toBe(200)
-    const denied = expectDecided(await rs.authorize(auth, DELETE))
-    expect(denied).toMatchObject({ decision: false, reason: 'token_inactive', cached: false })
-    // Any action on any object: a dead token never revives.
-    expect(await rs.authorize(auth, { action: 'tickets.update', object: 'ticket-7' })).toMatchObject({
+    const denied = await rs.authorize(auth, DELETE)
+    expect(denied).toEqual({
       decision: false,
       reason: 'token_inactive',
-      decisionId: denied.decisionId,
-      cached: true,
+      reasonUser: { en: 'the access token is not active for this resource' },
+      decisionId: expect.stringMatching(UUID),
+      cached: false,
     })
+    // Any action on any object, allowed, uncached or unruled: a dead token never revives.
+    const kept = { ...denied, cached: true }
+    for (const action of ['tickets.read', 'tickets.delete', 'tickets.export'])
+      expect(await rs.authorize(auth, { action, object: 'ticket-7' })).toEqual(kept)
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(auth.claims.exp * 1000 - 1_000)
+    expect(await rs.authorize(auth, { action: 'tickets.read', object: 'ticket-8' })).toEqual(kept)
     expect(calls).toHaveLength(1)
+    // At exp the token is gone anyway: the entry is too, and Mandate is asked (and answers the same).
+    vi.setSystemTime(auth.claims.exp * 1000)
+    expect(await rs.authorize(auth, DELETE)).toMatchObject({ decision: false, reason: 'token_inactive', cached: false })
+    expect(calls).toHaveLength(2)
   })
 
   it('hears token_inactive once the token’s task is completed', async () => {
