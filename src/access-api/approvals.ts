@@ -31,7 +31,7 @@ export async function handleApproval(
     throw new HttpError('invalid_request', 'decision must be approve or deny')
   const person = await authenticatePerson(ctx, deps)
   const approval = await findApproval(deps.db, approvalId)
-  const problem = approval && approverProblem({ ...person }, approval, deps.clockTolerance)
+  const problem = approval && approverProblem({ ...person }, approval)
   // Anyone else learns nothing, not even that the approval exists.
   if (!approval || problem) {
     if (approval) deps.log.info({ approval_id: approvalId, sub: person.sub, problem }, 'approval answer refused')

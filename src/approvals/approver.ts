@@ -22,17 +22,14 @@ export interface ApprovalFor {
 }
 
 /** undefined when this token may answer the approval; else why not (logged, never told). */
-export function approverProblem(
-  facts: ApproverFacts,
-  approval: ApprovalFor,
-  clockTolerance: number,
-): string | undefined {
+export function approverProblem(facts: ApproverFacts, approval: ApprovalFor): string | undefined {
   if (facts.sub !== approval.delegator || facts.origin !== approval.delegator_issuer) return 'not the delegator'
   if (facts.hasAct) return 'a delegated token (it has act)'
   if (facts.holder !== undefined && (facts.holder === approval.holder || approval.actor_chain.includes(facts.holder)))
     return 'a token held by the agent or an actor of its chain'
-  // iat is whole seconds: a token issued in the second of the request counts as issued after it.
-  if (facts.issuedAt === undefined || facts.issuedAt < toEpoch(approval.created_at) - clockTolerance)
+  // Strictly after the request's second, with no clock tolerance: a token issued in that second, or a little
+  // before it, may be the one the agent was handed just before it asked (iat is whole seconds).
+  if (facts.issuedAt === undefined || facts.issuedAt <= toEpoch(approval.created_at))
     return 'issued before the approval was requested'
   return undefined
 }

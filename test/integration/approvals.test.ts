@@ -87,6 +87,15 @@ const answer = (approvalId: string, token: string | undefined, decision = 'appro
     body: `decision=${decision}`,
   })
 
+/**
+ * The person's own token, issued after the request: in a later second (times are whole seconds, and a token of
+ * the request's second may be one the agent was handed just before it asked).
+ */
+async function personTokenAfterRequest(): Promise<string> {
+  await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 5))
+  return personToken()
+}
+
 const del = (token: string, object = 'ticket-42') => evaluate(server.url, { token, action: 'tickets.delete', object })
 
 describe('approval: delegator', () => {
@@ -141,7 +150,7 @@ describe('approval: delegator', () => {
     })
 
     // The person sees it, with a token of their own, and approves.
-    const alice = await personToken()
+    const alice = await personTokenAfterRequest()
     const view = await fetch(`${server.url}/approvals/${approvalId}`, { headers: { authorization: `Bearer ${alice}` } })
     expect(await view.json()).toMatchObject({
       approval_id: approvalId,
@@ -191,7 +200,7 @@ describe('approval: delegator', () => {
   it('answers approval_denied once the person refuses, until the refusal expires', async () => {
     const { token } = await agentToken()
     const approvalId = (await del(token)).context.approval_id as string
-    const refused = await answer(approvalId, await personToken(), 'deny')
+    const refused = await answer(approvalId, await personTokenAfterRequest(), 'deny')
     expect(await refused.json()).toMatchObject({ status: 'denied' })
     expect(await del(token)).toMatchObject({
       decision: false,
@@ -210,7 +219,7 @@ describe('approval: delegator', () => {
   it('never uses an expired approval, and refuses to answer one', async () => {
     const { token } = await agentToken()
     const approvalId = (await del(token)).context.approval_id as string
-    const alice = await personToken()
+    const alice = await personTokenAfterRequest()
     expect((await answer(approvalId, alice)).status).toBe(200)
     await t.db
       .updateTable('approvals')
@@ -224,7 +233,7 @@ describe('approval: delegator', () => {
       .set({ expires_at: new Date(Date.now() - 1000) })
       .where('approval_id', '=', pending)
       .execute()
-    expect((await answer(pending, alice)).status).toBe(409)
+    expect((await answer(pending, await personTokenAfterRequest())).status).toBe(409)
   })
 
   it('refuses an answer from anyone but the delegator, with a token of their own issued after the request', async () => {

@@ -27,8 +27,12 @@ async function ask(token: string, action: string, object: string) {
   return { decision: answer.body.decision, decisionId: context.decision_id, approvalId: context.approval_id ?? null }
 }
 
-/** The person's answer to an approval, with a token of their own issued now (after the request). */
+/**
+ * The person's answer to an approval, with a token of their own issued after the request: in a later second (iat
+ * is whole seconds, and a token of the request's own second may be one the agent was handed just before it asked).
+ */
 async function answer(approvalId: string, sub: string, decision: 'approve' | 'deny') {
+  await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 5))
   const response = await fetch(`${server.url}/approvals/${approvalId}`, {
     method: 'POST',
     headers: {

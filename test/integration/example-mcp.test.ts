@@ -276,7 +276,9 @@ describe('each tools/call is decided by Mandate', () => {
     expect(store.all()).toEqual(before)
     const approvalId = refusalData(asked)?.approval_id as string
 
-    // Alice answers with a token of her own, issued after the request (the one the agent holds cannot).
+    // Alice answers with a token of her own, issued after the request, in a later second (the one the agent
+    // holds cannot, nor one of the request's own second).
+    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 5))
     const approved = await fetch(`${server.url}/approvals/${approvalId}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${await demoPersonToken('alice')}`, 'content-type': 'application/json' },

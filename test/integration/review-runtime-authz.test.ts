@@ -1,0 +1,84 @@
+// An adversarial review of runtime authorization (issue 11): each block is a bug that was found, shown by
+// the attack that worked, and kept as the test that it no longer does.
+import { beforeAll, describe, expect, it } from 'vitest'
+import { applyPath } from '../support/apply-path.ts'
+import { useDatabase, writtenRows } from '../support/database.ts'
+import { evaluate } from '../support/evaluate.ts'
+import { personToken } from '../support/idp.ts'
+import { exchanged } from '../support/oauth.ts'
+import { useServer } from '../support/server.ts'
+import { startTask } from '../support/tasks.ts'
+
+const t = useDatabase()
+const server = useServer(t)
+const tickets = 'https://tickets.test/'
+const TE = 'urn:ietf:params:oauth:grant-type:token-exchange'
+
+beforeAll(async () => {
+  await applyPath(
+    t.db,
+    'acme/support/agent-one',
+    `  bindings:
+    - { client: agent-one, resource: ${tickets}, grantType: ${TE} }
+  scopes: [tickets:read, tickets:write]
+  delegation: { mode: delegation, actors: [agent-one, sub-agent] }
+  actions:
+    - { name: tickets.read, class: read }
+    - { name: tickets.delete, class: destructive, task: required, approval: delegator }
+`,
+  )
+})
+
+/** agent-one's token for a new task of alice's, started with `alice` (the person's token the agent holds). */
+async function agentToken(alice: string, params: Record<string, string | string[]> = {}) {
+  const { task } = await startTask(server.url, { alice, params: { scope: 'tickets:read tickets:write', ...params } })
+  const token = await exchanged(server.url, 'agent-one', {
+    subject_token: alice,
+    resource: tickets,
+    task_id: task.task_id,
+  })
+  return { task, token }
+}
+
+const secondsAgo = (seconds: number) => personToken({ iat: Math.floor(Date.now() / 1000) - seconds })
+
+async function answerApproval(approvalId: string, token: string) {
+  const response = await fetch(`${server.url}/approvals/${approvalId}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${token}` },
+    body: 'decision=approve',
+  })
+  return { status: response.status, body: await response.json() }
+}
+
+/** The agent asks to delete a ticket: a pending approval, and its id. */
+async function pendingApproval(token: string): Promise<string> {
+  const asked = await evaluate(server.url, { token, action: 'tickets.delete' })
+  expect(asked.context.reason).toBe('approval_required')
+  return asked.context.approval_id as string
+}
+
+const notFound = { status: 404, body: { error: 'not_found', error_description: 'approval not found' } }
+
+async function expectRefusedAnswer(approvalId: string, token: string) {
+  const before = await writtenRows(t.db)
+  expect(await answerApproval(approvalId, token)).toEqual(notFound)
+  expect(await writtenRows(t.db)).toEqual(before)
+  const row = await t.db
+    .selectFrom('approvals')
+    .select('status')
+    .where('approval_id', '=', approvalId)
+    .executeTakeFirstOrThrow()
+  expect(row.status).toBe('pending')
+}
+
+describe('an agent approving its own action', () => {
+  it('cannot with the person token it was handed just before it asked (within the clock tolerance)', async () => {
+    // The person signs in and the agent acts within seconds: the token the agent holds was issued before
+    // the request, inside the 15 s tolerance the check used to allow.
+    for (const handed of [await personToken(), await secondsAgo(10)]) {
+      const { token } = await agentToken(handed)
+      await expectRefusedAnswer(await pendingApproval(token), handed)
+    }
+  })
+})
