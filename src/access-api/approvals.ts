@@ -13,7 +13,7 @@ import { DpopProblem } from '../dpop/proof.ts'
 import { type DpopSettings, readDpopProof } from '../dpop/read-proof.ts'
 import { HttpError } from '../http/http-error.ts'
 import { toDate } from '../lib/clock.ts'
-import { JWT_TOKEN_TYPE } from '../oauth/protocol.ts'
+import { JWT_TOKEN_TYPE, TOKEN_EXCHANGE } from '../oauth/protocol.ts'
 
 export interface ApprovalsDeps extends TokenDeps {
   dpop: DpopSettings
@@ -91,6 +91,7 @@ async function authenticatePerson(ctx: Context, deps: ApprovalsDeps) {
       origin: subject.origin,
       hasAct: subject.facts.act !== undefined,
       holder: subject.facts.holder,
+      exchanged: subject.row?.grant_type === TOKEN_EXCHANGE,
       issuedAt: typeof iat === 'number' ? iat : undefined,
     }
   } catch (error) {

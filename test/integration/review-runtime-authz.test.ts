@@ -1,5 +1,6 @@
 // An adversarial review of runtime authorization (issue 11): each block is a bug that was found, shown by
 // the attack that worked, and kept as the test that it no longer does.
+import { decodeJwt } from 'jose'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { applyPath } from '../support/apply-path.ts'
 import { useDatabase, writtenRows } from '../support/database.ts'
@@ -40,6 +41,7 @@ async function agentToken(alice: string, params: Record<string, string | string[
   return { task, token }
 }
 
+const nextSecond = () => new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 5))
 const secondsAgo = (seconds: number) => personToken({ iat: Math.floor(Date.now() / 1000) - seconds })
 
 async function answerApproval(approvalId: string, token: string) {
@@ -80,5 +82,18 @@ describe('an agent approving its own action', () => {
       const { token } = await agentToken(handed)
       await expectRefusedAnswer(await pendingApproval(token), handed)
     }
+  })
+
+  it('cannot with a token another client exchanged from the person token it holds (impersonation: no act)', async () => {
+    // agent-one holds alice's token; a client allowed to impersonate (acme/impersonation) exchanges it after
+    // the request: sub alice, vouched for by test-idp, no act, held by neither the agent nor its chain.
+    const handed = await secondsAgo(120)
+    const { token } = await agentToken(handed)
+    const approvalId = await pendingApproval(token)
+    await nextSecond()
+    const minted = await exchanged(server.url, 'impersonator', { subject_token: handed, resource: tickets })
+    expect(decodeJwt(minted)).toMatchObject({ sub: 'alice', client_id: 'impersonator' })
+    expect(decodeJwt(minted).act).toBeUndefined()
+    await expectRefusedAnswer(approvalId, minted)
   })
 })
