@@ -17,7 +17,9 @@ export interface EvaluationFacts {
     scope: readonly string[]
     act?: ActClaim | undefined
     expiresAt: number
-    task?: { id: string; actions: readonly string[] | null; expiresAt: number } | undefined
+    task?: { id: string; expiresAt: number } | undefined
+    /** The declared actions of every task the token depends on (none declared: that task adds no bound). */
+    intents: ReadonlyArray<{ task_id: string; actions: readonly string[] }>
   }
   /** The policy bound now to the token's (holder, resource, grant): 'none' when the grant needs none. */
   policy: EffectivePolicy | 'none' | 'unbound'
@@ -38,8 +40,8 @@ export function decideEvaluation(facts: EvaluationFacts): EvaluationDecision {
     facts.policy === 'none' ? { kind: 'unruled' as const } : resolveAction(facts.policy.actions, action)
   if (resolution.kind === 'denied')
     return deny('action_not_allowed', `no rule for ${action} at policy path ${resolution.path}`)
-  if (token.task && !withinIntent(token.task.actions, action))
-    return deny('outside_task_intent', `${action} is not among the actions task ${token.task.id} declared`)
+  const outside = token.intents.find((intent) => !withinIntent(intent.actions, action))
+  if (outside) return deny('outside_task_intent', `${action} is not among the actions task ${outside.task_id} declared`)
   if (resolution.kind === 'unruled') return { allow: true }
 
   const { requirement } = resolution

@@ -143,7 +143,7 @@ function factsOf(
   now: number,
 ): EvaluationFacts {
   if (!found) return { now, action: input.action, policy: 'unbound' }
-  const { row, task } = found
+  const { row, task, intents } = found
   // The binding in force now decides (a narrowing change applies to tokens already issued). An exchanged
   // token needs its binding; a client_credentials token without one has no ceiling (delegation/load-policy.ts).
   const bound = loadBoundPolicy(catalog, row.client_id, input.resource.uri, row.grant_type)
@@ -159,9 +159,8 @@ function factsOf(
       act: identityOnly(row.act) as ActClaim | undefined,
       expiresAt: Math.floor(row.expires_at.getTime() / 1000),
       task:
-        row.task_id && task
-          ? { id: row.task_id, actions: task.actions, expiresAt: Math.floor(task.expires_at.getTime() / 1000) }
-          : undefined,
+        row.task_id && task ? { id: row.task_id, expiresAt: Math.floor(task.expires_at.getTime() / 1000) } : undefined,
+      intents,
     },
   }
 }

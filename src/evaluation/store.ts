@@ -1,4 +1,4 @@
-// An evaluation's two statements: the token, active at the request's time, with its task's intent and end
+// An evaluation's two statements: the token, active at the request's time, with its tasks' intents and end
 // (one read, shared by concurrent evaluations), and the decision record, written before the answer leaves
 // (one insert, shared too). An outage fails both closed: no answer is given without its record.
 import { type Kysely, sql } from 'kysely'
@@ -9,13 +9,23 @@ import { activeTokenSql, type IssuedToken } from '../lineage/tokens.ts'
 
 export interface EvaluatedToken {
   row: IssuedToken
-  /** The token's own task (the innermost of its task path), when it has one. */
-  task?: { actions: string[] | null; expires_at: Date; purpose: string } | undefined
+  /** The token's own task (its task_id), when it has one. */
+  task?: { expires_at: Date; purpose: string } | undefined
+  /**
+   * The declared actions of every task the token depends on (its task_path), root first: a token exchanged
+   * naming a parent task still depends on the subtask its subject token was for, and is bound by its intent.
+   */
+  intents: TaskIntent[]
+}
+
+export interface TaskIntent {
+  task_id: string
+  actions: string[]
 }
 
 type Row = IssuedToken & {
   lookup: number
-  task_actions: string[] | null
+  task_intents: TaskIntent[]
   task_expires_at: Date | null
   task_purpose: string | null
 }
@@ -30,21 +40,22 @@ async function findTokens(
   lookups: readonly { jti: string; now: Date }[],
 ): Promise<(EvaluatedToken | undefined)[]> {
   const { rows } = await sql<Row>`
-    select t.*, q.lookup::int as lookup,
-      k.actions as task_actions, k.expires_at as task_expires_at, k.purpose as task_purpose
+    select t.*, q.lookup::int as lookup, k.expires_at as task_expires_at, k.purpose as task_purpose,
+      (select coalesce(jsonb_agg(jsonb_build_object('task_id', p.task_id, 'actions', p.actions)
+          order by cardinality(p.task_path)), '[]'::jsonb)
+        from tasks p where p.task_id = any(t.task_path) and p.actions is not null) as task_intents
     from unnest(${lookups.map((l) => l.jti)}::text[], ${lookups.map((l) => l.now)}::timestamptz[])
       with ordinality as q(jti, now, lookup)
     join issued_tokens t on t.jti = q.jti
     left join tasks k on k.task_id::text = t.task_id
     where ${activeTokenSql(sql<Date>`q.now`)}`.execute(db)
   const found: (EvaluatedToken | undefined)[] = lookups.map(() => undefined)
-  for (const { lookup, task_actions, task_expires_at, task_purpose, ...row } of rows) {
+  for (const { lookup, task_intents, task_expires_at, task_purpose, ...row } of rows) {
     found[lookup - 1] = {
       row,
       task:
-        task_expires_at && task_purpose !== null
-          ? { actions: task_actions, expires_at: task_expires_at, purpose: task_purpose }
-          : undefined,
+        task_expires_at && task_purpose !== null ? { expires_at: task_expires_at, purpose: task_purpose } : undefined,
+      intents: task_intents,
     }
   }
   return found

@@ -4,7 +4,7 @@ import { decodeJwt } from 'jose'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { applyPath } from '../support/apply-path.ts'
 import { useDatabase, writtenRows } from '../support/database.ts'
-import { evaluate } from '../support/evaluate.ts'
+import { callAccess, evaluate, evaluationBody } from '../support/evaluate.ts'
 import { personToken } from '../support/idp.ts'
 import { exchanged } from '../support/oauth.ts'
 import { useServer } from '../support/server.ts'
@@ -25,6 +25,7 @@ beforeAll(async () => {
   delegation: { mode: delegation, actors: [agent-one, sub-agent] }
   actions:
     - { name: tickets.read, class: read }
+    - { name: tickets.close, class: write }
     - { name: tickets.delete, class: destructive, task: required, approval: delegator }
 `,
   )
@@ -95,5 +96,70 @@ describe('an agent approving its own action', () => {
     expect(decodeJwt(minted)).toMatchObject({ sub: 'alice', client_id: 'impersonator' })
     expect(decodeJwt(minted).act).toBeUndefined()
     await expectRefusedAnswer(approvalId, minted)
+  })
+})
+
+describe("a task's declared intent", () => {
+  it('binds every token that depends on the task: a sub-agent cannot move to the parent task for its wider intent', async () => {
+    // agent-one's task may read and close; it confines the sub-agent to a subtask that may only read.
+    const alice = await secondsAgo(120)
+    const { task, token } = await agentToken(alice, { actions: ['tickets.read', 'tickets.close'] })
+    const subtask = (
+      await startTask(server.url, {
+        alice: token,
+        params: { parent_task_id: task.task_id, scope: 'tickets:read', actions: ['tickets.read'] },
+      })
+    ).task
+    const confined = await exchanged(server.url, 'agent-one', {
+      subject_token: token,
+      resource: tickets,
+      task_id: subtask.task_id,
+    })
+    const sub = await exchanged(server.url, 'sub-agent', {
+      subject_token: confined,
+      resource: tickets,
+      task_id: subtask.task_id,
+      scope: 'tickets:read',
+    })
+    const close = (held: string) => evaluate(server.url, { token: held, action: 'tickets.close', object: 'ticket-7' })
+    expect((await close(sub)).context.reason).toBe('outside_task_intent')
+    // The sub-agent exchanges its token again naming the parent task (the task rules let a delegated
+    // sub-agent work on it): the new token still depends on the subtask, so the subtask's intent holds.
+    const moved = await exchanged(server.url, 'sub-agent', {
+      subject_token: confined,
+      resource: tickets,
+      task_id: task.task_id,
+      scope: 'tickets:read',
+    })
+    const row = await t.db
+      .selectFrom('issued_tokens')
+      .select(['task_id', 'task_path'])
+      .where('jti', '=', decodeJwt(moved).jti as string)
+      .executeTakeFirstOrThrow()
+    expect(row).toEqual({ task_id: task.task_id, task_path: [task.task_id, subtask.task_id] })
+    const answer = await callAccess(
+      server.url,
+      'evaluation',
+      evaluationBody({ token: moved, action: 'tickets.close', object: 'ticket-7' }),
+    )
+    expect(answer.body).toEqual({
+      decision: false,
+      context: {
+        decision_id: answer.decisionId,
+        reason: 'outside_task_intent',
+        reason_user: { en: "this action is outside the task's declared actions" },
+      },
+    })
+    const record = await t.db
+      .selectFrom('decisions')
+      .select(['result', 'detail', 'task_id'])
+      .where('decision_id', '=', answer.decisionId as string)
+      .executeTakeFirstOrThrow()
+    expect(record).toEqual({
+      result: 'deny',
+      detail: `tickets.close is not among the actions task ${subtask.task_id} declared`,
+      task_id: task.task_id,
+    })
+    expect((await evaluate(server.url, { token: moved, action: 'tickets.read' })).decision).toBe(true)
   })
 })
