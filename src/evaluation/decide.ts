@@ -36,8 +36,8 @@ export function decideEvaluation(facts: EvaluationFacts): EvaluationDecision {
   if (!token) return deny('token_inactive', 'the token is invalid, inactive or not for this resource')
   if (facts.policy === 'unbound')
     return deny('action_not_allowed', 'no policy path is bound to the token holder for this resource')
-  const resolution =
-    facts.policy === 'none' ? { kind: 'unruled' as const } : resolveAction(facts.policy.actions, action)
+  const policy = facts.policy === 'none' ? undefined : facts.policy
+  const resolution = policy ? resolveAction(policy.actions, action) : { kind: 'unruled' as const }
   if (resolution.kind === 'denied')
     return deny('action_not_allowed', `no rule for ${action} at policy path ${resolution.path}`)
   const outside = token.intents.find((intent) => !withinIntent(intent.actions, action))
@@ -48,6 +48,13 @@ export function decideEvaluation(facts: EvaluationFacts): EvaluationDecision {
   if (requirement.taskRequired && !token.task) return deny('task_required', `${action} requires a task`)
   const missing = requirement.scopes.filter((scope) => !token.scope.includes(scope))
   if (missing.length > 0) return deny('insufficient_scope', `missing scope ${missing.join(' ')}`)
+  // The path in force now caps the scope the token was issued with: a narrowing applies to issued tokens.
+  const withdrawn = requirement.scopes.filter((scope) => policy?.scopes && !policy.scopes.includes(scope))
+  if (withdrawn.length > 0)
+    return deny(
+      'insufficient_scope',
+      `missing scope ${withdrawn.join(' ')} (not allowed by policy path ${policy?.path} now)`,
+    )
   const depth = depthOf(token.act)
   if (requirement.maxDepth !== undefined && depth > requirement.maxDepth)
     return deny(

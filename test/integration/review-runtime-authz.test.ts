@@ -15,21 +15,24 @@ const server = useServer(t)
 const tickets = 'https://tickets.test/'
 const TE = 'urn:ietf:params:oauth:grant-type:token-exchange'
 
-beforeAll(async () => {
-  await applyPath(
+/** agent-one's path on tickets, with `scopes` as its ceiling. */
+const agentOnePath = (scopes: string) =>
+  applyPath(
     t.db,
     'acme/support/agent-one',
     `  bindings:
     - { client: agent-one, resource: ${tickets}, grantType: ${TE} }
-  scopes: [tickets:read, tickets:write]
+  scopes: ${scopes}
   delegation: { mode: delegation, actors: [agent-one, sub-agent] }
   actions:
     - { name: tickets.read, class: read }
     - { name: tickets.close, class: write }
+    - { name: tickets.assign, class: write, scopes: [tickets:write] }
     - { name: tickets.delete, class: destructive, task: required, approval: delegator }
 `,
   )
-})
+
+beforeAll(() => agentOnePath('[tickets:read, tickets:write]'))
 
 /** agent-one's token for a new task of alice's, started with `alice` (the person's token the agent holds). */
 async function agentToken(alice: string, params: Record<string, string | string[]> = {}) {
@@ -161,5 +164,39 @@ describe("a task's declared intent", () => {
       task_id: task.task_id,
     })
     expect((await evaluate(server.url, { token: moved, action: 'tickets.read' })).decision).toBe(true)
+  })
+})
+
+describe('a policy path narrowed after issuance', () => {
+  it('no longer lets a scope it removed satisfy an action rule', async () => {
+    const { token } = await agentToken(await secondsAgo(120))
+    const assign = () => callAccess(server.url, 'evaluation', evaluationBody({ token, action: 'tickets.assign' }))
+    expect((await assign()).body).toMatchObject({ decision: true })
+    // The organisation takes tickets:write away from agent-one (the binding in force decides each evaluation).
+    await agentOnePath('[tickets:read]')
+    try {
+      const answer = await assign()
+      expect(answer.body).toEqual({
+        decision: false,
+        context: {
+          decision_id: answer.decisionId,
+          reason: 'insufficient_scope',
+          reason_user: { en: 'the access token lacks a scope this action requires' },
+        },
+      })
+      expect(
+        await t.db
+          .selectFrom('decisions')
+          .select(['result', 'detail', 'granted_scope'])
+          .where('decision_id', '=', answer.decisionId as string)
+          .executeTakeFirstOrThrow(),
+      ).toEqual({
+        result: 'deny',
+        detail: 'missing scope tickets:write (not allowed by policy path acme/support/agent-one now)',
+        granted_scope: ['tickets:read', 'tickets:write'],
+      })
+    } finally {
+      await agentOnePath('[tickets:read, tickets:write]')
+    }
   })
 })
