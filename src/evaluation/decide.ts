@@ -1,6 +1,7 @@
 // May this token's holder take this action on this resource now? One pure decision over loaded facts, in the
-// order the rules apply: the token, the policy's rule for the action (default deny), the task's declared
-// intent, then the rule's requirements. Approval and rate come last, from the edge (they are state).
+// order the rules apply: the token, the policy's rule for the action (default deny), the declared intent of
+// the token's tasks, the path's task requirement, then the rule's requirements. Approval and rate come last,
+// from the edge (they are state).
 import type { ActClaim } from '../policy/act-claim.ts'
 import { actorsOf, depthOf } from '../policy/act-claim.ts'
 import { type ActionRequirement, resolveAction } from '../policy/action-requirement.ts'
@@ -42,6 +43,8 @@ export function decideEvaluation(facts: EvaluationFacts): EvaluationDecision {
     return deny('action_not_allowed', `no rule for ${action} at policy path ${resolution.path}`)
   const outside = token.intents.find((intent) => !withinIntent(intent.actions, action))
   if (outside) return deny('outside_task_intent', `${action} is not among the actions task ${outside.task_id} declared`)
+  // A path in force now that requires a task (task.required) requires it of every token, whatever the rule says.
+  if (policy?.task.required && !token.task) return deny('task_required', `policy path ${policy.path} requires a task`)
   if (resolution.kind === 'unruled') return { allow: true }
 
   const { requirement } = resolution

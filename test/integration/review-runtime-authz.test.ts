@@ -6,7 +6,7 @@ import { applyPath } from '../support/apply-path.ts'
 import { useDatabase, writtenRows } from '../support/database.ts'
 import { callAccess, evaluate, evaluationBody } from '../support/evaluate.ts'
 import { personToken } from '../support/idp.ts'
-import { exchanged } from '../support/oauth.ts'
+import { accessToken, exchanged } from '../support/oauth.ts'
 import { useServer } from '../support/server.ts'
 import { startTask } from '../support/tasks.ts'
 
@@ -15,14 +15,14 @@ const server = useServer(t)
 const tickets = 'https://tickets.test/'
 const TE = 'urn:ietf:params:oauth:grant-type:token-exchange'
 
-/** agent-one's path on tickets, with `scopes` as its ceiling. */
-const agentOnePath = (scopes: string) =>
+/** agent-one's path on tickets, with `scopes` as its ceiling (and `more` spec lines). */
+const agentOnePath = (scopes: string, more = '') =>
   applyPath(
     t.db,
     'acme/support/agent-one',
     `  bindings:
     - { client: agent-one, resource: ${tickets}, grantType: ${TE} }
-  scopes: ${scopes}
+  scopes: ${scopes}${more}
   delegation: { mode: delegation, actors: [agent-one, sub-agent] }
   actions:
     - { name: tickets.read, class: read }
@@ -195,6 +195,53 @@ describe('a policy path narrowed after issuance', () => {
         detail: 'missing scope tickets:write (not allowed by policy path acme/support/agent-one now)',
         granted_scope: ['tickets:read', 'tickets:write'],
       })
+    } finally {
+      await agentOnePath('[tickets:read, tickets:write]')
+    }
+  })
+})
+
+describe('a policy path that requires a task', () => {
+  const taskRequired = async (answer: Awaited<ReturnType<typeof callAccess>>, path: string) => {
+    expect(answer.body).toEqual({
+      decision: false,
+      context: {
+        decision_id: answer.decisionId,
+        reason: 'task_required',
+        reason_user: { en: 'this action is allowed only within a task' },
+      },
+    })
+    expect(
+      await t.db
+        .selectFrom('decisions')
+        .select(['result', 'detail'])
+        .where('decision_id', '=', answer.decisionId as string)
+        .executeTakeFirstOrThrow(),
+    ).toEqual({ result: 'deny', detail: `policy path ${path} requires a task` })
+  }
+
+  it('refuses a client_credentials token (which never has a task) bound to it', async () => {
+    await applyPath(
+      t.db,
+      'acme/services/agent-one-other',
+      `  bindings:
+    - { client: agent-one, resource: https://other.test/api, grantType: client_credentials }
+  scopes: [other:read]
+  task: { required: true }
+`,
+    )
+    const cc = await accessToken(server.url, 'agent-one', { resource: 'https://other.test/api', scope: 'other:read' })
+    const asked = evaluationBody({ token: cc, action: 'other.read', resource: 'https://other.test/api' })
+    await taskRequired(await callAccess(server.url, 'evaluation', asked, 'rs-other'), 'acme/services/agent-one-other')
+  })
+
+  it('refuses a token exchanged without a task before the path came to require one', async () => {
+    const token = await exchanged(server.url, 'agent-one', { subject_token: await personToken(), resource: tickets })
+    const read = () => callAccess(server.url, 'evaluation', evaluationBody({ token, action: 'tickets.read' }))
+    expect((await read()).body).toMatchObject({ decision: true })
+    await agentOnePath('[tickets:read, tickets:write]', '\n  task: { required: true }')
+    try {
+      await taskRequired(await read(), 'acme/support/agent-one')
     } finally {
       await agentOnePath('[tickets:read, tickets:write]')
     }
