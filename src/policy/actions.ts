@@ -41,7 +41,10 @@ export const ActionRule = z
     maxDepth: z.number().int().min(0).max(10).optional(),
     /** The clients that may hold the token for this action (its current actor). */
     actors: z.array(z.string().min(1)).min(1).optional(),
-    /** At most `max` allowed evaluations per `per`, counted per task (per holder and subject without one). */
+    /**
+     * GCRA (evaluation/rates.ts): `max` at once, then one per `per`/`max`, so up to 2·max−1 in a span of `per`;
+     * counted per task (per holder and subject without one).
+     */
     rate: z.strictObject({ max: z.number().int().min(1).max(1_000_000), per: Duration }).optional(),
     /** The person who delegated must approve each use. */
     approval: z.literal('delegator').optional(),
