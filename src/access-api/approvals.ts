@@ -9,6 +9,7 @@ import { type ApprovalRow, answerApproval, findApproval } from '../approvals/sto
 import { writeAudit } from '../audit/write.ts'
 import { Denied } from '../delegation/denied.ts'
 import { type TokenDeps, verifySubject } from '../delegation/subject-token.ts'
+import { claimProof } from '../dpop/claim.ts'
 import { DpopProblem } from '../dpop/proof.ts'
 import { type DpopSettings, readDpopProof } from '../dpop/read-proof.ts'
 import { HttpError } from '../http/http-error.ts'
@@ -78,12 +79,12 @@ async function authenticatePerson(ctx: Context, deps: ApprovalsDeps) {
   try {
     const subject = await verifySubject(token, JWT_TOKEN_TYPE, deps)
     if (subject.facts.jkt !== undefined) {
-      const proof = await readDpopProof(
-        ctx,
-        { url: `${deps.issuer}${ctx.path}`, now: deps.clock.now(), accessToken: token },
-        deps.dpop,
-      )
-      if (proof?.jkt !== subject.facts.jkt) throw new HttpError('approval_token_invalid')
+      const now = deps.clock.now()
+      const proof = await readDpopProof(ctx, { url: `${deps.issuer}${ctx.path}`, now, accessToken: token }, deps.dpop)
+      // RFC 9449 §11.1: a proof is used once (spent here for a look as for an answer, as at the admin API).
+      const presenter = `person:${subject.origin}:${subject.facts.sub}`
+      if (proof?.jkt !== subject.facts.jkt || !(await claimProof(deps.db, presenter, proof, now)))
+        throw new HttpError('approval_token_invalid')
     }
     const { iat } = decodeJwt(token)
     return {

@@ -6,7 +6,8 @@ import { applyPath } from '../support/apply-path.ts'
 import { useDatabase, writtenRows } from '../support/database.ts'
 import { callAccess, evaluate, evaluationBody } from '../support/evaluate.ts'
 import { personToken } from '../support/idp.ts'
-import { accessToken, exchanged } from '../support/oauth.ts'
+import { dpopKey } from '../support/dpop.ts'
+import { accessToken, basic, exchanged, form, secrets } from '../support/oauth.ts'
 import { useServer } from '../support/server.ts'
 import { startTask } from '../support/tasks.ts'
 
@@ -245,5 +246,42 @@ describe('a policy path that requires a task', () => {
     } finally {
       await agentOnePath('[tickets:read, tickets:write]')
     }
+  })
+})
+
+describe('a DPoP-bound person token at /approvals/{id}', () => {
+  it('spends its proof once: a replayed proof is refused, as the docs and the admin API promise', async () => {
+    // alice's own client (issuer self) started the task with an older, unbound token of hers.
+    const handed = await accessToken(server.url, 'alice', { scope: 'tickets:read tickets:write' })
+    const { token } = await agentToken(handed)
+    const approvalId = await pendingApproval(token)
+    await nextSecond()
+    const key = await dpopKey()
+    const issued = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: basic('alice', secrets.alice as string),
+        dpop: await key.proof('POST', `${server.issuer}/token`),
+      },
+      body: form({ grant_type: 'client_credentials', resource: tickets, scope: 'tickets:read' }),
+    })
+    const bound = ((await issued.json()) as { access_token: string }).access_token
+    expect(decodeJwt(bound).cnf).toEqual({ jkt: key.jkt })
+    const url = `${server.issuer}/approvals/${approvalId}`
+    const proof = await key.proof('GET', url, { accessToken: bound })
+    const look = () => fetch(url, { headers: { authorization: `DPoP ${bound}`, dpop: proof } })
+    const first = await look()
+    expect(first.status).toBe(200)
+    const replayed = await look()
+    expect({
+      status: replayed.status,
+      challenge: replayed.headers.get('www-authenticate'),
+      body: await replayed.json(),
+    }).toEqual({
+      status: 401,
+      challenge: 'Bearer realm="mandate-approvals", error="invalid_token"',
+      body: { error: 'invalid_token', error_description: 'the access token is invalid' },
+    })
   })
 })
