@@ -85,7 +85,16 @@ async function runAll(
   run: (evaluation: Evaluation, index: number) => Promise<EvaluationAnswer>,
   semantic: Semantic,
 ): Promise<EvaluationAnswer[]> {
-  if (semantic === 'execute_all') return Promise.all(evaluations.map(run))
+  if (semantic === 'execute_all') {
+    // Every evaluation ends before the answer leaves, even when one failed (an outage: 503): none is decided,
+    // recorded or spends an approval or a rate after the caller was told the batch failed.
+    const answers: EvaluationAnswer[] = []
+    for (const result of await Promise.allSettled(evaluations.map(run))) {
+      if (result.status === 'rejected') throw result.reason
+      answers.push(result.value)
+    }
+    return answers
+  }
   const answers: EvaluationAnswer[] = []
   for (const [index, evaluation] of evaluations.entries()) {
     const answer = await run(evaluation, index)

@@ -1,6 +1,8 @@
 // An adversarial review of runtime authorization (issue 11): each block is a bug that was found, shown by
 // the attack that worked, and kept as the test that it no longer does.
 import { decodeJwt } from 'jose'
+import { sql } from 'kysely'
+import pg from 'pg'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { applyPath } from '../support/apply-path.ts'
 import { useDatabase, writtenRows } from '../support/database.ts'
@@ -30,6 +32,7 @@ const agentOnePath = (scopes: string, more = '') =>
     - { name: tickets.close, class: write }
     - { name: tickets.assign, class: write, scopes: [tickets:write] }
     - { name: tickets.delete, class: destructive, task: required, approval: delegator }
+    - { name: tickets.comment, class: write, rate: { max: 100, per: 1m } }
 `,
   )
 
@@ -285,3 +288,72 @@ describe('a DPoP-bound person token at /approvals/{id}', () => {
     })
   })
 })
+
+describe.runIf(t.isPostgres)('a batch that meets an outage', () => {
+  it('answers 503 only once every evaluation of the batch has ended: nothing is decided after the answer', async () => {
+    const { token } = await agentToken(await secondsAgo(120))
+    const entries = { evaluations: [{ action: { name: 'tickets.read' } }, { action: { name: 'tickets.comment' } }] }
+    const batch = () =>
+      callAccess(server.url, 'evaluations', {
+        subject: { type: 'access_token', id: token },
+        resource: { type: tickets, id: 'ticket-9' },
+        ...entries,
+      })
+    expect((await batch()).status).toBe(200) // the comment's rate counter exists from here
+    // The read's record meets an outage (SQLSTATE 08006); the rated comment waits on its counter's row lock.
+    await sql`create function review_refuse() returns trigger language plpgsql as $$
+      begin raise exception 'refused by the test' using errcode = '08006'; end $$`.execute(t.db)
+    await sql`create trigger review_refusal before insert on decisions for each row
+      when (new.action = 'tickets.read') execute function review_refuse()`.execute(t.db)
+    const locker = new pg.Client({ connectionString: t.url })
+    await locker.connect()
+    try {
+      await locker.query('begin')
+      await locker.query('select * from action_rates for update')
+      let answeredAt: number | undefined
+      const answer = batch().then((a) => {
+        answeredAt = Date.now()
+        return a
+      })
+      await until(async () => (await lockWaiters()) >= 1)
+      await new Promise((resolve) => setTimeout(resolve, 300)) // the read has long failed by now
+      const releasedAt = Date.now()
+      await locker.query('rollback')
+      const { status, body, headers } = await answer
+      expect({ status, body, retryAfter: headers.get('retry-after') }).toEqual({
+        status: 503,
+        body: {
+          error: 'temporarily_unavailable',
+          error_description: 'the authorization server is temporarily unavailable, retry later',
+        },
+        retryAfter: '5',
+      })
+      expect(answeredAt).toBeGreaterThanOrEqual(releasedAt)
+    } finally {
+      await locker.end()
+      await sql`drop function review_refuse() cascade`.execute(t.db)
+    }
+  })
+})
+
+/** Backends of this database waiting for a lock (a fresh connection: activity statistics are a snapshot). */
+async function lockWaiters(): Promise<number> {
+  const watcher = new pg.Client({ connectionString: t.url })
+  await watcher.connect()
+  try {
+    const { rows } = await watcher.query<{ n: string }>(
+      `select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+    )
+    return Number(rows[0]?.n)
+  } finally {
+    await watcher.end()
+  }
+}
+
+async function until(done: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error('a backend never waited for the lock')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
