@@ -9,11 +9,14 @@ import { personToken } from '../support/idp.ts'
 import {
   ACCESS_TOKEN,
   accessToken,
+  basic,
   clientCredentials,
   exchange,
+  exchanged,
   introspect,
   post,
   revoke,
+  secrets,
   TOKEN_EXCHANGE,
   tasksCall,
 } from '../support/oauth.ts'
@@ -108,6 +111,36 @@ const edges = {
     )
     expect(await count('decisions')).toBe(before)
     return answer
+  },
+  // Runtime authorization: an evaluation answers only once its record is written, for a token seen for the
+  // first time (read, then record) and for one seen before (activity read and record in one statement).
+  async evaluation(code: string) {
+    const alice = await personToken({ scope: 'tickets:read' })
+    const { task_id } = (await startTask(server.url, { alice })).task
+    const token = await exchanged(server.url, 'agent-one', { subject_token: alice, resource: tickets, task_id })
+    const fresh = await exchanged(server.url, 'agent-one', { subject_token: alice, resource: tickets, task_id })
+    const evaluation = (subject: string) =>
+      fetch(`${server.url}/access/v1/evaluation`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: basic('rs-tickets', secrets['rs-tickets'] as string),
+        },
+        body: JSON.stringify({
+          subject: { type: 'access_token', id: subject },
+          resource: { type: tickets, id: 'ticket-1' },
+          action: { name: 'tickets.read' },
+        }),
+      })
+    expect((await evaluation(token)).status).toBe(200)
+    const before = await count('decisions')
+    const answers = [
+      await refusing('decisions', 'insert', code, () => evaluation(token)),
+      await refusing('decisions', 'insert', code, () => evaluation(fresh)),
+    ]
+    expect(await count('decisions')).toBe(before)
+    expect(answers[1]).toEqual(answers[0])
+    return answers[0] as Awaited<ReturnType<typeof refusing>>
   },
   // An authenticated client refused by oidc-provider before the grant runs (unauthorized_client) is still
   // a decision record (an unauthenticated one writes nothing at all).
