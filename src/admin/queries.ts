@@ -57,7 +57,7 @@ export async function taskDetail(db: Kysely<DB>, taskId: string, now: Date) {
     tokensWhere(db, now).where(inTaskTree(taskId, 't')).orderBy('t.issued_at').execute(),
     tokenCounts(db, taskId, now),
     actionsTimeline(db, taskId),
-    listApprovals(db, { taskId, limit: TIMELINE_LIMIT }),
+    listApprovals(db, { taskId, tree: true, limit: TIMELINE_LIMIT }),
   ])
   return {
     task: { ...presentTask(task, now, { detailed: true }), tokens: counts },

@@ -3,6 +3,7 @@
 // object) are serialised by an advisory lock, so concurrent evaluations share one pending request.
 import { type Kysely, type Selectable, sql } from 'kysely'
 import type { ApprovalsTable, DB } from '../db/schema.ts'
+import { inTaskTree } from '../tasks/store.ts'
 
 export type ApprovalRow = Selectable<ApprovalsTable>
 export const APPROVAL_STATUSES = ['pending', 'approved', 'denied', 'used'] as const
@@ -19,29 +20,23 @@ export interface ApprovalKey {
   action: string
 }
 
-// JSON: unambiguous whatever the names hold (Postgres text takes no NUL separator).
-const keyText = (key: ApprovalKey) =>
-  JSON.stringify([
-    'approval',
-    key.holder,
-    key.delegatorIssuer,
-    key.delegator,
-    key.taskId,
-    key.resource,
-    key.objectId,
-    key.action,
-  ])
+/** Unanswered requests one agent may have before one person at once: a person is asked, not flooded. */
+export const MAX_PENDING_APPROVALS = 20
+
+// One lock per agent and person (JSON: unambiguous whatever the names hold), so the requests of one key are
+// one, and the pending cap is exact.
+const lockText = (key: ApprovalKey) => JSON.stringify(['approval', key.holder, key.delegatorIssuer, key.delegator])
 
 const sameKey = (key: ApprovalKey) => sql<boolean>`holder = ${key.holder} and delegator = ${key.delegator}
   and delegator_issuer = ${key.delegatorIssuer} and task_id is not distinct from ${key.taskId}::uuid
   and resource = ${key.resource} and object_id = ${key.objectId} and action = ${key.action}`
 
 /**
- * Within a transaction: holds the key until commit, then the latest unexpired request for it that is still
- * open (pending or approved) or was denied (a refusal stands until it expires).
+ * Within a transaction: holds the agent and person until commit, then the latest unexpired request for the key
+ * that is still open (pending or approved) or was denied (a refusal stands until it expires).
  */
 export async function latestApproval(trx: Kysely<DB>, key: ApprovalKey, now: Date): Promise<ApprovalRow | undefined> {
-  await sql`select pg_advisory_xact_lock(hashtextextended(${keyText(key)}, 0))`.execute(trx)
+  await sql`select pg_advisory_xact_lock(hashtextextended(${lockText(key)}, 0))`.execute(trx)
   const { rows } = await sql<ApprovalRow>`select * from approvals
     where ${sameKey(key)} and status in ('pending', 'approved', 'denied') and expires_at > ${now}
     order by created_at desc limit 1`.execute(trx)
@@ -52,6 +47,14 @@ export async function latestApproval(trx: Kysely<DB>, key: ApprovalKey, now: Dat
  * Stamped with the database's clock_timestamp() (microseconds, one clock for every process), not the process
  * clock's whole second, as evaluation records are: approvals are listed newest first in this order.
  */
+/** Within latestApproval's transaction: the agent's unanswered, unexpired requests before this person. */
+export async function pendingCount(trx: Kysely<DB>, key: ApprovalKey, now: Date): Promise<number> {
+  const { rows } = await sql<{ n: number }>`select count(*)::int as n from approvals
+    where holder = ${key.holder} and delegator = ${key.delegator} and delegator_issuer = ${key.delegatorIssuer}
+      and status = 'pending' and expires_at > ${now}`.execute(trx)
+  return rows[0]?.n ?? 0
+}
+
 export async function insertApproval(trx: Kysely<DB>, row: ApprovalRow): Promise<void> {
   await trx
     .insertInto('approvals')
@@ -99,7 +102,9 @@ export function findApproval(db: Kysely<DB>, approvalId: string): Promise<Approv
 export interface ApprovalFilter {
   /** As shown (approvalState) at `now`: a request past its end unanswered or unused is expired. */
   status?: { state: ApprovalState; now: Date } | undefined
+  /** Approvals of this task, and of its subtasks with `tree`. */
   taskId?: string | undefined
+  tree?: boolean
   delegator?: string | undefined
   limit: number
 }
@@ -113,7 +118,12 @@ export function listApprovals(db: Kysely<DB>, filter: ApprovalFilter): Promise<A
   else if (state === 'pending' || state === 'approved')
     query = query.where('status', '=', state).where('expires_at', '>', now as Date)
   else if (state) query = query.where('status', '=', state)
-  if (filter.taskId) query = query.where('task_id', '=', filter.taskId)
+  const { taskId } = filter
+  if (taskId && filter.tree)
+    query = query.where((eb) =>
+      eb('task_id', 'in', eb.selectFrom('tasks').select('tasks.task_id').where(inTaskTree(taskId, 'tasks'))),
+    )
+  else if (taskId) query = query.where('task_id', '=', taskId)
   if (filter.delegator) query = query.where('delegator', '=', filter.delegator)
   return query.execute()
 }

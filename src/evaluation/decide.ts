@@ -3,7 +3,7 @@
 // the token's tasks, the path's task requirement, then the rule's requirements. Approval and rate come last,
 // from the edge (they are state).
 import type { ActClaim } from '../policy/act-claim.ts'
-import { actorsOf, depthOf } from '../policy/act-claim.ts'
+import { actorsOf, depthOf, ourActorsOf } from '../policy/act-claim.ts'
 import { type ActionRequirement, resolveAction } from '../policy/action-requirement.ts'
 import type { EffectivePolicy } from '../policy/effective.ts'
 import { withinIntent } from '../tasks/intent.ts'
@@ -64,8 +64,11 @@ export function decideEvaluation(facts: EvaluationFacts): EvaluationDecision {
       'chain_too_deep',
       `chain depth ${depth} exceeds ${requirement.maxDepth} (${actorsOf(token.act).join(' < ')})`,
     )
-  if (requirement.actors !== undefined && !requirement.actors.includes(token.holder))
-    return deny('actor_not_allowed', `${token.holder} is not among the actors of ${action}`)
+  // The current actor (RFC 8693 §4.1: the outermost act): the agent a trusted intermediary holds the token for,
+  // else the holder.
+  const actor = ourActorsOf(token.act)[0] ?? token.holder
+  if (requirement.actors !== undefined && !requirement.actors.includes(actor))
+    return deny('actor_not_allowed', `${actor} is not among the actors of ${action}`)
   return {
     allow: true,
     requirement,

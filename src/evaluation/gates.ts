@@ -4,7 +4,15 @@
 import { randomUUID } from 'node:crypto'
 import { type Kysely, sql } from 'kysely'
 import { enqueueApprovalRequested, type ApprovalWebhookDeps } from '../approvals/webhook.ts'
-import { type ApprovalKey, type ApprovalRow, insertApproval, latestApproval, useApproval } from '../approvals/store.ts'
+import {
+  type ApprovalKey,
+  type ApprovalRow,
+  insertApproval,
+  latestApproval,
+  MAX_PENDING_APPROVALS,
+  pendingCount,
+  useApproval,
+} from '../approvals/store.ts'
 import type { DB } from '../db/schema.ts'
 import { toDate } from '../lib/clock.ts'
 import type { ActionRequirement } from '../policy/action-requirement.ts'
@@ -52,6 +60,9 @@ export async function passGates(trx: Kysely<DB>, ctx: GateContext, deps: GateDep
     if (latest?.status === 'pending')
       return { pass: false, reason: 'approval_required', detail: 'awaiting the person', approvalId: latest.approval_id }
     if (latest?.status !== 'approved') {
+      // Asking is bounded: an agent cannot flood the person (and the webhook) with requests.
+      if ((await pendingCount(trx, key, now)) >= MAX_PENDING_APPROVALS)
+        return { pass: false, reason: 'rate_exceeded', detail: `${MAX_PENDING_APPROVALS} approvals already pending` }
       const requested = await requestApproval(trx, key, ctx, deps)
       return { pass: false, reason: 'approval_required', detail: 'approval requested', approvalId: requested }
     }

@@ -39,7 +39,7 @@ export const ActionRule = z
     task: z.literal('required').optional(),
     /** The most actors the token's act chain may hold (RFC 8693 §4.1 nesting); 0: the holder acts for itself only. */
     maxDepth: z.number().int().min(0).max(10).optional(),
-    /** The clients that may hold the token for this action (its current actor). */
+    /** The clients that may take this action: the token's current actor (its outermost `act`, else its holder). */
     actors: z.array(z.string().min(1)).min(1).optional(),
     /**
      * GCRA (evaluation/rates.ts): `max` at once, then one per `per`/`max`, so up to 2·max−1 in a span of `per`;

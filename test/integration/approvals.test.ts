@@ -283,6 +283,49 @@ describe('approval: delegator', () => {
   })
 })
 
+describe('bounds', () => {
+  it('asks one person at most 20 unanswered questions from one agent, then answers rate_exceeded and asks nothing', async () => {
+    const { token } = await agentToken()
+    const before = await t.db
+      .selectFrom('approvals')
+      .select(t.db.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow()
+    const pending = await t.db
+      .selectFrom('approvals')
+      .select(t.db.fn.countAll<string>().as('n'))
+      .where('holder', '=', 'agent-one')
+      .where('delegator', '=', 'alice')
+      .where('status', '=', 'pending')
+      .where('expires_at', '>', new Date())
+      .executeTakeFirstOrThrow()
+    const room = 20 - Number(pending.n)
+    for (let i = 0; i < room; i++)
+      expect(await del(token, `flood-${i}`)).toMatchObject({ context: { reason: 'approval_required' } })
+    const over = await del(token, 'flood-over')
+    expect(over).toEqual({
+      decision: false,
+      context: {
+        decision_id: expect.any(String),
+        reason: 'rate_exceeded',
+        reason_user: { en: 'this action was taken too often for this task; retry later' },
+      },
+    })
+    const after = await t.db
+      .selectFrom('approvals')
+      .select(t.db.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow()
+    expect(Number(after.n) - Number(before.n)).toBe(room)
+    // An approval already asked for is still answered with its id.
+    expect((await del(token, 'flood-0')).context.reason).toBe('approval_required')
+    await t.db
+      .updateTable('approvals')
+      .set({ expires_at: new Date(Date.now() - 1000) })
+      .where('holder', '=', 'agent-one')
+      .where('status', '=', 'pending')
+      .execute()
+  })
+})
+
 describe('on record', () => {
   it('shows approvals in the admin API and the task actions timeline', async () => {
     const { task, token } = await agentToken()

@@ -16,8 +16,8 @@ const layers: string[][] = [
   ['documents', 'replay', 'lineage', 'audit', 'keys', 'outbound'], // storage and the document base
   ['clients', 'resources', 'issuers'], // registered parties
   ['policy', 'dpop'], // policy documents and their pure rules; proofs of possession
-  ['tasks', 'observability', 'catalog', 'approvals'], // the task model; logs, metrics, health; the configuration in memory; a person's approvals
-  ['delegation', 'client-credentials', 'http'], // the one decision of each grant; our HTTP edge plumbing
+  ['tasks', 'observability', 'catalog'], // the task model; logs, metrics, health; the configuration in memory
+  ['delegation', 'client-credentials', 'http', 'approvals'], // the one decision of each grant; our HTTP edge plumbing
   ['decisions'], // decision records (they carry the decision's constraints)
   ['evaluation'], // runtime authorization: one evaluation of an action, decided, gated and recorded
   ['oidc', 'admin', 'tasks-api', 'access-api', 'janitor'], // edges: oidc-provider wiring, the admin, tasks and access APIs, jobs
