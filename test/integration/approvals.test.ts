@@ -10,7 +10,7 @@ import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { APPROVAL_REQUESTED_EVENT } from '../../src/approvals/webhook.ts'
 import { applyDocuments } from '../../src/manifests/apply.ts'
-import { applyPath } from '../support/apply-path.ts'
+import { applyAgentOneActions } from '../support/apply-path.ts'
 import { useDatabase, writtenRows } from '../support/database.ts'
 import { evaluate } from '../support/evaluate.ts'
 import { personToken } from '../support/idp.ts'
@@ -26,14 +26,9 @@ const received: string[] = []
 let receiver: Server
 
 beforeAll(async () => {
-  await applyPath(
+  await applyAgentOneActions(
     t.db,
-    'acme/support/agent-one',
-    `  bindings:
-    - { client: agent-one, resource: ${tickets}, grantType: ${TE} }
-  scopes: [tickets:read, tickets:write]
-  delegation: { mode: delegation, actors: [agent-one, sub-agent] }
-  actions:
+    `
     - { name: tickets.read, class: read }
     - { name: tickets.delete, class: destructive, task: required, approval: delegator }
 `,

@@ -2,7 +2,7 @@
 // in-process app make the approvals (pending, approved, used, denied, expired) and the timeline, then the
 // real binary reads them from the same database, as the admin API shows them.
 import { beforeAll, describe, expect, it } from 'vitest'
-import { applyPath } from '../support/apply-path.ts'
+import { applyAgentOneActions } from '../support/apply-path.ts'
 import { mandateCli } from '../support/cli.ts'
 import { useDatabase } from '../support/database.ts'
 import { callAccess, evaluationBody } from '../support/evaluate.ts'
@@ -14,7 +14,6 @@ import { startTask } from '../support/tasks.ts'
 const t = useDatabase()
 const server = useServer(t)
 const tickets = 'https://tickets.test/'
-const TE = 'urn:ietf:params:oauth:grant-type:token-exchange'
 const mandate = (...args: string[]) => mandateCli(t, args)
 // Each CLI run is a Node process that loads the server's modules: seconds each on a loaded machine.
 const CLI_TIMEOUT = 120_000
@@ -67,14 +66,9 @@ let bob: { taskId: string }
 let approvals: { pending: string; used: string; approved: string; denied: string; expired: string }
 
 beforeAll(async () => {
-  await applyPath(
+  await applyAgentOneActions(
     t.db,
-    'acme/support/agent-one',
-    `  bindings:
-    - { client: agent-one, resource: ${tickets}, grantType: ${TE} }
-  scopes: [tickets:read, tickets:write]
-  delegation: { mode: delegation, actors: [agent-one, sub-agent] }
-  actions:
+    `
     - { name: tickets.read, class: read }
     - { name: tickets.delete, class: destructive, task: required, approval: delegator }
 `,

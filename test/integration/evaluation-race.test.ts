@@ -5,7 +5,7 @@
 // the revocation) at its write while evaluations keep answering true; then it lets go. Rounds run free too.
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { applyPath } from '../support/apply-path.ts'
+import { applyAgentOneActions, applyPath } from '../support/apply-path.ts'
 import { useDatabase } from '../support/database.ts'
 import { callAccess, evaluationBody } from '../support/evaluate.ts'
 import { exchanged, jtiOf, revoke, tasksCall } from '../support/oauth.ts'
@@ -27,14 +27,9 @@ let gate: pg.Client | undefined
 let watcher: pg.Client | undefined
 beforeAll(async () => {
   // Reads pass on scope and rule; comments pass a rate too, so they take the transactional path (gates.ts).
-  await applyPath(
+  await applyAgentOneActions(
     t.db,
-    'acme/support/agent-one',
-    `  bindings:
-    - { client: agent-one, resource: ${tickets}, grantType: ${TE} }
-  scopes: [tickets:read, tickets:write]
-  delegation: { mode: delegation, actors: [agent-one, sub-agent] }
-  actions:
+    `
     - { name: tickets.read, class: read }
     - { name: tickets.comment, class: write, rate: { max: 1000000, per: 1m } }
 `,

@@ -18,3 +18,24 @@ export async function applyPath(db: Kysely<DB>, name: string, spec: string): Pro
   )
   expect((await applyDocuments(db, [dir], TEST_APPLY)).findings).toEqual([])
 }
+
+/**
+ * agent-one's own path on the tickets resource (fixtures/policy-paths.yaml, narrowed to what tests of runtime
+ * authorization need) with these action rules: `actions` as YAML list items, one per line.
+ */
+export const applyAgentOneActions = (db: Kysely<DB>, actions: string): Promise<void> =>
+  applyPath(
+    db,
+    'acme/support/agent-one',
+    `  bindings:
+    - { client: agent-one, resource: https://tickets.test/, grantType: urn:ietf:params:oauth:grant-type:token-exchange }
+  scopes: [tickets:read, tickets:write]
+  delegation: { mode: delegation, actors: [agent-one, sub-agent] }
+  actions:
+${actions
+  .trim()
+  .split('\n')
+  .map((line) => `    ${line.trim()}`)
+  .join('\n')}
+`,
+  )
