@@ -125,6 +125,34 @@ describe('an allowed action', () => {
     })
   })
 
+  it('authenticates the caller with client_secret_post members of the JSON body too, as at the token endpoint', async () => {
+    const { token } = await taskToken()
+    const response = await fetch(`${server.url}/access/v1/evaluation`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        ...evaluationBody({ token, action: 'tickets.read' }),
+        client_id: 'rs-tickets',
+        client_secret: 'rs-tickets-secret-012345678',
+      }),
+    })
+    expect(response.status).toBe(200)
+    expect(await response.json()).toMatchObject({ decision: true })
+    const wrong = await fetch(`${server.url}/access/v1/evaluation`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        ...evaluationBody({ token, action: 'tickets.read' }),
+        client_id: 'rs-tickets',
+        client_secret: 'not-the-secret-0123456789',
+      }),
+    })
+    expect({ status: wrong.status, body: await wrong.json() }).toEqual({
+      status: 401,
+      body: { error: 'invalid_client', error_description: 'client authentication failed' },
+    })
+  })
+
   it('accepts the resource by its name as well as its URI', async () => {
     const { token } = await taskToken()
     expect(await evaluate(server.url, { token, action: 'tickets.read', resource: 'tickets' })).toMatchObject({
