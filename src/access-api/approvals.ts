@@ -12,6 +12,7 @@ import { type TokenDeps, verifySubject } from '../delegation/subject-token.ts'
 import { claimProof } from '../dpop/claim.ts'
 import { DpopProblem } from '../dpop/proof.ts'
 import { type DpopSettings, readDpopProof } from '../dpop/read-proof.ts'
+import { presentedToken } from '../http/authorization.ts'
 import { HttpError } from '../http/http-error.ts'
 import { toDate } from '../lib/clock.ts'
 import { JWT_TOKEN_TYPE, TOKEN_EXCHANGE } from '../oauth/protocol.ts'
@@ -32,7 +33,7 @@ export async function handleApproval(
     throw new HttpError('invalid_request', 'decision must be approve or deny')
   const person = await authenticatePerson(ctx, deps)
   const approval = await findApproval(deps.db, approvalId)
-  const problem = approval && approverProblem({ ...person }, approval)
+  const problem = approval && approverProblem(person, approval)
   // Anyone else learns nothing, not even that the approval exists.
   if (!approval || problem) {
     if (approval) deps.log.info({ approval_id: approvalId, sub: person.sub, problem }, 'approval answer refused')
@@ -73,9 +74,8 @@ const auditOf = (row: ApprovalRow, status: 'approved' | 'denied', by: string, no
 
 /** The bearer (or DPoP-bound) token of the person; any problem is one 401 (RFC 6750 §3.1). */
 async function authenticatePerson(ctx: Context, deps: ApprovalsDeps) {
-  const match = /^(Bearer|DPoP) ([A-Za-z0-9._~+/-]+=*)$/i.exec(ctx.get('authorization'))
-  if (!match) throw new HttpError('approval_token_missing')
-  const token = match[2] as string
+  const token = presentedToken(ctx.get('authorization'))?.token
+  if (!token) throw new HttpError('approval_token_missing')
   try {
     const subject = await verifySubject(token, JWT_TOKEN_TYPE, deps)
     if (subject.facts.jkt !== undefined) {

@@ -10,6 +10,7 @@ import { type DpopProof, DpopProblem } from '../dpop/proof.ts'
 import { type DpopSettings, readDpopProof } from '../dpop/read-proof.ts'
 import type { DB } from '../db/schema.ts'
 import { isUuid } from '../lib/uuid.ts'
+import { presentedToken } from '../http/authorization.ts'
 import { HttpError } from '../http/http-error.ts'
 import type { Route } from '../http/routes.ts'
 import type { OurAccessToken } from '../keys/verify-access-token.ts'
@@ -44,10 +45,10 @@ export function adminApp(deps: AdminDeps): Koa {
   const app = new Koa()
   app.use(async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store')
-    const match = /^(Bearer|DPoP) ([\w.~+/-]+=*)$/i.exec(ctx.get('authorization'))
-    const scheme = match?.[1]?.toLowerCase()
-    const token = match?.[2] as string
-    const payload = match ? await deps.verifyAccessToken(token) : undefined
+    const presented = presentedToken(ctx.get('authorization'))
+    const scheme = presented?.scheme
+    const token = presented?.token as string
+    const payload = presented ? await deps.verifyAccessToken(token) : undefined
     const audiences = payload ? (Array.isArray(payload.aud) ? payload.aud : [payload.aud]) : []
     const row =
       payload &&

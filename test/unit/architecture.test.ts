@@ -100,6 +100,7 @@ const pure = [
   'src/outbound/rules.ts',
   'src/http/strict-json.ts',
   'src/http/has-nul.ts',
+  'src/http/authorization.ts',
   'src/http/claimed-client.ts',
   'src/http/address-key.ts',
   'src/http/token-buckets.ts',
