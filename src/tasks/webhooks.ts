@@ -59,35 +59,50 @@ export async function enqueueTaskCompleted(
   const now = deps.clock.now()
   const { kid, privateKey } = deps.ring.signingKey()
   for (const subscriber of subscribers) {
-    const event = await new SignJWT({
-      events: {
-        [TASK_COMPLETED_EVENT]: {
-          task_id: task.task_id,
-          subtask_ids: tree.map((t) => t.task_id).filter((id) => id !== task.task_id),
-          outcome,
-          revoked_jtis: tokens.filter((t) => t.aud.includes(subscriber.uri)).map((t) => t.jti),
-        },
+    await enqueueEvent(trx, deps, {
+      subscriber: subscriber.uri,
+      url: subscriber.revocation_webhook as string,
+      type: TASK_COMPLETED_EVENT,
+      event: {
+        task_id: task.task_id,
+        subtask_ids: tree.map((t) => t.task_id).filter((id) => id !== task.task_id),
+        outcome,
+        revoked_jtis: tokens.filter((t) => t.aud.includes(subscriber.uri)).map((t) => t.jti),
       },
     })
-      .setProtectedHeader({ alg: SIGNING_ALG, typ: 'secevent+jwt', kid })
-      .setIssuer(deps.issuer)
-      .setAudience(subscriber.uri)
-      .setIssuedAt(now)
-      .setJti(randomUUID())
-      .sign(privateKey)
-    await trx
-      .insertInto('webhook_deliveries')
-      .values({
-        delivery_id: randomUUID(),
-        resource: subscriber.uri,
-        url: subscriber.revocation_webhook as string,
-        event,
-        created_at: toDate(now),
-        next_attempt_at: toDate(now),
-      })
-      .execute()
   }
   return subscribers.length
+}
+
+/**
+ * One signed Security Event Token (RFC 8417: typ secevent+jwt, our issuer, the subscriber as audience) in the
+ * outbox, in the caller's transaction; the dispatcher pushes it (RFC 8935) and retries it.
+ */
+export async function enqueueEvent(
+  trx: Kysely<DB>,
+  deps: Pick<WebhookDeps, 'clock' | 'issuer'> & { ring: Pick<KeyRing, 'signingKey'> },
+  delivery: { subscriber: string; url: string; type: string; event: Record<string, unknown> },
+): Promise<void> {
+  const now = deps.clock.now()
+  const { kid, privateKey } = deps.ring.signingKey()
+  const event = await new SignJWT({ events: { [delivery.type]: delivery.event } })
+    .setProtectedHeader({ alg: SIGNING_ALG, typ: 'secevent+jwt', kid })
+    .setIssuer(deps.issuer)
+    .setAudience(delivery.subscriber)
+    .setIssuedAt(now)
+    .setJti(randomUUID())
+    .sign(privateKey)
+  await trx
+    .insertInto('webhook_deliveries')
+    .values({
+      delivery_id: randomUUID(),
+      resource: delivery.subscriber,
+      url: delivery.url,
+      event,
+      created_at: toDate(now),
+      next_attempt_at: toDate(now),
+    })
+    .execute()
 }
 
 export class WebhookDispatcher {
