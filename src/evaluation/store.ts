@@ -1,7 +1,7 @@
 // An evaluation's two statements: the token, active at the request's time, with its tasks' intents and end
 // (one read, shared by concurrent evaluations), and the decision record, written before the answer leaves
 // (one insert, shared too). An outage fails both closed: no answer is given without its record.
-import { type Kysely, sql } from 'kysely'
+import { type Kysely, type RawBuilder, sql } from 'kysely'
 import { groupOn } from '../db/group.ts'
 import type { DB } from '../db/schema.ts'
 import type { DecisionRecord } from '../decisions/store.ts'
@@ -10,7 +10,7 @@ import { activeTokenSql, type IssuedToken } from '../lineage/tokens.ts'
 export interface EvaluatedToken {
   row: IssuedToken
   /** The token's own task (its task_id), when it has one. */
-  task?: { expires_at: Date; purpose: string } | undefined
+  task?: { expires_at: Date } | undefined
   /**
    * The declared actions of every task the token depends on (its task_path), root first: a token exchanged
    * naming a parent task still depends on the subtask its subject token was for, and is bound by its intent.
@@ -27,8 +27,14 @@ type Row = IssuedToken & {
   lookup: number
   task_intents: TaskIntent[]
   task_expires_at: Date | null
-  task_purpose: string | null
 }
+
+/**
+ * A decisions row from its JSON, stamped with the database's clock_timestamp() (microseconds, one clock for
+ * every process), not the process clock's whole second: a task's actions timeline is read in this order.
+ */
+const stampedRecord = (record: RawBuilder<unknown>) =>
+  sql`jsonb_populate_record(null::decisions, ${record} || jsonb_build_object('created_at', clock_timestamp()))`
 
 /** The token if it is active at `now` (lineage/tokens.ts activeTokenSql: revocation, ancestors, tasks, parties). */
 export function findEvaluatedToken(db: Kysely<DB>, jti: string, now: Date): Promise<EvaluatedToken | undefined> {
@@ -40,7 +46,7 @@ async function findTokens(
   lookups: readonly { jti: string; now: Date }[],
 ): Promise<(EvaluatedToken | undefined)[]> {
   const { rows } = await sql<Row>`
-    select t.*, q.lookup::int as lookup, k.expires_at as task_expires_at, k.purpose as task_purpose,
+    select t.*, q.lookup::int as lookup, k.expires_at as task_expires_at,
       (select coalesce(jsonb_agg(jsonb_build_object('task_id', p.task_id, 'actions', p.actions)
           order by cardinality(p.task_path)), '[]'::jsonb)
         from tasks p where p.task_id = any(t.task_path) and p.actions is not null) as task_intents
@@ -50,11 +56,10 @@ async function findTokens(
     left join tasks k on k.task_id::text = t.task_id
     where ${activeTokenSql(sql<Date>`q.now`)}`.execute(db)
   const found: (EvaluatedToken | undefined)[] = lookups.map(() => undefined)
-  for (const { lookup, task_intents, task_expires_at, task_purpose, ...row } of rows) {
+  for (const { lookup, task_intents, task_expires_at, ...row } of rows) {
     found[lookup - 1] = {
       row,
-      task:
-        task_expires_at && task_purpose !== null ? { expires_at: task_expires_at, purpose: task_purpose } : undefined,
+      task: task_expires_at ? { expires_at: task_expires_at } : undefined,
       intents: task_intents,
     }
   }
@@ -94,8 +99,7 @@ async function recordByActivity(
       from q
     ), recorded as (
       insert into decisions
-      select d.* from checked c, lateral jsonb_populate_record(null::decisions,
-        (case when c.active then c.if_active else c.if_inactive end) || jsonb_build_object('created_at', clock_timestamp())) d
+      select d.* from checked c, lateral ${stampedRecord(sql`case when c.active then c.if_active else c.if_inactive end`)} d
     )
     select n, active from checked order by n`.execute(db)
   return rows.map((row) => row.active)
@@ -106,14 +110,10 @@ export function writeEvaluationRecord(db: Kysely<DB>, record: DecisionRecord): P
   return groupOn(db, 'evaluation.record', insertRecords)(record)
 }
 
-/**
- * An evaluation's record is stamped with the database's clock_timestamp() (microseconds, one clock for every
- * process), not the process clock's whole second: a task's actions timeline is read in this order.
- */
 async function insertRecords(db: Kysely<DB>, records: readonly DecisionRecord[]): Promise<undefined[]> {
   await sql`insert into decisions
     select d.* from jsonb_array_elements(${JSON.stringify(records)}::jsonb) with ordinality as e(record, n),
-      lateral jsonb_populate_record(null::decisions, e.record || jsonb_build_object('created_at', clock_timestamp())) d
+      lateral ${stampedRecord(sql`e.record`)} d
     order by e.n`.execute(db)
   return records.map(() => undefined)
 }
