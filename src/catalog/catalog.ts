@@ -33,6 +33,8 @@ export interface Catalog {
    * the path itself has no version (such a binding is unreadable: delegation/load-policy.ts).
    */
   pathPolicy(path: string): EffectivePolicy | undefined
+  /** Every binding of a client, in the order applied (what the consent page tells a person an agent may do). */
+  bindingsOf(client: string): ReadonlyArray<{ resource: string; grantType: string; path: string }>
 }
 
 const bindingKey = (client: string, resource: string, grantType: string) =>
@@ -57,6 +59,10 @@ export function buildCatalog(rows: CatalogRows): Catalog {
     resourceByName: (name) => byName.get(name),
     issuerByIss: (iss) => issuers.get(iss),
     boundPath: (client, resource, grantType) => bindings.get(bindingKey(client, resource, grantType)),
+    bindingsOf: (client) =>
+      rows.bindings
+        .filter((b) => b.client_id === client)
+        .map((b) => ({ resource: b.resource, grantType: b.grant_type, path: b.path })),
     pathPolicy(path) {
       if (!policies.has(path)) {
         const chain = ancestorsOf(path).flatMap((ancestor) => levels.get(ancestor) ?? [])

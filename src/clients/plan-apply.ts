@@ -39,6 +39,8 @@ export async function planClient(db: Kysely<DB>, doc: ClientDocument): Promise<P
           jwks: spec.jwks ?? null,
           grant_types: [...new Set(spec.grantTypes)],
           redirect_uris: [...new Set(spec.redirectUris)],
+          post_logout_redirect_uris: [...new Set(spec.postLogoutRedirectUris)],
+          agent: spec.agent,
           scopes: [...new Set(spec.scopes)],
           content_hash: hash,
           dpop_bound_access_tokens: spec.dpopBoundAccessTokens,

@@ -2,10 +2,16 @@
 import * as z from 'zod'
 import { strongKey } from '../lib/jwk-strength.ts'
 import { documentSchema, Metadata, ScopeToken } from '../documents/envelope.ts'
-import { CLIENT_CREDENTIALS, TOKEN_EXCHANGE } from '../oauth/protocol.ts'
+import { AUTHORIZATION_CODE, CLIENT_CREDENTIALS, REFRESH_TOKEN, TOKEN_EXCHANGE } from '../oauth/protocol.ts'
 
 /** Grant types a client may be registered for; the server supports each of these. */
-export const GrantType = z.enum([CLIENT_CREDENTIALS, TOKEN_EXCHANGE])
+export const GrantType = z.enum([CLIENT_CREDENTIALS, TOKEN_EXCHANGE, AUTHORIZATION_CODE, REFRESH_TOKEN])
+
+/** Grant types a policy path may be bound to: refresh_token continues its authorization_code binding. */
+export const BoundGrantType = z.enum([CLIENT_CREDENTIALS, TOKEN_EXCHANGE, AUTHORIZATION_CODE])
+
+/** Grants a public client (no secret, no keys) may use: those that need no client authentication. */
+const PUBLIC_GRANTS: readonly string[] = [AUTHORIZATION_CODE, REFRESH_TOKEN]
 
 const ClientProfile = z.enum(['agent', 'service', 'app', 'resource-server'])
 
@@ -27,7 +33,12 @@ export const ClientDocument = documentSchema(
       secret: z.string().min(16, 'a client secret must have at least 16 characters').max(512).optional(),
       jwks: z.strictObject({ keys: z.array(PublicJwk).min(1) }).optional(),
       grantTypes: z.array(GrantType).default([]),
+      // RFC 6749 §3.1.2: exact redirection endpoints for authorization_code (compared as strings).
       redirectUris: z.array(z.url()).default([]),
+      // OpenID Connect RP-Initiated Logout 1.0 §3: where the person may be sent after signing out.
+      postLogoutRedirectUris: z.array(z.url()).default([]),
+      // An agent app: people signing in are told so, and their tokens name it in may_act (RFC 8693 §4.4).
+      agent: z.boolean().default(false),
       scopes: z.array(ScopeToken).default([]),
       // A disabled client cannot authenticate, and every token it holds or acts in is inactive at once.
       disabled: z.boolean().default(false),
@@ -36,8 +47,22 @@ export const ClientDocument = documentSchema(
       // Approvals the agent's actions need are announced here (docs/runtime-authorization.md), a signed SET.
       approvalWebhook: z.url({ protocol: /^https?$/ }).optional(),
     })
-    .refine((spec) => (spec.secret === undefined) !== (spec.jwks === undefined), {
-      message: 'exactly one of secret (client_secret_basic/post) or jwks (private_key_jwt) is required',
+    .refine((spec) => spec.secret === undefined || spec.jwks === undefined, {
+      message: 'at most one of secret (client_secret_basic/post) or jwks (private_key_jwt); neither makes a public client',
+    })
+    // RFC 6749 §2.1: a public client cannot keep a credential, so it may only use PKCE-protected codes.
+    .refine(
+      (spec) =>
+        spec.secret !== undefined || spec.jwks !== undefined || spec.grantTypes.every((g) => PUBLIC_GRANTS.includes(g)),
+      { message: 'a public client (no secret, no jwks) may only use authorization_code and refresh_token', path: ['grantTypes'] },
+    )
+    .refine((spec) => !spec.grantTypes.includes(AUTHORIZATION_CODE) || spec.redirectUris.length > 0, {
+      message: 'authorization_code needs at least one redirectUris entry',
+      path: ['redirectUris'],
+    })
+    .refine((spec) => !spec.grantTypes.includes(REFRESH_TOKEN) || spec.grantTypes.includes(AUTHORIZATION_CODE), {
+      message: 'refresh_token comes with authorization_code',
+      path: ['grantTypes'],
     }),
 )
 export type ClientDocument = z.output<typeof ClientDocument>

@@ -3,6 +3,10 @@
 
 /** RFC 6749 §4.4. */
 export const CLIENT_CREDENTIALS = 'client_credentials'
+/** RFC 6749 §4.1 (with PKCE, RFC 7636, for every client). */
+export const AUTHORIZATION_CODE = 'authorization_code'
+/** RFC 6749 §6. */
+export const REFRESH_TOKEN = 'refresh_token'
 /** RFC 8693 §2.1. */
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
 

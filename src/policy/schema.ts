@@ -2,7 +2,7 @@
 // a document at `acme` constrains everything below it. Every field is optional: an absent field
 // does not constrain at that level (see effective.ts for how levels combine).
 import * as z from 'zod'
-import { GrantType } from '../clients/schema.ts'
+import { BoundGrantType } from '../clients/schema.ts'
 import { ActionRules } from './actions.ts'
 import { Duration } from '../lib/duration.ts'
 import { documentSchema, Metadata, ScopeToken } from '../documents/envelope.ts'
@@ -25,7 +25,7 @@ const DelegationMode = z.enum(['delegation', 'impersonation', 'either'])
 export const Binding = z.strictObject({
   client: z.string().min(1),
   resource: z.url(),
-  grantType: GrantType,
+  grantType: BoundGrantType,
 })
 export type Binding = z.output<typeof Binding>
 

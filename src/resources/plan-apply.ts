@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely'
 import type { DB } from '../db/schema.ts'
 import { contentHash } from '../lib/canonical-json.ts'
 import { type Planned, stored, unchanged } from '../documents/plan.ts'
-import type { ResourceDocument } from './schema.ts'
+import { type ResourceDocument, scopeDescriptions, scopeNames } from './schema.ts'
 import { findResourceByName, upsertResource } from './store.ts'
 
 export async function planResource(db: Kysely<DB>, doc: ResourceDocument): Promise<Planned> {
@@ -25,7 +25,8 @@ export async function planResource(db: Kysely<DB>, doc: ResourceDocument): Promi
           uri: spec.uri,
           description: metadata.description ?? null,
           labels: metadata.labels ?? {},
-          scopes: [...new Set(spec.scopes)],
+          scopes: scopeNames(spec),
+          scope_descriptions: scopeDescriptions(spec),
           introspectors: [...new Set(spec.introspectors)],
           access_token_lifetime: spec.accessTokenLifetime,
           revocation_webhook: spec.revocationWebhook ?? null,

@@ -13,11 +13,22 @@ export function findResourceByName(db: Kysely<DB>, name: string): Promise<Resour
 }
 
 /** A resources row as a document writes it (timestamps are the store's), with labels as a value. */
-export type ResourceWrite = Omit<ResourceRow, 'created_at' | 'updated_at' | 'labels' | 'revocation_webhook'> &
-  Partial<Pick<ResourceRow, 'revocation_webhook'>> & { labels: Record<string, string> }
+export type ResourceWrite = Omit<
+  ResourceRow,
+  'created_at' | 'updated_at' | 'labels' | 'revocation_webhook' | 'scope_descriptions'
+> &
+  Partial<Pick<ResourceRow, 'revocation_webhook'>> & {
+    labels: Record<string, string>
+    scope_descriptions?: Record<string, string>
+  }
 
 export async function upsertResource(db: Kysely<DB>, row: ResourceWrite, now: Date): Promise<void> {
-  const values = { ...row, labels: JSON.stringify(row.labels), updated_at: now }
+  const values = {
+    ...row,
+    labels: JSON.stringify(row.labels),
+    scope_descriptions: JSON.stringify(row.scope_descriptions ?? {}),
+    updated_at: now,
+  }
   await db
     .insertInto('resources')
     .values({ ...values, created_at: now })
