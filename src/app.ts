@@ -36,6 +36,11 @@ import { outboundFetch } from './outbound/fetch.ts'
 import { OIDC_ROUTES } from './oidc/endpoints.ts'
 import { deriveCookieKeys } from './oidc/cookie-keys.ts'
 import { buildProvider } from './oidc/provider.ts'
+import { serveStylesheet } from './pages/stylesheet.ts'
+import { deriveCsrfKey } from './sign-in/csrf.ts'
+import { SIGN_IN_ROUTES, signInPages } from './sign-in/routes.ts'
+import { upstreamSignIn } from './upstream/sign-in.ts'
+import { authenticatePassword } from './users/authenticate.ts'
 import { openServices, type ServicesOptions } from './services.ts'
 import { TASKS_ROUTES, tasksApi } from './tasks-api/api.ts'
 import { ACCESS_ROUTES, accessApi } from './access-api/api.ts'
@@ -109,7 +114,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     extraGrantTypes: [TOKEN_EXCHANGE],
     dpopNonceSecret: nonceSecret,
     requireDpopNonce: config.dpop.requireNonce,
+    sessionLifetime: config.signIn.sessionLifetime,
+    refreshTokenLifetime: config.signIn.refreshTokenLifetime,
   })
+  // Behind a TLS-terminating proxy the provider's own contexts (cookies marked Secure) must see https too.
+  provider.proxy = config.http.trustedProxies > 0
   const onDecision = (record: DecisionRecord) =>
     metrics.tokenExchanges.inc({ result: record.result, reason: record.reason })
   registerTokenExchange(provider, { ...tokenDeps, dpop, onDecision, log })
@@ -150,7 +159,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   publicApp.use(noStore)
   publicApp.use(jsonErrors(log))
   // Unknown routes are answered before a body is read: a slow body to nowhere costs no wait.
-  publicApp.use(servedRoutes([...OIDC_ROUTES, ...TASKS_ROUTES, ...ACCESS_ROUTES]))
+  publicApp.use(servedRoutes([...OIDC_ROUTES, ...SIGN_IN_ROUTES, ...TASKS_ROUTES, ...ACCESS_ROUTES]))
   publicApp.use(boundedBody(config.http))
   // One request, one read of the configuration generation (src/catalog/), begun once a POST's body is in:
   // begun earlier, a body trickled in for up to bodyTimeout would be decided on a configuration that a
@@ -181,6 +190,25 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       afterApprovalRequested: () => webhooks.kick(),
       knownTokens: new KnownTokens(),
       replayUnique: (iss, jti, exp) => provider.ReplayDetection.unique(iss, jti, exp),
+    }),
+  )
+  publicApp.use(serveStylesheet)
+  publicApp.use(
+    signInPages({
+      provider,
+      db,
+      catalog,
+      clock,
+      log,
+      issuer,
+      csrfKey: deriveCsrfKey(keys),
+      limits: {
+        perUsername: config.signIn.failuresPerUsername,
+        perAddress: config.signIn.failuresPerAddress,
+        window: config.signIn.failureWindow,
+      },
+      authenticate: authenticatePassword,
+      upstream: upstreamSignIn({ db, catalog, clock, issuer, clockTolerance: config.clockTolerance, fetchOutbound, log }),
     }),
   )
   publicApp.use(mount('/', provider))

@@ -17,6 +17,9 @@ export type AuditType =
   | 'document.updated'
   | 'approval.approved'
   | 'approval.denied'
+  | 'grant.revoked'
+  | 'user.signed_in'
+  | 'user.sign_in_failed'
 
 export interface AuditEvent {
   type: AuditType

@@ -213,6 +213,26 @@ export const Config = z
         ),
       })
       .prefault({}),
+    signIn: z
+      .strictObject({
+        sessionLifetime: Duration.prefault('12h').meta({
+          description:
+            'How long a person stays signed in at Mandate (the session every server process shares in Postgres).',
+        }),
+        refreshTokenLifetime: Duration.prefault('14d').meta({
+          description:
+            'How long a grant lasts: each refresh token is rotated on use and the last one expires this long after sign-in.',
+        }),
+        failureWindow: Duration.prefault('15m').meta({
+          description: 'The period of the two limits on failed sign-ins below (counted in Postgres, across processes).',
+        }),
+        failuresPerUsername: count(
+          10,
+          'Failed sign-ins per username per window, whether or not the user exists; then 429 with Retry-After.',
+        ),
+        failuresPerAddress: count(30, 'Failed sign-ins per source address (IPv6: per /64) per window.'),
+      })
+      .prefault({}),
   })
   // zod skips refinements once any field has failed; `when` runs this one regardless, so these two
   // problems are reported together with every other (the values may then be unparsed input).

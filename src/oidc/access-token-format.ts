@@ -44,7 +44,10 @@ export function persistingCustomizer(deps: AccessTokenFormatDeps) {
     const row: IssuedTokenWrite = {
       jti: String(payload.jti),
       kid,
-      grant_type: lineage?.grantType ?? (token.kind === 'ClientCredentials' ? CLIENT_CREDENTIALS : String(token.gty)),
+      // oidc-provider appends each refresh to gty ("authorization_code refresh_token"): the last one issued this.
+      grant_type:
+        lineage?.grantType ??
+        (token.kind === 'ClientCredentials' ? CLIENT_CREDENTIALS : (String(token.gty).split(' ').at(-1) as string)),
       client_id: String(payload.client_id),
       sub: String(payload.sub),
       aud: Array.isArray(payload.aud) ? payload.aud.map(String) : [String(payload.aud)],
@@ -55,6 +58,8 @@ export function persistingCustomizer(deps: AccessTokenFormatDeps) {
       ancestors: lineage?.ancestors ?? [],
       claims: Object.fromEntries(Object.entries(payload).filter(([name]) => !standard.has(name))),
       jkt: typeof cnf?.jkt === 'string' ? cnf.jkt : null,
+      // The sign-in grant (authorization_code, refresh_token): reusing one of its codes or refresh tokens ends all.
+      grant_id: 'grantId' in token && typeof token.grantId === 'string' ? token.grantId : null,
       ...(typeof payload.policy_path === 'string'
         ? { policy_path: payload.policy_path, policy_version: Number(payload.policy_version) }
         : {}),

@@ -1,8 +1,9 @@
 // oidc-provider refuses structured tokens at introspection and revocation. This pre-middleware
 // verifies a presented JWT access token (signature first: a forged JWT naming a real jti must
 // find nothing) and hands the built-in endpoints its jti, which the adapter resolves from lineage.
-// Every other value is replaced too: a bare jti (not a secret: it is in logs and the admin API) must
-// never stand in for the token it names.
+// An unverified JWT is replaced too. Any other value passes as it is: opaque refresh and userinfo tokens
+// are found only by their full value in oidc_payloads, where no JWT's jti has a row, so a bare jti (not a
+// secret: it is in logs and the admin API) still never stands in for the token it names.
 import { randomUUID } from 'node:crypto'
 import type { Context, Next } from 'koa'
 import { bufferedBody } from '../http/bounded-body.ts'
@@ -33,8 +34,9 @@ export function jwtBridge(
           throw new TemporarilyUnavailable({ cause: error })
         }
       }
-      // Anything unverified becomes a value no lookup can find: active:false, or a no-op revocation.
-      params.set('token', verified?.jti ?? `unverified-${randomUUID()}`)
+      // An unverified JWT becomes a value no lookup can find: active:false, or a no-op revocation.
+      if (verified || looksLikeJwt(presented[0] as string))
+        params.set('token', verified?.jti ?? `unverified-${randomUUID()}`)
       if (verified) {
         markVerified(ctx, verified.jti)
         onVerified(ctx, verified.jti)

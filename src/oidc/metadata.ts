@@ -2,12 +2,10 @@
 import type { KoaContextWithOIDC } from 'oidc-provider'
 import { JWKS_MAX_AGE } from '../config/schema.ts'
 import type { KeyRing } from '../keys/ring.ts'
-import { dropUnservedMetadata } from './endpoints.ts'
 
 /**
- * RFC 8414 §3 metadata at both well-known paths (its members are OpenID Discovery's), advertising only
- * the grants a client can be registered for: oidc-provider always lists authorization_code, which no
- * Client document can hold.
+ * RFC 8414 §3 metadata at both well-known paths (its members are OpenID Discovery's), advertising exactly
+ * the grants a client can be registered for (oidc-provider derives its list from response types alone).
  */
 export function serveDiscovery(offeredGrants: ReadonlySet<string>) {
   return async function discovery(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
@@ -15,7 +13,6 @@ export function serveDiscovery(offeredGrants: ReadonlySet<string>) {
     await next()
     if (ctx.path === '/.well-known/openid-configuration' && ctx.status === 200 && ctx.body) {
       ;(ctx.body as Record<string, unknown>).grant_types_supported = [...offeredGrants]
-      dropUnservedMetadata(ctx.body as Record<string, unknown>)
     }
   }
 }

@@ -13,13 +13,17 @@ import type { OurAccessToken } from '../keys/verify-access-token.ts'
 import type { Clock } from '../lib/clock.ts'
 import { recordIssuedToken } from '../lineage/tokens.ts'
 import { RESOURCE_INVALID } from '../oauth/descriptions.ts'
-import { CLIENT_CREDENTIALS } from '../oauth/protocol.ts'
+import { AUTHORIZATION_CODE, CLIENT_CREDENTIALS, REFRESH_TOKEN } from '../oauth/protocol.ts'
 import type { Log } from '../observability/log.ts'
 import type { Metrics } from '../observability/metrics.ts'
 import { persistingCustomizer } from './access-token-format.ts'
 import { adapterFactory, prefetchActiveToken } from './adapter.ts'
-import { CLIENT_SCOPES, clientMetadata } from './client-metadata.ts'
-import { UNUSED_ENDPOINTS_OFF } from './endpoints.ts'
+import { findAccount, OIDC_CLAIMS, OIDC_SCOPES } from './account.ts'
+import { CLIENT_AGENT, CLIENT_DESCRIPTION, CLIENT_SCOPES, clientMetadata, isAgentApp } from './client-metadata.ts'
+import { cookieOptions } from './cookies.ts'
+import { ENDPOINTS } from './endpoints.ts'
+import { renderProviderError } from './error-page.ts'
+import { logoutPage, signedOutPage } from './logout-pages.ts'
 import { jwtBridge } from './jwt-bridge.ts'
 import { serveDiscovery, serveJwks } from './metadata.ts'
 import { answerMissingClientAuth } from './missing-client-auth.ts'
@@ -46,12 +50,15 @@ export interface ProviderDeps {
   /** RFC 9449 §8: the secret of the stateless DPoP nonces every process shares (dpop-nonces.ts). */
   dpopNonceSecret: Buffer
   requireDpopNonce: boolean
+  /** Sessions and grants (config signIn): seconds. */
+  sessionLifetime: number
+  refreshTokenLifetime: number
 }
 
 export function buildProvider(deps: ProviderDeps): Provider {
   const { db, ring, log, metrics } = deps
-  // The policy path a client_credentials request was decided under, for its token's claims.
-  const clientCredentialsPolicies: DecidedPolicies = new WeakMap()
+  // The policy path a token request was decided under, for its token's claims.
+  const decidedPolicies: DecidedPolicies = new WeakMap()
   const offeredGrants = new Set<string>()
 
   const provider = new Provider(deps.issuer, {
@@ -74,8 +81,35 @@ export function buildProvider(deps: ProviderDeps): Provider {
           data: { cause: 'rfc7009' },
         })
       },
+      onGrantRevoked: async (grantId, rows) => {
+        metrics.tokensRevoked.inc({ cause: 'grant' }, rows.length)
+        // A code or refresh token used twice, a logout or a revoked refresh token: the grant's whole family.
+        await writeAudit(db, {
+          type: 'grant.revoked',
+          at: deps.clock.now(),
+          actor: rows[0]?.client_id ?? null,
+          requestId: (Provider.ctx?.state?.reqId as string | undefined) ?? null,
+          subject: rows[0]?.sub ?? null,
+          taskId: null,
+          jti: null,
+          data: { grant_id: grantId, jtis: rows.map((row) => row.jti) },
+        })
+      },
+      recordOpaque: (row) => recordIssuedToken(db, row),
+      userinfoAudience: `${deps.issuer}${ENDPOINTS.userinfo}`,
+      currentKid: () => ring.signingKey().kid,
     }),
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    findAccount: findAccount(db),
+    claims: OIDC_CLAIMS,
+    scopes: OIDC_SCOPES,
+    // OAuth 2.1 §4.1.1 / RFC 9700 §2.1.1: PKCE for every client, public or confidential; S256 only.
+    pkce: { required: () => true },
+    // RFC 9700 §4.14.2: a refresh token is used once; a reuse revokes its grant (adapter.ts usedOnceAdapter).
+    rotateRefreshToken: true,
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    routes: ENDPOINTS,
+    // 'none': public clients (RFC 6749 §2.1), limited to authorization_code with PKCE by the Client schema.
+    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     clientDefaults: {
       grant_types: [],
       response_types: [],
@@ -83,7 +117,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       token_endpoint_auth_method: 'client_secret_basic',
     },
     clockTolerance: deps.clockTolerance,
-    cookies: { keys: deps.cookieKeys },
+    cookies: cookieOptions(deps.issuer, deps.cookieKeys),
     enabledJWA: {
       idTokenSigningAlgValues: [SIGNING_ALG],
       clientAuthSigningAlgValues: CLIENT_ASSERTION_ALGORITHMS,
@@ -97,14 +131,17 @@ export function buildProvider(deps: ProviderDeps): Provider {
       }
     },
     jwks: { keys: [new KeyRingSigningKey(ring)] },
-    // Client scopes travel as our own metadata member (client-metadata.ts).
-    extraClientMetadata: { properties: [CLIENT_SCOPES] },
-    // No authorization endpoint is served: no response type is offered.
-    responseTypes: [],
-    scopes: ['openid'],
+    // Client scopes, the agent flag and the description travel as our own metadata members (client-metadata.ts).
+    extraClientMetadata: { properties: [CLIENT_SCOPES, CLIENT_AGENT, CLIENT_DESCRIPTION] },
+    // RFC 6749 §4.1 is the only response type: no implicit or hybrid flows (OAuth 2.1).
+    responseTypes: ['code'],
     features: {
-      ...UNUSED_ENDPOINTS_OFF,
+      // Our own pages replace oidc-provider's development interactions (src/sign-in/).
       devInteractions: { enabled: false },
+      userinfo: { enabled: true },
+      // RFC 9126: accepted, not required.
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
+      rpInitiatedLogout: { enabled: true, logoutSource: logoutPage, postLogoutSuccessSource: signedOutPage },
       clientCredentials: { enabled: true },
       // RFC 9449: proofs at /token bind client_credentials tokens (the exchange verifies its own).
       dPoP: { enabled: true, nonceSecret: deps.dpopNonceSecret, requireNonce: () => deps.requireDpopNonce },
@@ -113,17 +150,26 @@ export function buildProvider(deps: ProviderDeps): Provider {
       revocation: { enabled: true, allowedPolicy: revocationAllowed },
       resourceIndicators: {
         enabled: true,
-        // RFC 8707 §2: a token request without a resource is refused (invalid_target), never defaulted.
-        defaultResource: () => {
-          throw new errors.InvalidTarget(RESOURCE_INVALID)
+        // RFC 8707 §2: a client_credentials request without a resource is refused (invalid_target), never
+        // defaulted. A person's grant without one gets no resource token: only ID and userinfo tokens.
+        defaultResource: (ctx) => {
+          if (ctx.oidc.params?.grant_type === CLIENT_CREDENTIALS) throw new errors.InvalidTarget(RESOURCE_INVALID)
+          return undefined
         },
-        useGrantedResource: () => false,
-        getResourceServerInfo: resourceServerInfo(deps.catalog, clientCredentialsPolicies),
+        // RFC 8707 §2.2: a code or refresh token for one resource yields its token without naming it again.
+        useGrantedResource: () => true,
+        getResourceServerInfo: resourceServerInfo(deps.catalog, decidedPolicies),
       },
     },
     extraTokenClaims: (ctx, token) => {
-      const policy = token.kind === 'ClientCredentials' ? clientCredentialsPolicies.get(ctx) : undefined
-      return policy ? { ...token.extra, policy_path: policy.path, policy_version: policy.version } : token.extra
+      const policy = decidedPolicies.get(ctx)
+      const claims: Record<string, unknown> = { ...token.extra }
+      if (policy) Object.assign(claims, { policy_path: policy.path, policy_version: policy.version })
+      // RFC 8693 §4.4: a person's token at an agent app names it as the only party that may act for them.
+      const client = ctx.oidc.client
+      if (token.kind === 'AccessToken' && client && isAgentApp(client))
+        claims.may_act = { sub: client.clientId, iss: deps.issuer }
+      return claims
     },
     formats: {
       customizers: {
@@ -138,22 +184,25 @@ export function buildProvider(deps: ProviderDeps): Provider {
     ttl: {
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 300,
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 300,
-      Grant: 600,
+      // RFC 6749 §4.1.2: a code lives briefly (and is used once).
+      AuthorizationCode: 60,
+      // Rotated on each use; every rotation ends when the grant's first refresh token would have.
+      RefreshToken: (_ctx, token) => refreshTtl(token, deps.refreshTokenLifetime, deps.clock.now()),
+      Grant: deps.refreshTokenLifetime,
       Interaction: 600,
-      Session: 86400,
+      Session: deps.sessionLifetime,
       IdToken: 300,
     },
-    renderError: async (ctx, out) => {
-      ctx.type = 'json'
-      ctx.body = out
-    },
+    // Errors a browser is shown (authorization, logout) are a page; every other one stays JSON.
+    renderError: renderProviderError,
   })
 
   hashedClientSecrets(provider)
   answerUnauthorizedClient(provider)
   answerMissingClientAuth(provider)
   atomicReplayDetection(provider, { db, clock: deps.clock })
-  for (const grant of [CLIENT_CREDENTIALS, ...deps.extraGrantTypes]) offeredGrants.add(grant)
+  for (const grant of [CLIENT_CREDENTIALS, AUTHORIZATION_CODE, REFRESH_TOKEN, ...deps.extraGrantTypes])
+    offeredGrants.add(grant)
 
   provider.use(serveDiscovery(offeredGrants))
   provider.use(serveJwks(ring))
@@ -165,4 +214,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
   )
 
   return provider
+}
+
+/** Seconds left for a rotated refresh token: until the grant's first one would have expired. */
+function refreshTtl(token: { iiat?: number | undefined; iat?: number | undefined }, lifetime: number, now: number): number {
+  const firstIssued = token.iiat ?? token.iat ?? now
+  return Math.max(1, firstIssued + lifetime - now)
 }

@@ -19,17 +19,26 @@ describe('discovery', () => {
       jwks_uri: `${server.issuer}/jwks`,
       introspection_endpoint: `${server.issuer}/token/introspection`,
       revocation_endpoint: `${server.issuer}/token/revocation`,
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+      authorization_endpoint: `${server.issuer}/auth`,
+      userinfo_endpoint: `${server.issuer}/me`,
+      end_session_endpoint: `${server.issuer}/session/end`,
+      pushed_authorization_request_endpoint: `${server.issuer}/request`,
+      token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+      code_challenge_methods_supported: ['S256'],
     })
-    // Only what a Client document can be registered for (no authorization_code yet).
+    // Exactly what a Client document can be registered for.
     expect(metadata.grant_types_supported).toEqual([
       'client_credentials',
+      'authorization_code',
+      'refresh_token',
       'urn:ietf:params:oauth:grant-type:token-exchange',
     ])
     expect(metadata.id_token_signing_alg_values_supported).toEqual(['ES256'])
-    // No authorization endpoint is served yet, so no response type is offered (RFC 8414 §2).
-    expect(metadata.response_types_supported).toEqual([])
-    expect(metadata).not.toHaveProperty('authorization_endpoint')
+    // The code flow only (OAuth 2.1): no implicit or hybrid response types (RFC 8414 §2).
+    expect(metadata.response_types_supported).toEqual(['code'])
+    expect(metadata.scopes_supported).toEqual(['openid', 'offline_access', 'profile', 'email'])
+    for (const unserved of ['registration_endpoint', 'device_authorization_endpoint', 'backchannel_authentication_endpoint'])
+      expect(metadata).not.toHaveProperty(unserved)
   })
 
   it('serves the JWKS as application/jwk-set+json', async () => {

@@ -17,26 +17,26 @@ const layers: string[][] = [
   ['clients', 'resources', 'issuers'], // registered parties
   ['policy', 'dpop'], // policy documents and their pure rules; proofs of possession
   ['tasks', 'observability', 'catalog'], // the task model; logs, metrics, health; the configuration in memory
-  ['delegation', 'client-credentials', 'http', 'approvals'], // the one decision of each grant; our HTTP edge plumbing
+  ['delegation', 'client-credentials', 'authorization-code', 'http', 'approvals', 'pages'], // the one decision of each grant; our HTTP edge plumbing and page rendering
   ['decisions'], // decision records (they carry the decision's constraints)
   ['evaluation'], // runtime authorization: one evaluation of an action, decided, gated and recorded
   ['oidc', 'admin', 'tasks-api', 'access-api', 'janitor'], // edges: oidc-provider wiring, the admin, tasks and access APIs, jobs
-  ['token-exchange', 'manifests'], // the exchange grant (on oidc-provider); apply (names the admin resource)
+  ['token-exchange', 'manifests', 'sign-in'], // the exchange grant (on oidc-provider); apply (names the admin resource); the sign-in pages
   ['.'], // composition root
   ['cli'], // the operator commands, built on the composition root
 ]
 const layerOf = new Map(layers.flatMap((folders, layer) => folders.map((folder) => [folder, layer] as const)))
 
 const allowed: Array<[files: RegExp, packages: RegExp]> = [
-  [/^src\/(oidc\/|app\.ts$|token-exchange\/(grant|issue|denials|refusals|facts)\.ts$)/, /^oidc-provider$/],
+  [/^src\/(oidc\/|app\.ts$|token-exchange\/(grant|issue|denials|refusals|facts)\.ts$|sign-in\/routes\.ts$)/, /^oidc-provider$/],
   // The one internal module: DPoP nonces shared with oidc-provider (see src/oidc/internals.d.ts).
   [/^src\/oidc\/dpop-nonces\.ts$/, /^oidc-provider\/lib\/helpers\/challenge\.js$/],
   [
-    /^src\/(db\/|janitor\/|[a-z-]+\/(store|plan-apply)\.ts$|lineage\/|manifests\/apply\.ts$|documents\/plan\.ts$|oidc\/|app\.ts$|cli\/|keys\/ring\.ts$|issuers\/verify\.ts$|token-exchange\/(grant|issue|refusals|facts|write)\.ts$|delegation\/(subject-token|targets|load-policy|task-facts)\.ts$|tasks-api\/|admin\/|audit\/write\.ts$|clients\/authenticate\.ts$|tasks\/(webhooks|complete)\.ts$|evaluation\/(store|rates|gates|evaluate)\.ts$|approvals\/(store|webhook)\.ts$|access-api\/|replay\/|dpop\/claim\.ts$|catalog\/(source|load)\.ts$)/,
+    /^src\/(db\/|janitor\/|[a-z-]+\/(store|plan-apply)\.ts$|lineage\/|manifests\/apply\.ts$|documents\/plan\.ts$|oidc\/|app\.ts$|cli\/|keys\/ring\.ts$|issuers\/verify\.ts$|token-exchange\/(grant|issue|refusals|facts|write)\.ts$|delegation\/(subject-token|targets|load-policy|task-facts)\.ts$|tasks-api\/|admin\/|audit\/write\.ts$|clients\/authenticate\.ts$|tasks\/(webhooks|complete)\.ts$|evaluation\/(store|rates|gates|evaluate)\.ts$|approvals\/(store|webhook)\.ts$|access-api\/|replay\/|dpop\/claim\.ts$|catalog\/(source|load)\.ts$|sign-in\/(routes|failures)\.ts$)/,
     /^(kysely|kysely\/migration|pg|@electric-sql\/pglite)$/,
   ],
   [
-    /^src\/(app\.ts$|http\/|admin\/|observability\/|cli\/|oidc\/|tasks-api\/|access-api\/|catalog\/source\.ts$)/,
+    /^src\/(app\.ts$|http\/|admin\/|observability\/|cli\/|oidc\/|tasks-api\/|access-api\/|catalog\/source\.ts$|pages\/|sign-in\/routes\.ts$)/,
     /^(koa|koa-mount|pino|prom-client)$/,
   ],
   [/^src\/(manifests\/load\.ts|config\/load\.ts)$/, /^yaml$/],
@@ -116,6 +116,11 @@ const pure = [
   'src/approvals/present.ts',
   'src/access-api/request.ts',
   'src/access-api/metadata.ts',
+  'src/authorization-code/rules.ts',
+  'src/pages/html.ts',
+  'src/sign-in/consent.ts',
+  'src/sign-in/csrf.ts',
+  'src/sign-in/pages.ts',
 ]
 it.each(pure)('%s is pure: no I/O modules, no clock', (file) => {
   const text = readFileSync(file, 'utf8')
