@@ -17,6 +17,7 @@ export type AuditType =
   | 'document.updated'
   | 'approval.approved'
   | 'approval.denied'
+  | 'user.created'
 
 export interface AuditEvent {
   type: AuditType
