@@ -20,6 +20,7 @@ export type AuditType =
   | 'grant.revoked'
   | 'user.signed_in'
   | 'user.sign_in_failed'
+  | 'user.created'
 
 export interface AuditEvent {
   type: AuditType

@@ -2,6 +2,7 @@
 // trusted issuers, policy bindings and the parsed levels of every path. Lookups are synchronous and
 // pure; an effective policy is computed once per path and generation. Built by source.ts.
 import type { ClientRow } from '../clients/store.ts'
+import { type LoginIssuer, loginIssuerOf } from '../issuers/login.ts'
 import type { IssuerRow } from '../issuers/store.ts'
 import { type EffectivePolicy, effectivePolicy, type Level } from '../policy/effective.ts'
 import { ancestorsOf } from '../policy/schema.ts'
@@ -26,6 +27,10 @@ export interface Catalog {
   resourceByUri(uri: string): ResourceRow | undefined
   resourceByName(name: string): ResourceRow | undefined
   issuerByIss(iss: string): IssuerRow | undefined
+  /** The issuers people may sign in at (an Issuer document with `login`), by name. */
+  loginIssuers(): readonly LoginIssuer[]
+  /** The issuer named so, when people may sign in at it. */
+  loginIssuer(name: string): LoginIssuer | undefined
   /** The path bound to (client, resource, grant type), if any. */
   boundPath(client: string, resource: string, grantType: string): string | undefined
   /**
@@ -45,6 +50,10 @@ export function buildCatalog(rows: CatalogRows): Catalog {
   const byUri = new Map(rows.resources.map((row) => [row.uri, row]))
   const byName = new Map(rows.resources.map((row) => [row.name, row]))
   const issuers = new Map(rows.issuers.map((row) => [row.issuer, row]))
+  const logins = rows.issuers
+    .flatMap((row) => loginIssuerOf(row) ?? [])
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  const loginsByName = new Map(logins.map((row) => [row.name, row]))
   const bindings = new Map(rows.bindings.map((b) => [bindingKey(b.client_id, b.resource, b.grant_type), b.path]))
   const levels = new Map(rows.levels.map((level) => [level.path, level]))
   const policies = new Map<string, EffectivePolicy | undefined>()
@@ -58,6 +67,8 @@ export function buildCatalog(rows: CatalogRows): Catalog {
     resourceByUri: (uri) => byUri.get(uri),
     resourceByName: (name) => byName.get(name),
     issuerByIss: (iss) => issuers.get(iss),
+    loginIssuers: () => logins,
+    loginIssuer: (name) => loginsByName.get(name),
     boundPath: (client, resource, grantType) => bindings.get(bindingKey(client, resource, grantType)),
     bindingsOf: (client) =>
       rows.bindings

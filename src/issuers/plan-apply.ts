@@ -28,6 +28,7 @@ export async function planIssuer(db: Kysely<DB>, doc: IssuerDocument): Promise<P
           algorithms: [...new Set(spec.algorithms)],
           audience: spec.audience ?? null,
           tokens_without_scope: spec.tokensWithoutScope,
+          login: spec.login ?? null,
           description: metadata.description ?? null,
           labels: metadata.labels ?? {},
           content_hash: hash,

@@ -2,7 +2,7 @@
 // (for example a company IdP's access tokens). Only asymmetric algorithms: no shared secrets.
 import * as z from 'zod'
 import { algorithmsFor, strongKey } from '../lib/jwk-strength.ts'
-import { documentSchema, Metadata } from '../documents/envelope.ts'
+import { documentSchema, Metadata, ScopeToken } from '../documents/envelope.ts'
 
 const AsymmetricAlgorithm = z.enum([
   'RS256',
@@ -16,6 +16,21 @@ const AsymmetricAlgorithm = z.enum([
   'ES512',
   'EdDSA',
 ])
+
+/**
+ * Upstream sign-in (docs/upstream-sign-in.md): Mandate is an OpenID Connect client of this issuer and
+ * signs people in there (authorization code with PKCE). OIDC Core §3.1.2.1: the scope must hold openid.
+ */
+export const IssuerLogin = z.strictObject({
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1),
+  scopes: z
+    .array(ScopeToken)
+    .min(1)
+    .default(['openid', 'profile', 'email'])
+    .refine((scopes) => scopes.includes('openid'), 'scopes must include openid'),
+})
+export type IssuerLogin = z.output<typeof IssuerLogin>
 
 const PublicJwk = z
   .looseObject({ kty: z.enum(['EC', 'RSA', 'OKP']) })
@@ -37,6 +52,7 @@ export const IssuerDocument = documentSchema(
       // Fail closed: a token without a `scope` claim grants nothing, unless this says its tokens without
       // scope are bounded by the policy path alone.
       tokensWithoutScope: z.enum(['none', 'policyCeiling']).default('none'),
+      login: IssuerLogin.optional(),
     })
     .refine((spec) => (spec.jwksUri === undefined) !== (spec.jwks === undefined), {
       message: 'exactly one of jwksUri or jwks is required',

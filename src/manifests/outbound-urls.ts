@@ -6,7 +6,12 @@ import type { Finding, Located } from './load.ts'
 
 /** Every URL field the server fetches, by document kind. */
 function fetchedUrls(document: AnyDocument): Array<[field: string, url: string | undefined]> {
-  if (document.kind === 'Issuer') return [['jwksUri', document.spec.jwksUri]]
+  // An issuer that signs people in is asked for its metadata at `issuer`/.well-known/openid-configuration.
+  if (document.kind === 'Issuer')
+    return [
+      ['jwksUri', document.spec.jwksUri],
+      ['issuer', document.spec.login ? document.spec.issuer : undefined],
+    ]
   if (document.kind === 'Resource') return [['revocationWebhook', document.spec.revocationWebhook]]
   if (document.kind === 'Client') return [['approvalWebhook', document.spec.approvalWebhook]]
   return []
