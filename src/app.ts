@@ -39,7 +39,7 @@ import { buildProvider } from './oidc/provider.ts'
 import { serveStylesheet } from './pages/stylesheet.ts'
 import { deriveCsrfKey } from './sign-in/csrf.ts'
 import { SIGN_IN_ROUTES, signInPages } from './sign-in/routes.ts'
-import { upstreamSignIn } from './upstream/sign-in.ts'
+import { upstreamSignIn } from './sign-in/upstream.ts'
 import { authenticatePassword } from './users/authenticate.ts'
 import { openServices, type ServicesOptions } from './services.ts'
 import { TASKS_ROUTES, tasksApi } from './tasks-api/api.ts'
@@ -208,7 +208,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         window: config.signIn.failureWindow,
       },
       authenticate: authenticatePassword,
-      upstream: upstreamSignIn({ db, catalog, clock, issuer, clockTolerance: config.clockTolerance, fetchOutbound, log }),
+      upstream: upstreamSignIn({ db, catalog, clock, issuer, clockTolerance: config.clockTolerance, fetchOutbound }),
     }),
   )
   publicApp.use(mount('/', provider))

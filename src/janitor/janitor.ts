@@ -12,6 +12,7 @@ import {
   prunePayloads,
   pruneRates,
   pruneTokens,
+  pruneUpstreamLogins,
   pruneWebhooks,
 } from './prune.ts'
 
@@ -59,6 +60,7 @@ export async function runJanitor(deps: JanitorDeps, signal?: AbortSignal): Promi
     ['oidc_payloads', (db) => prunePayloads(db, before(clockTolerance), BATCH)],
     ['webhook_deliveries', (db) => pruneWebhooks(db, before(settings.webhookRetention), BATCH)],
     ['action_rates', (db) => pruneRates(db, toDate(now), BATCH)],
+    ['upstream_logins', (db) => pruneUpstreamLogins(db, toDate(now), BATCH)],
   ]
   const { decisionRetention, auditRetention } = settings
   if (decisionRetention !== undefined)
@@ -143,4 +145,5 @@ const emptyPruned = (): Record<Prunable, number> => ({
   decisions: 0,
   audit_events: 0,
   action_rates: 0,
+  upstream_logins: 0,
 })

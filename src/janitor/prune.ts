@@ -10,6 +10,7 @@ export type Prunable =
   | 'decisions'
   | 'audit_events'
   | 'action_rates'
+  | 'upstream_logins'
 
 const deleted = (result: { numAffectedRows?: bigint }) => Number(result.numAffectedRows ?? 0n)
 
@@ -83,5 +84,14 @@ export async function pruneRates(db: Kysely<DB>, now: Date, limit: number): Prom
     await sql`delete from action_rates where rate_key in (
       select rate_key from action_rates where tat < ${now}
       order by tat limit ${limit} for update skip locked)`.execute(db),
+  )
+}
+
+/** Upstream sign-ins nobody came back from (a used one is deleted when it is taken). */
+export async function pruneUpstreamLogins(db: Kysely<DB>, now: Date, limit: number): Promise<number> {
+  return deleted(
+    await sql`delete from upstream_logins where state in (
+      select state from upstream_logins where expires_at < ${now}
+      order by expires_at limit ${limit} for update skip locked)`.execute(db),
   )
 }

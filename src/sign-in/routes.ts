@@ -6,6 +6,7 @@ import type { Kysely } from 'kysely'
 import type { InteractionResults, Provider } from 'oidc-provider'
 import { writeAudit } from '../audit/write.ts'
 import type { CatalogSource } from '../catalog/source.ts'
+import { DependencyUnavailable } from '../db/outage.ts'
 import type { DB } from '../db/schema.ts'
 import { bodyParams } from '../http/body-params.ts'
 import type { Route } from '../http/routes.ts'
@@ -76,7 +77,17 @@ export function signInPages(deps: SignInDeps) {
     if (ctx.method === 'GET' && action === undefined) return show(ctx, interaction)
     if (ctx.method === 'GET' && action === 'upstream' && issuerName) {
       if (interaction.prompt.name !== 'login') return message(ctx, 400, 'Sign-in expired', EXPIRED)
-      const to = await deps.upstream.start(issuerName, interaction.uid)
+      let to: URL | undefined
+      try {
+        to = await deps.upstream.start(issuerName, interaction.uid)
+      } catch (error) {
+        // The provider cannot be reached (its metadata): the person may still sign in with a password.
+        if (!(error instanceof DependencyUnavailable)) throw error
+        deps.log.warn({ err: error, issuer: issuerName, req_id: ctx.state.reqId }, 'upstream sign-in unavailable')
+        await show(ctx, interaction, UPSTREAM_FAILED)
+        ctx.status = 503
+        return
+      }
       if (!to) return message(ctx, 404, 'Unknown provider', 'No such sign-in provider.')
       ctx.status = 303
       ctx.redirect(to.href)

@@ -118,6 +118,7 @@ describe.runIf(t.isPostgres)('the janitor', () => {
           decisions: 0,
           audit_events: 0,
           action_rates: 0,
+          upstream_logins: 0,
         },
       })
       expect(await remaining([old])).toEqual([old])
@@ -145,6 +146,22 @@ describe.runIf(t.isPostgres)('the janitor', () => {
       .where('rate_key', 'in', [spent, running])
       .execute()
     expect(left.map((row) => row.rate_key)).toEqual([running])
+  })
+
+  it('prunes upstream sign-ins nobody came back from, and keeps the ones still waiting', async () => {
+    const [gone, waiting] = [`gone-${randomUUID()}`, `waiting-${randomUUID()}`]
+    const row = (state: string, expires: number) => ({
+      state,
+      issuer: 'company',
+      interaction_uid: 'uid',
+      code_verifier: 'v',
+      nonce: 'n',
+      expires_at: toDate(expires),
+    })
+    await t.db.insertInto('upstream_logins').values([row(gone, now - 1), row(waiting, now + 600)]).execute()
+    expect((await janitor()).pruned.upstream_logins).toBeGreaterThanOrEqual(1)
+    const left = await t.db.selectFrom('upstream_logins').select('state').where('state', 'in', [gone, waiting]).execute()
+    expect(left.map((r) => r.state)).toEqual([waiting])
   })
 
   it('prunes oidc-provider payloads (replay caches) past their expiry plus the clock tolerance', async () => {
@@ -316,7 +333,15 @@ describe.runIf(t.isPostgres)('the janitor', () => {
     const printed = JSON.parse(stdout) as { outcome: string; pruned: Record<string, number> }
     expect(printed.outcome).toBe('done')
     expect(Object.keys(printed.pruned).sort()).toEqual(
-      ['action_rates', 'audit_events', 'decisions', 'issued_tokens', 'oidc_payloads', 'webhook_deliveries'].sort(),
+      [
+        'action_rates',
+        'audit_events',
+        'decisions',
+        'issued_tokens',
+        'oidc_payloads',
+        'upstream_logins',
+        'webhook_deliveries',
+      ].sort(),
     )
     expect(await remaining([expired])).toEqual([])
   })

@@ -532,7 +532,7 @@ describe('may_act at consent', () => {
       .selectFrom('decisions')
       .select(['result', 'reason'])
       .where('subject_ref', '=', jtiOf(person))
-      .orderBy('decided_at', 'desc')
+      .orderBy('created_at', 'desc')
       .executeTakeFirst()
     expect(decision).toEqual({ result: 'deny', reason: 'delegation.may_act_mismatch' })
   })
