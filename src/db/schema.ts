@@ -27,6 +27,7 @@ export interface ClientsTable {
   tokens_not_before: Timestamp | null
   dpop_bound_access_tokens: ColumnType<boolean, boolean | undefined, boolean>
   approval_webhook: string | null
+  agent: ColumnType<boolean, boolean | undefined, boolean>
 }
 
 export interface ResourcesTable {
@@ -41,6 +42,8 @@ export interface ResourcesTable {
   created_at: DefaultedTimestamp
   updated_at: DefaultedTimestamp
   revocation_webhook: string | null
+  /** {scope: description}, for the consent page. */
+  scope_descriptions: DefaultedJson
 }
 
 export interface SigningKeysTable {
@@ -81,6 +84,8 @@ export interface IssuedTokensTable {
   parties: DefaultedArray
   /** RFC 9449 §6.1 cnf.jkt of a DPoP-bound token. */
   jkt: string | null
+  /** The oidc-provider grant of an authorization_code or refresh_token token (its refresh family). */
+  grant_id: string | null
 }
 
 export interface TasksTable {
@@ -160,6 +165,8 @@ export interface IssuersTable {
     'none' | 'policyCeiling' | undefined,
     'none' | 'policyCeiling'
   >
+  /** Upstream sign-in: {clientId, clientSecret, scopes}. */
+  login: Json | null
 }
 
 export interface DecisionsTable {
@@ -228,6 +235,38 @@ export interface OidcPayloadsTable {
   consumed_at: Timestamp | null
 }
 
+export interface UsersTable {
+  username: string
+  email: string | null
+  display_name: string | null
+  password_hash: string | null
+  source: ColumnType<'document' | 'upstream', 'document' | 'upstream' | undefined, 'document' | 'upstream'>
+  content_hash: string | null
+  disabled_at: Timestamp | null
+  tokens_not_before: Timestamp | null
+  created_at: DefaultedTimestamp
+  updated_at: DefaultedTimestamp
+}
+
+export interface UserIdentitiesTable {
+  /** The Issuer document's name. */
+  issuer: string
+  upstream_sub: string
+  username: string
+  upstream_iss: string
+  created_at: DefaultedTimestamp
+  last_sign_in_at: DefaultedTimestamp
+}
+
+export interface UpstreamLoginsTable {
+  state: string
+  issuer: string
+  interaction_uid: string
+  code_verifier: string
+  nonce: string
+  expires_at: Timestamp
+}
+
 export interface KyselyMigrationTable {
   name: string
   timestamp: string
@@ -255,5 +294,8 @@ export interface DB {
   audit_events: AuditEventsTable
   webhook_deliveries: WebhookDeliveriesTable
   config_generation: ConfigGenerationTable
+  users: UsersTable
+  user_identities: UserIdentitiesTable
+  upstream_logins: UpstreamLoginsTable
   kysely_migration: KyselyMigrationTable
 }

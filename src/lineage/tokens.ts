@@ -19,13 +19,14 @@ type OptionalColumn =
   | 'depends_on'
   | 'parties'
   | 'jkt'
+  | 'grant_id'
 
 /** A row as issued (never revoked yet), with claims and act as values: they are encoded here. */
 export type IssuedTokenWrite = Omit<IssuedToken, 'revoked_at' | 'claims' | 'act' | OptionalColumn> &
   Partial<Pick<IssuedToken, OptionalColumn>> & { claims: Record<string, unknown>; act?: unknown }
 
 /** The columns only the grant that minted a token knows (its lineage, decision, task and chain). */
-export type GrantColumns = Pick<IssuedTokenWrite, 'act' | Exclude<OptionalColumn, 'jkt'>>
+export type GrantColumns = Pick<IssuedTokenWrite, 'act' | Exclude<OptionalColumn, 'jkt' | 'grant_id'>>
 
 /** The row as the table types it (jsonb_populate_record): defaults for the columns a grant may omit. */
 export const tokenRowJson = (row: IssuedTokenWrite): Record<string, unknown> => ({
@@ -87,13 +88,17 @@ export async function revokeToken(db: Kysely<DB>, jti: string, now: Date): Promi
 /**
  * The one activity rule, as a SQL condition on `issued_tokens t`: unexpired, not revoked; no ancestor,
  * nor any token it depends on (actor tokens and their chains), revoked; every task it depends on
- * neither completed nor expired; and no party (holder, actor, earlier holder) disabled, nor disabled
- * since the token was issued. Rows written before `parties` existed keep their holder as a party.
+ * neither completed nor expired; no party (holder, actor, earlier holder) disabled, nor disabled
+ * since the token was issued; and, for a token whose subject is one of our users (subject_issuer null,
+ * sub = username), that user neither disabled nor disabled since. Rows written before `parties` existed
+ * keep their holder as a party.
  */
 export function activeTokenSql(now: Date | RawBuilder<Date>): RawBuilder<boolean> {
   return sql<boolean>`(t.revoked_at is null and t.expires_at > ${now}
     and not exists (select 1 from issued_tokens a where a.jti = any(t.ancestors || t.depends_on) and a.revoked_at is not null)
     and not exists (select 1 from tasks k where k.task_id = any(t.task_path) and (k.completed_at is not null or k.expires_at <= ${now}))
     and not exists (select 1 from clients c where c.client_id = any(t.parties || t.client_id)
-      and (c.disabled_at is not null or c.tokens_not_before >= t.issued_at)))`
+      and (c.disabled_at is not null or c.tokens_not_before >= t.issued_at))
+    and not exists (select 1 from users u where t.subject_issuer is null and u.username = t.sub
+      and (u.disabled_at is not null or u.tokens_not_before >= t.issued_at)))`
 }
