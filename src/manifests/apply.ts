@@ -173,8 +173,8 @@ async function crossCheck(
 
 /**
  * A username is never a client_id, either way: a token's sub is the one or the other (with subject_issuer null),
- * so a user named like a client would be the subject of that client's own tokens, and disabling either would
- * end the other's.
+ * so a user named like a client would be the subject of that client's own tokens, and disabling the user would
+ * end them.
  */
 async function checkUsernames(
   db: Kysely<DB>,
