@@ -25,6 +25,11 @@ import { completeWithEffects } from '../tasks/complete.ts'
 import { isTaskOutcome } from '../tasks/outcome.ts'
 import { findTask } from '../tasks/store.ts'
 import { enqueueTaskCompleted } from '../tasks/webhooks.ts'
+import { normalizeUsername } from '../users/authenticate.ts'
+import { disableUser, enableUser } from '../users/disable.ts'
+import { hashPassword, MAX_PASSWORD_LENGTH, passwordProblem } from '../users/password.ts'
+import { listUsers, setPassword, UnknownUser } from '../users/store.ts'
+import { readSecretLine } from './read-secret.ts'
 import { EX_DATAERR, serve } from './serve.ts'
 
 const program = new Command('mandate')
@@ -102,7 +107,9 @@ migrate
 
 program
   .command('apply')
-  .description('Validate documents (Client, Resource, Issuer, PolicyPath) and create or update them idempotently.')
+  .description(
+    'Validate documents (Client, User, Resource, Issuer, PolicyPath) and create or update them idempotently.',
+  )
   .argument('<paths...>', 'YAML files or folders (read recursively)')
   .option('--dry-run', 'validate and show what would change, write nothing')
   .action(async (paths: string[], options: { dryRun?: boolean }) => {
@@ -211,6 +218,111 @@ for (const [verb, description] of [
       })
     })
 }
+
+/** A new password from standard input, never an argument; undefined (exit 1) when its length is refused. */
+async function readNewPassword(): Promise<string | undefined> {
+  // Four bytes a character at most (UTF-8): anything longer is refused before it is decoded.
+  const password = await readSecretLine('password: ', MAX_PASSWORD_LENGTH * 4)
+  const problem = passwordProblem(password)
+  if (!problem) return password
+  process.stderr.write(`${problem}\n`)
+  process.exitCode = 1
+  return undefined
+}
+
+/** Runs a command on one user; an unknown user is a message on stderr and exit 1. */
+async function onUser(username: string, run: () => Promise<void>): Promise<void> {
+  try {
+    await run()
+  } catch (error) {
+    if (error instanceof UnknownUser) return notFound(`user ${username}`)
+    throw error
+  }
+}
+
+const user = program.command('user').description('People who sign in at Mandate (docs/users.md).')
+user
+  .command('set-password')
+  .description(
+    "Set a user's password: the first line of standard input (typed without echo on a terminal), 12 to 1024 characters; never an argument.",
+  )
+  .argument('<username>')
+  // Refused below without echoing the extra argument, which commander's own message would repeat.
+  .allowExcessArguments()
+  .action(async (username: string, _options: object, command: Command) => {
+    if (command.args.length > 1) return usage(command, 'the password is read from standard input, never an argument')
+    const cfg = readConfig()
+    const name = normalizeUsername(username)
+    const password = await readNewPassword()
+    if (password === undefined) return
+    const hash = await hashPassword(password)
+    await withServices(cfg, async ({ db, clock }) =>
+      onUser(name, async () => {
+        await db.transaction().execute(async (trx) => {
+          await setPassword(trx, name, hash, toDate(clock.now()))
+          await writeAudit(trx, {
+            type: 'user.password_set',
+            at: clock.now(),
+            actor: cliActor(),
+            requestId: null,
+            subject: name,
+            data: { username: name },
+          })
+        })
+        process.stdout.write(`user ${name}: password set\n`)
+      }),
+    )
+  })
+user
+  .command('hash-password')
+  .description(
+    "Print an argon2id hash of the password on standard input (its first line), for a User document's spec.passwordHash.",
+  )
+  .action(async () => {
+    const password = await readNewPassword()
+    if (password !== undefined) process.stdout.write(`${await hashPassword(password)}\n`)
+  })
+for (const [verb, description] of [
+  [
+    'disable',
+    'Disable a user now: they cannot sign in, every token whose subject they are stops being active on every process at once, and their sessions, grants and refresh tokens are deleted.',
+  ],
+  ['enable', 'Enable a user again; tokens issued before they were disabled stay inactive.'],
+] as const) {
+  user
+    .command(verb)
+    .description(description)
+    .argument('<username>')
+    .action(async (username: string) => {
+      const name = normalizeUsername(username)
+      await withServices(readConfig(), async ({ db, clock }) =>
+        onUser(name, async () => {
+          const change = verb === 'disable' ? disableUser : enableUser
+          const changed = await change(db, name, toDate(clock.now()), cliActor())
+          const said = changed ? `${verb}d` : verb === 'disable' ? 'was already disabled' : 'was not disabled'
+          process.stdout.write(`user ${name} ${said}\n`)
+        }),
+      )
+    })
+}
+user
+  .command('list')
+  .description('List users (JSON): username, email, display name, source, disabled, whether they have a password.')
+  .action(async () => {
+    await withServices(readConfig(), async ({ db }) => {
+      const rows = await listUsers(db)
+      print({
+        users: rows.map((row) => ({
+          username: row.username,
+          email: row.email,
+          display_name: row.display_name,
+          source: row.source,
+          disabled: row.disabled_at !== null,
+          password: row.password_hash !== null,
+        })),
+      })
+    })
+  })
 
 const task = program.command('task').description('Tasks: units of delegated work.')
 task

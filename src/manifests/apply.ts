@@ -17,6 +17,9 @@ import { PolicyPathDocument, SELF_ISSUER } from '../policy/schema.ts'
 import { listBindings } from '../policy/store.ts'
 import { planResource } from '../resources/plan-apply.ts'
 import { ResourceDocument } from '../resources/schema.ts'
+import { planUser } from '../users/plan-apply.ts'
+import { UserDocument } from '../users/schema.ts'
+import { existingUsernames } from '../users/store.ts'
 import { adminBindingFindings } from './admin-bindings.ts'
 import { type Finding, type Located, loadDocuments } from './load.ts'
 import { outboundUrlFindings } from './outbound-urls.ts'
@@ -25,11 +28,12 @@ import type { Planned, Written } from '../documents/plan.ts'
 /** Every document kind `mandate apply` accepts, in the order they are written (dependencies first). */
 export const documentKinds = {
   Client: ClientDocument,
+  User: UserDocument,
   Resource: ResourceDocument,
   Issuer: IssuerDocument,
   PolicyPath: PolicyPathDocument,
 } as const
-export type AnyDocument = ClientDocument | ResourceDocument | IssuerDocument | PolicyPathDocument
+export type AnyDocument = ClientDocument | UserDocument | ResourceDocument | IssuerDocument | PolicyPathDocument
 /** A finding at a field of a document (file:line:col of that field). */
 export type At = (doc: Located<AnyDocument>, path: PropertyKey[], message: string) => Finding
 
@@ -37,6 +41,7 @@ const planners: {
   [K in AnyDocument['kind']]: (db: Kysely<DB>, doc: Extract<AnyDocument, { kind: K }>) => Promise<Planned>
 } = {
   Client: planClient,
+  User: planUser,
   Resource: planResource,
   Issuer: planIssuer,
   PolicyPath: planPolicyPath,
@@ -158,10 +163,42 @@ async function crossCheck(
       if (!clients.has(clientId)) findings.push(at(doc, ['spec', 'introspectors', index], `unknown client ${clientId}`))
     })
   }
+  findings.push(...(await checkUsernames(db, documents, clients, at)))
   findings.push(...(await checkPolicyPaths(db, documents, clients, at)))
   findings.push(...outboundUrlFindings(documents, outbound, at))
   const admins = { admins: await listClientIdsWithScope(db, ADMIN_SCOPE), bindings: await listBindings(db) }
   findings.push(...adminBindingFindings(documents, clients, admins, at))
+  return findings
+}
+
+/**
+ * A username is never a client_id, either way: a token's sub is the one or the other (with subject_issuer null),
+ * so a user named like a client would be the subject of that client's own tokens, and disabling the user would
+ * end them.
+ */
+async function checkUsernames(
+  db: Kysely<DB>,
+  documents: Located<AnyDocument>[],
+  clients: ReadonlySet<string>,
+  at: At,
+): Promise<Finding[]> {
+  const findings: Finding[] = []
+  const users = documents.filter((d): d is Located<UserDocument> => d.document.kind === 'User')
+  for (const doc of users) {
+    const name = doc.document.metadata.name
+    if (clients.has(name)) findings.push(at(doc, ['metadata', 'name'], `client ${name} already has this name`))
+  }
+  const named = new Set(users.map((d) => d.document.metadata.name))
+  const clientDocs = documents.filter((d) => d.document.kind === 'Client')
+  const stored = await existingUsernames(
+    db,
+    clientDocs.map((d) => d.document.metadata.name),
+  )
+  for (const doc of clientDocs) {
+    const name = doc.document.metadata.name
+    if (stored.has(name) && !named.has(name))
+      findings.push(at(doc, ['metadata', 'name'], `user ${name} already has this name`))
+  }
   return findings
 }
 

@@ -151,7 +151,7 @@ spec: {}
       'bad.yaml:8:12: not a valid scope token (RFC 6749 §3.3) (at spec.scopes.0)',
       'bad.yaml:14:8: Invalid URL (at spec.uri)',
       'bad.yaml:15:3: unknown field colour (at spec.colour)',
-      'bad.yaml:18:7: kind must be one of Client, Resource, Issuer, PolicyPath (at kind)',
+      'bad.yaml:18:7: kind must be one of Client, User, Resource, Issuer, PolicyPath (at kind)',
     ])
     expect(await counts(t.db)).toEqual(before)
   })

@@ -1,5 +1,5 @@
 // The mandate binary as operators run it: a real child process on the test file's database.
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { promisify } from 'node:util'
 import type { TestDatabase } from './database.ts'
 import { TEST_MASTER_KEY } from './server.ts'
@@ -32,4 +32,29 @@ export async function mandateCli(
     const failed = error as { code: number; stdout: string; stderr: string }
     return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr }
   }
+}
+
+/** Runs `mandate <args>` with `input` written to its standard input (a pipe, then closed), to its end. */
+export function mandateCliWithInput(
+  t: TestDatabase,
+  args: string[],
+  input: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { env: { ...cliEnv(t), ...env } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk
+    })
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk
+    })
+    // The command reads one line and may exit before the rest is written: that is no failure of the test.
+    child.stdin.on('error', () => {})
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
+    child.stdin.end(input)
+  })
 }

@@ -14,7 +14,7 @@ const layers: string[][] = [
   ['lib', 'oauth'], // helpers without domain words; the protocol's own names
   ['config', 'db'], // settings; the database and its schema
   ['documents', 'replay', 'lineage', 'audit', 'keys', 'outbound'], // storage and the document base
-  ['clients', 'resources', 'issuers'], // registered parties
+  ['clients', 'resources', 'issuers', 'users'], // registered parties and people
   ['policy', 'dpop', 'upstream'], // policy documents and their pure rules; proofs of possession; upstream sign-in
   ['tasks', 'observability', 'catalog'], // the task model; logs, metrics, health; the configuration in memory
   ['delegation', 'client-credentials', 'authorization-code', 'http', 'approvals', 'pages'], // the one decision of each grant; our HTTP edge plumbing and page rendering
@@ -32,7 +32,7 @@ const allowed: Array<[files: RegExp, packages: RegExp]> = [
   // The one internal module: DPoP nonces shared with oidc-provider (see src/oidc/internals.d.ts).
   [/^src\/oidc\/dpop-nonces\.ts$/, /^oidc-provider\/lib\/helpers\/challenge\.js$/],
   [
-    /^src\/(db\/|janitor\/|[a-z-]+\/(store|plan-apply)\.ts$|lineage\/|manifests\/apply\.ts$|documents\/plan\.ts$|oidc\/|app\.ts$|cli\/|keys\/ring\.ts$|issuers\/verify\.ts$|token-exchange\/(grant|issue|refusals|facts|write)\.ts$|delegation\/(subject-token|targets|load-policy|task-facts)\.ts$|tasks-api\/|admin\/|audit\/write\.ts$|clients\/authenticate\.ts$|tasks\/(webhooks|complete)\.ts$|evaluation\/(store|rates|gates|evaluate)\.ts$|approvals\/(store|webhook)\.ts$|access-api\/|replay\/|dpop\/claim\.ts$|catalog\/(source|load)\.ts$|sign-in\/(routes|failures)\.ts$|upstream\/(identities|start)\.ts$)/,
+    /^src\/(db\/|janitor\/|[a-z-]+\/(store|plan-apply)\.ts$|lineage\/|manifests\/apply\.ts$|documents\/plan\.ts$|oidc\/|app\.ts$|cli\/|keys\/ring\.ts$|issuers\/verify\.ts$|token-exchange\/(grant|issue|refusals|facts|write)\.ts$|delegation\/(subject-token|targets|load-policy|task-facts)\.ts$|tasks-api\/|admin\/|audit\/write\.ts$|clients\/authenticate\.ts$|users\/(authenticate|disable)\.ts$|tasks\/(webhooks|complete)\.ts$|evaluation\/(store|rates|gates|evaluate)\.ts$|approvals\/(store|webhook)\.ts$|access-api\/|replay\/|dpop\/claim\.ts$|catalog\/(source|load)\.ts$|sign-in\/(routes|failures)\.ts$|upstream\/(identities|start)\.ts$)/,
     /^(kysely|kysely\/migration|pg|@electric-sql\/pglite)$/,
   ],
   [
@@ -124,6 +124,7 @@ const pure = [
   'src/sign-in/pages.ts',
   'src/upstream/reasons.ts',
   'src/upstream/username.ts',
+  'src/users/schema.ts',
 ]
 it.each(pure)('%s is pure: no I/O modules, no clock', (file) => {
   const text = readFileSync(file, 'utf8')

@@ -1,0 +1,36 @@
+// `kind: User` — a person who signs in at Mandate. metadata.name is the username: the `sub` of their tokens.
+import * as z from 'zod'
+import { documentSchema, Metadata } from '../documents/envelope.ts'
+import { parsePasswordHash } from './password.ts'
+
+/** Lowercase, so a person's `sub` is one string however they type it at sign-in (authenticate.ts lowercases). */
+export const Username = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9._@-]{0,127}$/,
+    'a username is 1-128 lowercase letters, digits, ".", "_", "@" or "-", starting with a letter or digit',
+  )
+
+// Never the password: a hash made by `mandate user hash-password` (or another argon2id/scrypt encoder).
+const PasswordHash = z
+  .string()
+  .max(1024)
+  .superRefine((value, ctx) => {
+    // The issue carries no input: the value may be a password pasted by mistake.
+    const problem = parsePasswordHash(value)
+    if (problem) ctx.addIssue({ code: 'custom', message: `spec.passwordHash ${problem}` })
+  })
+
+export const UserDocument = documentSchema(
+  'User',
+  Metadata.extend({ name: Username }),
+  z.strictObject({
+    email: z.email().optional(),
+    displayName: z.string().min(1).max(200).optional(),
+    // Absent: the password set with `mandate user set-password` (if any) is kept.
+    passwordHash: PasswordHash.optional(),
+    // A disabled user cannot sign in, and every token whose subject they are is inactive at once.
+    disabled: z.boolean().default(false),
+  }),
+)
+export type UserDocument = z.output<typeof UserDocument>

@@ -1,0 +1,114 @@
+// users rows: written by `mandate apply` (kind: User) and by `mandate user …`. Read at sign-in, and by the
+// activity rule of every token whose subject is a user (lineage/tokens.ts, activeTokenSql).
+import { type Kysely, type Selectable, sql } from 'kysely'
+import type { DB, UsersTable } from '../db/schema.ts'
+
+export type UserRow = Selectable<UsersTable>
+
+/** A command named a user that does not exist. */
+export class UnknownUser extends Error {
+  readonly username: string
+  constructor(username: string) {
+    super(`user ${username} not found`)
+    this.username = username
+  }
+}
+
+export async function findUser(db: Kysely<DB>, username: string): Promise<UserRow | undefined> {
+  // Postgres text cannot hold NUL: such a value names nobody, never a 500.
+  if (username.includes('\u0000')) return undefined
+  return db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst()
+}
+
+export const listUsers = (db: Kysely<DB>): Promise<UserRow[]> =>
+  db.selectFrom('users').selectAll().orderBy('username').execute()
+
+/** Which of these names are stored users. */
+export async function existingUsernames(db: Kysely<DB>, names: readonly string[]): Promise<Set<string>> {
+  if (names.length === 0) return new Set()
+  const rows = await db.selectFrom('users').select('username').where('username', 'in', names).execute()
+  return new Set(rows.map((row) => row.username))
+}
+
+/** What a document writes. password_hash undefined keeps the stored one (set by the CLI, or by an older document). */
+export interface UserWrite {
+  username: string
+  email: string | null
+  display_name: string | null
+  password_hash: string | undefined
+  content_hash: string
+}
+
+/** Creates or updates a user from a document (source 'document', also for one first created upstream). */
+export async function upsertUser(db: Kysely<DB>, row: UserWrite, now: Date): Promise<void> {
+  const { password_hash, ...columns } = row
+  const values = {
+    ...columns,
+    ...(password_hash === undefined ? {} : { password_hash }),
+    source: 'document' as const,
+    updated_at: now,
+  }
+  await db
+    .insertInto('users')
+    .values({ ...values, created_at: now })
+    .onConflict((oc) => oc.column('username').doUpdateSet(values))
+    .execute()
+}
+
+/** Replaces the user's password hash (a PHC string, never a password). Throws UnknownUser. */
+export async function setPassword(db: Kysely<DB>, username: string, hash: string, now: Date): Promise<void> {
+  const result = await db
+    .updateTable('users')
+    .set({ password_hash: hash, updated_at: now })
+    .where('username', '=', username)
+    .executeTakeFirst()
+  if (result.numUpdatedRows === 0n) throw new UnknownUser(username)
+}
+
+// The oidc-provider artefacts that stand for a signed-in person (docs/users.md): their sessions, grants, codes
+// and refresh tokens carry accountId; an interaction carries it in its session or its login result.
+const ACCOUNT_MODELS = [
+  'Session',
+  'Grant',
+  'AuthorizationCode',
+  'RefreshToken',
+  'AccessToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+]
+
+/**
+ * Sets whether the user is disabled; undefined for an unknown user, else whether it was disabled before.
+ * Disabling moves tokens_not_before to now, and enabling keeps it: no token issued up to the disable is ever
+ * active again (activeTokenSql compares it with issued_at). Disabling also deletes
+ * every oidc-provider artefact of the user, so no session, code or refresh token outlives it.
+ */
+export async function setUserDisabled(
+  db: Kysely<DB>,
+  username: string,
+  disabled: boolean,
+  now: Date,
+): Promise<{ wasDisabled: boolean } | undefined> {
+  const { rows } = await sql<{ was: boolean }>`
+    with old as (select username, disabled_at is not null as was from users where username = ${username} for update)
+    update users u set
+      disabled_at = case when ${disabled}::boolean then coalesce(u.disabled_at, ${now}) end,
+      tokens_not_before = case when ${disabled}::boolean and not old.was then ${now} else u.tokens_not_before end,
+      updated_at = case when ${disabled}::boolean <> old.was then ${now} else u.updated_at end
+    from old where u.username = old.username
+    returning old.was`.execute(db)
+  const row = rows[0]
+  if (!row) return undefined
+  if (disabled) await deleteArtefacts(db, username)
+  return { wasDisabled: row.was }
+}
+
+async function deleteArtefacts(db: Kysely<DB>, username: string): Promise<void> {
+  await sql`delete from oidc_payloads p where
+    (p.model = any(${ACCOUNT_MODELS}::text[]) and p.payload->>'accountId' = ${username})
+    or (p.model = 'Interaction' and (p.payload->'session'->>'accountId' = ${username}
+      or p.payload->'result'->'login'->>'accountId' = ${username}))
+    or p.grant_id in (select g.id from oidc_payloads g where g.model = 'Grant' and g.payload->>'accountId' = ${username})`.execute(
+    db,
+  )
+}
