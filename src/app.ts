@@ -150,6 +150,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   janitor.start()
 
   const publicApp = new Koa()
+  // Mounted, oidc-provider's cookies are this app's context's: they are signed with the provider's keys.
+  publicApp.keys = provider.keys
   // X-Forwarded-For is believed only from the configured proxies: ctx.ip is the entry the outermost adds.
   publicApp.proxy = config.http.trustedProxies > 0
   publicApp.maxIpsCount = config.http.trustedProxies

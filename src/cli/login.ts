@@ -111,7 +111,11 @@ export async function login(options: LoginOptions): Promise<LoginResult> {
     const action = new URL(form.action ?? '', options.issuer).href
     page = await follow(await go(action, { csrf: form.csrf, decision: allow ? 'allow' : 'deny' }), action)
   }
-  if (!page.back) return { ok: false, message: text(/<p class="error"[^>]*>([\s\S]*?)<\/p>/.exec(page.html)?.[1] ?? 'the sign-in did not complete') }
+  if (!page.back)
+    return {
+      ok: false,
+      message: text(/<p class="error"[^>]*>([\s\S]*?)<\/p>/.exec(page.html)?.[1] ?? 'the sign-in did not complete'),
+    }
   const back = page.back
   if (back.searchParams.get('state') !== state) return { ok: false, message: 'the answer does not carry our state' }
   const refused = back.searchParams.get('error')

@@ -29,6 +29,7 @@ import { normalizeUsername } from '../users/authenticate.ts'
 import { disableUser, enableUser } from '../users/disable.ts'
 import { hashPassword, MAX_PASSWORD_LENGTH, passwordProblem } from '../users/password.ts'
 import { listUsers, setPassword, UnknownUser } from '../users/store.ts'
+import { login } from './login.ts'
 import { readSecretLine } from './read-secret.ts'
 import { EX_DATAERR, serve } from './serve.ts'
 
@@ -323,6 +324,64 @@ user
       })
     })
   })
+
+program
+  .command('login')
+  .description(
+    'Sign a person in at a running server with the authorization code flow and PKCE, in the terminal, and print the token response (docs/sign-in.md). The password is the first line of standard input (typed without echo on a terminal).',
+  )
+  .argument('<username>')
+  .requiredOption('--client <client_id>', 'the app the person signs in to')
+  .option(
+    '--client-secret <secret>',
+    "the app's secret, for a confidential client (demo use: it shows in the process list)",
+  )
+  .option('--issuer <url>', 'the server', 'http://localhost:3000')
+  .option(
+    '--redirect-uri <uri>',
+    "one of the app's redirectUris (never opened: the code is read from the redirect)",
+    'http://127.0.0.1:8400/callback',
+  )
+  .option('--resource <uri>', 'the resource the token is for (RFC 8707)')
+  .option('--scope <scopes>', 'the scopes asked for', 'openid')
+  .option('--yes', 'allow at the consent page without asking')
+  .option('--token-only', 'print the access token alone (for scripts)')
+  .action(
+    async (
+      username: string,
+      options: {
+        client: string
+        clientSecret?: string
+        issuer: string
+        redirectUri: string
+        resource?: string
+        scope: string
+        yes?: boolean
+        tokenOnly?: boolean
+      },
+    ) => {
+      const password = await readSecretLine(`password for ${username}: `, MAX_PASSWORD_LENGTH * 4)
+      const result = await login({
+        issuer: options.issuer,
+        username,
+        password,
+        clientId: options.client,
+        clientSecret: options.clientSecret,
+        redirectUri: options.redirectUri,
+        scope: options.scope,
+        resource: options.resource,
+        consent: options.yes ? true : undefined,
+        say: (line) => process.stderr.write(`${line}\n`),
+      })
+      if (!result.ok) {
+        process.stderr.write(`sign-in failed: ${result.message}\n`)
+        process.exitCode = 1
+        return
+      }
+      if (options.tokenOnly) process.stdout.write(`${result.tokens.access_token}\n`)
+      else print(result.tokens)
+    },
+  )
 
 const task = program.command('task').description('Tasks: units of delegated work.')
 task

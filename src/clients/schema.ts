@@ -48,13 +48,17 @@ export const ClientDocument = documentSchema(
       approvalWebhook: z.url({ protocol: /^https?$/ }).optional(),
     })
     .refine((spec) => spec.secret === undefined || spec.jwks === undefined, {
-      message: 'at most one of secret (client_secret_basic/post) or jwks (private_key_jwt); neither makes a public client',
+      message:
+        'at most one of secret (client_secret_basic/post) or jwks (private_key_jwt); neither makes a public client',
     })
     // RFC 6749 §2.1: a public client cannot keep a credential, so it may only use PKCE-protected codes.
     .refine(
       (spec) =>
         spec.secret !== undefined || spec.jwks !== undefined || spec.grantTypes.every((g) => PUBLIC_GRANTS.includes(g)),
-      { message: 'a public client (no secret, no jwks) may only use authorization_code and refresh_token', path: ['grantTypes'] },
+      {
+        message: 'a public client (no secret, no jwks) may only use authorization_code and refresh_token',
+        path: ['grantTypes'],
+      },
     )
     .refine((spec) => !spec.grantTypes.includes(AUTHORIZATION_CODE) || spec.redirectUris.length > 0, {
       message: 'authorization_code needs at least one redirectUris entry',

@@ -41,7 +41,13 @@ type StateColumn =
 /** A clients row as a document (or the bootstrap) writes it, with labels and jwks as values. */
 export type ClientWrite = Omit<
   ClientRow,
-  StateColumn | 'labels' | 'jwks' | 'dpop_bound_access_tokens' | 'approval_webhook' | 'agent' | 'post_logout_redirect_uris'
+  | StateColumn
+  | 'labels'
+  | 'jwks'
+  | 'dpop_bound_access_tokens'
+  | 'approval_webhook'
+  | 'agent'
+  | 'post_logout_redirect_uris'
 > &
   Partial<Pick<ClientRow, 'dpop_bound_access_tokens' | 'approval_webhook' | 'agent' | 'post_logout_redirect_uris'>> & {
     labels: Record<string, string>

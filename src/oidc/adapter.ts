@@ -154,12 +154,19 @@ function tokenAdapter(name: 'AccessToken' | 'ClientCredentials', deps: AdapterDe
   }
 }
 
-function opaqueRow(id: string, payload: AdapterPayload, expiresIn: number | undefined, deps: AdapterDeps): IssuedTokenWrite {
+function opaqueRow(
+  id: string,
+  payload: AdapterPayload,
+  expiresIn: number | undefined,
+  deps: AdapterDeps,
+): IssuedTokenWrite {
   const iat = payload.iat ?? deps.clock.now()
   return {
     jti: id,
     kid: deps.currentKid(),
-    grant_type: String(payload.gty ?? 'authorization_code').split(' ').at(-1) as string,
+    grant_type: String(payload.gty ?? 'authorization_code')
+      .split(' ')
+      .at(-1) as string,
     client_id: String(payload.clientId),
     sub: String(payload.accountId),
     aud: [deps.userinfoAudience],
@@ -205,14 +212,21 @@ function usedOnceAdapter(model: 'RefreshToken' | 'AuthorizationCode', deps: Adap
       )
       const grantId = row?.grant_id
       if (grantId) await revokeWholeGrant(grantId)
-      throw new errors.InvalidGrant(model === 'RefreshToken' ? 'refresh token already used' : 'authorization code already used')
+      throw new errors.InvalidGrant(
+        model === 'RefreshToken' ? 'refresh token already used' : 'authorization code already used',
+      )
     },
   }
 
   async function revokeWholeGrant(grantId: string): Promise<void> {
     const revoked = await failClosed(() => revokeGrantTokens(deps.db, grantId, toDate(deps.clock.now())))
     await failClosed(() =>
-      deps.db.deleteFrom('oidc_payloads').where((eb) => eb.or([eb('grant_id', '=', grantId), eb.and([eb('model', '=', 'Grant'), eb('id', '=', grantId)])])).execute(),
+      deps.db
+        .deleteFrom('oidc_payloads')
+        .where((eb) =>
+          eb.or([eb('grant_id', '=', grantId), eb.and([eb('model', '=', 'Grant'), eb('id', '=', grantId)])]),
+        )
+        .execute(),
     )
     await failClosed(() => deps.onGrantRevoked(grantId, revoked))
   }

@@ -209,6 +209,11 @@ export function buildProvider(deps: ProviderDeps): Provider {
   provider.use(
     jwtBridge(deps.verifyAccessToken, (ctx, jti) => prefetchActiveToken({ db, clock: deps.clock }, ctx, jti)),
   )
+  // Why a grant or an authorization was refused: the answer says little on purpose (RFC 6749 §5.2), the log says why.
+  for (const event of ['grant.error', 'authorization.error', 'end_session.error'] as const)
+    provider.on(event, (ctx, error) =>
+      log.debug({ err: error, detail: (error as { error_detail?: string }).error_detail, req_id: ctx.state?.reqId }, event),
+    )
   provider.on('server_error', (ctx, error) =>
     log.error({ err: error, req_id: ctx.state?.reqId }, 'oidc-provider server_error'),
   )
@@ -217,7 +222,11 @@ export function buildProvider(deps: ProviderDeps): Provider {
 }
 
 /** Seconds left for a rotated refresh token: until the grant's first one would have expired. */
-function refreshTtl(token: { iiat?: number | undefined; iat?: number | undefined }, lifetime: number, now: number): number {
+function refreshTtl(
+  token: { iiat?: number | undefined; iat?: number | undefined },
+  lifetime: number,
+  now: number,
+): number {
   const firstIssued = token.iiat ?? token.iat ?? now
   return Math.max(1, firstIssued + lifetime - now)
 }

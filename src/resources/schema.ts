@@ -7,10 +7,7 @@ import { documentSchema, Metadata, ScopeToken } from '../documents/envelope.ts'
 const ResourceIndicator = z.url().refine((uri) => !uri.includes('#'), 'a resource indicator must not have a fragment')
 
 // A scope is named alone or with the plain words the consent page shows for it.
-const Scope = z.union([
-  ScopeToken,
-  z.strictObject({ name: ScopeToken, description: z.string().min(1).max(300) }),
-])
+const Scope = z.union([ScopeToken, z.strictObject({ name: ScopeToken, description: z.string().min(1).max(300) })])
 
 export const ResourceDocument = documentSchema(
   'Resource',
@@ -35,4 +32,6 @@ export const scopeNames = (spec: ResourceDocument['spec']): string[] => [
 
 /** {scope: description} for the scopes a Resource document describes. */
 export const scopeDescriptions = (spec: ResourceDocument['spec']): Record<string, string> =>
-  Object.fromEntries(spec.scopes.flatMap((scope) => (typeof scope === 'string' ? [] : [[scope.name, scope.description]])))
+  Object.fromEntries(
+    spec.scopes.flatMap((scope) => (typeof scope === 'string' ? [] : [[scope.name, scope.description]])),
+  )

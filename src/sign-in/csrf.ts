@@ -5,7 +5,10 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 
 export function deriveCsrfKey(masterKeys: readonly Buffer[]): Buffer {
-  return createHash('sha256').update('mandate csrf key').update(masterKeys[0] as Buffer).digest()
+  return createHash('sha256')
+    .update('mandate csrf key')
+    .update(masterKeys[0] as Buffer)
+    .digest()
 }
 
 export const csrfToken = (key: Buffer, uid: string): string =>

@@ -30,7 +30,8 @@ ${
   view.upstream.length > 0
     ? html`<p class="divider">Or sign in with your company account</p>
 <ul class="scopes">${view.upstream.map(
-        (issuer) => html`<li><a class="button secondary" href="/interaction/${view.uid}/upstream/${issuer.name}">Continue with ${issuer.label}</a></li>`,
+        (issuer) =>
+          html`<li><a class="button secondary" href="/interaction/${view.uid}/upstream/${issuer.name}">Continue with ${issuer.label}</a></li>`,
       )}</ul>`
     : ''
 }`,

@@ -39,7 +39,9 @@ export interface UpstreamSignIn {
   start(issuerName: string, interactionUid: string): Promise<URL | undefined>
   finish(
     callbackUrl: URL,
-  ): Promise<{ ok: true; interactionUid: string; username: string } | { ok: false; interactionUid?: string; reason: string }>
+  ): Promise<
+    { ok: true; interactionUid: string; username: string } | { ok: false; interactionUid?: string; reason: string }
+  >
 }
 
 export interface SignInDeps {
@@ -196,7 +198,7 @@ export function signInPages(deps: SignInDeps) {
       if (!interaction) return message(ctx, 400, 'Sign-in failed', UPSTREAM_FAILED)
       return show(ctx, interaction, UPSTREAM_FAILED)
     }
-    if (!interaction || interaction.prompt.name !== 'login') return message(ctx, 400, 'Sign-in expired', EXPIRED)
+    if (interaction?.prompt.name !== 'login') return message(ctx, 400, 'Sign-in expired', EXPIRED)
     await audit(ctx, 'user.signed_in', outcome.username, { client_id: interaction.params.client_id, amr: ['fed'] })
     return finish(ctx, { login: { accountId: outcome.username, amr: ['fed'] } })
   }

@@ -56,8 +56,6 @@ export async function enqueueTaskCompleted(
     .where('revocation_webhook', 'is not', null)
     .execute()
   if (subscribers.length === 0) return 0
-  const now = deps.clock.now()
-  const { kid, privateKey } = deps.ring.signingKey()
   for (const subscriber of subscribers) {
     await enqueueEvent(trx, deps, {
       subscriber: subscriber.uri,

@@ -37,7 +37,11 @@ describe('discovery', () => {
     // The code flow only (OAuth 2.1): no implicit or hybrid response types (RFC 8414 §2).
     expect(metadata.response_types_supported).toEqual(['code'])
     expect(metadata.scopes_supported).toEqual(['openid', 'offline_access', 'profile', 'email'])
-    for (const unserved of ['registration_endpoint', 'device_authorization_endpoint', 'backchannel_authentication_endpoint'])
+    for (const unserved of [
+      'registration_endpoint',
+      'device_authorization_endpoint',
+      'backchannel_authentication_endpoint',
+    ])
       expect(metadata).not.toHaveProperty(unserved)
   })
 

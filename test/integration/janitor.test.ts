@@ -158,9 +158,16 @@ describe.runIf(t.isPostgres)('the janitor', () => {
       nonce: 'n',
       expires_at: toDate(expires),
     })
-    await t.db.insertInto('upstream_logins').values([row(gone, now - 1), row(waiting, now + 600)]).execute()
+    await t.db
+      .insertInto('upstream_logins')
+      .values([row(gone, now - 1), row(waiting, now + 600)])
+      .execute()
     expect((await janitor()).pruned.upstream_logins).toBeGreaterThanOrEqual(1)
-    const left = await t.db.selectFrom('upstream_logins').select('state').where('state', 'in', [gone, waiting]).execute()
+    const left = await t.db
+      .selectFrom('upstream_logins')
+      .select('state')
+      .where('state', 'in', [gone, waiting])
+      .execute()
     expect(left.map((r) => r.state)).toEqual([waiting])
   })
 

@@ -5,6 +5,7 @@ import { decodeJwt } from 'jose'
 import { sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import { rowCount, useDatabase } from '../support/database.ts'
+import { TOKEN_INVALID } from '../../src/oauth/descriptions.ts'
 import { ACCESS_TOKEN, basic, exchange, introspect, jtiOf, post, TOKEN_EXCHANGE } from '../support/oauth.ts'
 import { AGENT_APP, NATIVE_APP, PASSWORDS, peopleDocuments, TICKETS, WEB_APP, WIKI } from '../support/people.ts'
 import { useServer } from '../support/server.ts'
@@ -53,7 +54,9 @@ async function signInAndRedeem(
       scope: request.scope,
       ...(request.resource ? { resource: request.resource } : {}),
       state: 'state-1',
-      nonce: 'nonce-1',
+      ...(request.scope.split(' ').includes('openid') ? { nonce: 'nonce-1' } : {}),
+      // OpenID Connect Core §11: offline_access is granted only with prompt=consent.
+      ...(request.scope.split(' ').includes('offline_access') ? { prompt: 'consent' } : {}),
       code_challenge: challenge,
       code_challenge_method: 'S256',
     },
@@ -114,6 +117,7 @@ describe('authorization_code with PKCE', () => {
         client_id: WEB_APP.id,
         redirect_uri: WEB_APP.redirect,
         scope: 'openid profile email offline_access tickets:read tickets:write wiki:read wiki:edit',
+        prompt: 'consent',
         resource: [TICKETS, WIKI],
         state: 'xyz',
         nonce: 'n-0S6_WzA2Mj',
@@ -177,13 +181,26 @@ describe('authorization_code with PKCE', () => {
     expect(id).toMatchObject({ iss: server.issuer, sub: 'carol', aud: WEB_APP.id, nonce: 'n-0S6_WzA2Mj' })
     expect(body.refresh_token).toBeTruthy()
 
-    const row = await t.db.selectFrom('issued_tokens').selectAll().where('jti', '=', access.jti as string).executeTakeFirstOrThrow()
-    expect(row).toMatchObject({ grant_type: 'authorization_code', sub: 'carol', client_id: WEB_APP.id, subject_issuer: null })
+    const row = await t.db
+      .selectFrom('issued_tokens')
+      .selectAll()
+      .where('jti', '=', access.jti as string)
+      .executeTakeFirstOrThrow()
+    expect(row).toMatchObject({
+      grant_type: 'authorization_code',
+      sub: 'carol',
+      client_id: WEB_APP.id,
+      subject_issuer: null,
+    })
     expect(row.grant_id).toBeTruthy()
     expect(await introspect(server.url, body.access_token as string)).toMatchObject({ active: true, sub: 'carol' })
 
     // The same grant yields the wiki token by naming it at the token endpoint (RFC 8707 §2.2).
-    const wiki = await tokenRequest({ grant_type: 'refresh_token', refresh_token: body.refresh_token as string, resource: WIKI })
+    const wiki = await tokenRequest({
+      grant_type: 'refresh_token',
+      refresh_token: body.refresh_token as string,
+      resource: WIKI,
+    })
     const wikiBody = (await wiki.json()) as Record<string, string>
     expect(wiki.status, JSON.stringify(wikiBody)).toBe(200)
     expect(decodeJwt(wikiBody.access_token as string)).toMatchObject({ aud: WIKI, scope: 'wiki:read wiki:edit' })
@@ -201,11 +218,17 @@ describe('authorization_code with PKCE', () => {
       name: 'Carol Example',
       email: 'carol@example.test',
     })
-    const row = await t.db.selectFrom('issued_tokens').selectAll().where('jti', '=', body.access_token as string).executeTakeFirst()
+    const row = await t.db
+      .selectFrom('issued_tokens')
+      .selectAll()
+      .where('jti', '=', body.access_token as string)
+      .executeTakeFirst()
     expect(row).toMatchObject({ sub: 'carol', aud: [`${server.issuer}/me`] })
     // A resource token is not a userinfo token.
     const resource = await signInAndRedeem({ scope: 'openid tickets:read', resource: TICKETS })
-    const refused = await fetch(`${server.url}/me`, { headers: { authorization: `Bearer ${resource.body.access_token}` } })
+    const refused = await fetch(`${server.url}/me`, {
+      headers: { authorization: `Bearer ${resource.body.access_token}` },
+    })
     expect(refused.status).toBe(401)
   })
 
@@ -270,7 +293,11 @@ describe('refusals', () => {
 
   it('never redirects to an unregistered redirect_uri: a page says why', async () => {
     const before = await rowCount(t.db, 'oidc_payloads')
-    const landing = await start({ redirect_uri: 'https://evil.test/callback', code_challenge: pkce().challenge, code_challenge_method: 'S256' })
+    const landing = await start({
+      redirect_uri: 'https://evil.test/callback',
+      code_challenge: pkce().challenge,
+      code_challenge_method: 'S256',
+    })
     expect(landing.leftTo).toBeUndefined()
     expect(landing.response.status).toBe(400)
     expect(landing.response.headers.get('location')).toBeNull()
@@ -303,7 +330,8 @@ describe('refusals', () => {
       })
       expect(response.status).toBe(400)
       const body = (await response.json()) as Record<string, string>
-      expect(body.error).toBe(verifier ? 'invalid_grant' : 'invalid_request')
+      // RFC 7636 §4.6: a verifier that does not match, or none for a code bound to a challenge.
+      expect(body.error).toBe('invalid_grant')
       expect(body).not.toHaveProperty('access_token')
       expect(await rowCount(t.db, 'issued_tokens')).toBe(before)
     }
@@ -363,7 +391,10 @@ describe('refusals', () => {
       return { status: response.status, retryAfter: response.headers.get('retry-after'), html, uid }
     }
     const normalize = (result: { html: string; uid: string }) =>
-      result.html.replaceAll(result.uid, 'UID').replace(/name="csrf" value="[^"]+"/, '').replace(/value="[^"]*"/g, '')
+      result.html
+        .replaceAll(result.uid, 'UID')
+        .replace(/name="csrf" value="[^"]+"/, '')
+        .replace(/value="[^"]*"/g, '')
     const sessions = await rowCount(t.db, 'oidc_payloads')
     const wrong = await attempt('erin', 'not-her-password')
     const unknown = await attempt('nobody-here', 'not-her-password')
@@ -383,7 +414,9 @@ describe('refusals', () => {
     await attempt('nobody-here', 'y')
     expect((await attempt('nobody-here', 'z')).status).toBe(429)
     // Only interactions were stored: no session, no grant.
-    const sessionsAfter = await sql<{ n: string }>`select count(*) as n from oidc_payloads where model in ('Session', 'Grant')
+    const sessionsAfter = await sql<{
+      n: string
+    }>`select count(*) as n from oidc_payloads where model in ('Session', 'Grant')
       and payload->>'accountId' in ('erin', 'nobody-here')`.execute(t.db)
     expect(Number(sessionsAfter.rows[0]?.n)).toBe(0)
     expect(await rowCount(t.db, 'oidc_payloads')).toBeGreaterThan(sessions)
@@ -408,8 +441,14 @@ describe('refusals', () => {
     const cases = [
       { form: { username: 'carol', password: carol.password } },
       { form: { csrf: 'forged', username: 'carol', password: carol.password } },
-      { form: { csrf: csrfOf(page.html), username: 'carol', password: carol.password }, headers: { 'sec-fetch-site': 'cross-site' } },
-      { form: { csrf: csrfOf(page.html), username: 'carol', password: carol.password }, headers: { origin: 'https://evil.test' } },
+      {
+        form: { csrf: csrfOf(page.html), username: 'carol', password: carol.password },
+        headers: { 'sec-fetch-site': 'cross-site' },
+      },
+      {
+        form: { csrf: csrfOf(page.html), username: 'carol', password: carol.password },
+        headers: { origin: 'https://evil.test' },
+      },
     ]
     for (const request of cases) {
       const response = await browse(jar, url, request)
@@ -421,43 +460,43 @@ describe('refusals', () => {
     expect(Number(sessions.rows[0]?.n)).toBe(0)
   })
 
-  it('sets session cookies HttpOnly and SameSite=Lax', async () => {
-    const jar = new CookieJar()
-    const page = await follow(
-      jar,
-      authorizationUrl(server.issuer, {
-        client_id: WEB_APP.id,
-        redirect_uri: WEB_APP.redirect,
-        scope: 'openid',
-        code_challenge: pkce().challenge,
-        code_challenge_method: 'S256',
-      }),
-      server.issuer,
-    )
-    const uid = interactionUidOf(page.url)
-    const response = await browse(jar, `${server.issuer}/interaction/${uid}/login`, {
-      form: { csrf: csrfOf(page.html), username: 'carol', password: carol.password },
-    })
-    expect(response.status).toBe(303)
-    const cookies = response.headers.getSetCookie().filter((line) => !line.includes('.sig='))
-    expect(cookies.length).toBeGreaterThan(0)
-    for (const line of cookies) {
-      expect(line.toLowerCase()).toContain('httponly')
-      expect(line.toLowerCase()).toContain('samesite=lax')
+  it('sets its cookies HttpOnly, SameSite=Lax and signed', async () => {
+    const { jar } = await signInAndRedeem({ scope: 'openid' })
+    const names = new Set(jar.lines.map((line) => line.split('=')[0]))
+    // The interaction, the resume and the session cookie, each with its signature.
+    for (const name of ['mandate.interaction', 'mandate.resume', 'mandate.session'])
+      expect([...names], name).toEqual(expect.arrayContaining([name, `${name}.sig`]))
+    for (const line of jar.lines) {
+      expect(line.toLowerCase(), line).toContain('httponly')
+      expect(line.toLowerCase(), line).toContain('samesite=lax')
     }
   })
 })
 
 describe('refresh tokens', () => {
   it('rotates on use; reusing one revokes its grant, its access tokens and everything exchanged from them', async () => {
-    const { body } = await signInAndRedeem({ scope: 'openid offline_access tickets:read tickets:write', resource: TICKETS, client: AGENT_APP })
+    const { body } = await signInAndRedeem({
+      scope: 'openid offline_access tickets:read tickets:write',
+      resource: TICKETS,
+      client: AGENT_APP,
+    })
     const person = body.access_token as string
     // An agent app's tokens name it alone in may_act (RFC 8693 §4.4).
-    expect(decodeJwt(person)).toMatchObject({ sub: 'carol', client_id: AGENT_APP.id, may_act: { sub: AGENT_APP.id, iss: server.issuer } })
+    expect(decodeJwt(person)).toMatchObject({
+      sub: 'carol',
+      client_id: AGENT_APP.id,
+      may_act: { sub: AGENT_APP.id, iss: server.issuer },
+    })
 
     const child = await post(
       `${server.url}/token`,
-      { grant_type: TOKEN_EXCHANGE, subject_token: person, subject_token_type: ACCESS_TOKEN, resource: TICKETS, scope: 'tickets:read' },
+      {
+        grant_type: TOKEN_EXCHANGE,
+        subject_token: person,
+        subject_token_type: ACCESS_TOKEN,
+        resource: TICKETS,
+        scope: 'tickets:read',
+      },
       { clientId: AGENT_APP.id, secret: AGENT_APP.secret },
     )
     const childBody = (await child.json()) as Record<string, string>
@@ -465,7 +504,10 @@ describe('refresh tokens', () => {
     const exchanged = childBody.access_token as string
     expect(await introspect(server.url, exchanged)).toMatchObject({ active: true, sub: 'carol' })
 
-    const rotated = await tokenRequest({ grant_type: 'refresh_token', refresh_token: body.refresh_token as string }, AGENT_APP)
+    const rotated = await tokenRequest(
+      { grant_type: 'refresh_token', refresh_token: body.refresh_token as string },
+      AGENT_APP,
+    )
     const rotatedBody = (await rotated.json()) as Record<string, string>
     expect(rotated.status, JSON.stringify(rotatedBody)).toBe(200)
     expect(rotatedBody.refresh_token).not.toBe(body.refresh_token)
@@ -473,12 +515,18 @@ describe('refresh tokens', () => {
     expect(await introspect(server.url, rotatedBody.access_token as string)).toMatchObject({ active: true })
 
     // The first refresh token again: a reuse. The whole family ends, at once.
-    const reuse = await tokenRequest({ grant_type: 'refresh_token', refresh_token: body.refresh_token as string }, AGENT_APP)
+    const reuse = await tokenRequest(
+      { grant_type: 'refresh_token', refresh_token: body.refresh_token as string },
+      AGENT_APP,
+    )
     expect(reuse.status).toBe(400)
     expect(await reuse.json()).toMatchObject({ error: 'invalid_grant' })
     for (const token of [person, rotatedBody.access_token as string, exchanged])
       expect(await introspect(server.url, token)).toEqual({ active: false })
-    const next = await tokenRequest({ grant_type: 'refresh_token', refresh_token: rotatedBody.refresh_token as string }, AGENT_APP)
+    const next = await tokenRequest(
+      { grant_type: 'refresh_token', refresh_token: rotatedBody.refresh_token as string },
+      AGENT_APP,
+    )
     expect(next.status).toBe(400)
     expect(await auditCount('grant.revoked')).toBeGreaterThan(0)
   })
@@ -519,14 +567,25 @@ describe('may_act at consent', () => {
     expect(consent.html).toContain('actions: tickets.read')
     const done = await submitConsent(jar, consent, server.issuer, 'allow')
     const response = await tokenRequest(
-      { grant_type: 'authorization_code', code: done.leftTo?.searchParams.get('code') as string, redirect_uri: AGENT_APP.redirect, code_verifier: verifier },
+      {
+        grant_type: 'authorization_code',
+        code: done.leftTo?.searchParams.get('code') as string,
+        redirect_uri: AGENT_APP.redirect,
+        code_verifier: verifier,
+      },
       AGENT_APP,
     )
     const person = ((await response.json()) as Record<string, string>).access_token as string
     const before = await rowCount(t.db, 'issued_tokens')
-    const refused = await exchange(server.url, 'agent-two', { subject_token: person, resource: 'https://other.test/api', scope: 'other:read' })
-    expect(refused.status).toBe(400)
-    expect(await refused.json()).toMatchObject({ error: 'invalid_grant' })
+    const refused = await exchange(server.url, 'agent-two', {
+      subject_token: person,
+      resource: 'https://other.test/api',
+      scope: 'other:read',
+    })
+    const refusal = await refused.json()
+    expect(refused.status, JSON.stringify(refusal)).toBe(400)
+    // RFC 8693 §2.2.2: an unacceptable subject token is invalid_request, with the one token description.
+    expect(refusal).toEqual({ error: 'invalid_request', error_description: TOKEN_INVALID })
     expect(await rowCount(t.db, 'issued_tokens')).toBe(before)
     const decision = await t.db
       .selectFrom('decisions')
@@ -541,7 +600,11 @@ describe('may_act at consent', () => {
 describe('RP-initiated logout', () => {
   it('confirms, ends the session and returns to the registered URI', async () => {
     const { body, jar } = await signInAndRedeem({ scope: 'openid tickets:read', resource: TICKETS })
-    const sessionsBefore = await sql<{ n: string }>`select count(*) as n from oidc_payloads where model = 'Session' and payload->>'accountId' = 'carol'`.execute(t.db)
+    const sessionsBefore = await sql<{
+      n: string
+    }>`select count(*) as n from oidc_payloads where model = 'Session' and payload->>'accountId' = 'carol'`.execute(
+      t.db,
+    )
     const ask = await follow(
       jar,
       `${server.issuer}/session/end?id_token_hint=${body.id_token}&post_logout_redirect_uri=${encodeURIComponent('https://app.test/bye')}&state=out`,
@@ -554,7 +617,11 @@ describe('RP-initiated logout', () => {
     const confirmed = await browse(jar, `${server.issuer}/session/end/confirm`, { form: { xsrf, logout: 'yes' } })
     const landing = await follow(jar, `${server.issuer}/session/end/confirm`, server.issuer, confirmed)
     expect(landing.leftTo?.href).toBe('https://app.test/bye?state=out')
-    const sessionsAfter = await sql<{ n: string }>`select count(*) as n from oidc_payloads where model = 'Session' and payload->>'accountId' = 'carol'`.execute(t.db)
+    const sessionsAfter = await sql<{
+      n: string
+    }>`select count(*) as n from oidc_payloads where model = 'Session' and payload->>'accountId' = 'carol'`.execute(
+      t.db,
+    )
     expect(Number(sessionsAfter.rows[0]?.n)).toBeLessThan(Number(sessionsBefore.rows[0]?.n))
     // Tokens that expire with the session (no offline_access) end with it.
     expect(await introspect(server.url, body.access_token as string)).toEqual({ active: false })

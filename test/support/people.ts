@@ -10,7 +10,11 @@ import { fixtures } from './server.ts'
 
 export const PASSWORDS = { carol: 'carol-correct-horse-42', dave: 'dave-battery-staple-42', erin: 'erin-password-1234' }
 export const WEB_APP = { id: 'web-app', secret: 'web-app-secret-0123456789', redirect: 'https://app.test/callback' }
-export const AGENT_APP = { id: 'helper-agent', secret: 'helper-agent-secret-0123456', redirect: 'https://agent.test/cb' }
+export const AGENT_APP = {
+  id: 'helper-agent',
+  secret: 'helper-agent-secret-0123456',
+  redirect: 'https://agent.test/cb',
+}
 export const NATIVE_APP = { id: 'native-app', redirect: 'http://127.0.0.1/callback' }
 export const TICKETS = 'https://tickets.test/'
 export const WIKI = 'https://wiki.test/'

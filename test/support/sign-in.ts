@@ -5,8 +5,11 @@ import { createHash, randomBytes } from 'node:crypto'
 
 export class CookieJar {
   readonly cookies = new Map<string, string>()
+  /** Every Set-Cookie line received, in order (to check their attributes). */
+  readonly lines: string[] = []
   store(response: Response): void {
     for (const line of response.headers.getSetCookie()) {
+      this.lines.push(line)
       const [pair = ''] = line.split(';')
       const at = pair.indexOf('=')
       const name = pair.slice(0, at).trim()
@@ -87,7 +90,8 @@ export function authorizationUrl(issuer: string, request: AuthorizationRequest):
   const url = new URL('/auth', issuer)
   url.searchParams.set('response_type', 'code')
   for (const [name, value] of Object.entries(request)) {
-    for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value]) url.searchParams.append(name, item)
+    for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value])
+      url.searchParams.append(name, item)
   }
   return url.href
 }
@@ -136,6 +140,9 @@ export async function authorize(
     landing = await submitSignIn(jar, landing, issuer, person.username, person.password)
   if (!landing.leftTo && landing.url.includes('/interaction/') && landing.html.includes('value="allow"'))
     landing = await submitConsent(jar, landing, issuer, 'allow')
-  if (!landing.leftTo) throw new Error(`no redirect to the client: ${landing.response.status} ${landing.url}\n${landing.html.slice(0, 500)}`)
+  if (!landing.leftTo)
+    throw new Error(
+      `no redirect to the client: ${landing.response.status} ${landing.url}\n${landing.html.slice(0, 500)}`,
+    )
   return { redirect: landing.leftTo, jar }
 }

@@ -28,7 +28,10 @@ const layers: string[][] = [
 const layerOf = new Map(layers.flatMap((folders, layer) => folders.map((folder) => [folder, layer] as const)))
 
 const allowed: Array<[files: RegExp, packages: RegExp]> = [
-  [/^src\/(oidc\/|app\.ts$|token-exchange\/(grant|issue|denials|refusals|facts)\.ts$|sign-in\/routes\.ts$)/, /^oidc-provider$/],
+  [
+    /^src\/(oidc\/|app\.ts$|token-exchange\/(grant|issue|denials|refusals|facts)\.ts$|sign-in\/routes\.ts$)/,
+    /^oidc-provider$/,
+  ],
   // The one internal module: DPoP nonces shared with oidc-provider (see src/oidc/internals.d.ts).
   [/^src\/oidc\/dpop-nonces\.ts$/, /^oidc-provider\/lib\/helpers\/challenge\.js$/],
   [
