@@ -3,6 +3,7 @@
 import type { Kysely } from 'kysely'
 import type { Account, KoaContextWithOIDC } from 'oidc-provider'
 import type { DB } from '../db/schema.ts'
+import { findUser } from '../users/store.ts'
 import { failClosed } from './errors.ts'
 
 /** OpenID Connect Core §5.4: the standard scopes and the claims each one releases. */
@@ -17,14 +18,7 @@ export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email']
 
 export function findAccount(db: Kysely<DB>) {
   return async (_ctx: KoaContextWithOIDC, username: string): Promise<Account | undefined> => {
-    if (username.includes('\u0000')) return undefined
-    const user = await failClosed(() =>
-      db
-        .selectFrom('users')
-        .select(['username', 'email', 'display_name', 'disabled_at'])
-        .where('username', '=', username)
-        .executeTakeFirst(),
-    )
+    const user = await failClosed(() => findUser(db, username))
     if (!user || user.disabled_at !== null) return undefined
     return {
       accountId: user.username,

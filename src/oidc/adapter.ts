@@ -15,7 +15,7 @@ import {
   revokeToken,
 } from '../lineage/tokens.ts'
 import { failClosed } from './errors.ts'
-import { isVerifiedInRequest } from './jwt-bridge.ts'
+import { isUnverifiedStandIn, isVerifiedInRequest } from './jwt-bridge.ts'
 
 export interface AdapterDeps {
   db: Kysely<DB>
@@ -111,7 +111,7 @@ function tokenAdapter(name: 'AccessToken' | 'ClientCredentials', deps: AdapterDe
     async find(id) {
       const ctx = Provider.ctx
       if (!isVerifiedInRequest(ctx, id)) {
-        if (name !== 'AccessToken') return undefined
+        if (name !== 'AccessToken' || isUnverifiedStandIn(id)) return undefined
         const [payload, row] = await Promise.all([artefacts.find(id), findActiveOnce(deps, id)])
         return payload && row ? payload : undefined
       }
@@ -189,6 +189,12 @@ function usedOnceAdapter(model: 'RefreshToken' | 'AuthorizationCode', deps: Adap
   const artefacts = payloadAdapter(model, deps)
   return {
     ...artefacts,
+    // Introspection and revocation look a token up as every model at once: a JWT we verified (or one we
+    // could not) is no code or refresh token, so no query is spent on it.
+    find: (id) =>
+      isVerifiedInRequest(Provider.ctx, id) || isUnverifiedStandIn(id)
+        ? Promise.resolve(undefined)
+        : artefacts.find(id),
     async consume(id) {
       const now = toDate(deps.clock.now())
       const won = await failClosed(() =>

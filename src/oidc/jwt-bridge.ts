@@ -36,7 +36,7 @@ export function jwtBridge(
       }
       // An unverified JWT becomes a value no lookup can find: active:false, or a no-op revocation.
       if (verified || looksLikeJwt(presented[0] as string))
-        params.set('token', verified?.jti ?? `unverified-${randomUUID()}`)
+        params.set('token', verified?.jti ?? `${UNVERIFIED}${randomUUID()}`)
       if (verified) {
         markVerified(ctx, verified.jti)
         onVerified(ctx, verified.jti)
@@ -49,6 +49,11 @@ export function jwtBridge(
     if (verified && body?.active === true) ctx.body = { ...body, jti: verified.jti }
   }
 }
+
+const UNVERIFIED = 'unverified-'
+
+/** A value the bridge put in place of a JWT it could not verify: no model holds it, so none is looked up. */
+export const isUnverifiedStandIn = (value: string): boolean => value.startsWith(UNVERIFIED)
 
 const verifiedJtis = new WeakMap<object, string>()
 

@@ -1,7 +1,7 @@
 // The oidc-provider configuration, in one place. Clients, resources and keys come from Postgres;
 // every access token is an RFC 9068 JWT for exactly one RFC 8707 resource.
 import type { Kysely } from 'kysely'
-import Provider, { errors } from 'oidc-provider'
+import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider'
 import { writeAudit } from '../audit/write.ts'
 import type { CatalogSource } from '../catalog/source.ts'
 import { CLIENT_ASSERTION_ALGORITHMS } from '../clients/authenticate.ts'
@@ -166,8 +166,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
       const claims: Record<string, unknown> = { ...token.extra }
       if (policy) Object.assign(claims, { policy_path: policy.path, policy_version: policy.version })
       // RFC 8693 §4.4: a person's token at an agent app names it as the only party that may act for them.
+      // Only the person's own grant: tokens our exchange mints for the agent carry the chain in act instead.
       const client = ctx.oidc.client
-      if (token.kind === 'AccessToken' && client && isAgentApp(client))
+      const personGrant = /(^| )(authorization_code|refresh_token)$/.test(String((token as { gty?: string }).gty ?? ''))
+      if (token.kind === 'AccessToken' && personGrant && client && isAgentApp(client))
         claims.may_act = { sub: client.clientId, iss: deps.issuer }
       return claims
     },
@@ -210,10 +212,14 @@ export function buildProvider(deps: ProviderDeps): Provider {
     jwtBridge(deps.verifyAccessToken, (ctx, jti) => prefetchActiveToken({ db, clock: deps.clock }, ctx, jti)),
   )
   // Why a grant or an authorization was refused: the answer says little on purpose (RFC 6749 §5.2), the log says why.
-  for (const event of ['grant.error', 'authorization.error', 'end_session.error'] as const)
-    provider.on(event, (ctx, error) =>
-      log.debug({ err: error, detail: (error as { error_detail?: string }).error_detail, req_id: ctx.state?.reqId }, event),
+  const refused = (event: string) => (ctx: KoaContextWithOIDC, error: Error) =>
+    log.debug(
+      { err: error, detail: (error as { error_detail?: string }).error_detail, req_id: ctx.state?.reqId },
+      event,
     )
+  provider.on('grant.error', refused('grant.error'))
+  provider.on('authorization.error', refused('authorization.error'))
+  provider.on('end_session.error', refused('end_session.error'))
   provider.on('server_error', (ctx, error) =>
     log.error({ err: error, req_id: ctx.state?.reqId }, 'oidc-provider server_error'),
   )

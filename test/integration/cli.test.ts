@@ -97,12 +97,12 @@ describe.runIf(t.isPostgres)('mandate against Postgres', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mandate-cli-'))
     writeFileSync(
       join(dir, 'bad.yaml'),
-      'apiVersion: mandate/v1\nkind: Client\nmetadata: { name: x }\nspec: { profile: agent }\n',
+      'apiVersion: mandate/v1\nkind: Client\nmetadata: { name: x }\nspec: { profile: agent, grantTypes: [client_credentials] }\n',
     )
     const bad = await mandate(['apply', dir])
     expect(bad.code).toBe(65)
     expect(bad.stderr).toContain(
-      'bad.yaml:4:7: exactly one of secret (client_secret_basic/post) or jwks (private_key_jwt) is required (at spec)',
+      'bad.yaml:4:37: a public client (no secret, no jwks) may only use authorization_code and refresh_token (at spec.grantTypes)',
     )
     expect(bad.stderr).toContain('1 problem(s); nothing was written')
 

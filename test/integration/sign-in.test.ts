@@ -9,6 +9,8 @@ import { TOKEN_INVALID } from '../../src/oauth/descriptions.ts'
 import { ACCESS_TOKEN, basic, exchange, introspect, jtiOf, post, TOKEN_EXCHANGE } from '../support/oauth.ts'
 import { AGENT_APP, NATIVE_APP, PASSWORDS, peopleDocuments, TICKETS, WEB_APP, WIKI } from '../support/people.ts'
 import { useServer } from '../support/server.ts'
+import { disableUser } from '../../src/users/disable.ts'
+import { toDate } from '../../src/lib/clock.ts'
 import {
   authorizationUrl,
   authorize,
@@ -27,6 +29,8 @@ const server = useServer(t, {
   apply: await peopleDocuments(),
   env: { MANDATE_SIGN_IN__FAILURES_PER_USERNAME: '3', MANDATE_SIGN_IN__FAILURES_PER_ADDRESS: '200' },
 })
+// A second process on the same database: sessions and grants live in Postgres, so it honours them.
+const second = useServer(t, { apply: [] })
 const carol = { username: 'carol', password: PASSWORDS.carol }
 
 const tokenRequest = (params: Record<string, string>, client: { id: string; secret?: string } = WEB_APP) =>
@@ -503,6 +507,8 @@ describe('refresh tokens', () => {
     expect(child.status, JSON.stringify(childBody)).toBe(200)
     const exchanged = childBody.access_token as string
     expect(await introspect(server.url, exchanged)).toMatchObject({ active: true, sub: 'carol' })
+    // What the agent gets by exchange carries the chain in act, not the person's may_act.
+    expect(decodeJwt(exchanged)).not.toHaveProperty('may_act')
 
     const rotated = await tokenRequest(
       { grant_type: 'refresh_token', refresh_token: body.refresh_token as string },
@@ -629,9 +635,57 @@ describe('RP-initiated logout', () => {
 })
 
 describe('the session is shared', () => {
-  it('skips the sign-in page while the session lasts (it lives in Postgres)', async () => {
+  it('skips the sign-in page while the session lasts, on another process too (it lives in Postgres)', async () => {
     const { jar } = await signInAndRedeem({ scope: 'openid' })
     const again = await follow(
+      jar,
+      authorizationUrl(second.issuer, {
+        client_id: WEB_APP.id,
+        redirect_uri: WEB_APP.redirect,
+        scope: 'openid',
+        code_challenge: pkce().challenge,
+        code_challenge_method: 'S256',
+      }),
+      second.issuer,
+    )
+    expect(again.leftTo?.searchParams.get('code')).toBeTruthy()
+  })
+})
+
+describe('a disabled user', () => {
+  it('loses every token, session and refresh at once, and cannot sign in (the same message as a wrong password)', async () => {
+    const dave = { username: 'dave', password: PASSWORDS.dave }
+    const { body, jar } = await signInAndRedeem(
+      { scope: 'openid offline_access tickets:read', resource: TICKETS, client: AGENT_APP },
+      dave,
+    )
+    const exchanged = await post(
+      `${server.url}/token`,
+      {
+        grant_type: TOKEN_EXCHANGE,
+        subject_token: body.access_token as string,
+        subject_token_type: ACCESS_TOKEN,
+        resource: TICKETS,
+        scope: 'tickets:read',
+      },
+      { clientId: AGENT_APP.id, secret: AGENT_APP.secret },
+    )
+    const child = ((await exchanged.json()) as Record<string, string>).access_token as string
+    expect(await introspect(server.url, child)).toMatchObject({ active: true, sub: 'dave' })
+
+    expect(await disableUser(t.db, 'dave', toDate(Math.floor(Date.now() / 1000)), 'test')).toBe(true)
+    for (const token of [body.access_token as string, child])
+      expect(await introspect(server.url, token)).toEqual({ active: false })
+    expect(await introspect(second.url, child)).toEqual({ active: false })
+    const refresh = await tokenRequest(
+      { grant_type: 'refresh_token', refresh_token: body.refresh_token as string },
+      AGENT_APP,
+    )
+    expect(refresh.status).toBe(400)
+    expect(await refresh.json()).toMatchObject({ error: 'invalid_grant' })
+
+    // The old session is gone: the next authorization asks to sign in, and the password no longer works.
+    const page = await follow(
       jar,
       authorizationUrl(server.issuer, {
         client_id: WEB_APP.id,
@@ -642,6 +696,12 @@ describe('the session is shared', () => {
       }),
       server.issuer,
     )
-    expect(again.leftTo?.searchParams.get('code')).toBeTruthy()
+    expect(page.html).toContain('>Sign in</button>')
+    const tokens = await rowCount(t.db, 'issued_tokens')
+    const refused = await submitSignIn(jar, page, server.issuer, dave.username, dave.password)
+    expect(refused.response.status).toBe(200)
+    expect(refused.html).toContain('The username or password is incorrect.')
+    expect(refused.leftTo).toBeUndefined()
+    expect(await rowCount(t.db, 'issued_tokens')).toBe(tokens)
   })
 })
