@@ -336,7 +336,7 @@ program
     '--client-secret <secret>',
     "the app's secret, for a confidential client (demo use: it shows in the process list)",
   )
-  .option('--issuer <url>', 'the server', 'http://localhost:3000')
+  .option('--issuer <url>', 'the server (default: MANDATE_ISSUER, else http://localhost:3000)', process.env.MANDATE_ISSUER ?? 'http://localhost:3000')
   .option(
     '--redirect-uri <uri>',
     "one of the app's redirectUris (never opened: the code is read from the redirect)",
