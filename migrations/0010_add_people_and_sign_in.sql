@@ -9,6 +9,8 @@ create table users (
   password_hash     text,
   source            text not null default 'document' check (source in ('document', 'upstream')),
   content_hash      text,
+  disabled_by_document boolean not null default false,
+  disabled_by_cli   boolean not null default false,
   disabled_at       timestamptz,
   tokens_not_before timestamptz,
   created_at        timestamptz not null default now(),
@@ -17,6 +19,7 @@ create table users (
 comment on table users is 'People who sign in at Mandate. A token whose subject is a user (subject_issuer null, sub = username) is active only while the user is enabled.';
 comment on column users.password_hash is 'A PHC string ($argon2id$… or $scrypt$…); never the password. Null: the user signs in upstream only.';
 comment on column users.source is 'document: a `kind: User` document; upstream: created at a first upstream sign-in.';
+comment on column users.disabled_at is 'Set while the document (spec.disabled) or `mandate user disable` says so, each kept on its own so that neither undoes the other.';
 comment on column users.tokens_not_before is 'Set when the user is disabled: tokens issued before it stay inactive once the user is enabled again.';
 
 create table user_identities (

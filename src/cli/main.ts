@@ -298,9 +298,19 @@ for (const [verb, description] of [
       const name = normalizeUsername(username)
       await withServices(readConfig(), async ({ db, clock }) =>
         onUser(name, async () => {
-          const change = verb === 'disable' ? disableUser : enableUser
-          const changed = await change(db, name, toDate(clock.now()), cliActor())
-          const said = changed ? `${verb}d` : verb === 'disable' ? 'was already disabled' : 'was not disabled'
+          const now = toDate(clock.now())
+          const said =
+            verb === 'disable'
+              ? (await disableUser(db, name, now, cliActor()))
+                ? 'disabled'
+                : 'was already disabled'
+              : await enableUser(db, name, now, cliActor()).then(({ changed, disabled }) =>
+                  disabled
+                    ? 'stays disabled: their document says disabled: true'
+                    : changed
+                      ? 'enabled'
+                      : 'was not disabled',
+                )
           process.stdout.write(`user ${name} ${said}\n`)
         }),
       )
@@ -336,7 +346,11 @@ program
     '--client-secret <secret>',
     "the app's secret, for a confidential client (demo use: it shows in the process list)",
   )
-  .option('--issuer <url>', 'the server (default: MANDATE_ISSUER, else http://localhost:3000)', process.env.MANDATE_ISSUER ?? 'http://localhost:3000')
+  .option(
+    '--issuer <url>',
+    'the server (default: MANDATE_ISSUER, else http://localhost:3000)',
+    process.env.MANDATE_ISSUER ?? 'http://localhost:3000',
+  )
   .option(
     '--redirect-uri <uri>',
     "one of the app's redirectUris (never opened: the code is read from the redirect)",

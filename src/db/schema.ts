@@ -243,6 +243,8 @@ export interface UsersTable {
   password_hash: string | null
   source: ColumnType<'document' | 'upstream', 'document' | 'upstream' | undefined, 'document' | 'upstream'>
   content_hash: string | null
+  disabled_by_document: ColumnType<boolean, boolean | undefined, boolean>
+  disabled_by_cli: ColumnType<boolean, boolean | undefined, boolean>
   disabled_at: Timestamp | null
   tokens_not_before: Timestamp | null
   created_at: DefaultedTimestamp

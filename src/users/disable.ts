@@ -10,18 +10,25 @@ import { setUserDisabled, UnknownUser } from './store.ts'
  * process: activeTokenSql reads the row), and their sessions, grants, codes and refresh tokens are deleted.
  * Whether it changed anything (false: already disabled). Throws UnknownUser.
  */
-export const disableUser = (db: Kysely<DB>, username: string, now: Date, actor: string): Promise<boolean> =>
-  switchUser(db, username, true, now, actor)
+export const disableUser = async (db: Kysely<DB>, username: string, now: Date, actor: string): Promise<boolean> =>
+  (await switchUser(db, username, true, now, actor)).changed
 
-/** Enables the user again; tokens issued before stay inactive. Whether it changed anything. Throws UnknownUser. */
-export const enableUser = (db: Kysely<DB>, username: string, now: Date, actor: string): Promise<boolean> =>
-  switchUser(db, username, false, now, actor)
+/**
+ * Undoes `disableUser` (a user their document disables stays disabled: `disabled` says so); tokens issued
+ * before stay inactive. Throws UnknownUser.
+ */
+export const enableUser = (
+  db: Kysely<DB>,
+  username: string,
+  now: Date,
+  actor: string,
+): Promise<{ changed: boolean; disabled: boolean }> => switchUser(db, username, false, now, actor)
 
 async function switchUser(db: Kysely<DB>, username: string, disabled: boolean, now: Date, actor: string) {
   const run = async (trx: Kysely<DB>) => {
-    const before = await setUserDisabled(trx, username, disabled, now)
-    if (!before) throw new UnknownUser(username)
-    const changed = before.wasDisabled !== disabled
+    const state = await setUserDisabled(trx, username, { cli: disabled }, now)
+    if (!state) throw new UnknownUser(username)
+    const changed = state.wasDisabled !== state.isDisabled
     if (changed) {
       await writeAudit(trx, {
         type: disabled ? 'user.disabled' : 'user.enabled',
@@ -32,7 +39,7 @@ async function switchUser(db: Kysely<DB>, username: string, disabled: boolean, n
         data: { username },
       })
     }
-    return changed
+    return { changed, disabled: state.isDisabled }
   }
   return db.isTransaction ? run(db) : db.transaction().execute(run)
 }

@@ -34,7 +34,7 @@ export async function planUser(db: Kysely<DB>, doc: UserDocument): Promise<Plann
         },
         now,
       )
-      await setUserDisabled(target, metadata.name, spec.disabled, now)
+      await setUserDisabled(target, metadata.name, { document: spec.disabled }, now)
       return { written: true }
     },
   }

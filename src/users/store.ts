@@ -78,29 +78,39 @@ const ACCOUNT_MODELS = [
 ]
 
 /**
- * Sets whether the user is disabled; undefined for an unknown user, else whether it was disabled before.
- * Disabling moves tokens_not_before to now, and enabling keeps it: no token issued up to the disable is ever
- * active again (activeTokenSql compares it with issued_at). Disabling also deletes
- * every oidc-provider artefact of the user, so no session, code or refresh token outlives it.
+ * Sets what disables the user — their document (spec.disabled) and the CLI (`mandate user disable|enable`),
+ * each kept on its own, so neither undoes the other (as for clients) — and derives their state in one
+ * statement: disabled while either says so. Undefined for an unknown user, else whether they were
+ * disabled before and are now. Disabling moves tokens_not_before to now and enabling keeps it: no token
+ * issued up to the disable is ever active again (activeTokenSql compares it with issued_at). Disabling also
+ * deletes every oidc-provider artefact of the user, so no session, code or refresh token outlives it.
  */
 export async function setUserDisabled(
   db: Kysely<DB>,
   username: string,
-  disabled: boolean,
+  by: { document?: boolean; cli?: boolean },
   now: Date,
-): Promise<{ wasDisabled: boolean } | undefined> {
-  const { rows } = await sql<{ was: boolean }>`
-    with old as (select username, disabled_at is not null as was from users where username = ${username} for update)
+): Promise<{ wasDisabled: boolean; isDisabled: boolean } | undefined> {
+  const document = by.document ?? null
+  const cli = by.cli ?? null
+  const { rows } = await sql<{ was: boolean; is: boolean }>`
+    with old as (select username, disabled_at is not null as was from users where username = ${username} for update),
+    next as (
+      select u.username, coalesce(${document}::boolean, u.disabled_by_document) as by_document,
+        coalesce(${cli}::boolean, u.disabled_by_cli) as by_cli
+      from users u join old using (username))
     update users u set
-      disabled_at = case when ${disabled}::boolean then coalesce(u.disabled_at, ${now}) end,
-      tokens_not_before = case when ${disabled}::boolean and not old.was then ${now} else u.tokens_not_before end,
-      updated_at = case when ${disabled}::boolean <> old.was then ${now} else u.updated_at end
-    from old where u.username = old.username
-    returning old.was`.execute(db)
+      disabled_by_document = next.by_document,
+      disabled_by_cli = next.by_cli,
+      disabled_at = case when next.by_document or next.by_cli then coalesce(u.disabled_at, ${now}) end,
+      tokens_not_before = case when (next.by_document or next.by_cli) and not old.was then ${now} else u.tokens_not_before end,
+      updated_at = case when (next.by_document or next.by_cli) <> old.was then ${now} else u.updated_at end
+    from old, next where u.username = old.username and next.username = old.username
+    returning old.was, (next.by_document or next.by_cli) as is`.execute(db)
   const row = rows[0]
   if (!row) return undefined
-  if (disabled) await deleteArtefacts(db, username)
-  return { wasDisabled: row.was }
+  if (row.is) await deleteArtefacts(db, username)
+  return { wasDisabled: row.was, isDisabled: row.is }
 }
 
 async function deleteArtefacts(db: Kysely<DB>, username: string): Promise<void> {

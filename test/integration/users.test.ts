@@ -66,6 +66,8 @@ describe('kind: User', () => {
       password_hash: hash,
       source: 'document',
       content_hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+      disabled_by_document: false,
+      disabled_by_cli: false,
       disabled_at: null,
       tokens_not_before: null,
       created_at: expect.any(Date),
@@ -415,6 +417,17 @@ describe('disabling a user', () => {
     await mandateCli(t, ['user', 'disable', 'kira'])
     expect(await applied(user('kira', '{ disabled: false }'))).toEqual(['User/kira unchanged'])
     expect(await findUser(t.db, 'kira')).toMatchObject({ disabled_at: expect.any(Date) })
+    // Nor may a changed document: each source of a disable is kept on its own, as for clients.
+    expect(await applied(user('kira', '{ disabled: false, displayName: Kira }'))).toEqual(['User/kira updated'])
+    expect(await findUser(t.db, 'kira')).toMatchObject({ disabled_at: expect.any(Date), disabled_by_cli: true })
+    // And the CLI cannot undo the document's disable.
+    expect(await applied(user('kira', '{ disabled: true, displayName: Kira }'))).toEqual(['User/kira updated'])
+    expect((await mandateCli(t, ['user', 'enable', 'kira'])).stdout).toBe(
+      'user kira stays disabled: their document says disabled: true\n',
+    )
+    expect(await findUser(t.db, 'kira')).toMatchObject({ disabled_at: expect.any(Date), disabled_by_document: true })
+    expect(await applied(user('kira', '{ disabled: false, displayName: Kira }'))).toEqual(['User/kira updated'])
+    expect(await findUser(t.db, 'kira')).toMatchObject({ disabled_at: null })
   })
 })
 
