@@ -139,6 +139,8 @@ describe('authorization_code with PKCE', () => {
     expect(start.html).not.toMatch(/<script|style=/i)
     expect(start.response.headers.get('content-security-policy')).toContain("default-src 'none'")
     expect(start.response.headers.get('content-security-policy')).not.toContain('unsafe-inline')
+    // Not no-referrer: under it a browser posts the form with `Origin: null`, which the CSRF check refuses.
+    expect(start.response.headers.get('referrer-policy')).toBe('same-origin')
 
     const consentPage = await submitSignIn(jar, start, server.issuer, 'Carol', carol.password)
     expect(consentPage.response.status).toBe(200)
