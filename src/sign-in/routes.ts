@@ -16,6 +16,7 @@ import { displayNameOf, isAgentApp } from '../oidc/client-metadata.ts'
 import { setPageHeaders } from '../pages/headers.ts'
 import { html, page, STYLESHEET_PATH } from '../pages/html.ts'
 import type { authenticatePassword } from '../users/authenticate.ts'
+import { MAX_PASSWORD_LENGTH } from '../users/password.ts'
 import { type ConsentDetails, consentView } from './consent.ts'
 import { csrfToken, csrfValid, fromOwnOrigin } from './csrf.ts'
 import { type FailureLimits, refundAttempt, reserveAttempt } from './failures.ts'
@@ -153,7 +154,9 @@ export function signInPages(deps: SignInDeps) {
       ctx.status = 429
       return
     }
-    const outcome = await deps.authenticate(deps.db, username, password.slice(0, 1024))
+    // A password longer than any we hash is wrong, after the same work as any other wrong one (never cut short).
+    const tooLong = password.length > MAX_PASSWORD_LENGTH
+    const outcome = await deps.authenticate(deps.db, tooLong ? '' : username, tooLong ? '' : password)
     if (!outcome.ok) {
       await audit(ctx, 'user.sign_in_failed', username, { client_id: interaction.params.client_id })
       return show(ctx, interaction, INCORRECT, username)
