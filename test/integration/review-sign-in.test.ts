@@ -9,7 +9,7 @@ import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { applyDocuments } from '../../src/manifests/apply.ts'
 import { rowCount, useDatabase } from '../support/database.ts'
-import { basic, introspect, post } from '../support/oauth.ts'
+import { ACCESS_TOKEN, basic, introspect, post, TOKEN_EXCHANGE } from '../support/oauth.ts'
 import { AGENT_APP, PASSWORDS, peopleDocuments, TICKETS, WEB_APP, WIKI } from '../support/people.ts'
 import { TEST_APPLY, useServer } from '../support/server.ts'
 import { authorizationUrl, authorize, browse, CookieJar, follow, pkce, submitConsent } from '../support/sign-in.ts'
@@ -229,6 +229,46 @@ describe('a refused token request spends nothing (RFC 6749 §5.2)', () => {
     // Still used once: a third presentation is a reuse.
     expect((await tokenRequest(params, AGENT_APP)).status).toBe(400)
     expect(await introspect(server.url, body.access_token as string)).toEqual({ active: false })
+  })
+})
+
+describe('refresh token reuse under concurrency (RFC 9700 §4.14.2)', () => {
+  // The request that loses the consume revokes the grant at once, while the one that won is still issuing:
+  // the winner's access token was written after the revocation ran, and stayed active everywhere but at
+  // introspection (which looks the grant up itself). Whoever held the stolen refresh token could exchange it.
+  it('leaves no token of the revoked grant active, not even the one the winning request issued', async () => {
+    for (let round = 0; round < 6; round++) {
+      const body = await redeem({ scope: 'offline_access tickets:read', resource: TICKETS, prompt: 'consent' })
+      const answers = await Promise.all(
+        [1, 2].map(() =>
+          tokenRequest({ grant_type: 'refresh_token', refresh_token: body.refresh_token as string }, AGENT_APP),
+        ),
+      )
+      const won = answers.filter((response) => response.status === 200)
+      expect(won.length).toBeLessThanOrEqual(1)
+      for (const answer of won) {
+        const issued = (await answer.json()) as Record<string, string>
+        const tokens = await rowCount(t.db, 'issued_tokens')
+        const exchanged = await post(
+          `${server.url}/token`,
+          {
+            grant_type: TOKEN_EXCHANGE,
+            subject_token: issued.access_token as string,
+            subject_token_type: ACCESS_TOKEN,
+            resource: TICKETS,
+            scope: 'tickets:read',
+          },
+          { clientId: AGENT_APP.id, secret: AGENT_APP.secret },
+        )
+        expect(exchanged.status, await exchanged.text()).toBe(400)
+        expect(await rowCount(t.db, 'issued_tokens')).toBe(tokens)
+        const refreshed = await tokenRequest(
+          { grant_type: 'refresh_token', refresh_token: issued.refresh_token as string },
+          AGENT_APP,
+        )
+        expect(refreshed.status).toBe(400)
+      }
+    }
   })
 })
 
