@@ -33,8 +33,7 @@ export function decideAuthorizationCode(facts: AuthorizationCodeFacts): Authoriz
   // there are no administrator people, so a person's grant never carries it, or an app holding it would
   // make everyone who can sign in there (every upstream identity too) an administrator.
   const scopes = resource.scopes.filter(
-    (scope) =>
-      scope !== ADMIN_SCOPE && facts.clientScopes.includes(scope) && (policy?.scopes?.includes(scope) ?? true),
+    (scope) => scope !== ADMIN_SCOPE && facts.clientScopes.includes(scope) && (policy?.scopes?.includes(scope) ?? true),
   )
   // A resource the app may hold nothing at is no target for it: refused, not granted empty.
   if (scopes.length === 0) return { ok: false, error: 'invalid_target' }

@@ -41,8 +41,7 @@ function pathOf(attributes: string[], url: string): string {
 }
 
 const pathMatches = (requested: string, path: string): boolean =>
-  requested === path ||
-  (requested.startsWith(path) && (path.endsWith('/') || requested.charAt(path.length) === '/'))
+  requested === path || (requested.startsWith(path) && (path.endsWith('/') || requested.charAt(path.length) === '/'))
 
 export function pkce(): { verifier: string; challenge: string } {
   const verifier = randomBytes(32).toString('base64url')
