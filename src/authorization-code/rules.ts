@@ -2,6 +2,7 @@
 // registered for, the resource's catalogue and, when a policy path is bound to (client, resource,
 // authorization_code), its scope ceiling and lifetime. A refresh re-decides under the same binding, so a
 // narrowing reaches the next token of every grant. Pure; oidc/resource-indicators.ts wires it in.
+import { ADMIN_SCOPE } from '../clients/schema.ts'
 import type { EffectivePolicy } from '../policy/effective.ts'
 
 export interface AuthorizationCodeFacts {
@@ -28,8 +29,11 @@ export type AuthorizationCodeOutcome =
 
 export function decideAuthorizationCode(facts: AuthorizationCodeFacts): AuthorizationCodeOutcome {
   const { policy, resource } = facts
+  // mandate:admin makes a *client* an administrator (its own client_credentials tokens: docs/admin-api.md);
+  // there are no administrator people, so a person's grant never carries it, or an app holding it would
+  // make everyone who can sign in there (every upstream identity too) an administrator.
   const scopes = resource.scopes.filter(
-    (scope) => facts.clientScopes.includes(scope) && (policy?.scopes?.includes(scope) ?? true),
+    (scope) => scope !== ADMIN_SCOPE && facts.clientScopes.includes(scope) && (policy?.scopes?.includes(scope) ?? true),
   )
   // A resource the app may hold nothing at is no target for it: refused, not granted empty.
   if (scopes.length === 0) return { ok: false, error: 'invalid_target' }

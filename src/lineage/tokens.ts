@@ -100,19 +100,30 @@ export async function revokeGrantTokens(db: Kysely<DB>, grantId: string, now: Da
 }
 
 /**
- * The one activity rule, as a SQL condition on `issued_tokens t`: unexpired, not revoked; no ancestor,
- * nor any token it depends on (actor tokens and their chains), revoked; every task it depends on
- * neither completed nor expired; no party (holder, actor, earlier holder) disabled, nor disabled
- * since the token was issued; and, for a token whose subject is one of our users (subject_issuer null,
- * sub = username), that user neither disabled nor disabled since. Rows written before `parties` existed
- * keep their holder as a party.
+ * The one activity rule, as a SQL condition on `issued_tokens t`: unexpired, not revoked; of a sign-in
+ * grant (grant_id) only while that grant exists; no ancestor, nor any token it depends on (actor tokens
+ * and their chains), revoked or of a grant that is gone; every task it depends on neither completed nor
+ * expired; no party (holder, actor, earlier holder) disabled, nor disabled since the token was issued;
+ * and, for a token whose subject is one of our users (subject_issuer null, sub = username), that user
+ * neither disabled nor disabled since. Rows written before `parties` existed keep their holder as a party.
  */
 export function activeTokenSql(now: Date | RawBuilder<Date>): RawBuilder<boolean> {
   return sql<boolean>`(t.revoked_at is null and t.expires_at > ${now}
-    and not exists (select 1 from issued_tokens a where a.jti = any(t.ancestors || t.depends_on) and a.revoked_at is not null)
+    and ${grantLives(sql`t`)}
+    and not exists (select 1 from issued_tokens a where a.jti = any(t.ancestors || t.depends_on)
+      and (a.revoked_at is not null or not ${grantLives(sql`a`)}))
     and not exists (select 1 from tasks k where k.task_id = any(t.task_path) and (k.completed_at is not null or k.expires_at <= ${now}))
     and not exists (select 1 from clients c where c.client_id = any(t.parties || t.client_id)
       and (c.disabled_at is not null or c.tokens_not_before >= t.issued_at))
     and not exists (select 1 from users u where t.subject_issuer is null and u.username = t.sub
       and (u.disabled_at is not null or u.tokens_not_before >= t.issued_at)))`
 }
+
+/**
+ * RFC 9700 §4.14.2: revoking a grant (a reused code or refresh token, a logout, a revoked refresh token,
+ * a disabled user) deletes its Grant. A token of it written after the revocation ran (the request that
+ * won a concurrent reuse was still issuing) escapes revokeGrantTokens, so the grant itself is read too.
+ */
+const grantLives = (token: RawBuilder<unknown>): RawBuilder<boolean> =>
+  sql<boolean>`(${token}.grant_id is null or exists (select 1 from oidc_payloads g
+    where g.model = 'Grant' and g.id = ${token}.grant_id))`

@@ -15,6 +15,7 @@ import {
   revokeToken,
 } from '../lineage/tokens.ts'
 import { failClosed } from './errors.ts'
+import { noteConsumed, noteMinted } from './give-back.ts'
 import { isUnverifiedStandIn, isVerifiedInRequest } from './jwt-bridge.ts'
 
 export interface AdapterDeps {
@@ -184,7 +185,7 @@ function opaqueRow(
 // RFC 6749 §4.1.2 and §10.4 / OAuth 2.1 §4.3.1: a code or a rotated refresh token is used once. oidc-provider
 // checks `consumed` and then consumes, two steps: two concurrent uses would both pass. Here the consume is
 // one conditional UPDATE, and losing it is a reuse: the whole grant is revoked, as oidc-provider does for a
-// reuse it sees, and the request fails.
+// reuse it sees, and the request fails. A request refused after it consumed gives the value back (give-back.ts).
 function usedOnceAdapter(model: 'RefreshToken' | 'AuthorizationCode', deps: AdapterDeps): Adapter {
   const artefacts = payloadAdapter(model, deps)
   return {
@@ -195,6 +196,10 @@ function usedOnceAdapter(model: 'RefreshToken' | 'AuthorizationCode', deps: Adap
       isVerifiedInRequest(Provider.ctx, id) || isUnverifiedStandIn(id)
         ? Promise.resolve(undefined)
         : artefacts.find(id),
+    async upsert(id, payload, expiresIn) {
+      await artefacts.upsert(id, payload, expiresIn)
+      if (model === 'RefreshToken') noteMinted(Provider.ctx, model, id)
+    },
     async consume(id) {
       const now = toDate(deps.clock.now())
       const won = await failClosed(() =>
@@ -207,7 +212,7 @@ function usedOnceAdapter(model: 'RefreshToken' | 'AuthorizationCode', deps: Adap
           .returning('grant_id')
           .executeTakeFirst(),
       )
-      if (won) return
+      if (won) return noteConsumed(Provider.ctx, model, id, now)
       const row = await failClosed(() =>
         deps.db
           .selectFrom('oidc_payloads')

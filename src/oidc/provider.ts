@@ -23,6 +23,7 @@ import { CLIENT_AGENT, CLIENT_DESCRIPTION, CLIENT_SCOPES, clientMetadata, isAgen
 import { cookieOptions } from './cookies.ts'
 import { ENDPOINTS } from './endpoints.ts'
 import { renderProviderError } from './error-page.ts'
+import { giveBackOnRefusal } from './give-back.ts'
 import { logoutPage, signedOutPage } from './logout-pages.ts'
 import { jwtBridge } from './jwt-bridge.ts'
 import { serveDiscovery, serveJwks } from './metadata.ts'
@@ -211,6 +212,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   provider.use(
     jwtBridge(deps.verifyAccessToken, (ctx, jti) => prefetchActiveToken({ db, clock: deps.clock }, ctx, jti)),
   )
+  provider.use(giveBackOnRefusal(db))
   // Why a grant or an authorization was refused: the answer says little on purpose (RFC 6749 §5.2), the log says why.
   const refused = (event: string) => (ctx: KoaContextWithOIDC, error: Error) =>
     log.debug(

@@ -4,9 +4,14 @@ import type { CatalogSource } from '../catalog/source.ts'
 import { isAdmin } from './client-metadata.ts'
 import { failClosed } from './errors.ts'
 
-/** RFC 7662 §4: only the resource's named introspectors (or an admin) learn anything about a token. */
+/**
+ * RFC 7662 §4: only the resource's named introspectors (or an admin) learn anything about a token; and
+ * RFC 7662 §2.1: only one that authenticated. A public client (auth method none) proves nothing but its
+ * client_id, which anyone can send, so it learns nothing, whatever its scopes or introspector listings.
+ */
 export function introspectionAllowed(catalogs: CatalogSource) {
   return async (_ctx: KoaContextWithOIDC, caller: Client, token: object): Promise<boolean> => {
+    if (caller.clientAuthMethod === 'none') return false
     if (isAdmin(caller)) return true
     const { aud } = token as { aud?: string | string[] }
     const audiences = typeof aud === 'string' ? [aud] : (aud ?? [])

@@ -29,6 +29,7 @@ export const SIGN_IN_ROUTES: readonly Route[] = [
   { path: new RegExp(`^/interaction/${UID}/(login|consent)$`, 'i'), methods: ['POST'] },
   { path: new RegExp(`^/interaction/${UID}/upstream/[a-z0-9-]{1,63}$`, 'i'), methods: ['GET'] },
   { path: '/login/callback', methods: ['GET'] },
+  { path: new RegExp(`^/interaction/${UID}/callback$`, 'i'), methods: ['GET'] },
   { path: STYLESHEET_PATH, methods: ['GET'] },
 ]
 
@@ -38,8 +39,12 @@ export interface UpstreamSignIn {
   issuers(): Promise<Array<{ name: string; label: string }>>
   /** The provider's authorization URL for this interaction; undefined for an unknown issuer. */
   start(issuerName: string, interactionUid: string): Promise<URL | undefined>
+  /** The interaction a callback's state was issued for (the state is not spent). */
+  interactionOf(state: string): Promise<string | undefined>
+  /** Spends the state, if it was issued for this interaction, and signs the person in upstream. */
   finish(
     callbackUrl: URL,
+    interactionUid: string,
   ): Promise<
     { ok: true; interactionUid: string; username: string } | { ok: false; interactionUid?: string; reason: string }
   >
@@ -67,7 +72,7 @@ type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>
 
 export function signInPages(deps: SignInDeps) {
   const issuerOrigin = new URL(deps.issuer).origin
-  const path = new RegExp(`^/interaction/(${UID})(?:/(login|consent|upstream)(?:/([a-z0-9-]{1,63}))?)?$`)
+  const path = new RegExp(`^/interaction/(${UID})(?:/(login|consent|callback|upstream)(?:/([a-z0-9-]{1,63}))?)?$`)
 
   return async function signIn(ctx: Context, next: Next): Promise<void> {
     if (ctx.path === '/login/callback' && ctx.method === 'GET') return upstreamCallback(ctx)
@@ -78,6 +83,7 @@ export function signInPages(deps: SignInDeps) {
     if (!interaction) return message(ctx, 400, 'Sign-in expired', EXPIRED)
 
     if (ctx.method === 'GET' && action === undefined) return show(ctx, interaction)
+    if (ctx.method === 'GET' && action === 'callback' && !issuerName) return upstreamReturn(ctx, interaction)
     if (ctx.method === 'GET' && action === 'upstream' && issuerName) {
       if (interaction.prompt.name !== 'login') return message(ctx, 400, 'Sign-in expired', EXPIRED)
       let to: URL | undefined
@@ -192,16 +198,31 @@ export function signInPages(deps: SignInDeps) {
     ctx.redirect(to)
   }
 
+  /**
+   * The provider's redirect back (the one redirect URI registered there). oidc-provider scopes the
+   * interaction cookie to /interaction/<uid>, so a browser sends it there and nowhere else: the callback
+   * moves on to that path, query and all, before any state is spent or anyone signed in.
+   */
   async function upstreamCallback(ctx: Context): Promise<void> {
-    const outcome = await deps.upstream.finish(new URL(ctx.originalUrl, deps.issuer))
-    // The interaction must be this browser's own: a callback carried to another browser signs no one in.
-    const interaction = outcome.interactionUid ? await currentInteraction(ctx, outcome.interactionUid) : undefined
+    const state = new URLSearchParams(ctx.querystring).get('state')
+    const uid = state ? await deps.upstream.interactionOf(state) : undefined
+    if (!uid) {
+      const reason = state ? 'state_unknown' : 'state_missing'
+      deps.log.warn({ reason, req_id: ctx.state.reqId }, 'upstream sign-in failed')
+      return message(ctx, 400, 'Sign-in failed', UPSTREAM_FAILED)
+    }
+    ctx.status = 303
+    ctx.redirect(`/interaction/${uid}/callback?${ctx.querystring}`)
+  }
+
+  /** The callback at the interaction's own path: this browser's interaction, and only its own state. */
+  async function upstreamReturn(ctx: Context, interaction: Interaction): Promise<void> {
+    if (interaction.prompt.name !== 'login') return message(ctx, 400, 'Sign-in expired', EXPIRED)
+    const outcome = await deps.upstream.finish(new URL(ctx.originalUrl, deps.issuer), interaction.uid)
     if (!outcome.ok) {
       deps.log.warn({ reason: outcome.reason, req_id: ctx.state.reqId }, 'upstream sign-in failed')
-      if (!interaction) return message(ctx, 400, 'Sign-in failed', UPSTREAM_FAILED)
       return show(ctx, interaction, UPSTREAM_FAILED)
     }
-    if (interaction?.prompt.name !== 'login') return message(ctx, 400, 'Sign-in expired', EXPIRED)
     await audit(ctx, 'user.signed_in', outcome.username, { client_id: interaction.params.client_id, amr: ['fed'] })
     return finish(ctx, { login: { accountId: outcome.username, amr: ['fed'] } })
   }

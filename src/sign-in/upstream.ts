@@ -3,10 +3,11 @@
 import type { Kysely } from 'kysely'
 import type { CatalogSource } from '../catalog/source.ts'
 import type { DB } from '../db/schema.ts'
-import type { Clock } from '../lib/clock.ts'
+import { type Clock, toDate } from '../lib/clock.ts'
 import type { OutboundFetch } from '../outbound/fetch.ts'
 import { finishUpstreamSignIn } from '../upstream/finish.ts'
 import { startUpstreamSignIn } from '../upstream/start.ts'
+import { upstreamLoginInteraction } from '../upstream/store.ts'
 import type { UpstreamSignIn } from './routes.ts'
 
 export interface UpstreamPagesDeps {
@@ -33,10 +34,11 @@ export function upstreamSignIn(deps: UpstreamPagesDeps): UpstreamSignIn {
       const issuer = (await deps.catalog.current()).loginIssuer(name)
       return issuer && startUpstreamSignIn(deps, { issuer, interactionUid, redirectUri })
     },
-    finish: (callbackUrl) =>
+    interactionOf: (state) => upstreamLoginInteraction(deps.db, state, toDate(deps.clock.now())),
+    finish: (callbackUrl, interactionUid) =>
       finishUpstreamSignIn(
         { ...deps, loginIssuer: async (name) => (await deps.catalog.current()).loginIssuer(name) },
-        { callbackUrl, redirectUri },
+        { callbackUrl, redirectUri, interactionUid },
       ),
   }
 }

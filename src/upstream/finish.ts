@@ -20,6 +20,8 @@ export interface UpstreamCallback {
   callbackUrl: URL
   /** The redirect_uri the sign-in started with (`${MANDATE_ISSUER}/login/callback`). */
   redirectUri: string
+  /** The interaction of the browser that brought the callback: only a state issued for it is taken. */
+  interactionUid?: string
   /** For the audit event of a user created now. */
   requestId?: string | null
 }
@@ -40,7 +42,7 @@ export async function finishUpstreamSignIn(deps: FinishDeps, request: UpstreamCa
   if (!state) return { ok: false, reason: 'state_missing' }
   const now = deps.clock.now()
   // Taken before anything else is checked: whatever happens next, this state is spent.
-  const login = await takeUpstreamLogin(deps.db, state, toDate(now))
+  const login = await takeUpstreamLogin(deps.db, state, toDate(now), request.interactionUid)
   if (!login) return { ok: false, reason: 'state_unknown' }
   const interactionUid = login.interaction_uid
   const failed = (reason: UpstreamFailure, detail?: string): UpstreamSignIn => ({

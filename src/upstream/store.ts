@@ -9,12 +9,28 @@ export async function recordUpstreamLogin(db: Kysely<DB>, row: UpstreamLogin): P
   await db.insertInto('upstream_logins').values(row).execute()
 }
 
-/** The row of this state, deleted as it is read; undefined when unknown, already taken or expired. */
-export async function takeUpstreamLogin(db: Kysely<DB>, state: string, now: Date): Promise<UpstreamLogin | undefined> {
-  return db
-    .deleteFrom('upstream_logins')
+/** The interaction a live state belongs to, read without taking it (the callback's first hop). */
+export async function upstreamLoginInteraction(db: Kysely<DB>, state: string, now: Date): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('upstream_logins')
+    .select('interaction_uid')
     .where('state', '=', state)
     .where('expires_at', '>', now)
-    .returningAll()
     .executeTakeFirst()
+  return row?.interaction_uid
+}
+
+/**
+ * The row of this state, deleted as it is read; undefined when unknown, already taken, expired, or issued
+ * for another interaction than `interactionUid` (when given).
+ */
+export async function takeUpstreamLogin(
+  db: Kysely<DB>,
+  state: string,
+  now: Date,
+  interactionUid?: string,
+): Promise<UpstreamLogin | undefined> {
+  let query = db.deleteFrom('upstream_logins').where('state', '=', state).where('expires_at', '>', now)
+  if (interactionUid !== undefined) query = query.where('interaction_uid', '=', interactionUid)
+  return query.returningAll().executeTakeFirst()
 }

@@ -1,27 +1,47 @@
-// A person's browser without a browser: real HTTP to the real server, a cookie jar, redirects followed by
-// hand, and the sign-in and consent forms submitted as a browser would (their fields and CSRF token read
-// from the page). The browser tests (test/browser/) drive the same pages in Chromium.
+// A person's browser without a browser: real HTTP to the real server, a cookie jar that sends each cookie
+// only where its Path allows (as a browser does), redirects followed by hand, and the sign-in and consent
+// forms submitted as a browser would (their fields and CSRF token read from the page). The browser tests (test/browser/) drive the same pages in Chromium.
 import { createHash, randomBytes } from 'node:crypto'
 
 export class CookieJar {
-  readonly cookies = new Map<string, string>()
+  /** By name and path, as a browser keeps them (RFC 6265 §5.3): one name may be set at several paths. */
+  readonly cookies = new Map<string, { name: string; value: string; path: string }>()
   /** Every Set-Cookie line received, in order (to check their attributes). */
   readonly lines: string[] = []
-  store(response: Response): void {
+  store(response: Response, url: string): void {
     for (const line of response.headers.getSetCookie()) {
       this.lines.push(line)
-      const [pair = ''] = line.split(';')
+      const [pair = '', ...attributes] = line.split(';')
       const at = pair.indexOf('=')
       const name = pair.slice(0, at).trim()
       const value = pair.slice(at + 1).trim()
-      if (/expires=Thu, 01 Jan 1970/i.test(line) || value === '') this.cookies.delete(name)
-      else this.cookies.set(name, value)
+      const path = pathOf(attributes, url)
+      if (/expires=Thu, 01 Jan 1970/i.test(line) || value === '') this.cookies.delete(`${name};${path}`)
+      else this.cookies.set(`${name};${path}`, { name, value, path })
     }
   }
-  header(): string {
-    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ')
+  /** The Cookie header a browser sends to `url`: only cookies whose Path matches it (RFC 6265 §5.1.4, §5.4). */
+  header(url: string): string {
+    const requested = new URL(url).pathname
+    return [...this.cookies.values()]
+      .filter(({ path }) => pathMatches(requested, path))
+      .sort((a, b) => b.path.length - a.path.length)
+      .map(({ name, value }) => `${name}=${value}`)
+      .join('; ')
   }
 }
+
+/** RFC 6265 §5.2.4: the Path attribute, else the default path of the request URL (§5.1.4). */
+function pathOf(attributes: string[], url: string): string {
+  const attribute = attributes.map((a) => a.trim()).find((a) => /^path=/i.test(a))
+  const value = attribute?.slice('path='.length)
+  if (value?.startsWith('/')) return value
+  const requested = new URL(url).pathname
+  return requested.lastIndexOf('/') > 0 ? requested.slice(0, requested.lastIndexOf('/')) : '/'
+}
+
+const pathMatches = (requested: string, path: string): boolean =>
+  requested === path || (requested.startsWith(path) && (path.endsWith('/') || requested.charAt(path.length) === '/'))
 
 export function pkce(): { verifier: string; challenge: string } {
   const verifier = randomBytes(32).toString('base64url')
@@ -34,7 +54,7 @@ export async function browse(
   url: string,
   init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {},
 ): Promise<Response> {
-  const headers: Record<string, string> = { cookie: jar.header(), accept: 'text/html', ...init.headers }
+  const headers: Record<string, string> = { cookie: jar.header(url), accept: 'text/html', ...init.headers }
   if (init.form) headers['content-type'] = 'application/x-www-form-urlencoded'
   const response = await fetch(url, {
     method: init.method ?? (init.form ? 'POST' : 'GET'),
@@ -42,7 +62,7 @@ export async function browse(
     redirect: 'manual',
     ...(init.form ? { body: new URLSearchParams(init.form) } : {}),
   })
-  jar.store(response)
+  jar.store(response, url)
   return response
 }
 
