@@ -45,7 +45,7 @@ export function consentPage(view: ConsentView, form: { uid: string; csrf: string
 <p>You are signed in as <strong>${form.username}</strong>. <span class="muted">The app's client id is <code>${view.clientId}</code>.</span></p>
 ${
   view.agent
-    ? html`<div class="notice" role="note"><p><strong>${view.app} is an AI agent app.</strong> It will act on your behalf. Only it may act with what you allow here: no other agent can use your access.</p>
+    ? html`<div class="notice" role="note"><p><strong>${view.app} is an AI agent app.</strong> It will act on your behalf. Only it may exchange what you allow here for its tasks; what it hands to its helpers is limited by the policy your organisation set for it.</p>
 ${
   view.agentMay.length > 0
     ? html`<p>What it may do for you, for one task at a time:</p><ul class="scopes">${view.agentMay.map(
