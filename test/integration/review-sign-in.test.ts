@@ -9,10 +9,19 @@ import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { applyDocuments } from '../../src/manifests/apply.ts'
 import { rowCount, useDatabase } from '../support/database.ts'
-import { ACCESS_TOKEN, basic, introspect, post, TOKEN_EXCHANGE } from '../support/oauth.ts'
+import { ACCESS_TOKEN, introspect, post, TOKEN_EXCHANGE } from '../support/oauth.ts'
 import { AGENT_APP, PASSWORDS, peopleDocuments, TICKETS, WEB_APP, WIKI } from '../support/people.ts'
 import { TEST_APPLY, useServer } from '../support/server.ts'
-import { authorizationUrl, authorize, browse, CookieJar, follow, pkce, submitConsent } from '../support/sign-in.ts'
+import {
+  authorizationUrl,
+  authorize,
+  browse,
+  CookieJar,
+  follow,
+  pkce,
+  submitConsent,
+  tokenRequest as sendTokenRequest,
+} from '../support/sign-in.ts'
 import { signInUpstream, startUpstreamIdp, type UpstreamIdp } from '../support/upstream-idp.ts'
 
 const PUBLIC_ADMIN = { id: 'public-admin', redirect: 'https://console.test/callback' }
@@ -62,14 +71,7 @@ const server = useServer(t, { apply: [...(await peopleDocuments()), reviewDocume
 const carol = { username: 'carol', password: PASSWORDS.carol }
 
 const tokenRequest = (params: Record<string, string>, client: { id: string; secret?: string } = WEB_APP) =>
-  fetch(`${server.url}/token`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      ...(client.secret ? { authorization: basic(client.id, client.secret) } : {}),
-    },
-    body: new URLSearchParams(client.secret ? params : { client_id: client.id, ...params }),
-  })
+  sendTokenRequest(server.url, client, params)
 
 /** Carol's code at `client`, with its verifier. */
 async function codeFor(

@@ -6,7 +6,7 @@ import { sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import { rowCount, useDatabase } from '../support/database.ts'
 import { TOKEN_INVALID } from '../../src/oauth/descriptions.ts'
-import { ACCESS_TOKEN, basic, exchange, introspect, jtiOf, post, TOKEN_EXCHANGE } from '../support/oauth.ts'
+import { ACCESS_TOKEN, exchange, introspect, jtiOf, post, TOKEN_EXCHANGE } from '../support/oauth.ts'
 import { AGENT_APP, NATIVE_APP, PASSWORDS, peopleDocuments, TICKETS, WEB_APP, WIKI } from '../support/people.ts'
 import { useServer } from '../support/server.ts'
 import { disableUser } from '../../src/users/disable.ts'
@@ -22,6 +22,8 @@ import {
   pkce,
   submitConsent,
   submitSignIn,
+  startAuthorization,
+  tokenRequest as sendTokenRequest,
 } from '../support/sign-in.ts'
 
 const t = useDatabase()
@@ -34,14 +36,7 @@ const second = useServer(t, { apply: [] })
 const carol = { username: 'carol', password: PASSWORDS.carol }
 
 const tokenRequest = (params: Record<string, string>, client: { id: string; secret?: string } = WEB_APP) =>
-  fetch(`${server.url}/token`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      ...(client.secret ? { authorization: basic(client.id, client.secret) } : {}),
-    },
-    body: new URLSearchParams(client.secret ? params : { client_id: client.id, ...params }),
-  })
+  sendTokenRequest(server.url, client, params)
 
 /** The whole code flow for carol at the web app; the token response. */
 async function signInAndRedeem(
@@ -378,17 +373,10 @@ describe('refusals', () => {
   it('answers a wrong password and an unknown user alike, then limits failures (429, Retry-After)', async () => {
     const attempt = async (username: string, password: string) => {
       const jar = new CookieJar()
-      const page = await follow(
-        jar,
-        authorizationUrl(server.issuer, {
-          client_id: WEB_APP.id,
-          redirect_uri: WEB_APP.redirect,
-          scope: 'openid',
-          code_challenge: pkce().challenge,
-          code_challenge_method: 'S256',
-        }),
-        server.issuer,
-      )
+      const page = await startAuthorization(server.issuer, jar, {
+        client_id: WEB_APP.id,
+        redirect_uri: WEB_APP.redirect,
+      })
       const uid = interactionUidOf(page.url)
       const response = await browse(jar, `${server.issuer}/interaction/${uid}/login`, {
         form: { csrf: csrfOf(page.html), username, password },
@@ -431,17 +419,7 @@ describe('refusals', () => {
 
   it('refuses a sign-in form without its CSRF token, or posted from another site', async () => {
     const jar = new CookieJar()
-    const page = await follow(
-      jar,
-      authorizationUrl(server.issuer, {
-        client_id: WEB_APP.id,
-        redirect_uri: WEB_APP.redirect,
-        scope: 'openid',
-        code_challenge: pkce().challenge,
-        code_challenge_method: 'S256',
-      }),
-      server.issuer,
-    )
+    const page = await startAuthorization(server.issuer, jar, { client_id: WEB_APP.id, redirect_uri: WEB_APP.redirect })
     const uid = interactionUidOf(page.url)
     const url = `${server.issuer}/interaction/${uid}/login`
     const cases = [
@@ -639,17 +617,10 @@ describe('RP-initiated logout', () => {
 describe('the session is shared', () => {
   it('skips the sign-in page while the session lasts, on another process too (it lives in Postgres)', async () => {
     const { jar } = await signInAndRedeem({ scope: 'openid' })
-    const again = await follow(
-      jar,
-      authorizationUrl(second.issuer, {
-        client_id: WEB_APP.id,
-        redirect_uri: WEB_APP.redirect,
-        scope: 'openid',
-        code_challenge: pkce().challenge,
-        code_challenge_method: 'S256',
-      }),
-      second.issuer,
-    )
+    const again = await startAuthorization(second.issuer, jar, {
+      client_id: WEB_APP.id,
+      redirect_uri: WEB_APP.redirect,
+    })
     expect(again.leftTo?.searchParams.get('code')).toBeTruthy()
   })
 })
@@ -687,17 +658,7 @@ describe('a disabled user', () => {
     expect(await refresh.json()).toMatchObject({ error: 'invalid_grant' })
 
     // The old session is gone: the next authorization asks to sign in, and the password no longer works.
-    const page = await follow(
-      jar,
-      authorizationUrl(server.issuer, {
-        client_id: WEB_APP.id,
-        redirect_uri: WEB_APP.redirect,
-        scope: 'openid',
-        code_challenge: pkce().challenge,
-        code_challenge_method: 'S256',
-      }),
-      server.issuer,
-    )
+    const page = await startAuthorization(server.issuer, jar, { client_id: WEB_APP.id, redirect_uri: WEB_APP.redirect })
     expect(page.html).toContain('>Sign in</button>')
     const tokens = await rowCount(t.db, 'issued_tokens')
     const refused = await submitSignIn(jar, page, server.issuer, dave.username, dave.password)

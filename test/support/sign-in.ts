@@ -2,6 +2,7 @@
 // only where its Path allows (as a browser does), redirects followed by hand, and the sign-in and consent
 // forms submitted as a browser would (their fields and CSRF token read from the page). The browser tests (test/browser/) drive the same pages in Chromium.
 import { createHash, randomBytes } from 'node:crypto'
+import { basic } from './oauth.ts'
 
 export class CookieJar {
   /** By name and path, as a browser keeps them (RFC 6265 §5.3): one name may be set at several paths. */
@@ -166,3 +167,34 @@ export async function authorize(
     )
   return { redirect: landing.leftTo, jar }
 }
+
+/**
+ * A token request (RFC 6749 §4.1.3, §6) from `client`: Basic authentication for a confidential client,
+ * client_id in the body for a public one.
+ */
+export const tokenRequest = (base: string, client: { id: string; secret?: string }, params: Record<string, string>) =>
+  fetch(`${base}/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...(client.secret ? { authorization: basic(client.id, client.secret) } : {}),
+    },
+    body: new URLSearchParams(client.secret ? params : { client_id: client.id, ...params }),
+  })
+
+/** The authorization request of a test (code flow, S256 PKCE) from the sign-in page on: its landing. */
+export const startAuthorization = (
+  issuer: string,
+  jar: CookieJar,
+  request: Partial<AuthorizationRequest> & { client_id: string; redirect_uri: string },
+) =>
+  follow(
+    jar,
+    authorizationUrl(issuer, {
+      scope: 'openid',
+      code_challenge: pkce().challenge,
+      code_challenge_method: 'S256',
+      ...request,
+    }),
+    issuer,
+  )
