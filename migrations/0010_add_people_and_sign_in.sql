@@ -29,9 +29,9 @@ create table user_identities (
   upstream_iss    text not null,
   created_at      timestamptz not null default now(),
   last_sign_in_at timestamptz not null default now(),
-  primary key (issuer, upstream_sub)
+  primary key (upstream_iss, upstream_sub)
 );
-comment on table user_identities is 'Who a user is at an upstream OpenID provider: the Issuer document (name), its iss and the ID token''s sub.';
+comment on table user_identities is 'Who a user is at an upstream OpenID provider: the ID token''s iss and sub (OpenID Connect Core §5.7: together the only stable identifier), and the Issuer document it came through.';
 create index user_identities_username on user_identities (username);
 
 create table upstream_logins (

@@ -117,6 +117,31 @@ const documentEvent = (planned: Planned, written: Written, options: ApplyOptions
   },
 })
 
+/** Findings for documents whose `value` another document, or another stored row, already uses. */
+function usedOnce<D extends AnyDocument>(
+  docs: Located<D>[],
+  value: (doc: D) => string,
+  stored: ReadonlyArray<{ name: string; value: string }>,
+  path: string[],
+  kind: string,
+  what: string,
+  at: At,
+): Finding[] {
+  const findings: Finding[] = []
+  const owners = new Map<string, string>()
+  for (const doc of docs) {
+    const other = owners.get(value(doc.document))
+    if (other && other !== doc.document.metadata.name)
+      findings.push(at(doc, path, `${kind} ${other} already uses this ${what}`))
+    owners.set(value(doc.document), doc.document.metadata.name)
+  }
+  for (const row of stored) {
+    const doc = docs.find((d) => value(d.document) === row.value && d.document.metadata.name !== row.name)
+    if (doc) findings.push(at(doc, path, `${kind} ${row.name} already uses this ${what}`))
+  }
+  return findings
+}
+
 /** References and uniqueness that no single document can check on its own. */
 async function crossCheck(
   db: Kysely<DB>,
@@ -139,20 +164,15 @@ async function crossCheck(
     else seen.set(key, doc)
   }
 
+  // A resource indicator names one Resource, an issuer URL one Issuer (tokens are matched to them by it).
   const resources = documents.filter((d): d is Located<ResourceDocument> => d.document.kind === 'Resource')
-  const uris = new Map<string, string>()
-  for (const doc of resources) {
-    const other = uris.get(doc.document.spec.uri)
-    if (other && other !== doc.document.metadata.name) {
-      findings.push(at(doc, ['spec', 'uri'], `resource ${other} already uses this uri`))
-    }
-    uris.set(doc.document.spec.uri, doc.document.metadata.name)
-  }
-  const stored = await db.selectFrom('resources').select(['name', 'uri']).execute()
-  for (const row of stored) {
-    const doc = resources.find((d) => d.document.spec.uri === row.uri && d.document.metadata.name !== row.name)
-    if (doc) findings.push(at(doc, ['spec', 'uri'], `resource ${row.name} already uses this uri`))
-  }
+  const storedResources = await db.selectFrom('resources').select(['name', 'uri as value']).execute()
+  findings.push(...usedOnce(resources, (d) => d.spec.uri, storedResources, ['spec', 'uri'], 'resource', 'uri', at))
+  const issuers = documents.filter((d): d is Located<IssuerDocument> => d.document.kind === 'Issuer')
+  const storedIssuers = await db.selectFrom('issuers').select(['name', 'issuer as value']).execute()
+  findings.push(
+    ...usedOnce(issuers, (d) => d.spec.issuer, storedIssuers, ['spec', 'issuer'], 'issuer', 'issuer URL', at),
+  )
 
   const clients = new Set([
     ...(await listClientIds(db)),

@@ -1,7 +1,8 @@
 // From a validated upstream identity to a Mandate user, in one transaction: the identity's user when it
 // has one (its sign-in time and, for users it created, email and name refreshed), else a new user
-// (source 'upstream') with its identity and a `user.created` audit event. Identities are matched by
-// (Issuer document, sub) only, never by email or username (OIDC Core §5.7).
+// (source 'upstream') with its identity and a `user.created` audit event. Identities are matched by the
+// ID token's (iss, sub) only (OIDC Core §5.7), never by email or username, nor by the Issuer document's
+// name: a document pointed at another provider meets new identities, never the old provider's people.
 import { type Kysely, sql } from 'kysely'
 import { writeAudit } from '../audit/write.ts'
 import type { DB } from '../db/schema.ts'
@@ -28,14 +29,14 @@ export function signInIdentity(
 ): Promise<IdentitySignIn> {
   return db.transaction().execute(async (trx) => {
     // Concurrent first sign-ins of one identity wait here for each other: the second finds the first's user.
-    await sql`select pg_advisory_xact_lock(hashtextextended(${`upstream ${identity.issuer} ${identity.claims.sub}`}, 0))`.execute(
+    await sql`select pg_advisory_xact_lock(hashtextextended(${`upstream ${identity.upstream_iss} ${identity.claims.sub}`}, 0))`.execute(
       trx,
     )
     const existing = await trx
       .selectFrom('user_identities as i')
       .innerJoin('users as u', 'u.username', 'i.username')
       .select(['u.username', 'u.disabled_at', 'u.source', 'u.email', 'u.display_name'])
-      .where('i.issuer', '=', identity.issuer)
+      .where('i.upstream_iss', '=', identity.upstream_iss)
       .where('i.upstream_sub', '=', identity.claims.sub)
       .executeTakeFirst()
     if (existing) {
@@ -74,8 +75,8 @@ async function signedInAgain(
 ): Promise<void> {
   await trx
     .updateTable('user_identities')
-    .set({ last_sign_in_at: now, upstream_iss: identity.upstream_iss })
-    .where('issuer', '=', identity.issuer)
+    .set({ last_sign_in_at: now, issuer: identity.issuer })
+    .where('upstream_iss', '=', identity.upstream_iss)
     .where('upstream_sub', '=', identity.claims.sub)
     .execute()
   if (user.source !== 'upstream') return

@@ -529,3 +529,51 @@ describe('apply', () => {
     ])
   })
 })
+
+describe('identities are (iss, sub), not the Issuer document', () => {
+  it('refuses an Issuer whose issuer URL another Issuer has (a finding, nothing written)', async () => {
+    const before = await written()
+    const result = await apply(issuerDoc('corp-twin', idp.issuer, idp.jwksUri, 'mandate', 'secret-a'))
+    expect(result.findings).toEqual([
+      expect.objectContaining({ path: 'spec.issuer', message: 'issuer corp already uses this issuer URL' }),
+    ])
+    expect(await written()).toEqual(before)
+  })
+
+  it('gives the people of a provider an Issuer document is pointed at new users, never the old provider’s', async () => {
+    const [first, second] = await Promise.all(
+      ['secret-1', 'secret-2'].map((secret) =>
+        startUpstreamIdp({ clients: [{ clientId: 'mandate', clientSecret: secret }], redirectUri: REDIRECT }),
+      ),
+    )
+    try {
+      for (const provider of [first, second]) provider?.accounts.set('zed', { preferred_username: 'zed' })
+      const [a, b] = [first as UpstreamIdp, second as UpstreamIdp]
+      expect((await apply(issuerDoc('moving', a.issuer, a.jwksUri, 'mandate', 'secret-1'))).findings).toEqual([])
+      expect(await finish(await callback('moving', 'zed', 'i-moving-1'))).toMatchObject({
+        ok: true,
+        username: 'zed',
+        created: true,
+      })
+      expect((await apply(issuerDoc('moving', b.issuer, b.jwksUri, 'mandate', 'secret-2'))).findings).toEqual([])
+      // The same sub at another provider is another person (OpenID Connect Core §5.7).
+      expect(await finish(await callback('moving', 'zed', 'i-moving-2'))).toMatchObject({
+        ok: true,
+        username: derived('moving', 'zed'),
+        created: true,
+      })
+      const identities = await t.db
+        .selectFrom('user_identities')
+        .select(['upstream_iss', 'username', 'issuer'])
+        .where('upstream_sub', '=', 'zed')
+        .orderBy('username')
+        .execute()
+      expect(identities).toEqual([
+        { upstream_iss: b.issuer, username: derived('moving', 'zed'), issuer: 'moving' },
+        { upstream_iss: a.issuer, username: 'zed', issuer: 'moving' },
+      ])
+    } finally {
+      await Promise.all([first?.close(), second?.close()])
+    }
+  })
+})
