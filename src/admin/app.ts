@@ -1,4 +1,4 @@
-// The admin API (admin port): lineage, decisions, approvals and audit, read-only. Every request needs a bearer
+// The admin API (admin port): lineage, decisions, approvals, policy paths and audit, read-only. Every request needs a bearer
 // access token Mandate issued for the admin resource with the mandate:admin scope (RFC 6750).
 import Koa, { type Context } from 'koa'
 import type { Kysely } from 'kysely'
@@ -20,6 +20,13 @@ import { safeDecode } from '../lib/safe-decode.ts'
 import { presentApproval } from '../approvals/present.ts'
 import { APPROVAL_STATES, type ApprovalState, findApproval, listApprovals } from '../approvals/store.ts'
 import { ADMIN_RESOURCE } from './bootstrap.ts'
+import {
+  currentPolicyPath,
+  effectivePolicyPath,
+  listPolicyPaths,
+  policyPathVersion,
+  policyPathVersions,
+} from './policy-paths.ts'
 import { getDecision, listAudit, listDecisions, taskDetail, tokenLineage } from './queries.ts'
 
 export interface AdminDeps {
@@ -39,6 +46,7 @@ export const ADMIN_ROUTES: readonly Route[] = [
   { path: /^\/admin\/v1\/decisions(\/[^/]+)?$/, methods: ['GET'] },
   { path: '/admin/v1/audit', methods: ['GET'] },
   { path: /^\/admin\/v1\/approvals(\/[^/]+)?$/, methods: ['GET'] },
+  { path: /^\/admin\/v1\/policy-paths(\/.+)?$/, methods: ['GET'] },
 ]
 
 export function adminApp(deps: AdminDeps): Koa {
@@ -155,11 +163,44 @@ export function adminApp(deps: AdminDeps): Koa {
       })
       return { approvals: rows.map((row) => presentApproval(row, now)) }
     }
+    if (path === '/admin/v1/policy-paths') return { policy_paths: await listPolicyPaths(deps.db) }
+    match = /^\/admin\/v1\/policy-paths\/(.+)$/.exec(path)
+    if (match) return policyPath(ctx, match[1] as string)
     if (path === '/admin/v1/audit') {
       return {
         events: await listAudit(deps.db, { since: sinceDate, type: text('type'), task_id: text('task_id'), limit }),
       }
     }
     throw new HttpError('not_found', 'route')
+  }
+
+  /**
+   * `{name}`, `{name}/versions`, `{name}/versions/{v}`, `{name}/effective`. A name holds "/", so the suffix
+   * is read first; a path whose own last segment is `versions` or `effective` is named with %2F.
+   */
+  async function policyPath(ctx: Context, rest: string): Promise<unknown> {
+    const [, raw = '', suffix, version] = /^(.+?)(?:\/(versions|effective)(?:\/([^/]+))?)?$/.exec(rest) ?? []
+    const name = safeDecode(raw)
+    if (suffix === 'effective') {
+      const effective = await effectivePolicyPath(deps.db, name)
+      if (!effective) throw new HttpError('not_found', 'policy path')
+      return effective
+    }
+    if (suffix === 'versions' && version === undefined) {
+      const versions = await policyPathVersions(deps.db, name)
+      if (versions.length === 0) throw new HttpError('not_found', 'policy path')
+      return { name, versions }
+    }
+    if (suffix === 'versions') {
+      const number = /^[1-9]\d{0,8}$/.test(version as string) ? Number(version) : undefined
+      const found = number === undefined ? undefined : await policyPathVersion(deps.db, name, number)
+      if (!found) throw new HttpError('not_found', 'policy path version')
+      return { name, ...found }
+    }
+    const current = await currentPolicyPath(deps.db, name)
+    if (!current) throw new HttpError('not_found', 'policy path')
+    // RFC 9110 §8.8.3: the version is the entity tag, for If-Match on the change that follows.
+    ctx.set('ETag', `"${current.version}"`)
+    return current.document
   }
 }

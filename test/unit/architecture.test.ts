@@ -121,6 +121,7 @@ const pure = [
   'src/access-api/request.ts',
   'src/access-api/metadata.ts',
   'src/authorization-code/rules.ts',
+  'src/policy/annotate.ts',
   'src/pages/html.ts',
   'src/sign-in/consent.ts',
   'src/sign-in/csrf.ts',

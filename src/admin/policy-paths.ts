@@ -1,0 +1,90 @@
+// Policy paths on the admin API, read-only (issue 13): the paths in force, each one's current document and
+// every version (versions are immutable: policy/store.ts), and its effective policy with where each value
+// came from (policy/annotate.ts).
+import { type Kysely, sql } from 'kysely'
+import type { DB } from '../db/schema.ts'
+import { type AnnotatedPolicy, annotatedPolicy } from '../policy/annotate.ts'
+import { ancestorsOf, PolicyPathDocument } from '../policy/schema.ts'
+
+export interface PolicyPathSummary {
+  name: string
+  version: number
+  description: string | null
+  owner: string | null
+  bindings: PolicyPathDocument['spec']['bindings']
+  updated_at: Date
+}
+
+interface VersionRow {
+  path: string
+  version: number
+  document: unknown
+  content_hash: string
+  created_at: Date
+}
+
+/** The latest version of each path (or of the named ones), by name. */
+async function latest(db: Kysely<DB>, names?: readonly string[]): Promise<VersionRow[]> {
+  const { rows } = await sql<VersionRow>`
+    select distinct on (path) path, version, document, content_hash, created_at
+    from policy_path_versions
+    ${names ? sql`where path = any(${names}::text[])` : sql``}
+    order by path, version desc`.execute(db)
+  return rows
+}
+
+const documentOf = (row: VersionRow): PolicyPathDocument => PolicyPathDocument.parse(row.document)
+
+export async function listPolicyPaths(db: Kysely<DB>): Promise<PolicyPathSummary[]> {
+  return (await latest(db)).map((row) => {
+    const doc = documentOf(row)
+    return {
+      name: row.path,
+      version: row.version,
+      description: doc.metadata.description ?? null,
+      owner: doc.metadata.owner ?? null,
+      bindings: doc.spec.bindings,
+      updated_at: row.created_at,
+    }
+  })
+}
+
+/** The current document of a path and its version (the ETag), or undefined. */
+export async function currentPolicyPath(
+  db: Kysely<DB>,
+  name: string,
+): Promise<{ version: number; document: PolicyPathDocument } | undefined> {
+  const [row] = await latest(db, [name])
+  return row && { version: row.version, document: documentOf(row) }
+}
+
+export async function policyPathVersions(db: Kysely<DB>, name: string) {
+  return db
+    .selectFrom('policy_path_versions')
+    .select(['version', 'content_hash', 'created_at'])
+    .where('path', '=', name)
+    .orderBy('version', 'desc')
+    .execute()
+}
+
+export async function policyPathVersion(db: Kysely<DB>, name: string, version: number) {
+  const row = await db
+    .selectFrom('policy_path_versions')
+    .select(['version', 'document', 'content_hash', 'created_at'])
+    .where('path', '=', name)
+    .where('version', '=', version)
+    .executeTakeFirst()
+  return row && { ...row, document: PolicyPathDocument.parse(row.document) }
+}
+
+/** The path's effective policy (its ancestors' latest versions folded in), annotated; undefined if it has none. */
+export async function effectivePolicyPath(db: Kysely<DB>, name: string): Promise<AnnotatedPolicy | undefined> {
+  const rows = await latest(db, ancestorsOf(name))
+  if (!rows.some((row) => row.path === name)) return undefined
+  const byPath = new Map(rows.map((row) => [row.path, row]))
+  const levels = ancestorsOf(name).flatMap((path) => {
+    const row = byPath.get(path)
+    return row ? [{ path, version: row.version, spec: documentOf(row).spec }] : []
+  })
+  return annotatedPolicy(levels)
+}

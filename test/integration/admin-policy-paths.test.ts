@@ -1,0 +1,125 @@
+// Policy paths on the admin API, read-only (issue 13): the list, the current document with its version as
+// ETag, every version, and the effective policy annotated with the level each value came from.
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { applyDocuments } from '../../src/manifests/apply.ts'
+import { useDatabase } from '../support/database.ts'
+import { accessToken } from '../support/oauth.ts'
+import { TEST_APPLY, useServer } from '../support/server.ts'
+
+const t = useDatabase()
+const server = useServer(t)
+let token: string
+
+const admin = (path: string, bearer: string | null = token) =>
+  fetch(`${server.adminUrl}${path}`, { headers: bearer ? { authorization: `Bearer ${bearer}` } : {} })
+
+beforeAll(async () => {
+  token = await accessToken(server.url, 'mandate-admin', { resource: 'urn:mandate:admin', scope: 'mandate:admin' })
+  // A second version of acme/support, narrower: the history keeps both.
+  const dir = mkdtempSync(join(tmpdir(), 'mandate-paths-'))
+  writeFileSync(
+    join(dir, 'support.yaml'),
+    `apiVersion: mandate/v1
+kind: PolicyPath
+metadata: { name: acme/support, description: "support, now read-mostly" }
+spec:
+  scopes: [tickets:read, notes:read]
+  tokenLifetime: 3m
+`,
+  )
+  expect((await applyDocuments(t.db, [dir], TEST_APPLY)).findings).toEqual([])
+})
+
+describe('GET /admin/v1/policy-paths', () => {
+  it('lists every path in force with its current version, owner and bindings', async () => {
+    const response = await admin('/admin/v1/policy-paths')
+    expect(response.status).toBe(200)
+    const { policy_paths } = (await response.json()) as { policy_paths: Array<Record<string, unknown>> }
+    expect(policy_paths.map((p) => p.name)).toEqual(
+      expect.arrayContaining(['acme', 'acme/support', 'acme/support/agent-one']),
+    )
+    expect(policy_paths.find((p) => p.name === 'acme/support/agent-one')).toMatchObject({
+      version: 1,
+      owner: 'support-platform',
+      bindings: expect.arrayContaining([
+        expect.objectContaining({ client: 'agent-one', resource: 'https://tickets.test/' }),
+      ]),
+      updated_at: expect.any(String),
+    })
+    expect(policy_paths.find((p) => p.name === 'acme/support')).toMatchObject({
+      version: 2,
+      description: 'support, now read-mostly',
+    })
+  })
+
+  it('answers 401 without an admin token, and a client_credentials token of another resource is no admin token', async () => {
+    expect((await admin('/admin/v1/policy-paths', null)).status).toBe(401)
+    const other = await accessToken(server.url, 'agent-one', { scope: 'tickets:read' })
+    expect((await admin('/admin/v1/policy-paths', other)).status).toBe(401)
+  })
+})
+
+describe('one policy path', () => {
+  it('answers its current document with the version as ETag', async () => {
+    const response = await admin('/admin/v1/policy-paths/acme/support')
+    expect(response.status).toBe(200)
+    expect(response.headers.get('etag')).toBe('"2"')
+    expect(response.headers.get('cache-control')).toBe('no-store')
+    expect(await response.json()).toEqual({
+      apiVersion: 'mandate/v1',
+      kind: 'PolicyPath',
+      metadata: { name: 'acme/support', description: 'support, now read-mostly' },
+      spec: { bindings: [], scopes: ['tickets:read', 'notes:read'], tokenLifetime: 180 },
+    })
+    // The same path with its slashes encoded.
+    expect((await admin('/admin/v1/policy-paths/acme%2Fsupport')).headers.get('etag')).toBe('"2"')
+  })
+
+  it('lists its versions, newest first, and answers each one, never lost', async () => {
+    const list = (await (await admin('/admin/v1/policy-paths/acme/support/versions')).json()) as {
+      name: string
+      versions: Array<{ version: number }>
+    }
+    expect(list.name).toBe('acme/support')
+    expect(list.versions.map((v) => v.version)).toEqual([2, 1])
+    const first = (await (await admin('/admin/v1/policy-paths/acme/support/versions/1')).json()) as {
+      version: number
+      document: { spec: { scopes: string[] } }
+    }
+    expect(first.version).toBe(1)
+    expect(first.document.spec.scopes).toEqual(['tickets:read', 'tickets:write', 'notes:read'])
+  })
+
+  it('folds its ancestors into the effective policy, each value annotated with the level it came from', async () => {
+    const response = await admin('/admin/v1/policy-paths/acme/support/agent-one/effective')
+    expect(response.status).toBe(200)
+    const effective = (await response.json()) as Record<string, unknown>
+    expect(effective).toMatchObject({
+      path: 'acme/support/agent-one',
+      versions: { acme: 1, 'acme/support': 2, 'acme/support/agent-one': 1 },
+      // acme/support (v2) and agent-one both declare scopes: the intersection, from both.
+      scopes: { value: ['tickets:read', 'notes:read'], from: ['acme/support', 'acme/support/agent-one'] },
+      // 2m at agent-one is below acme/support's 3m: the minimum came from agent-one.
+      tokenLifetime: { value: 120, from: ['acme/support/agent-one'] },
+      maxDepth: { value: 3, from: ['acme'] },
+      subjectIssuers: { value: ['self', 'test-idp'], from: ['acme'] },
+      requireDpop: { value: false, from: [] },
+    })
+  })
+
+  it.each([
+    '/admin/v1/policy-paths/acme/nothing-here',
+    '/admin/v1/policy-paths/acme/nothing-here/versions',
+    '/admin/v1/policy-paths/acme/support/versions/3',
+    '/admin/v1/policy-paths/acme/support/versions/0',
+    '/admin/v1/policy-paths/acme/support/versions/one',
+    '/admin/v1/policy-paths/acme/nothing-here/effective',
+  ])('answers 404 for %s', async (path) => {
+    const response = await admin(path)
+    expect(response.status).toBe(404)
+    expect(((await response.json()) as { error: string }).error).toBe('not_found')
+  })
+})
