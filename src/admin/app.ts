@@ -22,6 +22,7 @@ import { APPROVAL_STATES, type ApprovalState, findApproval, listApprovals } from
 import { ADMIN_RESOURCE } from './bootstrap.ts'
 import {
   currentPolicyPath,
+  diffPolicyPath,
   effectivePolicyPath,
   listPolicyPaths,
   policyPathVersion,
@@ -175,12 +176,24 @@ export function adminApp(deps: AdminDeps): Koa {
   }
 
   /**
-   * `{name}`, `{name}/versions`, `{name}/versions/{v}`, `{name}/effective`. A name holds "/", so the suffix
-   * is read first; a path whose own last segment is `versions` or `effective` is named with %2F.
+   * `{name}`, `{name}/versions`, `{name}/versions/{v}`, `{name}/effective`, `{name}/diff?from=&to=`. A name
+   * holds "/", so the suffix is read first; a path whose last segment is one of those is named with %2F.
    */
   async function policyPath(ctx: Context, rest: string): Promise<unknown> {
-    const [, raw = '', suffix, version] = /^(.+?)(?:\/(versions|effective)(?:\/([^/]+))?)?$/.exec(rest) ?? []
+    const [, raw = '', suffix, version] = /^(.+?)(?:\/(versions|effective|diff)(?:\/([^/]+))?)?$/.exec(rest) ?? []
     const name = safeDecode(raw)
+    if (suffix === 'diff' && version === undefined) {
+      const number = (key: string) => {
+        const value = ctx.query[key]
+        if (value === undefined) return undefined
+        if (typeof value !== 'string' || !/^\d{1,9}$/.test(value))
+          throw new HttpError('invalid_request', `${key} must be a version number`)
+        return Number(value)
+      }
+      const diff = await diffPolicyPath(deps.db, name, { from: number('from'), to: number('to') })
+      if (!diff) throw new HttpError('not_found', 'policy path version')
+      return diff
+    }
     if (suffix === 'effective') {
       const effective = await effectivePolicyPath(deps.db, name)
       if (!effective) throw new HttpError('not_found', 'policy path')

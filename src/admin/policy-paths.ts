@@ -3,7 +3,9 @@
 // came from (policy/annotate.ts).
 import { type Kysely, sql } from 'kysely'
 import type { DB } from '../db/schema.ts'
+import { documentYaml } from '../documents/yaml.ts'
 import { type AnnotatedPolicy, annotatedPolicy } from '../policy/annotate.ts'
+import { type Change, diffDocuments, lineDiff } from '../policy/diff.ts'
 import { ancestorsOf, PolicyPathDocument } from '../policy/schema.ts'
 
 export interface PolicyPathSummary {
@@ -87,4 +89,43 @@ export async function effectivePolicyPath(db: Kysely<DB>, name: string): Promise
     return row ? [{ path, version: row.version, spec: documentOf(row).spec }] : []
   })
   return annotatedPolicy(levels)
+}
+
+export interface PolicyPathDiff {
+  name: string
+  from: number
+  to: number
+  /** Whether any change broadens what the path lets through. */
+  broadening: boolean
+  changes: Change[]
+  /** The YAML of both versions, line by line ("  " kept, "- " removed, "+ " added). */
+  yaml: string
+}
+
+/**
+ * Two versions of a path compared (`to` defaults to the current one, `from` to the one before it; `from` 0
+ * is "no path yet"); undefined when either is not a version of it.
+ */
+export async function diffPolicyPath(
+  db: Kysely<DB>,
+  name: string,
+  range: { from?: number | undefined; to?: number | undefined },
+): Promise<PolicyPathDiff | undefined> {
+  const to = range.to ?? (await currentPolicyPath(db, name))?.version
+  if (to === undefined) return undefined
+  const from = range.from ?? to - 1
+  const [after, before] = await Promise.all([
+    policyPathVersion(db, name, to),
+    from === 0 ? Promise.resolve(undefined) : policyPathVersion(db, name, from),
+  ])
+  if (!after || (from !== 0 && !before)) return undefined
+  const changes = diffDocuments(before?.document, after.document)
+  return {
+    name,
+    from,
+    to,
+    broadening: changes.some((change) => change.broadening),
+    changes,
+    yaml: lineDiff(before ? documentYaml(before.document) : '', documentYaml(after.document)),
+  }
 }

@@ -29,6 +29,7 @@ import { normalizeUsername } from '../users/authenticate.ts'
 import { disableUser, enableUser } from '../users/disable.ts'
 import { hashPassword, MAX_PASSWORD_LENGTH, passwordProblem } from '../users/password.ts'
 import { listUsers, setPassword, UnknownUser } from '../users/store.ts'
+import { diffPolicyPath } from '../admin/policy-paths.ts'
 import { login } from './login.ts'
 import { readSecretLine } from './read-secret.ts'
 import { EX_DATAERR, serve } from './serve.ts'
@@ -396,6 +397,29 @@ program
       else print(result.tokens)
     },
   )
+
+const policy = program.command('policy').description('Policy paths (docs/policy-paths.md).')
+policy
+  .command('diff')
+  .description(
+    'Compare two versions of a policy path: what changed in words, each marked when it broadens what the path lets through, then the YAML line by line.',
+  )
+  .argument('<name>', 'the policy path, for example acme/support')
+  .argument('<from>', 'a version (0: before the path existed)')
+  .argument('<to>', 'a version')
+  .action(async (name: string, from: string, to: string, _options: object, command: Command) => {
+    const version = (text: string) =>
+      /^\d{1,9}$/.test(text) ? Number(text) : usage(command, `${text} is not a version number`)
+    const range = { from: version(from), to: version(to) }
+    await withServices(readConfig(), async ({ db }) => {
+      const diff = await diffPolicyPath(db, name, range)
+      if (!diff) return notFound(`policy path ${name} version ${from} or ${to}`)
+      const lines = diff.changes.map((change) => `${change.broadening ? '! broadens: ' : '  '}${change.text}`)
+      process.stdout.write(
+        `${name}: version ${diff.from} → ${diff.to}${diff.broadening ? ' (broadens)' : ''}\n${lines.join('\n') || '  no change'}\n\n${diff.yaml}\n`,
+      )
+    })
+  })
 
 const task = program.command('task').description('Tasks: units of delegated work.')
 task

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { applyDocuments } from '../../src/manifests/apply.ts'
+import { mandateCli } from '../support/cli.ts'
 import { useDatabase } from '../support/database.ts'
 import { accessToken } from '../support/oauth.ts'
 import { TEST_APPLY, useServer } from '../support/server.ts'
@@ -110,6 +111,41 @@ describe('one policy path', () => {
     })
   })
 
+  it('compares two versions: a semantic summary marking what broadens, and a line diff of the YAML', async () => {
+    const response = await admin('/admin/v1/policy-paths/acme/support/diff?from=1&to=2')
+    expect(response.status).toBe(200)
+    const diff = (await response.json()) as Record<string, unknown>
+    expect(diff).toMatchObject({
+      name: 'acme/support',
+      from: 1,
+      to: 2,
+      broadening: false,
+      changes: [
+        { field: '/metadata/description', text: 'changes description', broadening: false },
+        { field: '/spec/scopes', text: 'removes scope tickets:write', broadening: false },
+        { field: '/spec/tokenLifetime', text: 'sets tokenLifetime to 3m', broadening: false },
+      ],
+    })
+    expect(diff.yaml).toContain('-     - tickets:write')
+    expect(diff.yaml).toContain('+   tokenLifetime: 180')
+    // The defaults: the current version against the one before it.
+    expect(await (await admin('/admin/v1/policy-paths/acme/support/diff')).json()).toEqual(diff)
+    // The reverse broadens.
+    const back = (await (await admin('/admin/v1/policy-paths/acme/support/diff?from=2&to=1')).json()) as {
+      broadening: boolean
+      changes: Array<{ text: string; broadening: boolean }>
+    }
+    expect(back.broadening).toBe(true)
+    expect(back.changes).toContainEqual(expect.objectContaining({ text: 'adds scope tickets:write', broadening: true }))
+  })
+
+  it('refuses a version that is not a number (400) and answers 404 for one that does not exist', async () => {
+    const bad = await admin('/admin/v1/policy-paths/acme/support/diff?from=one')
+    expect(bad.status).toBe(400)
+    expect(await bad.json()).toEqual({ error: 'invalid_request', error_description: 'from must be a version number' })
+    expect((await admin('/admin/v1/policy-paths/acme/support/diff?from=1&to=9')).status).toBe(404)
+  })
+
   it.each([
     '/admin/v1/policy-paths/acme/nothing-here',
     '/admin/v1/policy-paths/acme/nothing-here/versions',
@@ -121,5 +157,27 @@ describe('one policy path', () => {
     const response = await admin(path)
     expect(response.status).toBe(404)
     expect(((await response.json()) as { error: string }).error).toBe('not_found')
+  })
+})
+
+describe('mandate policy diff', () => {
+  it('prints what changed, marking what broadens, then the YAML line by line', async () => {
+    const result = await mandateCli(t, ['policy', 'diff', 'acme/support', '2', '1'])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain('acme/support: version 2 → 1 (broadens)\n')
+    expect(result.stdout).toContain('! broadens: adds scope tickets:write\n')
+    expect(result.stdout).toContain('! broadens: removes tokenLifetime (was 3m)\n')
+    expect(result.stdout).toContain('+     - tickets:write')
+  })
+
+  it('answers exit 1 for a version that does not exist and exit 64 for one that is no number', async () => {
+    expect(await mandateCli(t, ['policy', 'diff', 'acme/support', '1', '7'])).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: 'policy path acme/support version 1 or 7 not found\n',
+    })
+    const bad = await mandateCli(t, ['policy', 'diff', 'acme/support', 'one', '2'])
+    expect(bad.code).toBe(64)
+    expect(bad.stderr).toContain('one is not a version number')
   })
 })

@@ -42,7 +42,7 @@ const allowed: Array<[files: RegExp, packages: RegExp]> = [
     /^src\/(app\.ts$|http\/|admin\/|observability\/|cli\/|oidc\/|tasks-api\/|access-api\/|catalog\/source\.ts$|pages\/|sign-in\/routes\.ts$)/,
     /^(koa|koa-mount|pino|prom-client)$/,
   ],
-  [/^src\/(manifests\/load\.ts|config\/load\.ts)$/, /^yaml$/],
+  [/^src\/(manifests\/load\.ts|config\/load\.ts|documents\/yaml\.ts)$/, /^yaml$/],
   [/^src\/cli\//, /^(commander|pino)$/],
   [/^src\/upstream\//, /^oauth4webapi$/], // an OpenID Connect client of upstream providers
 ]
