@@ -41,6 +41,7 @@ import { deriveCsrfKey } from './sign-in/csrf.ts'
 import { SIGN_IN_ROUTES, signInPages } from './sign-in/routes.ts'
 import { upstreamSignIn } from './sign-in/upstream.ts'
 import { authenticatePassword } from './users/authenticate.ts'
+import { validateText } from './manifests/validate.ts'
 import { openServices, type ServicesOptions } from './services.ts'
 import { TASKS_ROUTES, tasksApi } from './tasks-api/api.ts'
 import { ACCESS_ROUTES, accessApi } from './access-api/api.ts'
@@ -233,7 +234,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   admin.use(servedRoutes(ADMIN_ROUTES))
   admin.use(boundedBody(config.http))
   admin.use(rejectMalformed)
-  admin.use(mount('/', adminApp({ db, catalog, clock, verifyAccessToken: verify, dpop })))
+  admin.use(
+    mount(
+      '/',
+      adminApp({
+        db,
+        catalog,
+        clock,
+        verifyAccessToken: verify,
+        dpop,
+        validateDocuments: (text) => validateText(db, text, 'request', config.outbound),
+      }),
+    ),
+  )
 
   return {
     issuer,

@@ -11,6 +11,7 @@ import { type DpopSettings, readDpopProof } from '../dpop/read-proof.ts'
 import type { DB } from '../db/schema.ts'
 import { isUuid } from '../lib/uuid.ts'
 import { presentedToken } from '../http/authorization.ts'
+import { bufferedBody } from '../http/bounded-body.ts'
 import { HttpError } from '../http/http-error.ts'
 import type { Route } from '../http/routes.ts'
 import type { OurAccessToken } from '../keys/verify-access-token.ts'
@@ -36,6 +37,8 @@ export interface AdminDeps {
   clock: Clock
   verifyAccessToken(token: string): Promise<OurAccessToken | undefined>
   dpop: DpopSettings
+  /** Documents validated, nothing written (manifests/validate.ts, wired by the composition root). */
+  validateDocuments(text: string): Promise<Array<{ severity: string }>>
 }
 
 const unauthorized = () => new HttpError('admin_authentication_required')
@@ -47,6 +50,7 @@ export const ADMIN_ROUTES: readonly Route[] = [
   { path: /^\/admin\/v1\/decisions(\/[^/]+)?$/, methods: ['GET'] },
   { path: '/admin/v1/audit', methods: ['GET'] },
   { path: /^\/admin\/v1\/approvals(\/[^/]+)?$/, methods: ['GET'] },
+  { path: '/admin/v1/policy-paths:validate', methods: ['POST'] },
   { path: /^\/admin\/v1\/policy-paths(\/.+)?$/, methods: ['GET'] },
 ]
 
@@ -106,6 +110,13 @@ export function adminApp(deps: AdminDeps): Koa {
     const { path, query } = ctx
     const text = (name: string) =>
       typeof query[name] === 'string' && query[name] ? (query[name] as string) : undefined
+    if (ctx.method === 'POST' && path === '/admin/v1/policy-paths:validate') {
+      // The document as `mandate apply` reads it: YAML, or JSON (which is YAML).
+      const text = bufferedBody(ctx)?.toString('utf8') ?? ''
+      if (text.trim() === '') throw new HttpError('invalid_request', 'the body must be a YAML or JSON document')
+      const findings = await deps.validateDocuments(text)
+      return { valid: !findings.some((f) => f.severity === 'error'), findings }
+    }
     if (ctx.method !== 'GET') throw new HttpError('not_found', 'route')
     let match = /^\/admin\/v1\/tasks\/([^/]+)$/.exec(path)
     if (match) {

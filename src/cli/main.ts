@@ -16,9 +16,9 @@ import { migrateUp, migrationStatus } from '../db/migrations.ts'
 import { createSigningKey, ensureSigningKey } from '../keys/store.ts'
 import { toDate } from '../lib/clock.ts'
 import { formatDuration } from '../lib/duration.ts'
-import { applyDocuments } from '../manifests/apply.ts'
+import { type AnyDocument, applyDocuments, documentKinds, schemaForKind } from '../manifests/apply.ts'
 import { runJanitor } from '../janitor/janitor.ts'
-import { formatFinding } from '../manifests/load.ts'
+import { formatFinding, loadDocuments } from '../manifests/load.ts'
 import { createLog, type Log } from '../observability/log.ts'
 import { openServices, type Services, type ServicesOptions } from '../services.ts'
 import { completeWithEffects } from '../tasks/complete.ts'
@@ -30,6 +30,7 @@ import { disableUser, enableUser } from '../users/disable.ts'
 import { hashPassword, MAX_PASSWORD_LENGTH, passwordProblem } from '../users/password.ts'
 import { listUsers, setPassword, UnknownUser } from '../users/store.ts'
 import { diffPolicyPath } from '../admin/policy-paths.ts'
+import { validateLoaded } from '../manifests/validate.ts'
 import { login } from './login.ts'
 import { readSecretLine } from './read-secret.ts'
 import { EX_DATAERR, serve } from './serve.ts'
@@ -399,6 +400,27 @@ program
   )
 
 const policy = program.command('policy').description('Policy paths (docs/policy-paths.md).')
+policy
+  .command('validate')
+  .description(
+    'Validate documents without writing anything: what apply would refuse (errors), and scopes no bound resource has or levels wider than their ancestors (warnings). Findings at file:line:col; exit 1 on an error.',
+  )
+  .argument('<paths...>', 'YAML files or folders (read recursively)')
+  .action(async (paths: string[]) => {
+    await withServices(readConfig(), async ({ db, config }) => {
+      const loaded = await loadDocuments<AnyDocument>(paths, schemaForKind, Object.keys(documentKinds))
+      const findings = await validateLoaded(db, loaded, config.outbound)
+      for (const f of findings)
+        process.stdout.write(
+          `${f.file}:${f.line}:${f.column}: ${f.severity}: ${f.message}${f.path ? ` (at ${f.path})` : ''} [${f.code}]\n`,
+        )
+      const errors = findings.filter((f) => f.severity === 'error').length
+      process.stdout.write(
+        `${loaded.documents.length} document(s): ${errors} error(s), ${findings.length - errors} warning(s)\n`,
+      )
+      if (errors > 0) process.exitCode = 1
+    })
+  })
 policy
   .command('diff')
   .description(

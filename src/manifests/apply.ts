@@ -63,18 +63,17 @@ export interface ApplyOptions {
   outbound: OutboundRules
 }
 
+/** Which schema validates a document of `kind` (undefined: no such kind). */
+export const schemaForKind = (kind: unknown) =>
+  typeof kind === 'string' && kind in documentKinds ? documentKinds[kind as keyof typeof documentKinds] : undefined
+
 export async function applyDocuments(
   db: Kysely<DB>,
   paths: readonly string[],
   options: ApplyOptions,
 ): Promise<ApplyResult> {
   const kinds = Object.keys(documentKinds)
-  const { documents, findings } = await loadDocuments<AnyDocument>(
-    paths,
-    (kind) =>
-      typeof kind === 'string' && kind in documentKinds ? documentKinds[kind as keyof typeof documentKinds] : undefined,
-    kinds,
-  )
+  const { documents, findings } = await loadDocuments<AnyDocument>(paths, schemaForKind, kinds)
   if (findings.length === 0) findings.push(...(await crossCheck(db, documents, options.outbound)))
   if (findings.length > 0) return { findings, changes: [] }
 
@@ -142,8 +141,8 @@ function usedOnce<D extends AnyDocument>(
   return findings
 }
 
-/** References and uniqueness that no single document can check on its own. */
-async function crossCheck(
+/** References and uniqueness that no single document can check on its own (also `policy validate`). */
+export async function crossCheck(
   db: Kysely<DB>,
   documents: Located<AnyDocument>[],
   outbound: OutboundRules,

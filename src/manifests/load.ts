@@ -61,63 +61,76 @@ export async function loadDocuments<T>(
     return { documents, findings: [{ file: paths.join(', '), line: 1, column: 1, message: (error as Error).message }] }
   }
   for (const file of files) {
-    const shown = relative(process.cwd(), file) || file
-    const text = await readFile(file, 'utf8')
-    const lineCounter = new LineCounter()
-    for (const doc of parseAllDocuments(text, { lineCounter, uniqueKeys: true, merge: false })) {
-      if (!('contents' in doc)) continue
-      const position = (offset: number) => {
-        const { line, col } = lineCounter.linePos(offset)
-        return { line, column: col }
+    const parsed = parseDocuments(await readFile(file, 'utf8'), relative(process.cwd(), file) || file, schemaFor, kinds)
+    documents.push(...parsed.documents)
+    findings.push(...parsed.findings)
+  }
+  return { documents, findings }
+}
+
+/** The documents of one YAML (or JSON) text, validated against their kinds' schemas; `file` names it in findings. */
+export function parseDocuments<T>(
+  text: string,
+  shown: string,
+  schemaFor: (kind: unknown) => z.ZodType<T> | undefined,
+  kinds: readonly string[],
+): LoadResult<T> {
+  const documents: Located<T>[] = []
+  const findings: Finding[] = []
+  const lineCounter = new LineCounter()
+  for (const doc of parseAllDocuments(text, { lineCounter, uniqueKeys: true, merge: false })) {
+    if (!('contents' in doc)) continue
+    const position = (offset: number) => {
+      const { line, col } = lineCounter.linePos(offset)
+      return { line, column: col }
+    }
+    if (doc.errors.length > 0) {
+      for (const error of doc.errors) {
+        const message = (error.message.split('\n')[0] as string).replace(/ at line \d+, column \d+:?$/, '')
+        findings.push({ file: shown, ...position(error.pos[0]), message })
       }
-      if (doc.errors.length > 0) {
-        for (const error of doc.errors) {
-          const message = (error.message.split('\n')[0] as string).replace(/ at line \d+, column \d+:?$/, '')
-          findings.push({ file: shown, ...position(error.pos[0]), message })
+      continue
+    }
+    if (doc.contents === null) continue // an empty document (for example a trailing ---)
+    const at = position(doc.contents.range?.[0] ?? 0)
+    const locate = (path: readonly PropertyKey[]) => position(nodeOffset(doc, path) ?? doc.contents?.range?.[0] ?? 0)
+    const value = doc.toJS() as { kind?: unknown } | null
+    const schema = schemaFor(value?.kind)
+    if (!schema) {
+      findings.push({
+        file: shown,
+        ...locate(['kind']),
+        message: `kind must be one of ${kinds.join(', ')}`,
+        path: 'kind',
+      })
+      continue
+    }
+    const parsed = schema.safeParse(value)
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        if (issue.code === 'unrecognized_keys') {
+          for (const key of issue.keys) {
+            const path = [...issue.path, key]
+            const where = position(keyOffset(doc, path) ?? nodeOffset(doc, issue.path) ?? 0)
+            findings.push({
+              file: shown,
+              ...where,
+              message: `unknown field ${key}`,
+              path: path.map(String).join('.'),
+            })
+          }
+          continue
         }
-        continue
-      }
-      if (doc.contents === null) continue // an empty document (for example a trailing ---)
-      const at = position(doc.contents.range?.[0] ?? 0)
-      const locate = (path: readonly PropertyKey[]) => position(nodeOffset(doc, path) ?? doc.contents?.range?.[0] ?? 0)
-      const value = doc.toJS() as { kind?: unknown } | null
-      const schema = schemaFor(value?.kind)
-      if (!schema) {
         findings.push({
           file: shown,
-          ...locate(['kind']),
-          message: `kind must be one of ${kinds.join(', ')}`,
-          path: 'kind',
+          ...locate(issue.path),
+          message: issue.message,
+          path: issue.path.map(String).join('.'),
         })
-        continue
       }
-      const parsed = schema.safeParse(value)
-      if (!parsed.success) {
-        for (const issue of parsed.error.issues) {
-          if (issue.code === 'unrecognized_keys') {
-            for (const key of issue.keys) {
-              const path = [...issue.path, key]
-              const where = position(keyOffset(doc, path) ?? nodeOffset(doc, issue.path) ?? 0)
-              findings.push({
-                file: shown,
-                ...where,
-                message: `unknown field ${key}`,
-                path: path.map(String).join('.'),
-              })
-            }
-            continue
-          }
-          findings.push({
-            file: shown,
-            ...locate(issue.path),
-            message: issue.message,
-            path: issue.path.map(String).join('.'),
-          })
-        }
-        continue
-      }
-      documents.push({ file: shown, ...at, document: parsed.data, locate })
+      continue
     }
+    documents.push({ file: shown, ...at, document: parsed.data, locate })
   }
   return { documents, findings }
 }

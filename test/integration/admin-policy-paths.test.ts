@@ -181,3 +181,159 @@ describe('mandate policy diff', () => {
     expect(bad.stderr).toContain('one is not a version number')
   })
 })
+
+describe('POST /admin/v1/policy-paths:validate', () => {
+  const validate = (body: string, type = 'application/yaml') =>
+    fetch(`${server.adminUrl}/admin/v1/policy-paths:validate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': type },
+      body,
+    })
+  const stored = async () =>
+    Number(
+      (
+        await t.db
+          .selectFrom('policy_path_versions')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    )
+
+  it('answers schema errors with line and column, and saves nothing', async () => {
+    const before = await stored()
+    const response = await validate(`apiVersion: mandate/v1
+kind: PolicyPath
+metadata: { name: acme/support/new-one }
+spec:
+  scopes: [tickets:read]
+  tokenLifetime: soon
+`)
+    expect(response.status).toBe(200)
+    const body = (await response.json()) as { valid: boolean; findings: Array<Record<string, unknown>> }
+    expect(body.valid).toBe(false)
+    expect(body.findings).toEqual([
+      expect.objectContaining({ severity: 'error', code: 'schema', path: '/spec/tokenLifetime', line: 6, column: 18 }),
+    ])
+    expect(await stored()).toBe(before)
+  })
+
+  it('finds unknown clients and resources and a triple bound elsewhere (errors), a scope no bound resource has and a level wider than its ancestors (warnings)', async () => {
+    const response = await validate(
+      JSON.stringify({
+        apiVersion: 'mandate/v1',
+        kind: 'PolicyPath',
+        metadata: { name: 'acme/support/wide' },
+        spec: {
+          bindings: [
+            { client: 'nobody', resource: 'https://tickets.test/', grantType: 'client_credentials' },
+            { client: 'agent-one', resource: 'https://nowhere.test/', grantType: 'client_credentials' },
+            {
+              client: 'agent-one',
+              resource: 'https://tickets.test/',
+              grantType: 'urn:ietf:params:oauth:grant-type:token-exchange',
+            },
+          ],
+          scopes: ['tickets:read', 'tickets:write', 'invoices:read'],
+          tokenLifetime: '1h',
+        },
+      }),
+      'application/json',
+    )
+    const body = (await response.json()) as {
+      valid: boolean
+      findings: Array<{ severity: string; code: string; message: string; path: string }>
+    }
+    expect(body.valid).toBe(false)
+    const summary = body.findings.map((f) => [f.severity, f.code, f.path, f.message])
+    expect(summary).toEqual(
+      expect.arrayContaining([
+        ['error', 'reference', '/spec/bindings/0/client', 'unknown client nobody'],
+        ['error', 'reference', '/spec/bindings/1/resource', 'unknown resource https://nowhere.test/'],
+        [
+          'error',
+          'reference',
+          '/spec/bindings/2',
+          'this (client, resource, grant type) is already bound by policy path acme/support/agent-one',
+        ],
+        [
+          'warning',
+          'scope_not_in_catalogue',
+          '/spec/scopes/2',
+          "scope invoices:read is in no bound resource's scopes: it is never granted",
+        ],
+        [
+          'warning',
+          'wider_than_ancestor',
+          '/spec/scopes/1',
+          'scope tickets:write is wider than acme/support: the ancestor wins',
+        ],
+        [
+          'warning',
+          'wider_than_ancestor',
+          '/spec/scopes/2',
+          'scope invoices:read is wider than acme/support: the ancestor wins',
+        ],
+        [
+          'warning',
+          'wider_than_ancestor',
+          '/spec/tokenLifetime',
+          'tokenLifetime 1h is wider than acme/support: the ancestor wins',
+        ],
+      ]),
+    )
+  })
+
+  it('answers valid: true with warnings only, and 400 for an empty body', async () => {
+    const ok = (await (
+      await validate(`apiVersion: mandate/v1
+kind: PolicyPath
+metadata: { name: acme/support/fine }
+spec: { scopes: [tickets:read] }
+`)
+    ).json()) as { valid: boolean; findings: unknown[] }
+    expect(ok).toEqual({ valid: true, findings: [] })
+    const empty = await validate('')
+    expect(empty.status).toBe(400)
+    expect(await empty.json()).toEqual({
+      error: 'invalid_request',
+      error_description: 'the body must be a YAML or JSON document',
+    })
+  })
+})
+
+describe('mandate policy validate', () => {
+  it('prints findings at file:line:col with their severity and exits 1 on an error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mandate-validate-'))
+    writeFileSync(
+      join(dir, 'paths.yaml'),
+      `apiVersion: mandate/v1
+kind: PolicyPath
+metadata: { name: acme/support/cli }
+spec:
+  bindings: [{ client: ghost, resource: https://tickets.test/, grantType: client_credentials }]
+  scopes: [tickets:read]
+`,
+    )
+    const failed = await mandateCli(t, ['policy', 'validate', dir])
+    expect(failed.code).toBe(1)
+    expect(failed.stdout).toMatch(
+      /paths\.yaml:5:\d+: error: unknown client ghost \(at \/spec\/bindings\/0\/client\) \[reference\]\n/,
+    )
+    expect(failed.stdout).toContain('1 document(s): 1 error(s), 0 warning(s)')
+    writeFileSync(
+      join(dir, 'paths.yaml'),
+      `apiVersion: mandate/v1
+kind: PolicyPath
+metadata: { name: acme/support/cli }
+spec: { scopes: [tickets:read, tickets:write, invoices:read] }
+`,
+    )
+    const warned = await mandateCli(t, ['policy', 'validate', dir])
+    expect(warned.code).toBe(0)
+    expect(warned.stdout).toContain('warning: scope tickets:write is wider than acme/support: the ancestor wins')
+    expect(warned.stdout).toContain(
+      "warning: scope invoices:read is in no resource's scopes (at /spec/scopes/2) [scope_not_in_catalogue]",
+    )
+    expect(warned.stdout).toContain('1 document(s): 0 error(s), 3 warning(s)')
+  })
+})
