@@ -29,6 +29,7 @@ import {
   policyPathVersion,
   policyPathVersions,
 } from './policy-paths.ts'
+import { changePolicyPath } from './policy-change.ts'
 import { getDecision, listAudit, listDecisions, taskDetail, tokenLineage } from './queries.ts'
 
 export interface AdminDeps {
@@ -51,7 +52,7 @@ export const ADMIN_ROUTES: readonly Route[] = [
   { path: '/admin/v1/audit', methods: ['GET'] },
   { path: /^\/admin\/v1\/approvals(\/[^/]+)?$/, methods: ['GET'] },
   { path: '/admin/v1/policy-paths:validate', methods: ['POST'] },
-  { path: /^\/admin\/v1\/policy-paths(\/.+)?$/, methods: ['GET'] },
+  { path: /^\/admin\/v1\/policy-paths(\/.+)?$/, methods: ['GET', 'PUT'] },
 ]
 
 export function adminApp(deps: AdminDeps): Koa {
@@ -83,6 +84,8 @@ export function adminApp(deps: AdminDeps): Koa {
     await next()
   })
   app.use(async (ctx) => {
+    const change = ctx.method === 'PUT' ? /^\/admin\/v1\/policy-paths\/(.+)$/.exec(ctx.path) : null
+    if (change) return changePolicyPath(ctx, deps, safeDecode(change[1] as string))
     ctx.body = await route(ctx)
   })
   return app

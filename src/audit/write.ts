@@ -24,6 +24,7 @@ export type AuditType =
   | 'user.signed_in'
   | 'user.sign_in_failed'
   | 'user.created'
+  | 'policy_path.changed'
 
 export interface AuditEvent {
   type: AuditType

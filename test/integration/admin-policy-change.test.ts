@@ -1,0 +1,173 @@
+// Changing a policy path through the admin API (issue 13): valid, against the version read (If-Match), with a
+// reason, broadening only when confirmed; every refusal a problem document that writes nothing; every change
+// audited and in force on every process at once.
+import { decodeJwt } from 'jose'
+import { sql } from 'kysely'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { useDatabase } from '../support/database.ts'
+import { accessToken, clientCredentials } from '../support/oauth.ts'
+import { useServer } from '../support/server.ts'
+
+const t = useDatabase()
+const server = useServer(t)
+const second = useServer(t, { apply: [] })
+let token: string
+const NAME = 'acme/services/agent-one-other'
+const OTHER = 'https://other.test/api'
+
+const document = (spec: Record<string, unknown>, name = NAME) => ({
+  apiVersion: 'mandate/v1',
+  kind: 'PolicyPath',
+  metadata: { name, description: 'client_credentials governed by a path' },
+  spec: { bindings: [{ client: 'agent-one', resource: OTHER, grantType: 'client_credentials' }], ...spec },
+})
+
+const put = (name: string, body: unknown, ifMatch?: string) =>
+  fetch(`${server.adminUrl}/admin/v1/policy-paths/${name}`, {
+    method: 'PUT',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      ...(ifMatch ? { 'if-match': ifMatch } : {}),
+    },
+    body: JSON.stringify(body),
+  })
+
+const versions = async (name = NAME) =>
+  Number(
+    (await sql<{ n: string }>`select count(*) as n from policy_path_versions where path = ${name}`.execute(t.db))
+      .rows[0]?.n,
+  )
+const changes = async () =>
+  (
+    await sql<{ data: Record<string, unknown>; actor: string }>`select data, actor from audit_events
+    where type = 'policy_path.changed' order by occurred_at`.execute(t.db)
+  ).rows
+
+beforeAll(async () => {
+  token = await accessToken(server.url, 'mandate-admin', { resource: 'urn:mandate:admin', scope: 'mandate:admin' })
+})
+
+async function expectProblem(response: Response, status: number, title: string) {
+  expect(response.status).toBe(status)
+  expect(response.headers.get('content-type')).toContain('application/problem+json')
+  const body = (await response.json()) as { title: string; status: number; findings?: Array<Record<string, unknown>> }
+  expect(body).toMatchObject({ type: 'about:blank', title, status })
+  return body
+}
+
+describe('PUT /admin/v1/policy-paths/{name}', () => {
+  it('narrows with If-Match and a reason: a new version, audited, in force on another process at once', async () => {
+    const before = await versions()
+    const response = await put(
+      NAME,
+      { document: document({ scopes: [], tokenLifetime: '30s' }), reason: 'freeze other' },
+      '"1"',
+    )
+    expect(response.status).toBe(200)
+    expect(response.headers.get('etag')).toBe('"2"')
+    expect(await response.json()).toMatchObject({ name: NAME, version: 2, changed: true })
+    expect(await versions()).toBe(before + 1)
+    // The next request on the other process is decided by version 2: no scope left, so nothing to grant.
+    const refused = await clientCredentials(second.url, 'agent-one', { resource: OTHER, scope: 'other:read' })
+    expect(refused.status).toBe(400)
+    expect(await changes()).toContainEqual({
+      actor: 'admin:mandate-admin',
+      data: expect.objectContaining({
+        name: NAME,
+        reason: 'freeze other',
+        from_version: 1,
+        to_version: 2,
+        broadening: false,
+        changes: ['removes scope other:read', 'lowers tokenLifetime 1m → 30s'],
+        source: 'admin-api',
+      }),
+    })
+  })
+
+  it('refuses an unconfirmed broadening (409, security_warning findings, nothing written), then takes it confirmed', async () => {
+    const before = await versions()
+    const body = { document: document({ scopes: ['other:read'], tokenLifetime: '1m' }), reason: 'thaw other' }
+    const refused = await expectProblem(await put(NAME, body, '"2"'), 409, 'Broadening not confirmed')
+    expect(refused.findings).toEqual([
+      { severity: 'security_warning', code: 'broadening', message: 'adds scope other:read', path: '/spec/scopes' },
+      {
+        severity: 'security_warning',
+        code: 'broadening',
+        message: 'raises tokenLifetime 30s → 1m',
+        path: '/spec/tokenLifetime',
+      },
+    ])
+    expect(await versions()).toBe(before)
+    const confirmed = await put(NAME, { ...body, confirmBroadening: true }, '"2"')
+    expect(confirmed.status).toBe(200)
+    const granted = await clientCredentials(second.url, 'agent-one', { resource: OTHER, scope: 'other:read' })
+    const issued = (await granted.json()) as { access_token: string }
+    expect(granted.status).toBe(200)
+    expect(decodeJwt(issued.access_token)).toMatchObject({ policy_path: NAME, policy_version: 3 })
+  })
+
+  it('refuses a stale If-Match (412), a missing one (428), a missing reason (400) and an invalid document (422), writing nothing', async () => {
+    const before = { versions: await versions(), audit: (await changes()).length }
+    const ok = { document: document({ scopes: ['other:read'] }), reason: 'r' }
+    await expectProblem(await put(NAME, ok, '"1"'), 412, 'Precondition failed')
+    await expectProblem(await put(NAME, ok), 428, 'Precondition required')
+    await expectProblem(await put(NAME, { document: ok.document }, '"3"'), 400, 'Bad request')
+    const invalid = await expectProblem(
+      await put(
+        NAME,
+        {
+          document: document({
+            tokenLifetime: 'soon',
+            bindings: [{ client: 'ghost', resource: OTHER, grantType: 'client_credentials' }],
+          }),
+          reason: 'r',
+        },
+        '"3"',
+      ),
+      422,
+      'Invalid document',
+    )
+    expect(invalid.findings).toEqual([
+      expect.objectContaining({
+        severity: 'error',
+        code: 'schema',
+        path: '/spec/tokenLifetime',
+        line: expect.any(Number),
+        column: expect.any(Number),
+      }),
+    ])
+    await expectProblem(
+      await put(NAME, { document: document({}, 'acme/other-name'), reason: 'r' }, '"3"'),
+      422,
+      'Invalid document',
+    )
+    expect({ versions: await versions(), audit: (await changes()).length }).toEqual(before)
+  })
+
+  it('creates a new path without If-Match (201), and an unchanged document writes no version', async () => {
+    const fresh = 'acme/services/fresh'
+    const doc = {
+      apiVersion: 'mandate/v1',
+      kind: 'PolicyPath',
+      metadata: { name: fresh },
+      spec: { scopes: ['other:read'] },
+    }
+    const created = await put(fresh, { document: doc, reason: 'new team' })
+    expect(created.status).toBe(201)
+    expect(await created.json()).toMatchObject({ version: 1, changed: true })
+    const again = await put(fresh, { document: doc, reason: 'again' }, '"1"')
+    expect(again.status).toBe(200)
+    expect(await again.json()).toMatchObject({ version: 1, changed: false, changes: [] })
+    expect(await versions(fresh)).toBe(1)
+  })
+
+  it('answers 401 without an admin token', async () => {
+    const response = await fetch(`${server.adminUrl}/admin/v1/policy-paths/${NAME}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    })
+    expect(response.status).toBe(401)
+  })
+})
