@@ -29,7 +29,7 @@ import {
   policyPathVersion,
   policyPathVersions,
 } from './policy-paths.ts'
-import { changePolicyPath } from './policy-change.ts'
+import { activatePolicyPathVersion, changePolicyPath } from './policy-change.ts'
 import { getDecision, listAudit, listDecisions, taskDetail, tokenLineage } from './queries.ts'
 
 export interface AdminDeps {
@@ -52,6 +52,7 @@ export const ADMIN_ROUTES: readonly Route[] = [
   { path: '/admin/v1/audit', methods: ['GET'] },
   { path: /^\/admin\/v1\/approvals(\/[^/]+)?$/, methods: ['GET'] },
   { path: '/admin/v1/policy-paths:validate', methods: ['POST'] },
+  { path: /^\/admin\/v1\/policy-paths\/.+\/versions\/\d{1,9}:activate$/, methods: ['POST'] },
   { path: /^\/admin\/v1\/policy-paths(\/.+)?$/, methods: ['GET', 'PUT'] },
 ]
 
@@ -86,6 +87,11 @@ export function adminApp(deps: AdminDeps): Koa {
   app.use(async (ctx) => {
     const change = ctx.method === 'PUT' ? /^\/admin\/v1\/policy-paths\/(.+)$/.exec(ctx.path) : null
     if (change) return changePolicyPath(ctx, deps, safeDecode(change[1] as string))
+    const activate =
+      ctx.method === 'POST'
+        ? /^\/admin\/v1\/policy-paths\/(.+)\/versions\/([1-9]\d{0,8}):activate$/.exec(ctx.path)
+        : null
+    if (activate) return activatePolicyPathVersion(ctx, deps, safeDecode(activate[1] as string), Number(activate[2]))
     ctx.body = await route(ctx)
   })
   return app

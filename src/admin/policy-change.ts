@@ -12,7 +12,7 @@ import { diffDocuments } from '../policy/diff.ts'
 import { planPolicyPath } from '../policy/plan-apply.ts'
 import { PolicyPathDocument } from '../policy/schema.ts'
 import { lockPath } from '../policy/store.ts'
-import { currentPolicyPath } from './policy-paths.ts'
+import { currentPolicyPath, policyPathVersion } from './policy-paths.ts'
 
 export interface PolicyChangeDeps {
   db: Kysely<DB>
@@ -34,11 +34,38 @@ function problem(ctx: Context, status: number, title: string, detail: string, fi
   ctx.body = { type: 'about:blank', title, status, detail, ...(findings.length > 0 ? { findings } : {}) }
 }
 
+/**
+ * `POST …/{name}/versions/{v}:activate`: a rollback is a change like any other — a new version whose content
+ * equals version v, with If-Match, a reason, and a confirmation if going back broadens.
+ */
+export async function activatePolicyPathVersion(
+  ctx: Context,
+  deps: PolicyChangeDeps,
+  name: string,
+  version: number,
+): Promise<void> {
+  const { params, problem: malformed } = bodyParams(ctx)
+  if (malformed || !ctx.is('application/json'))
+    return problem(ctx, 400, 'Bad request', 'the body is a JSON object: {reason, confirmBroadening?}')
+  const old = await policyPathVersion(deps.db, name, version)
+  if (!old) return problem(ctx, 404, 'Not found', `policy path ${name} has no version ${version}`)
+  return applyChange(ctx, deps, name, { ...params, document: old.document, source: `rollback to version ${version}` })
+}
+
 export async function changePolicyPath(ctx: Context, deps: PolicyChangeDeps, name: string): Promise<void> {
   const { params, problem: malformed } = bodyParams(ctx)
   if (malformed || !ctx.is('application/json'))
     return problem(ctx, 400, 'Bad request', 'the body is a JSON object: {document, reason, confirmBroadening?}')
-  const { document, reason, confirmBroadening } = params
+  return applyChange(ctx, deps, name, { ...params, source: 'admin-api' })
+}
+
+async function applyChange(
+  ctx: Context,
+  deps: PolicyChangeDeps,
+  name: string,
+  params: Record<string, unknown> & { source: string },
+): Promise<void> {
+  const { document, reason, confirmBroadening, source } = params
   if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 1000)
     return problem(ctx, 400, 'Bad request', 'reason is required: why this change (1 to 1000 characters)')
   if (confirmBroadening !== undefined && typeof confirmBroadening !== 'boolean')
@@ -116,7 +143,7 @@ export async function changePolicyPath(ctx: Context, deps: PolicyChangeDeps, nam
           to_version: version,
           broadening: broadening.length > 0,
           changes: changes.map((change) => change.text),
-          source: 'admin-api',
+          source,
         },
       })
     return { created: !current, written: written.written, version, changes }

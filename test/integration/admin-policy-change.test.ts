@@ -171,3 +171,49 @@ describe('PUT /admin/v1/policy-paths/{name}', () => {
     expect(response.status).toBe(401)
   })
 })
+
+describe('POST /admin/v1/policy-paths/{name}/versions/{v}:activate', () => {
+  const activate = (version: number, body: unknown, ifMatch?: string) =>
+    fetch(`${server.adminUrl}/admin/v1/policy-paths/${NAME}/versions/${version}:activate`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        ...(ifMatch ? { 'if-match': ifMatch } : {}),
+      },
+      body: JSON.stringify(body),
+    })
+  const hashOf = async (version: number) =>
+    (
+      await t.db
+        .selectFrom('policy_path_versions')
+        .select('content_hash')
+        .where('path', '=', NAME)
+        .where('version', '=', version)
+        .executeTakeFirstOrThrow()
+    ).content_hash
+
+  it('rolls back by a new version equal to the old one, with If-Match, a reason and, when it broadens, a confirmation', async () => {
+    const narrowing = await activate(2, { reason: 'freeze again' }, '"3"')
+    expect(narrowing.status).toBe(200)
+    expect(await narrowing.json()).toMatchObject({ version: 4, changed: true })
+    expect(await hashOf(4)).toBe(await hashOf(2))
+    expect(await changes()).toContainEqual(
+      expect.objectContaining({ data: expect.objectContaining({ to_version: 4, source: 'rollback to version 2' }) }),
+    )
+
+    const before = await versions()
+    await expectProblem(await activate(1, { reason: 'thaw' }, '"4"'), 409, 'Broadening not confirmed')
+    await expectProblem(
+      await activate(1, { reason: 'thaw', confirmBroadening: true }, '"3"'),
+      412,
+      'Precondition failed',
+    )
+    await expectProblem(await activate(9, { reason: 'thaw' }, '"4"'), 404, 'Not found')
+    expect(await versions()).toBe(before)
+    const back = await activate(1, { reason: 'thaw', confirmBroadening: true }, '"4"')
+    expect(back.status).toBe(200)
+    expect(back.headers.get('etag')).toBe('"5"')
+    expect(await hashOf(5)).toBe(await hashOf(1))
+  })
+})
