@@ -7,6 +7,7 @@ import { documentYaml } from '../documents/yaml.ts'
 import { type AnnotatedPolicy, annotatedPolicy } from '../policy/annotate.ts'
 import { type Change, diffDocuments, lineDiff } from '../policy/diff.ts'
 import { ancestorsOf, PolicyPathDocument } from '../policy/schema.ts'
+import { currentDocument } from '../policy/store.ts'
 
 export interface PolicyPathSummary {
   name: string
@@ -52,13 +53,7 @@ export async function listPolicyPaths(db: Kysely<DB>): Promise<PolicyPathSummary
 }
 
 /** The current document of a path and its version (the ETag), or undefined. */
-export async function currentPolicyPath(
-  db: Kysely<DB>,
-  name: string,
-): Promise<{ version: number; document: PolicyPathDocument } | undefined> {
-  const [row] = await latest(db, [name])
-  return row && { version: row.version, document: documentOf(row) }
-}
+export const currentPolicyPath = currentDocument
 
 export async function policyPathVersions(db: Kysely<DB>, name: string) {
   return db

@@ -130,8 +130,12 @@ program
         return
       }
       const verb = options.dryRun ? 'would be ' : ''
-      for (const change of result.changes)
+      for (const change of result.changes) {
         process.stdout.write(`${change.kind}/${change.name} ${verb}${change.action}\n`)
+        // What a policy path's new version changes, each broadening marked (policy/diff.ts).
+        for (const line of change.diff ?? [])
+          process.stdout.write(`  ${line.broadening ? '! broadens: ' : ''}${line.text}\n`)
+      }
       if (options.dryRun) process.stdout.write('dry run: nothing was written\n')
     })
   })

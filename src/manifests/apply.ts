@@ -12,9 +12,10 @@ import { toDate } from '../lib/clock.ts'
 import { planIssuer } from '../issuers/plan-apply.ts'
 import { IssuerDocument } from '../issuers/schema.ts'
 import type { OutboundRules } from '../outbound/rules.ts'
+import { type Change, diffDocuments } from '../policy/diff.ts'
 import { planPolicyPath } from '../policy/plan-apply.ts'
 import { PolicyPathDocument, SELF_ISSUER } from '../policy/schema.ts'
-import { listBindings } from '../policy/store.ts'
+import { currentDocument, listBindings } from '../policy/store.ts'
 import { planResource } from '../resources/plan-apply.ts'
 import { ResourceDocument } from '../resources/schema.ts'
 import { planUser } from '../users/plan-apply.ts'
@@ -51,7 +52,14 @@ const plan = (db: Kysely<DB>, doc: AnyDocument): Promise<Planned> =>
 
 export interface ApplyResult {
   findings: Finding[]
-  changes: Array<Pick<Planned, 'kind' | 'name' | 'action'> & { file: string; line: number }>
+  changes: Array<
+    Pick<Planned, 'kind' | 'name' | 'action'> & {
+      file: string
+      line: number
+      /** A PolicyPath created or updated: what changes against its current version, in words (policy/diff.ts). */
+      diff?: Change[]
+    }
+  >
 }
 
 export interface ApplyOptions {
@@ -83,6 +91,11 @@ export async function applyDocuments(
     for (const located of ordered) {
       const { document } = located
       const planned = await plan(trx, document)
+      // Read before the write: the version this one changes.
+      const diff =
+        document.kind === 'PolicyPath' && planned.action !== 'unchanged'
+          ? diffDocuments((await currentDocument(trx, document.metadata.name))?.document, document)
+          : undefined
       if (!options.dryRun && planned.action !== 'unchanged') {
         const written = await planned.write(trx, toDate(options.clock.now()))
         if (written.written) await writeAudit(trx, documentEvent(planned, written, options))
@@ -93,6 +106,7 @@ export async function applyDocuments(
         action: planned.action,
         file: located.file,
         line: located.line,
+        ...(diff ? { diff } : {}),
       })
     }
     return changes

@@ -1,7 +1,7 @@
 // policy_path_versions (immutable) and policy_bindings. The latest version of a path is in force.
 import { type Kysely, sql } from 'kysely'
 import type { DB } from '../db/schema.ts'
-import type { Binding, PolicyPathDocument } from './schema.ts'
+import { type Binding, PolicyPathDocument } from './schema.ts'
 
 export async function latestVersion(
   db: Kysely<DB>,
@@ -53,4 +53,19 @@ export async function listBindings(db: Kysely<DB>): Promise<Array<Binding & { pa
 /** Serialises concurrent applies of the same path so versions stay gap-free and unique. */
 export async function lockPath(db: Kysely<DB>, path: string): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtext(${`mandate.policy_path:${path}`}))`.execute(db)
+}
+
+/** The path's current (latest) document and its version, or undefined when it has none. */
+export async function currentDocument(
+  db: Kysely<DB>,
+  path: string,
+): Promise<{ version: number; document: PolicyPathDocument } | undefined> {
+  const row = await db
+    .selectFrom('policy_path_versions')
+    .select(['version', 'document'])
+    .where('path', '=', path)
+    .orderBy('version', 'desc')
+    .limit(1)
+    .executeTakeFirst()
+  return row && { version: row.version, document: PolicyPathDocument.parse(row.document) }
 }

@@ -14,6 +14,9 @@ const t = useDatabase()
 const server = useServer(t)
 let token: string
 
+const versions = async (name: string) =>
+  (await t.db.selectFrom('policy_path_versions').select('version').where('path', '=', name).execute()).length
+
 const admin = (path: string, bearer: string | null = token) =>
   fetch(`${server.adminUrl}${path}`, { headers: bearer ? { authorization: `Bearer ${bearer}` } : {} })
 
@@ -335,5 +338,28 @@ spec: { scopes: [tickets:read, tickets:write, invoices:read] }
       "warning: scope invoices:read is in no resource's scopes (at /spec/scopes/2) [scope_not_in_catalogue]",
     )
     expect(warned.stdout).toContain('1 document(s): 0 error(s), 3 warning(s)')
+  })
+})
+
+describe('mandate apply --dry-run', () => {
+  it('prints the plan with what each policy path change does, broadening marked, and writes nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mandate-plan-'))
+    writeFileSync(
+      join(dir, 'support.yaml'),
+      `apiVersion: mandate/v1
+kind: PolicyPath
+metadata: { name: acme/support, description: "support, now read-mostly" }
+spec:
+  scopes: [tickets:read, notes:read, tickets:write]
+  tokenLifetime: 2m
+`,
+    )
+    const before = await versions('acme/support')
+    const result = await mandateCli(t, ['apply', '--dry-run', dir])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toBe(
+      'PolicyPath/acme/support would be updated\n  ! broadens: adds scope tickets:write\n  lowers tokenLifetime 3m → 2m\ndry run: nothing was written\n',
+    )
+    expect(await versions('acme/support')).toBe(before)
   })
 })
