@@ -92,8 +92,11 @@ export const SimulationRequest = z
     actor_chain: z.array(Name).min(1).max(MAX_CHAIN).optional(),
     /** The actor token's claims, when one is presented. */
     actor_token: ActorClaims.optional(),
-    /** Requested scope (absent: everything allowed). */
-    scope: Scope.optional().transform(asList),
+    /** Requested scope (absent or empty: everything allowed, as the grants read an empty scope parameter). */
+    scope: Scope.optional().transform((scope) => {
+      const list = asList(scope)
+      return list && list.length > 0 ? list : undefined
+    }),
     /** A stored task's id, or a task described. */
     task: z.union([Name, TaskDescription]).optional(),
     /** Also decide this action (runtime authorization) for the token that would be issued. */
