@@ -135,6 +135,8 @@ const pure = [
   'src/simulation/tokens.ts',
   'src/simulation/task.ts',
   'src/simulation/request.ts',
+  'src/simulation/offline-catalog.ts',
+  'src/simulation/policy-tests.ts',
 ]
 it.each(pure)('%s is pure: no I/O modules, no clock', (file) => {
   const text = readFileSync(file, 'utf8')
