@@ -4,6 +4,7 @@
 // Plain functions of (deps, arguments) → outcome: the koa edge (entity-routes.ts) and the web page share them.
 import { type Kysely, sql } from 'kysely'
 import { writeAudit } from '../audit/write.ts'
+import { ADMIN_SCOPE } from '../clients/schema.ts'
 import { hashSecret } from '../clients/secret-hash.ts'
 import { setDisabledBy } from '../clients/store.ts'
 import type { DB } from '../db/schema.ts'
@@ -65,6 +66,12 @@ function precondition(ifMatch: string | undefined, etag: string | undefined, wha
   )
 }
 
+/** Whether a client document still holds mandate:admin, enabled (the caller's own, validated). */
+const keepsAdmin = (doc: Plain) => {
+  const spec = isPlain(doc.spec) ? doc.spec : {}
+  return Array.isArray(spec.scopes) && spec.scopes.includes(ADMIN_SCOPE) && spec.disabled !== true
+}
+
 /** Locks the entity for this transaction (its row too, so `apply` waits) and reads it. */
 async function lockAndRead<K extends EntityKind>(trx: Kysely<DB>, kind: K, id: string): Promise<Rows[K] | undefined> {
   const rules: KindRules<Rows[K]> = KINDS[kind]
@@ -97,7 +104,7 @@ export async function putEntity(
   deps: EntityDeps,
   kind: EntityKind,
   id: string,
-  input: Change & { document: unknown; ifMatch: string | undefined; confidential?: unknown },
+  input: Change & { document: unknown; ifMatch: string | undefined; confidential?: unknown; self?: string },
 ): Promise<Outcome> {
   const rules = KINDS[kind] as KindRules<unknown>
   const refused = reasonProblem(input.reason)
@@ -120,6 +127,8 @@ export async function putEntity(
   const found = (await deps.validateDocuments(JSON.stringify(prepared.document, null, 2))) as Finding[]
   const errors = [...prepared.findings, ...found.filter((f) => f.severity === 'error')]
   if (errors.length > 0) return refuse(422, 'Invalid document', 'the document has errors', errors)
+  if (kind === 'clients' && id === input.self && !keepsAdmin(prepared.document))
+    return refuse(409, 'Conflict', 'an admin client cannot take mandate:admin from itself or disable itself')
 
   return deps.db.transaction().execute(async (trx): Promise<Outcome> => {
     const current = await lockAndRead(trx, kind, id)

@@ -70,7 +70,7 @@ export async function entityRoute(ctx: Context, deps: EntityDeps): Promise<boole
     const params = body(ctx, '{document, reason}')
     if (!params) return true
     const { document, reason, confidential } = params
-    return answer(ctx, await putEntity(deps, kind, id, { actor, reason, document, confidential, ifMatch }))
+    return answer(ctx, await putEntity(deps, kind, id, { actor, reason, document, confidential, ifMatch, self }))
   }
   if (method === 'DELETE') {
     const params = body(ctx, '{reason}')

@@ -307,6 +307,19 @@ describe('clients', () => {
     await expectProblem(await api('POST', 'clients/saas-one:disable', { body: {} }), 400, 'Bad request')
     await expectProblem(await api('POST', 'clients/nobody:disable', { body: { reason: 'r' } }), 404, 'Not found')
     await expectProblem(await api('POST', 'clients/mandate-admin:disable', { body: { reason: 'r' } }), 409, 'Conflict')
+    const self = (await (await api('GET', 'clients/mandate-admin')).json()) as { spec: Record<string, unknown> }
+    for (const spec of [
+      { ...self.spec, scopes: [] },
+      { ...self.spec, disabled: true },
+    ])
+      await expectProblem(
+        await api('PUT', 'clients/mandate-admin', {
+          body: { document: { ...self, spec }, reason: 'r' },
+          ifMatch: await etagOf('clients/mandate-admin'),
+        }),
+        409,
+        'Conflict',
+      )
     expect(await written()).toEqual(before)
 
     const disabled = await api('POST', 'clients/saas-one:disable', { body: { reason: 'contract ended' } })
