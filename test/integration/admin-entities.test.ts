@@ -515,6 +515,22 @@ describe('resources', () => {
     })
   })
 
+  it('lets one of two changes made against the same ETag win; the other is 412 and writes nothing', async () => {
+    const etag = await etagOf('resources/crm')
+    const change = (lifetime: string) =>
+      api('PUT', 'resources/crm', {
+        body: {
+          document: resource('crm', { uri: 'https://crm.test/', accessTokenLifetime: lifetime }),
+          reason: 'race',
+        },
+        ifMatch: etag,
+      })
+    const before = (await audit('document.updated')).length
+    const statuses = (await Promise.all([change('1m'), change('2m')])).map((response) => response.status)
+    expect(statuses.sort()).toEqual([200, 412])
+    expect((await audit('document.updated')).length).toBe(before + 1)
+  })
+
   it("refuses a uri another resource has and a client nobody registered (422, apply's findings)", async () => {
     const before = await written()
     const taken = await expectProblem(
