@@ -11,18 +11,9 @@ import type { DB } from '../db/schema.ts'
 import { documentChanges } from '../documents/changes.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
 import { disableUser, enableUser } from '../users/disable.ts'
-import {
-  type EntityKind,
-  type Finding,
-  finding,
-  isPlain,
-  KINDS,
-  type KindRules,
-  lockEntity,
-  newClientSecret,
-  type Plain,
-  type Rows,
-} from './entity-kinds.ts'
+import { newClientSecret } from './client-entity.ts'
+import { type EntityKind, KINDS, lockEntity, type Rows } from './entity-kinds.ts'
+import { type Finding, finding, isPlain, type KindRules, type Plain } from './entity-rules.ts'
 import type { Problem } from './problem.ts'
 
 export interface EntityDeps {
