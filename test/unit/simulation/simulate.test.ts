@@ -180,6 +180,10 @@ describe('simulate', () => {
       reason: 'scope.not_allowed',
       policy: { path: 'org/agent', version: 2 },
     })
+    const same = withCandidates(catalog, [documents[7] as PolicyPathDocument])
+    expect(await decide({ client_id: 'agent', resource: API, subject: person }, { catalog: same })).toMatchObject({
+      policy: { path: 'org/agent', version: 1 },
+    })
     const unbound = withCandidates(catalog, [path('org/agent', {})])
     expect(await decide({ client_id: 'agent', resource: API, subject: person }, { catalog: unbound })).toMatchObject({
       decision: 'deny',
