@@ -108,6 +108,31 @@ describe('simulate', () => {
       expect(await decide(request), JSON.stringify(request)).toMatchObject({ decision: 'deny', reason })
   })
 
+  it('knows a trusted issuer by its iss or its name, and its chain in its namespace', async () => {
+    const named = await decide({
+      client_id: 'agent',
+      resource: API,
+      subject: { ...person, iss: 'idp', act: { sub: 'someone' } },
+    })
+    // someone is an actor of idp's, so none of org/agent's listed actors (our clients).
+    expect(named).toMatchObject({
+      decision: 'deny',
+      reason: 'delegation.actor_not_allowed',
+      detail: 'an actor of another issuer',
+    })
+    expect(await decide({ client_id: 'agent', resource: API, subject: { ...person, iss: 'idp' } })).toMatchObject({
+      decision: 'allow',
+      act: { sub: 'agent' },
+    })
+    // No scope claim: this Issuer grants its policy ceiling.
+    expect(
+      await decide({ client_id: 'agent', resource: API, subject: { iss: 'https://idp.example', sub: 'alice' } }),
+    ).toMatchObject({
+      decision: 'allow',
+      scope: ['a:r', 'a:w'],
+    })
+  })
+
   it('reads a subject chain from actor_chain, an intermediary from its first entry', async () => {
     const handed = await decide({
       client_id: 'helper',
