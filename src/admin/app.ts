@@ -30,6 +30,7 @@ import {
   policyPathVersions,
 } from './policy-paths.ts'
 import { activatePolicyPathVersion, changePolicyPath } from './policy-change.ts'
+import { deletePolicyPath } from './policy-retire.ts'
 import { getDecision, listAudit, listDecisions, taskDetail, tokenLineage } from './queries.ts'
 
 export interface AdminDeps {
@@ -53,7 +54,7 @@ export const ADMIN_ROUTES: readonly Route[] = [
   { path: /^\/admin\/v1\/approvals(\/[^/]+)?$/, methods: ['GET'] },
   { path: '/admin/v1/policy-paths:validate', methods: ['POST'] },
   { path: /^\/admin\/v1\/policy-paths\/.+\/versions\/\d{1,9}:activate$/, methods: ['POST'] },
-  { path: /^\/admin\/v1\/policy-paths(\/.+)?$/, methods: ['GET', 'PUT'] },
+  { path: /^\/admin\/v1\/policy-paths(\/.+)?$/, methods: ['GET', 'PUT', 'DELETE'] },
 ]
 
 export function adminApp(deps: AdminDeps): Koa {
@@ -87,6 +88,8 @@ export function adminApp(deps: AdminDeps): Koa {
   app.use(async (ctx) => {
     const change = ctx.method === 'PUT' ? /^\/admin\/v1\/policy-paths\/(.+)$/.exec(ctx.path) : null
     if (change) return changePolicyPath(ctx, deps, safeDecode(change[1] as string))
+    const retire = ctx.method === 'DELETE' ? /^\/admin\/v1\/policy-paths\/(.+)$/.exec(ctx.path) : null
+    if (retire) return deletePolicyPath(ctx, deps, safeDecode(retire[1] as string))
     const activate =
       ctx.method === 'POST'
         ? /^\/admin\/v1\/policy-paths\/(.+)\/versions\/([1-9]\d{0,8}):activate$/.exec(ctx.path)
@@ -184,7 +187,8 @@ export function adminApp(deps: AdminDeps): Koa {
       })
       return { approvals: rows.map((row) => presentApproval(row, now)) }
     }
-    if (path === '/admin/v1/policy-paths') return { policy_paths: await listPolicyPaths(deps.db) }
+    if (path === '/admin/v1/policy-paths')
+      return { policy_paths: await listPolicyPaths(deps.db, { retired: query.retired === 'true' }) }
     match = /^\/admin\/v1\/policy-paths\/(.+)$/.exec(path)
     if (match) return policyPath(ctx, match[1] as string)
     if (path === '/admin/v1/audit') {

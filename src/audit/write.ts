@@ -25,6 +25,7 @@ export type AuditType =
   | 'user.sign_in_failed'
   | 'user.created'
   | 'policy_path.changed'
+  | 'policy_path.retired'
 
 export interface AuditEvent {
   type: AuditType
