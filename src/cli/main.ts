@@ -18,6 +18,7 @@ import { toDate } from '../lib/clock.ts'
 import { formatDuration } from '../lib/duration.ts'
 import { type AnyDocument, applyDocuments, documentKinds, schemaForKind } from '../manifests/apply.ts'
 import { runJanitor } from '../janitor/janitor.ts'
+import { exportDocuments, exportFolderProblem, writeExport } from '../manifests/export.ts'
 import { formatFinding, loadDocuments } from '../manifests/load.ts'
 import { createLog, type Log } from '../observability/log.ts'
 import { openServices, type Services, type ServicesOptions } from '../services.ts'
@@ -160,6 +161,24 @@ program
       for (const kept of result.prune?.kept ?? [])
         process.stdout.write(`${kept.kind}/${kept.name} kept: not declared, but --prune retires policy paths only\n`)
       if (options.dryRun) process.stdout.write('dry run: nothing was written\n')
+    })
+  })
+
+program
+  .command('export')
+  .description(
+    'Write the documents in force (clients, resources, issuers, users, policy paths not retired) as YAML, one file a document, into a new or empty folder; `mandate apply` of it changes nothing. Never a secret in plain (docs/operations.md).',
+  )
+  .argument('<dir>', 'a new or empty folder')
+  .action(async (dir: string, _options: object, command: Command) => {
+    const cfg = readConfig()
+    const problem = await exportFolderProblem(dir)
+    if (problem) return usage(command, problem)
+    await withServices(cfg, async ({ db }) => {
+      const exported = await exportDocuments(db)
+      await writeExport(dir, exported)
+      for (const note of exported.notes) process.stderr.write(`note: ${note}\n`)
+      process.stdout.write(`wrote ${exported.files.length} document(s) to ${dir}\n`)
     })
   })
 

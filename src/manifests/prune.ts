@@ -9,6 +9,7 @@
 // clients, resources, issuers and users no document declares are listed as kept, never deleted, because
 // their tokens, bindings and sign-ins outlive a file (disable them with `disabled: true` or the CLI).
 import type { Kysely } from 'kysely'
+import { ADMIN_RESOURCE_NAME } from '../admin/bootstrap.ts'
 import { writeAudit } from '../audit/write.ts'
 import { listClientIds } from '../clients/store.ts'
 import type { DB } from '../db/schema.ts'
@@ -65,9 +66,12 @@ export async function planPrune(
     for (const name of [...names].sort()) if (!known.has(name)) kept.push({ kind, name })
   }
   keep('Client', await listClientIds(db))
+  // The built-in admin resource (admin/bootstrap.ts) is no document's to declare.
   keep(
     'Resource',
-    (await db.selectFrom('resources').select('name').execute()).map((row) => row.name),
+    (await db.selectFrom('resources').select('name').where('name', '<>', ADMIN_RESOURCE_NAME).execute()).map(
+      (row) => row.name,
+    ),
   )
   keep(
     'Issuer',
