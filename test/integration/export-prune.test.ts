@@ -12,7 +12,7 @@ import { applyDocuments } from '../../src/manifests/apply.ts'
 import { hashPassword } from '../../src/users/password.ts'
 import { mandateCli } from '../support/cli.ts'
 import { useDatabase } from '../support/database.ts'
-import { accessToken, secrets } from '../support/oauth.ts'
+import { accessToken, post, secrets } from '../support/oauth.ts'
 import { TEST_APPLY, useServer } from '../support/server.ts'
 
 const t = useDatabase()
@@ -154,6 +154,50 @@ spec:
     expect(text).not.toContain('upstream-secret-value-42')
     expect(text).toContain('login:\n    clientId: mandate\n')
     await t.db.deleteFrom('issuers').where('name', '=', 'corp-login').execute()
+  })
+})
+
+describe('a client document with spec.secretHash', () => {
+  const doc = (name: string, spec: string) => `apiVersion: mandate/v1
+kind: Client
+metadata: { name: ${name} }
+spec: { profile: service, grantTypes: [client_credentials], scopes: [tickets:read], ${spec} }
+`
+  it('stores the hash as given: the secret it hashes authenticates (an export applied to another database)', async () => {
+    const { secret_hash } = await t.db
+      .selectFrom('clients')
+      .select('secret_hash')
+      .where('client_id', '=', 'agent-one')
+      .executeTakeFirstOrThrow()
+    const dir = fresh('mandate-secret-hash-')
+    writeFileSync(join(dir, 'copy.yaml'), doc('agent-copy', `secretHash: '${secret_hash}'`))
+    const result = await cli('apply', dir)
+    expect(result).toMatchObject({ code: 0, stdout: 'Client/agent-copy created\n' })
+    const response = await post(
+      `${server.url}/token`,
+      { grant_type: 'client_credentials', resource: 'https://tickets.test/' },
+      { clientId: 'agent-copy', secret: secrets['agent-one'] as string },
+    )
+    expect(response.status).toBe(200)
+    expect((await cli('apply', dir)).stdout).toBe('Client/agent-copy unchanged\n')
+  })
+
+  it('refuses a value that is no scrypt hash of Mandate, and a secret beside it (exit 65), writing nothing', async () => {
+    const dir = fresh('mandate-secret-hash-bad-')
+    writeFileSync(join(dir, 'a.yaml'), doc('bad-hash', "secretHash: 'a-secret-pasted-by-mistake'"))
+    writeFileSync(
+      join(dir, 'b.yaml'),
+      doc('both', `secret: both-secret-0123456789, secretHash: 'scrypt$16384$8$1$${'a'.repeat(22)}$${'b'.repeat(43)}'`),
+    )
+    const before = await configuration()
+    const result = await cli('apply', dir)
+    expect(result.code).toBe(65)
+    expect(result.stderr).toContain(
+      'a secretHash is the scrypt hash mandate export writes (scrypt$16384$8$1$…), never a secret (at spec.secretHash)',
+    )
+    expect(result.stderr).toContain('at most one of secret or secretHash (client_secret_basic/post) or jwks')
+    expect(result.stderr).not.toContain('a-secret-pasted-by-mistake')
+    expect(await configuration()).toEqual(before)
   })
 })
 
