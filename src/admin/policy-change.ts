@@ -12,7 +12,7 @@ import { type Clock, toDate } from '../lib/clock.ts'
 import { diffDocuments } from '../policy/diff.ts'
 import { planPolicyPath } from '../policy/plan-apply.ts'
 import { PolicyPathDocument } from '../policy/schema.ts'
-import { currentDocument, lockPath } from '../policy/store.ts'
+import { currentDocument, lockPathAndAncestors } from '../policy/store.ts'
 import { policyPathVersion } from './policy-paths.ts'
 
 export interface PolicyChangeDeps {
@@ -93,7 +93,7 @@ async function applyChange(
 
   const ifMatch = ctx.get('If-Match')
   const outcome = await deps.db.transaction().execute(async (trx) => {
-    await lockPath(trx, name)
+    await lockPathAndAncestors(trx, name)
     // The latest version, and the path in force (none when it is retired: then this re-creates it).
     const latest = await currentDocument(trx, name)
     const current = latest && !latest.retired ? latest : undefined

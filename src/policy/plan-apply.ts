@@ -4,8 +4,8 @@ import type { Kysely } from 'kysely'
 import type { DB } from '../db/schema.ts'
 import { contentHash } from '../lib/canonical-json.ts'
 import { type Planned, unchanged } from '../documents/plan.ts'
-import { ancestorsOf, type PolicyPathDocument } from './schema.ts'
-import { latestVersion, lockPath, type Provenance, saveVersion } from './store.ts'
+import type { PolicyPathDocument } from './schema.ts'
+import { latestVersion, lockPathAndAncestors, type Provenance, saveVersion } from './store.ts'
 
 export async function planPolicyPath(
   db: Kysely<DB>,
@@ -23,8 +23,8 @@ export async function planPolicyPath(
     digest: hash,
     previousDigest: latest && !latest.retired ? latest.content_hash : null,
     async write(target, now) {
-      // Its ancestors too, root first: a retirement of one of them checks for paths below it under its lock.
-      for (const level of ancestorsOf(path)) await lockPath(target, level)
+      // Its ancestors too: a retirement of one of them checks for paths below it under its lock.
+      await lockPathAndAncestors(target, path)
       const current = await latestVersion(target, path)
       if (current?.content_hash === hash && !current.retired) return { written: false }
       const version = (current?.version ?? 0) + 1

@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely'
 import type { DB } from '../db/schema.ts'
 import { unbindingBroadens, unbindingText } from './diff.ts'
 import type { Binding } from './schema.ts'
-import { currentDocument, liveDescendants, lockPath, saveRetirement, type VersionSource } from './store.ts'
+import { currentDocument, liveDescendants, lockPathAndAncestors, saveRetirement, type VersionSource } from './store.ts'
 
 export interface RetireRefusal {
   status: number
@@ -44,7 +44,7 @@ export async function retirePolicyPath(
     retired: false as const,
     refused: { status, title, detail, findings },
   })
-  await lockPath(db, name)
+  await lockPathAndAncestors(db, name)
   const current = await currentDocument(db, name)
   if (!current || current.retired) return refuse(404, 'Not found', `policy path ${name} is not in force`)
   const precondition = options.ifMatch?.(current.version)

@@ -2,7 +2,7 @@
 // a retirement (migration 0011): then the path is in force nowhere, and its bindings are gone.
 import { type Kysely, type Selectable, sql } from 'kysely'
 import type { DB, PolicyPathVersionsTable } from '../db/schema.ts'
-import { type Binding, PolicyPathDocument } from './schema.ts'
+import { ancestorsOf, type Binding, PolicyPathDocument } from './schema.ts'
 
 /**
  * Where a version came from: a file `mandate apply` read (with the sha-256 of its bytes), an admin
@@ -130,6 +130,15 @@ export async function listBindings(db: Kysely<DB>): Promise<Array<Binding & { pa
 /** Serialises concurrent applies of the same path so versions stay gap-free and unique. */
 export async function lockPath(db: Kysely<DB>, path: string): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtext(${`mandate.policy_path:${path}`}))`.execute(db)
+}
+
+/**
+ * lockPath of the path and of each of its ancestors, root first (one order everywhere, so two writers never
+ * wait on each other): a write below a path is serialised with a retirement of it, which checks under its
+ * lock that no path in force is below it.
+ */
+export async function lockPathAndAncestors(db: Kysely<DB>, path: string): Promise<void> {
+  for (const level of ancestorsOf(path)) await lockPath(db, level)
 }
 
 /** The path's latest version and its document (retired or not), or undefined when it has none. */

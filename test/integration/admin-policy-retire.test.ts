@@ -5,8 +5,11 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { relative } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { sql } from 'kysely'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { planPolicyPath } from '../../src/policy/plan-apply.ts'
+import { PolicyPathDocument } from '../../src/policy/schema.ts'
 import { useDatabase } from '../support/database.ts'
 import { accessToken, exchange } from '../support/oauth.ts'
 import { fixtures, useServer } from '../support/server.ts'
@@ -214,6 +217,36 @@ describe('DELETE /admin/v1/policy-paths/{name}', () => {
     })
     // Retiring it again: it is not in force.
     await expectProblem(await call('DELETE', name, { reason: 'again' }, '"2"'), 404, 'Not found')
+  })
+
+  it('waits for a path being written below it, then refuses (409): no retirement races a new child', async () => {
+    const parent = 'acme/support/agent-two-notes'
+    const child = PolicyPathDocument.parse({
+      apiVersion: 'mandate/v1',
+      kind: 'PolicyPath',
+      metadata: { name: `${parent}/child` },
+      spec: {},
+    })
+    let release = () => {}
+    const held = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let written = false
+    // Another writer creates a child and keeps its transaction open (its locks held) for a while.
+    const writer = t.db.transaction().execute(async (trx) => {
+      await (await planPolicyPath(trx, child)).write(trx, new Date())
+      written = true
+      await held
+    })
+    while (!written) await sleep(10)
+    const retiring = call('DELETE', parent, { reason: 'racing a child' }, '"1"')
+    await sleep(300)
+    release()
+    await writer
+    const refused = await expectProblem(await retiring, 409, 'Paths below it')
+    expect(refused.findings).toEqual([
+      expect.objectContaining({ code: 'has_descendants', message: expect.stringContaining(`${parent}/child`) }),
+    ])
   })
 
   it('creates a retired path again with PUT: a broadening against nothing, to confirm', async () => {
