@@ -8,6 +8,8 @@ import { relative } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { sql } from 'kysely'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { buildCatalog } from '../../src/catalog/catalog.ts'
+import { loadCatalogRows } from '../../src/catalog/load.ts'
 import { planPolicyPath } from '../../src/policy/plan-apply.ts'
 import { PolicyPathDocument } from '../../src/policy/schema.ts'
 import { useDatabase } from '../support/database.ts'
@@ -247,6 +249,39 @@ describe('DELETE /admin/v1/policy-paths/{name}', () => {
     expect(refused.findings).toEqual([
       expect.objectContaining({ code: 'has_descendants', message: expect.stringContaining(`${parent}/child`) }),
     ])
+  })
+
+  it('is no level anywhere: not in the catalog, the effective policy or the validation of a path created below it', async () => {
+    const doc = (name: string, spec: Record<string, unknown>) => ({
+      apiVersion: 'mandate/v1',
+      kind: 'PolicyPath',
+      metadata: { name },
+      spec,
+    })
+    // A level that lets nothing through, retired; then a path below it.
+    expect(
+      (await call('PUT', 'acme/frozen', { document: doc('acme/frozen', { scopes: [] }), reason: 'r' })).status,
+    ).toBe(201)
+    expect((await call('DELETE', 'acme/frozen', { reason: 'thawed' }, '"1"')).status).toBe(200)
+    const child = doc('acme/frozen/child', { scopes: ['tickets:read'] })
+    expect((await call('PUT', 'acme/frozen/child', { document: child, reason: 'r' })).status).toBe(201)
+
+    const catalog = buildCatalog(await loadCatalogRows(t.db))
+    expect(catalog.pathPolicy('acme/frozen')).toBeUndefined()
+    expect(catalog.pathPolicy('acme/frozen/child')).toMatchObject({
+      versions: { acme: 1, 'acme/frozen/child': 1 },
+      scopes: ['tickets:read'],
+    })
+    expect((await get('acme/frozen/child/effective')).body).toMatchObject({
+      versions: { acme: 1, 'acme/frozen/child': 1 },
+      scopes: { value: ['tickets:read'], from: ['acme/frozen/child'] },
+    })
+    const validated = await fetch(`${server.adminUrl}/admin/v1/policy-paths:validate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(doc('acme/frozen/other', { scopes: ['tickets:read'] })),
+    })
+    expect(await validated.json()).toEqual({ valid: true, findings: [] })
   })
 
   it('creates a retired path again with PUT: a broadening against nothing, to confirm', async () => {
