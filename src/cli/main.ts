@@ -140,7 +140,7 @@ program
         return
       }
       // Warnings never refuse an apply (`mandate policy validate` shows the same), but the author should see them.
-      for (const f of result.warnings)
+      for (const f of result.warnings ?? [])
         process.stderr.write(
           `${f.file}:${f.line}:${f.column}: ${f.severity}: ${f.message}${f.path ? ` (at ${f.path})` : ''} [${f.code}]\n`,
         )

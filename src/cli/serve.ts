@@ -78,7 +78,7 @@ export async function serve(cfg: Config, options: { apply?: string[] }): Promise
         process.exit(EX_DATAERR)
       }
       // The documents' warnings never stop the server (as with mandate apply): logged for the operator.
-      for (const f of result.warnings)
+      for (const f of result.warnings ?? [])
         log.warn({ file: f.file, line: f.line, column: f.column, code: f.code, path: f.path }, f.message)
       log.info({ changes: result.changes.map((c) => `${c.kind}/${c.name} ${c.action}`) }, 'documents applied')
     }

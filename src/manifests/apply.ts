@@ -72,7 +72,7 @@ export interface ApplyResult {
   /** With `prune`: what is retired (policy paths) and what is kept though no document declares it. */
   prune?: PrunePlan
   /** Warnings of the documents (scope_not_in_catalogue, wider_than_ancestor): shown, never refused. */
-  warnings: ValidationFinding[]
+  warnings?: ValidationFinding[]
 }
 
 export interface ApplyOptions {
@@ -104,7 +104,7 @@ export async function applyDocuments(
   if (findings.length === 0) findings.push(...(await crossCheck(db, documents, options.outbound)))
   const pruning = findings.length === 0 && options.prune ? await planPrune(db, documents) : undefined
   if (pruning) findings.push(...pruning.findings)
-  if (findings.length > 0) return { findings, changes: [], warnings: [] }
+  if (findings.length > 0) return { findings, changes: [] }
   const warnings = (await options.warnings?.(db, documents)) ?? []
 
   const ordered = [...documents].sort((a, b) => kinds.indexOf(a.document.kind) - kinds.indexOf(b.document.kind))
@@ -131,7 +131,8 @@ export async function applyDocuments(
         ...(diff ? { diff } : {}),
       })
     }
-    // Declared documents first: a path re-created by this apply is not retired, one below a retired one is.
+    // After the declared documents, in the same transaction: each retirement checks under its lock that no
+    // path in force is below it.
     if (pruning && !options.dryRun) await prunePolicyPaths(trx, pruning.plan, paths, options)
     return changes
   }
@@ -139,7 +140,7 @@ export async function applyDocuments(
   return { findings: [], changes, warnings, ...(pruning ? { prune: pruning.plan } : {}) }
 }
 
-/** One audit event per created or changed document, in the apply's transaction, with its source file. */
+/** One audit event per created or changed document, in the apply's transaction. */
 const documentEvent = (
   planned: Planned,
   written: Written,
@@ -156,7 +157,8 @@ const documentEvent = (
     version: written.version ?? null,
     digest: planned.digest,
     previous_digest: planned.previousDigest,
-    source: { kind: 'file', file: located.file, digest: located.digest },
+    // A policy path's event names its source, as its version does: the file as given and its sha-256.
+    ...(planned.kind === 'PolicyPath' ? { source: { kind: 'file', file: located.file, digest: located.digest } } : {}),
     ...(options.reason ? { reason: options.reason } : {}),
   },
 })
