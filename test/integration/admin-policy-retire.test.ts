@@ -121,6 +121,12 @@ describe('DELETE /admin/v1/policy-paths/{name}', () => {
       'Precondition failed',
     )
     await expectProblem(await call('DELETE', 'acme/nothing-here', { reason: 'x' }, '"1"'), 404, 'Not found')
+    const anonymous = await fetch(`${server.adminUrl}/admin/v1/policy-paths/acme/support/agent-one`, {
+      method: 'DELETE',
+      headers: { 'content-type': 'application/json', 'if-match': '"1"' },
+      body: JSON.stringify({ reason: 'x' }),
+    })
+    expect(anonymous.status).toBe(401)
     const below = await expectProblem(
       await call('DELETE', 'acme/support', { reason: 'x' }, '"1"'),
       409,
