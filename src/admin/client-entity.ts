@@ -51,6 +51,15 @@ export const clientRules: KindRules<ClientRow> = {
           '/spec/secret',
         ),
       )
+    // What `mandate export` writes for a file; here the secret is Mandate's to generate, never the caller's hash.
+    if (spec.secretHash !== undefined)
+      findings.push(
+        finding(
+          'secret_generated',
+          'Mandate generates client secrets: leave spec.secretHash out (a new client gets one, :rotate-secret replaces it)',
+          '/spec/secretHash',
+        ),
+      )
     const keys = spec.jwks !== undefined
     if (keys && confidential === true)
       findings.push(

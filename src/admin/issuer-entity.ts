@@ -32,10 +32,10 @@ export const issuerRules: KindRules<IssuerRow> = {
   },
   plan: async (db, doc) => ({ planned: await planIssuer(db, IssuerDocument.parse(doc)) }),
   async references(db, row) {
-    // The current (latest) version of every path that accepts subject tokens of this issuer.
+    // The current (latest) version of every path in force (not retired) that accepts subject tokens of this issuer.
     const { rows } = await sql<{ path: string }>`
-      select path from (select distinct on (path) path, document from policy_path_versions order by path, version desc) v
-      where v.document->'spec'->'subjectTokens'->'issuers' ? ${row.name} order by path`.execute(db)
+      select path from (select distinct on (path) path, document, retired from policy_path_versions order by path, version desc) v
+      where not v.retired and v.document->'spec'->'subjectTokens'->'issuers' ? ${row.name} order by path`.execute(db)
     return rows.map((r) =>
       finding(
         'named',

@@ -1,7 +1,8 @@
 // `PUT /admin/v1/policy-paths/{name}` (issue 13): a new version of a path, only as the admin meant it —
 // valid (the same checks as `apply`), against the version they read (If-Match, RFC 9110 §13.1.1), with a
 // reason, and, when it broadens what the path lets through, only once they confirmed it. Refusals are RFC
-// 9457 problem details carrying the findings; nothing is written for any of them.
+// 9457 problem details carrying the findings; nothing is written for any of them. Re-creating a retired path
+// is a change against nothing: everything it lets through is a broadening to confirm.
 import type { Context } from 'koa'
 import type { Kysely } from 'kysely'
 import { writeAudit } from '../audit/write.ts'
@@ -11,8 +12,8 @@ import { type Clock, toDate } from '../lib/clock.ts'
 import { diffDocuments } from '../policy/diff.ts'
 import { planPolicyPath } from '../policy/plan-apply.ts'
 import { PolicyPathDocument } from '../policy/schema.ts'
-import { lockPath } from '../policy/store.ts'
-import { currentPolicyPath, policyPathVersion } from './policy-paths.ts'
+import { currentDocument, lockPathAndAncestors } from '../policy/store.ts'
+import { policyPathVersion } from './policy-paths.ts'
 import { problem } from './problem.ts'
 
 export interface PolicyChangeDeps {
@@ -43,23 +44,23 @@ export async function activatePolicyPathVersion(
     return problem(ctx, 400, 'Bad request', 'the body is a JSON object: {reason, confirmBroadening?}')
   const old = await policyPathVersion(deps.db, name, version)
   if (!old) return problem(ctx, 404, 'Not found', `policy path ${name} has no version ${version}`)
-  return applyChange(ctx, deps, name, { ...params, document: old.document, source: `rollback to version ${version}` })
+  return applyChange(ctx, deps, name, { ...params, document: old.document, via: `rollback to version ${version}` })
 }
 
 export async function changePolicyPath(ctx: Context, deps: PolicyChangeDeps, name: string): Promise<void> {
   const { params, problem: malformed } = bodyParams(ctx)
   if (malformed || !ctx.is('application/json'))
     return problem(ctx, 400, 'Bad request', 'the body is a JSON object: {document, reason, confirmBroadening?}')
-  return applyChange(ctx, deps, name, { ...params, source: 'admin-api' })
+  return applyChange(ctx, deps, name, { ...params, via: 'admin-api' })
 }
 
 async function applyChange(
   ctx: Context,
   deps: PolicyChangeDeps,
   name: string,
-  params: Record<string, unknown> & { source: string },
+  params: Record<string, unknown> & { via: string },
 ): Promise<void> {
-  const { document, reason, confirmBroadening, source } = params
+  const { document, reason, confirmBroadening, via } = params
   if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 1000)
     return problem(ctx, 400, 'Bad request', 'reason is required: why this change (1 to 1000 characters)')
   if (confirmBroadening !== undefined && typeof confirmBroadening !== 'boolean')
@@ -86,8 +87,10 @@ async function applyChange(
 
   const ifMatch = ctx.get('If-Match')
   const outcome = await deps.db.transaction().execute(async (trx) => {
-    await lockPath(trx, name)
-    const current = await currentPolicyPath(trx, name)
+    await lockPathAndAncestors(trx, name)
+    // The latest version, and the path in force (none when it is retired: then this re-creates it).
+    const latest = await currentDocument(trx, name)
+    const current = latest && !latest.retired ? latest : undefined
     if (current && !ifMatch)
       return {
         refused: [
@@ -96,17 +99,17 @@ async function applyChange(
           'If-Match with the version you read is required to change an existing path',
         ] as const,
       }
-    if (ifMatch && ifMatch !== `"${current?.version}"`)
+    if (ifMatch && ifMatch !== `"${latest?.version}"`)
       return {
         refused: [
           412,
           'Precondition failed',
-          `the path is at version ${current?.version ?? 'none'}: read it again`,
+          `the path is at version ${latest?.version ?? 'none'}${latest?.retired ? ' (retired)' : ''}: read it again`,
         ] as const,
       }
     const changes = diffDocuments(current?.document, doc)
     const broadening = changes.filter((change) => change.broadening)
-    if (current && broadening.length > 0 && confirmBroadening !== true)
+    if (latest && broadening.length > 0 && confirmBroadening !== true)
       return {
         refused: [
           409,
@@ -120,7 +123,8 @@ async function applyChange(
           path: change.field,
         })),
       }
-    const planned = await planPolicyPath(trx, doc)
+    const admin = `admin:${ctx.state.clientId as string}`
+    const planned = await planPolicyPath(trx, doc, { source: { kind: 'admin', admin }, reason })
     const written =
       planned.action === 'unchanged' ? { written: false } : await planned.write(trx, toDate(deps.clock.now()))
     const version = written.written ? ((written as { version?: number }).version ?? 0) : (current?.version ?? 0)
@@ -128,16 +132,18 @@ async function applyChange(
       await writeAudit(trx, {
         type: 'policy_path.changed',
         at: deps.clock.now(),
-        actor: `admin:${ctx.state.clientId as string}`,
+        actor: admin,
         requestId: null,
         data: {
           name,
           reason,
-          from_version: current?.version ?? null,
+          from_version: latest?.version ?? null,
           to_version: version,
           broadening: broadening.length > 0,
           changes: changes.map((change) => change.text),
-          source,
+          source: { kind: 'admin', admin },
+          via,
+          ...(latest?.retired ? { recreated: true } : {}),
         },
       })
     return { created: !current, written: written.written, version, changes }

@@ -27,6 +27,7 @@ export type AuditType =
   | 'policy_path.changed'
   | 'document.deleted'
   | 'client.secret_rotated'
+  | 'policy_path.retired'
 
 export interface AuditEvent {
   type: AuditType

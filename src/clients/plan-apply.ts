@@ -1,5 +1,6 @@
 // Plans `kind: Client`: the secret is hashed (or an existing hash kept when it still matches), so
-// re-applying the same document is a no-op even though every hash is salted.
+// re-applying the same document is a no-op even though every hash is salted. A secretHash (what `mandate
+// export` writes) is stored as it is.
 import type { Kysely } from 'kysely'
 import type { DB } from '../db/schema.ts'
 import { contentHash } from '../lib/canonical-json.ts'
@@ -19,23 +20,21 @@ export async function planClient(
 ): Promise<Planned> {
   const { metadata, spec } = doc
   const existing = await findClient(db, metadata.name)
-  const { secret, ...rest } = spec
+  const { secret, secretHash: givenHash, ...rest } = spec
   const hash = contentHash({ metadata, spec: rest })
   const keptHash =
     !managed && secret !== undefined && existing?.secret_hash && (await verifySecret(secret, existing.secret_hash))
       ? existing.secret_hash
       : undefined
-  const sameSecret = managed
-    ? existing?.secret_hash === managed.secretHash
+  // The hash to store: the admin API's (managed), a document's secretHash (an export), or the secret's.
+  const wanted = managed ? { hash: managed.secretHash } : givenHash !== undefined ? { hash: givenHash } : undefined
+  const sameSecret = wanted
+    ? existing?.secret_hash === wanted.hash
     : secret === undefined
       ? existing?.secret_hash === null
       : keptHash
   if (existing && existing.content_hash === hash && sameSecret) return unchanged('Client', metadata.name, hash)
-  const secretHash = managed
-    ? managed.secretHash
-    : secret === undefined
-      ? null
-      : (keptHash ?? (await hashSecret(secret)))
+  const secretHash = wanted ? wanted.hash : secret === undefined ? null : (keptHash ?? (await hashSecret(secret)))
   return {
     kind: 'Client',
     name: metadata.name,

@@ -235,6 +235,23 @@ describe('clients', () => {
       'Invalid document',
     )
     expect(chosen.findings).toEqual([expect.objectContaining({ code: 'secret_generated', path: '/spec/secret' })])
+    const hashed = await expectProblem(
+      await api('PUT', 'clients/saas-one', {
+        body: {
+          document: client('saas-one', {
+            grantTypes: ['client_credentials'],
+            secretHash: 'scrypt$16384$8$1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g',
+          }),
+          reason: 'r',
+        },
+        ifMatch: etag,
+      }),
+      422,
+      'Invalid document',
+    )
+    expect(hashed.findings).toEqual(
+      expect.arrayContaining([expect.objectContaining({ code: 'secret_generated', path: '/spec/secretHash' })]),
+    )
     const misnamed = await expectProblem(
       await api('PUT', 'clients/saas-two', { body: { document: doc, reason: 'r' } }),
       422,
@@ -448,7 +465,7 @@ describe('clients', () => {
     expect(
       (
         await api('PUT', 'policy-paths/acme/saas-one', {
-          body: { document: unbound, reason: 'unbind' },
+          body: { document: unbound, reason: 'unbind', confirmBroadening: true },
           ifMatch: pathTag,
         })
       ).status,
