@@ -197,6 +197,7 @@ export interface DecisionsTable {
   object_id: string | null
   caller_id: string | null
   approval_id: string | null
+  facts: Json | null
 }
 
 export interface ApprovalsTable {

@@ -129,6 +129,9 @@ const pure = [
   'src/upstream/reasons.ts',
   'src/upstream/username.ts',
   'src/users/schema.ts',
+  'src/decisions/facts.ts',
+  'src/decisions/exchange-facts.ts',
+  'src/evaluation/recorded-facts.ts',
 ]
 it.each(pure)('%s is pure: no I/O modules, no clock', (file) => {
   const text = readFileSync(file, 'utf8')

@@ -1,0 +1,113 @@
+// What a decision was decided on besides the policy (decisions.facts, migration 0014), so it can be decided
+// again against a candidate policy (POST /admin/v1/policy-paths:replay). The shape of a simulation request
+// (client_id, resource, grant_type, subject claims, scope, task, action) plus what the configuration said of
+// the client and resources then. Compact: no token strings, no secrets, only what the decision reads.
+import * as z from 'zod'
+import { type ActClaim, identityOnly } from '../policy/act-claim.ts'
+
+const Act = z.custom<ActClaim>((value) => identityOnly(value) !== undefined, 'an act claim')
+const Strings = z.array(z.string())
+
+/** A token's lineage row, as much as the decision reads of it (delegation/dependencies.ts TokenLineage). */
+const Lineage = z.object({
+  jti: z.string(),
+  ancestors: Strings,
+  depends_on: Strings,
+  task_path: Strings,
+  client_id: z.string(),
+  parties: Strings,
+})
+
+export const RecordedExchange = z.object({
+  v: z.literal(1),
+  /** The decision's clock (epoch seconds): lifetimes are decided again at that time. */
+  now: z.number().int(),
+  client_id: z.string(),
+  grant_type: z.string(),
+  /** RFC 8707 resource URIs the request targeted (audiences resolved). */
+  resource: Strings,
+  /** The requested scope; absent when none was asked for. */
+  scope: Strings.optional(),
+  /** The subject token: its claims that matter, where it came from, and its lineage (our own tokens). */
+  subject: z.object({
+    issuer: z.string(),
+    origin: z.string().optional(),
+    token_type: z.string(),
+    sub: z.string(),
+    scope: Strings.optional(),
+    act: Act.optional(),
+    may_act: z
+      .object({ sub: z.string().optional(), client_id: z.string().optional(), iss: z.string().optional() })
+      .optional(),
+    exp: z.number(),
+    client_id: z.string().optional(),
+    jkt: z.string().optional(),
+    lineage: Lineage.optional(),
+  }),
+  /** The actor token (RFC 8693 §2.1), when one was presented. */
+  actor: z
+    .object({
+      client_id: z.string(),
+      sub: z.string(),
+      origin: z.string(),
+      act: Act.optional(),
+      exp: z.number().optional(),
+      jkt: z.string().optional(),
+      lineage: Lineage.optional(),
+    })
+    .optional(),
+  /** The task as it stood then; its listed actors are read again from the policy its paths have now. */
+  task: z
+    .object({
+      id: z.string(),
+      live: z.boolean(),
+      task: z
+        .object({
+          task_id: z.string(),
+          client_id: z.string(),
+          delegator: z.string(),
+          delegator_issuer: z.string(),
+          resources: Strings,
+          scope: Strings,
+          exp: z.number(),
+          task_path: Strings,
+          policy_paths: Strings,
+        })
+        .optional(),
+    })
+    .optional(),
+  /** What the request and the configuration said besides the policy. */
+  context: z.object({
+    confidential: z.boolean(),
+    actor_issuer: z.string().optional(),
+    resource_scopes: Strings,
+    access_token_lifetime: z.number(),
+    client_scopes: Strings,
+    actor_scopes: Strings.optional(),
+    dpop_jkt: z.string().optional(),
+    client_requires_dpop: z.boolean().optional(),
+  }),
+})
+export type RecordedExchange = z.output<typeof RecordedExchange>
+
+export const RecordedEvaluation = z.object({
+  v: z.literal(1),
+  now: z.number().int(),
+  action: z.string(),
+  resource: z.string(),
+  /** The token evaluated, active then; absent when it was not (the decision needs no policy then). */
+  token: z
+    .object({
+      client_id: z.string(),
+      grant_type: z.string(),
+      scope: Strings,
+      act: Act.optional(),
+      exp: z.number(),
+      task: z.object({ id: z.string(), exp: z.number() }).optional(),
+      intents: z.array(z.object({ task_id: z.string(), actions: Strings })),
+    })
+    .optional(),
+})
+export type RecordedEvaluation = z.output<typeof RecordedEvaluation>
+
+export type RecordedFacts = RecordedExchange | RecordedEvaluation
