@@ -28,7 +28,7 @@ interface Finding {
 }
 
 /** RFC 9457: the refusal as application/problem+json, with what was found. */
-function problem(ctx: Context, status: number, title: string, detail: string, findings: unknown[] = []): void {
+export function problem(ctx: Context, status: number, title: string, detail: string, findings: unknown[] = []): void {
   ctx.status = status
   ctx.type = 'application/problem+json'
   ctx.body = { type: 'about:blank', title, status, detail, ...(findings.length > 0 ? { findings } : {}) }

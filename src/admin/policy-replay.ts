@@ -1,0 +1,115 @@
+// `POST /admin/v1/policy-paths:replay` (issue 13): what a candidate policy would have decided differently in
+// the decisions made since a time — each decided again from the facts it recorded (decisions.facts), with the
+// candidate documents in place of the live ones of the same names and every other path as it is now. Writes
+// nothing. Refusals are RFC 9457 problem details, as for a change (policy-change.ts).
+import type { Context } from 'koa'
+import type { Kysely } from 'kysely'
+import { buildCatalog, type CatalogRows } from '../catalog/catalog.ts'
+import { loadCatalogRows } from '../catalog/load.ts'
+import type { DB } from '../db/schema.ts'
+import { bodyParams } from '../http/body-params.ts'
+import { PolicyPathDocument } from '../policy/schema.ts'
+import { problem } from './policy-change.ts'
+import { replayReport, type StoredDecision } from './replay-report.ts'
+
+export interface PolicyReplayDeps {
+  db: Kysely<DB>
+  validateDocuments(text: string): Promise<Array<{ severity: string }>>
+}
+
+/** At most this many decisions, the newest first: one request's bounded work (the answer says when more were). */
+export const MAX_REPLAYED = 10_000
+/** At most this many candidate documents in one request. */
+const MAX_DOCUMENTS = 100
+
+const USAGE = 'the body is a JSON object: {candidate: a PolicyPath document or a list of them, since: an ISO 8601 time}'
+
+export async function replayPolicyPaths(ctx: Context, deps: PolicyReplayDeps): Promise<void> {
+  const { params, problem: malformed } = bodyParams(ctx)
+  if (malformed || !ctx.is('application/json')) return problem(ctx, 400, 'Bad request', USAGE)
+  const { candidate, since } = params
+  const sinceDate = typeof since === 'string' && /^\d{4}-\d\d-\d\dT/.test(since) ? new Date(since) : undefined
+  if (!sinceDate || Number.isNaN(sinceDate.getTime()))
+    return problem(ctx, 400, 'Bad request', 'since is required: an ISO 8601 time (2026-12-01T00:00:00Z)')
+  const documents = Array.isArray(candidate) ? candidate : [candidate]
+  if (
+    documents.length === 0 ||
+    documents.length > MAX_DOCUMENTS ||
+    documents.some((doc) => typeof doc !== 'object' || doc === null || Array.isArray(doc))
+  )
+    return problem(ctx, 400, 'Bad request', `candidate is a PolicyPath document or a list of 1 to ${MAX_DOCUMENTS}`)
+
+  // The same checks as apply, on the documents as JSON (line and column are those of their pretty form, one
+  // YAML document each).
+  const text = documents.map((doc) => JSON.stringify(doc, null, 2)).join('\n---\n')
+  const findings = await deps.validateDocuments(text)
+  const errors = findings.filter((f) => f.severity === 'error')
+  if (errors.length > 0) return problem(ctx, 422, 'Invalid document', 'the candidate has errors', errors)
+  const parsed = documents.map((doc) => PolicyPathDocument.safeParse(doc))
+  const notPaths = parsed.flatMap((result, index) =>
+    result.success
+      ? []
+      : [{ severity: 'error', code: 'not_a_policy_path', message: 'only PolicyPath documents', path: `/${index}` }],
+  )
+  if (notPaths.length > 0) return problem(ctx, 422, 'Invalid document', 'the candidate has errors', notPaths)
+  // validateDocuments refuses a name given twice (as apply does): each candidate replaces one path.
+  const candidates = parsed.flatMap((result) => (result.success ? [result.data] : []))
+  const names = candidates.map((doc) => doc.metadata.name)
+
+  const live = await loadCatalogRows(deps.db)
+  const rows = await decisionsSince(deps.db, sinceDate)
+  const truncated = rows.length > MAX_REPLAYED
+  const report = replayReport(truncated ? rows.slice(0, MAX_REPLAYED) : rows, {
+    live: buildCatalog(live),
+    candidate: buildCatalog(withCandidate(live, candidates)),
+  })
+  ctx.body = { since: sinceDate.toISOString(), candidate: names, truncated, ...report }
+}
+
+/** The live configuration with the candidate documents in place of (or beside) the paths of the same names. */
+function withCandidate(live: CatalogRows, candidates: readonly PolicyPathDocument[]): CatalogRows {
+  const names = new Set(candidates.map((doc) => doc.metadata.name))
+  return {
+    ...live,
+    levels: [
+      ...live.levels.filter((level) => !names.has(level.path)),
+      // A version no stored decision names: the candidate is no version yet.
+      ...candidates.map((doc) => ({ path: doc.metadata.name, version: 0, spec: doc.spec })),
+    ],
+    bindings: [
+      ...live.bindings.filter((binding) => !names.has(binding.path)),
+      ...candidates.flatMap((doc) =>
+        doc.spec.bindings.map((b) => ({
+          client_id: b.client,
+          resource: b.resource,
+          grant_type: b.grantType,
+          path: doc.metadata.name,
+        })),
+      ),
+    ],
+  }
+}
+
+/** The decisions made since `since`, the newest first, one more than replayed (to tell that more were). */
+function decisionsSince(db: Kysely<DB>, since: Date): Promise<StoredDecision[]> {
+  return db
+    .selectFrom('decisions')
+    .select([
+      'decision_id',
+      'created_at',
+      'kind',
+      'client_id',
+      'subject',
+      'resources',
+      'action',
+      'result',
+      'reason',
+      'granted_scope',
+      'facts',
+    ])
+    .where('created_at', '>=', since)
+    .orderBy('created_at', 'desc')
+    .orderBy('decision_id')
+    .limit(MAX_REPLAYED + 1)
+    .execute()
+}
