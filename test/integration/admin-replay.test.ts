@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { rowCount, useDatabase, writtenRows } from '../support/database.ts'
 import { evaluate } from '../support/evaluate.ts'
 import { accessToken, exchange } from '../support/oauth.ts'
+import { applyPath } from '../support/apply-path.ts'
 import { useServer } from '../support/server.ts'
 import { startTask } from '../support/tasks.ts'
 
@@ -22,6 +23,8 @@ let since: string
 /** The decision ids of the seeded log, by name. */
 const ids: Record<string, string> = {}
 let subjectToken: string
+/** agent-one's token for alice-app on tickets (the first exchange of the log). */
+let agentToken: string
 
 type Doc = { apiVersion: string; kind: string; metadata: { name: string }; spec: Record<string, unknown> }
 const live: Record<string, Doc> = {}
@@ -83,6 +86,7 @@ beforeAll(async () => {
     'both',
   )
   const one = ((await both.json()) as { access_token: string }).access_token
+  agentToken = one
   await decided(
     await exchange(server.url, 'agent-one', { subject_token: alice, resource: tickets, scope: 'tickets:write' }),
     'write',
@@ -290,6 +294,80 @@ describe('POST /admin/v1/policy-paths:replay', () => {
   it('replays nothing since a time after the log, and says what the live policy already decides otherwise', async () => {
     const later = await replay({ candidate: live[AGENT_ONE], since: new Date(Date.now() + 60_000).toISOString() })
     expect(await later.json()).toMatchObject({ replayed: 0, unchanged: 0, not_replayable: { count: 0 } })
+  })
+})
+
+describe('POST /admin/v1/policy-paths:replay of gated evaluations', () => {
+  it('leaves the approval and rate gates to decide again, and counts what lifting or removing a rule changes', async () => {
+    const rules = [
+      { name: 'tickets.read', class: 'read' },
+      { name: 'tickets.comment', class: 'write', rate: { max: 1, per: '1m' } },
+    ]
+    const spec = live[AGENT_ONE]?.spec as Record<string, unknown>
+    await applyPath(
+      t.db,
+      AGENT_ONE,
+      `  bindings:
+    - { client: agent-one, resource: ${tickets}, grantType: ${TE} }
+    - { client: agent-one, resource: https://notes.test/, grantType: ${TE} }
+  scopes: ${JSON.stringify(spec.scopes)}
+  tokenLifetime: 2m
+  delegation: ${JSON.stringify(spec.delegation)}
+  actions: ${JSON.stringify(rules)}
+`,
+    )
+    const gateSince = new Date(Date.now() - 5).toISOString()
+    // The first comment passes the rate; the second is refused by it.
+    const first = await evaluate(server.url, { token: agentToken, action: 'tickets.comment' })
+    const second = await evaluate(server.url, { token: agentToken, action: 'tickets.comment' })
+    expect([first.decision, second.decision]).toEqual([true, false])
+    const current = (await (
+      await fetch(`${server.adminUrl}/admin/v1/policy-paths/${AGENT_ONE}`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+    ).json()) as Doc
+    const replayedSince = async (candidate: Doc) => {
+      const response = await replay({ candidate, since: gateSince })
+      expect(response.status).toBe(200)
+      return (await response.json()) as Report
+    }
+
+    expect(await replayedSince(current)).toMatchObject({ replayed: 2, unchanged: 2, live_differs: { count: 0 } })
+    const lifted = await replayedSince(
+      withSpec(current, { actions: [rules[0], { name: 'tickets.comment', class: 'write' }] }),
+    )
+    expect(lifted).toMatchObject({
+      replayed: 2,
+      unchanged: 1,
+      newly_allowed: {
+        count: 1,
+        examples: [
+          expect.objectContaining({
+            kind: 'evaluation',
+            action: 'tickets.comment',
+            before: { result: 'deny', reason: 'rate_exceeded' },
+            after: { result: 'allow', reason: 'allowed' },
+          }),
+        ],
+      },
+    })
+    const removed = await replayedSince(withSpec(current, { actions: [rules[0]] }))
+    expect(removed).toMatchObject({
+      replayed: 2,
+      newly_denied: {
+        count: 1,
+        examples: [expect.objectContaining({ before: { result: 'allow', reason: 'allowed' } })],
+      },
+      reason_changed: {
+        count: 1,
+        examples: [
+          expect.objectContaining({
+            before: { result: 'deny', reason: 'rate_exceeded' },
+            after: expect.objectContaining({ result: 'deny', reason: 'action_not_allowed' }),
+          }),
+        ],
+      },
+    })
   })
 })
 
