@@ -20,6 +20,7 @@ const layers: string[][] = [
   ['delegation', 'client-credentials', 'authorization-code', 'http', 'approvals', 'pages'], // the one decision of each grant; our HTTP edge plumbing and page rendering
   ['decisions'], // decision records (they carry the decision's constraints)
   ['evaluation'], // runtime authorization: one evaluation of an action, decided, gated and recorded
+  ['simulation'], // a token request decided on described facts by the grants' own decisions (issue 13)
   ['oidc', 'admin', 'tasks-api', 'access-api', 'janitor'], // edges: oidc-provider wiring, the admin, tasks and access APIs, jobs
   ['token-exchange', 'manifests', 'sign-in'], // the exchange grant (on oidc-provider); apply (names the admin resource); the sign-in pages
   ['.'], // composition root
@@ -132,6 +133,13 @@ const pure = [
   'src/decisions/facts.ts',
   'src/decisions/exchange-facts.ts',
   'src/evaluation/recorded-facts.ts',
+  'src/simulation/simulate.ts',
+  'src/simulation/candidates.ts',
+  'src/simulation/tokens.ts',
+  'src/simulation/task.ts',
+  'src/simulation/request.ts',
+  'src/simulation/offline-catalog.ts',
+  'src/simulation/policy-tests.ts',
 ]
 it.each(pure)('%s is pure: no I/O modules, no clock', (file) => {
   const text = readFileSync(file, 'utf8')
