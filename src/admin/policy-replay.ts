@@ -4,11 +4,12 @@
 // nothing. Refusals are RFC 9457 problem details, as for a change (policy-change.ts).
 import type { Context } from 'koa'
 import type { Kysely } from 'kysely'
-import { buildCatalog, type CatalogRows } from '../catalog/catalog.ts'
+import { buildCatalog } from '../catalog/catalog.ts'
 import { loadCatalogRows } from '../catalog/load.ts'
 import type { DB } from '../db/schema.ts'
 import { bodyParams } from '../http/body-params.ts'
 import { PolicyPathDocument } from '../policy/schema.ts'
+import { candidateRows } from '../simulation/candidates.ts'
 import { problem } from './policy-change.ts'
 import { replayReport, type StoredDecision } from './replay-report.ts'
 
@@ -61,33 +62,10 @@ export async function replayPolicyPaths(ctx: Context, deps: PolicyReplayDeps): P
   const truncated = rows.length > MAX_REPLAYED
   const report = replayReport(truncated ? rows.slice(0, MAX_REPLAYED) : rows, {
     live: buildCatalog(live),
-    candidate: buildCatalog(withCandidate(live, candidates)),
+    // The candidates in place of their paths as the simulation puts them (simulation/candidates.ts).
+    candidate: buildCatalog(candidateRows(live, candidates)),
   })
   ctx.body = { since: sinceDate.toISOString(), candidate: names, truncated, ...report }
-}
-
-/** The live configuration with the candidate documents in place of (or beside) the paths of the same names. */
-function withCandidate(live: CatalogRows, candidates: readonly PolicyPathDocument[]): CatalogRows {
-  const names = new Set(candidates.map((doc) => doc.metadata.name))
-  return {
-    ...live,
-    levels: [
-      ...live.levels.filter((level) => !names.has(level.path)),
-      // A version no stored decision names: the candidate is no version yet.
-      ...candidates.map((doc) => ({ path: doc.metadata.name, version: 0, spec: doc.spec })),
-    ],
-    bindings: [
-      ...live.bindings.filter((binding) => !names.has(binding.path)),
-      ...candidates.flatMap((doc) =>
-        doc.spec.bindings.map((b) => ({
-          client_id: b.client,
-          resource: b.resource,
-          grant_type: b.grantType,
-          path: doc.metadata.name,
-        })),
-      ),
-    ],
-  }
 }
 
 /** The decisions made since `since`, the newest first, one more than replayed (to tell that more were). */
