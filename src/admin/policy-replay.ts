@@ -4,17 +4,17 @@
 // nothing. Refusals are RFC 9457 problem details, as for a change (policy-change.ts).
 import type { Context } from 'koa'
 import type { Kysely } from 'kysely'
-import { buildCatalog } from '../catalog/catalog.ts'
-import { loadCatalogRows } from '../catalog/load.ts'
+import type { CatalogSource } from '../catalog/source.ts'
 import type { DB } from '../db/schema.ts'
 import { bodyParams } from '../http/body-params.ts'
 import { PolicyPathDocument } from '../policy/schema.ts'
-import { candidateRows } from '../simulation/candidates.ts'
+import { withCandidates } from '../simulation/candidates.ts'
 import { problem } from './policy-change.ts'
 import { replayReport, type StoredDecision } from './replay-report.ts'
 
 export interface PolicyReplayDeps {
   db: Kysely<DB>
+  catalog: CatalogSource
   validateDocuments(text: string): Promise<Array<{ severity: string }>>
 }
 
@@ -28,6 +28,8 @@ const USAGE = 'the body is a JSON object: {candidate: a PolicyPath document or a
 export async function replayPolicyPaths(ctx: Context, deps: PolicyReplayDeps): Promise<void> {
   const { params, problem: malformed } = bodyParams(ctx)
   if (malformed || !ctx.is('application/json')) return problem(ctx, 400, 'Bad request', USAGE)
+  const unknown = Object.keys(params).filter((key) => key !== 'candidate' && key !== 'since')
+  if (unknown.length > 0) return problem(ctx, 400, 'Bad request', `unknown member ${unknown.join(', ')}`)
   const { candidate, since } = params
   const sinceDate = typeof since === 'string' && /^\d{4}-\d\d-\d\dT/.test(since) ? new Date(since) : undefined
   if (!sinceDate || Number.isNaN(sinceDate.getTime()))
@@ -57,13 +59,13 @@ export async function replayPolicyPaths(ctx: Context, deps: PolicyReplayDeps): P
   const candidates = parsed.flatMap((result) => (result.success ? [result.data] : []))
   const names = candidates.map((doc) => doc.metadata.name)
 
-  const live = await loadCatalogRows(deps.db)
+  const live = await deps.catalog.current()
   const rows = await decisionsSince(deps.db, sinceDate)
   const truncated = rows.length > MAX_REPLAYED
   const report = replayReport(truncated ? rows.slice(0, MAX_REPLAYED) : rows, {
-    live: buildCatalog(live),
-    // The candidates in place of their paths as the simulation puts them (simulation/candidates.ts).
-    candidate: buildCatalog(candidateRows(live, candidates)),
+    live,
+    // The candidates in place of their paths, as the simulation puts them.
+    candidate: withCandidates(live, candidates),
   })
   ctx.body = { since: sinceDate.toISOString(), candidate: names, truncated, ...report }
 }

@@ -414,6 +414,7 @@ describe('POST /admin/v1/policy-paths:replay refusals write nothing', () => {
       [{ since }, undefined],
       [{ candidate: [], since }, undefined],
       [{ candidate: 'acme', since }, undefined],
+      [{ candidate: live[AGENT_ONE], since, until: since }, undefined],
     ] as Array<[unknown, string | undefined]>) {
       const response = await replay(body, type ? { type } : {})
       expect(response.status, JSON.stringify(body)).toBe(400)
