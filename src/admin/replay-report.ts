@@ -59,7 +59,7 @@ export interface ReplayReport {
   live_differs: { count: number }
 }
 
-export const MAX_EXAMPLES = 20
+const MAX_EXAMPLES = 20
 
 /** Evaluation refusals by the approval and rate gates (evaluation/gates.ts): state, not policy. */
 const GATE_REASONS = new Set(['approval_required', 'approval_denied', 'rate_exceeded'])
@@ -80,15 +80,16 @@ export function replayReport(
     live_differs: { count: 0 },
   }
   for (const row of rows) {
-    const after = redecide(row, catalogs.candidate)
-    if (typeof after === 'string') {
+    const facts = readFacts(row)
+    if (typeof facts === 'string') {
       report.not_replayable.count += 1
-      report.not_replayable.reasons[after] = (report.not_replayable.reasons[after] ?? 0) + 1
+      report.not_replayable.reasons[facts] = (report.not_replayable.reasons[facts] ?? 0) + 1
       continue
     }
+    const after = redecide(facts, catalogs.candidate)
     report.replayed += 1
     const before = storedOutcome(row)
-    const live = redecide(row, catalogs.live) as Outcome
+    const live = redecide(facts, catalogs.live)
     if (compare(row.kind, before, live) !== 'unchanged') report.live_differs.count += 1
     const change = compare(row.kind, before, after)
     if (change === 'unchanged') {
@@ -102,23 +103,29 @@ export function replayReport(
   return report
 }
 
-/** The decision made again from its facts with the catalog's policy, or why it cannot be. */
-export function redecide(row: StoredDecision, catalog: Catalog): Outcome | NotReplayable {
+type Facts = { kind: 'issuance'; facts: RecordedExchange } | { kind: 'evaluation'; facts: RecordedEvaluation }
+
+/** The facts a decision recorded, or why it cannot be decided again. */
+function readFacts(row: StoredDecision): Facts | NotReplayable {
   if (row.facts === null || row.facts === undefined) return 'no_facts'
   if (row.kind === 'issuance') {
-    const facts = RecordedExchange.safeParse(row.facts)
-    if (!facts.success) return 'unreadable_facts'
-    return exchangeOutcome(facts.data, catalog)
+    const parsed = RecordedExchange.safeParse(row.facts)
+    return parsed.success ? { kind: 'issuance', facts: parsed.data } : 'unreadable_facts'
   }
   if (row.kind === 'evaluation') {
-    const facts = RecordedEvaluation.safeParse(row.facts)
-    if (!facts.success) return 'unreadable_facts'
-    const decision = redecideEvaluation(facts.data, catalog)
-    if (!decision.allow) return { result: 'deny', reason: decision.reason, detail: decision.detail }
-    const gated = decision.requirement && (decision.requirement.approval || decision.requirement.rates.length > 0)
-    return { result: 'allow', reason: 'allowed', ...(gated ? { gated: true as const } : {}) }
+    const parsed = RecordedEvaluation.safeParse(row.facts)
+    return parsed.success ? { kind: 'evaluation', facts: parsed.data } : 'unreadable_facts'
   }
   return 'unknown_kind'
+}
+
+/** The decision made again from its facts with the catalog's policy. */
+function redecide(read: Facts, catalog: Catalog): Outcome {
+  if (read.kind === 'issuance') return exchangeOutcome(read.facts, catalog)
+  const decision = redecideEvaluation(read.facts, catalog)
+  if (!decision.allow) return { result: 'deny', reason: decision.reason, detail: decision.detail }
+  const gated = decision.requirement && (decision.requirement.approval || decision.requirement.rates.length > 0)
+  return { result: 'allow', reason: 'allowed', ...(gated ? { gated: true as const } : {}) }
 }
 
 function exchangeOutcome(facts: RecordedExchange, catalog: Catalog): Outcome {

@@ -377,7 +377,11 @@ describe('POST /admin/v1/policy-paths:replay bounds', () => {
     await sql`insert into decisions (decision_id, created_at, grant_type, client_id, result, reason)
       select gen_random_uuid(), now(), ${TE}, 'agent-one', 'deny', 'scope.not_allowed'
       from generate_series(1, 10001) as n`.execute(t.db)
+    // And the newest: facts of a shape this version does not read.
+    await sql`insert into decisions (decision_id, created_at, grant_type, client_id, result, reason, facts)
+      values (${randomUUID()}, clock_timestamp(), ${TE}, 'agent-one', 'allow', 'allowed', '{"v": 2}')`.execute(t.db)
     const report = await replayed(live[SUB_AGENT])
+    expect(report.not_replayable.reasons).toEqual({ no_facts: 9_999, unreadable_facts: 1 })
     expect(report.truncated).toBe(true)
     expect(report.replayed + report.not_replayable.count).toBe(10_000)
   })
