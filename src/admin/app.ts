@@ -1,4 +1,5 @@
-// The admin API (admin port): lineage, decisions, approvals, policy paths (read, validate, change) and audit. Every request needs a bearer
+// The admin API (admin port): lineage, decisions, approvals, policy paths (read, validate, change), clients,
+// resources, issuers and users (entity-routes.ts) and audit. Every request needs a bearer
 // access token Mandate issued for the admin resource with the mandate:admin scope (RFC 6750).
 import Koa, { type Context } from 'koa'
 import type { Kysely } from 'kysely'
@@ -31,6 +32,7 @@ import {
 } from './policy-paths.ts'
 import { activatePolicyPathVersion, changePolicyPath } from './policy-change.ts'
 import { replayPolicyPaths } from './policy-replay.ts'
+import { ENTITY_ROUTES, entityRoute } from './entity-routes.ts'
 import { getDecision, listAudit, listDecisions, taskDetail, tokenLineage } from './queries.ts'
 import { simulatePolicyPaths } from './simulate.ts'
 
@@ -60,6 +62,7 @@ export const ADMIN_ROUTES: readonly Route[] = [
   { path: '/admin/v1/policy-paths:simulate', methods: ['POST'] },
   { path: /^\/admin\/v1\/policy-paths\/.+\/versions\/\d{1,9}:activate$/, methods: ['POST'] },
   { path: /^\/admin\/v1\/policy-paths(\/.+)?$/, methods: ['GET', 'PUT'] },
+  ...ENTITY_ROUTES,
 ]
 
 export function adminApp(deps: AdminDeps): Koa {
@@ -92,6 +95,7 @@ export function adminApp(deps: AdminDeps): Koa {
   })
   app.use(async (ctx) => {
     if (ctx.method === 'POST' && ctx.path === '/admin/v1/policy-paths:replay') return replayPolicyPaths(ctx, deps)
+    if (await entityRoute(ctx, deps)) return
     const change = ctx.method === 'PUT' ? /^\/admin\/v1\/policy-paths\/(.+)$/.exec(ctx.path) : null
     if (change) return changePolicyPath(ctx, deps, safeDecode(change[1] as string))
     const activate =

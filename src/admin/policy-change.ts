@@ -13,6 +13,7 @@ import { planPolicyPath } from '../policy/plan-apply.ts'
 import { PolicyPathDocument } from '../policy/schema.ts'
 import { lockPath } from '../policy/store.ts'
 import { currentPolicyPath, policyPathVersion } from './policy-paths.ts'
+import { problem } from './problem.ts'
 
 export interface PolicyChangeDeps {
   db: Kysely<DB>
@@ -25,13 +26,6 @@ interface Finding {
   code: string
   message: string
   path: string
-}
-
-/** RFC 9457: the refusal as application/problem+json, with what was found. */
-export function problem(ctx: Context, status: number, title: string, detail: string, findings: unknown[] = []): void {
-  ctx.status = status
-  ctx.type = 'application/problem+json'
-  ctx.body = { type: 'about:blank', title, status, detail, ...(findings.length > 0 ? { findings } : {}) }
 }
 
 /**

@@ -9,7 +9,7 @@ import type { DB } from '../db/schema.ts'
 import { bodyParams } from '../http/body-params.ts'
 import { PolicyPathDocument } from '../policy/schema.ts'
 import { withCandidates } from '../simulation/candidates.ts'
-import { problem } from './policy-change.ts'
+import { problem } from './problem.ts'
 import { replayReport, type StoredDecision } from './replay-report.ts'
 
 export interface PolicyReplayDeps {

@@ -25,6 +25,8 @@ export type AuditType =
   | 'user.sign_in_failed'
   | 'user.created'
   | 'policy_path.changed'
+  | 'document.deleted'
+  | 'client.secret_rotated'
 
 export interface AuditEvent {
   type: AuditType

@@ -8,19 +8,34 @@ import type { ClientDocument } from './schema.ts'
 import { hashSecret, verifySecret } from './secret-hash.ts'
 import { findClient, upsertClient } from './store.ts'
 
-export async function planClient(db: Kysely<DB>, doc: ClientDocument): Promise<Planned> {
+/**
+ * `managed`: the caller keeps the secret (the admin API generates secrets, so its documents carry none) and
+ * says which hash to store; the document's spec.secret is then ignored.
+ */
+export async function planClient(
+  db: Kysely<DB>,
+  doc: ClientDocument,
+  managed?: { secretHash: string | null },
+): Promise<Planned> {
   const { metadata, spec } = doc
   const existing = await findClient(db, metadata.name)
   const { secret, ...rest } = spec
   const hash = contentHash({ metadata, spec: rest })
   const keptHash =
-    secret !== undefined && existing?.secret_hash && (await verifySecret(secret, existing.secret_hash))
+    !managed && secret !== undefined && existing?.secret_hash && (await verifySecret(secret, existing.secret_hash))
       ? existing.secret_hash
       : undefined
-  if (existing && existing.content_hash === hash && (secret === undefined ? existing.secret_hash === null : keptHash)) {
-    return unchanged('Client', metadata.name, hash)
-  }
-  const secretHash = secret === undefined ? null : (keptHash ?? (await hashSecret(secret)))
+  const sameSecret = managed
+    ? existing?.secret_hash === managed.secretHash
+    : secret === undefined
+      ? existing?.secret_hash === null
+      : keptHash
+  if (existing && existing.content_hash === hash && sameSecret) return unchanged('Client', metadata.name, hash)
+  const secretHash = managed
+    ? managed.secretHash
+    : secret === undefined
+      ? null
+      : (keptHash ?? (await hashSecret(secret)))
   return {
     kind: 'Client',
     name: metadata.name,
