@@ -159,6 +159,11 @@ describe('the decision log', () => {
       context: { confidential: true, client_scopes: expect.arrayContaining(['tickets:write']) },
     })
     const text = JSON.stringify(facts)
+    // Compact: about a kilobyte at most (a task exchange with lineage), not a copy of its tokens.
+    const size = await sql<{ largest: number }>`select max(pg_column_size(facts)) as largest from decisions`.execute(
+      t.db,
+    )
+    expect(size.rows[0]?.largest).toBeLessThan(2_000)
     expect(text).not.toContain(subjectToken)
     expect(text).not.toContain('secret')
   })
