@@ -64,12 +64,9 @@ const MAX_EXAMPLES = 20
 /** Evaluation refusals by the approval and rate gates (evaluation/gates.ts): state, not policy. */
 const GATE_REASONS = new Set(['approval_required', 'approval_denied', 'rate_exceeded'])
 
-export function replayReport(
-  rows: readonly StoredDecision[],
-  catalogs: { candidate: Catalog; live: Catalog },
-): ReplayReport {
+export function emptyReport(): ReplayReport {
   const bucket = () => ({ count: 0, examples: [] as Example[] })
-  const report: ReplayReport = {
+  return {
     replayed: 0,
     unchanged: 0,
     newly_denied: bucket(),
@@ -79,28 +76,32 @@ export function replayReport(
     not_replayable: { count: 0, reasons: {} },
     live_differs: { count: 0 },
   }
-  for (const row of rows) {
-    const facts = readFacts(row)
-    if (typeof facts === 'string') {
-      report.not_replayable.count += 1
-      report.not_replayable.reasons[facts] = (report.not_replayable.reasons[facts] ?? 0) + 1
-      continue
-    }
-    const after = redecide(facts, catalogs.candidate)
-    report.replayed += 1
-    const before = storedOutcome(row)
-    const live = redecide(facts, catalogs.live)
-    if (compare(row.kind, before, live) !== 'unchanged') report.live_differs.count += 1
-    const change = compare(row.kind, before, after)
-    if (change === 'unchanged') {
-      report.unchanged += 1
-      continue
-    }
-    const into = report[change]
-    into.count += 1
-    if (into.examples.length < MAX_EXAMPLES) into.examples.push(exampleOf(row, before, after))
+}
+
+/** One stored decision decided again with the candidate (and the live policy), counted into the report. */
+export function tallyDecision(
+  report: ReplayReport,
+  row: StoredDecision,
+  catalogs: { candidate: Catalog; live: Catalog },
+): void {
+  const facts = readFacts(row)
+  if (typeof facts === 'string') {
+    report.not_replayable.count += 1
+    report.not_replayable.reasons[facts] = (report.not_replayable.reasons[facts] ?? 0) + 1
+    return
   }
-  return report
+  report.replayed += 1
+  const before = storedOutcome(row)
+  if (compare(row.kind, before, redecide(facts, catalogs.live)) !== 'unchanged') report.live_differs.count += 1
+  const after = redecide(facts, catalogs.candidate)
+  const change = compare(row.kind, before, after)
+  if (change === 'unchanged') {
+    report.unchanged += 1
+    return
+  }
+  const into = report[change]
+  into.count += 1
+  if (into.examples.length < MAX_EXAMPLES) into.examples.push(exampleOf(row, before, after))
 }
 
 type Facts = { kind: 'issuance'; facts: RecordedExchange } | { kind: 'evaluation'; facts: RecordedEvaluation }

@@ -133,6 +133,7 @@ const pure = [
   'src/decisions/facts.ts',
   'src/decisions/exchange-facts.ts',
   'src/evaluation/recorded-facts.ts',
+  'src/admin/replay-report.ts',
   'src/simulation/simulate.ts',
   'src/simulation/candidates.ts',
   'src/simulation/tokens.ts',
