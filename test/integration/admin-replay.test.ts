@@ -373,6 +373,21 @@ describe('POST /admin/v1/policy-paths:replay of gated evaluations', () => {
         ],
       },
     })
+
+    // The rule goes live: the version the comments were decided by, as a candidate, changes nothing, and the
+    // answer says the live policy already decides both otherwise.
+    await applyPath(
+      t.db,
+      AGENT_ONE,
+      `  bindings:
+    - { client: agent-one, resource: ${tickets}, grantType: ${TE} }
+    - { client: agent-one, resource: https://notes.test/, grantType: ${TE} }
+  scopes: ${JSON.stringify(spec.scopes)}
+  delegation: ${JSON.stringify(spec.delegation)}
+  actions: ${JSON.stringify([rules[0]])}
+`,
+    )
+    expect(await replayedSince(current)).toMatchObject({ replayed: 2, unchanged: 2, live_differs: { count: 2 } })
   })
 })
 
