@@ -37,28 +37,28 @@ export function recordExchange(
     grant_type: grantType,
     resource: [...facts.resource.uris],
     ...(facts.requestedScope ? { scope: [...facts.requestedScope] } : {}),
+    subject_token_type: subject.tokenType,
     subject: {
       issuer: subject.issuer,
       ...(subject.origin !== undefined ? { origin: subject.origin } : {}),
-      token_type: subject.tokenType,
       sub: subject.sub,
       ...(subject.scope ? { scope: [...subject.scope] } : {}),
       ...(subject.act ? { act: subject.act } : {}),
       ...(subject.mayAct ? { may_act: subject.mayAct } : {}),
       exp: subject.expiresAt,
       ...(subject.holder !== undefined ? { client_id: subject.holder } : {}),
-      ...(subject.jkt !== undefined ? { jkt: subject.jkt } : {}),
+      ...(subject.jkt !== undefined ? { cnf: { jkt: subject.jkt } } : {}),
       ...(subject.lineage ? { lineage: lineageOf(subject.lineage) } : {}),
     },
     ...(actor
       ? {
-          actor: {
+          actor_token: {
             client_id: actor.holder,
             sub: actor.sub,
             origin: actor.origin,
             ...(actor.act ? { act: actor.act } : {}),
             ...(actor.expiresAt !== undefined ? { exp: actor.expiresAt } : {}),
-            ...(actor.jkt !== undefined ? { jkt: actor.jkt } : {}),
+            ...(actor.jkt !== undefined ? { cnf: { jkt: actor.jkt } } : {}),
             ...(actor.lineage ? { lineage: lineageOf(actor.lineage) } : {}),
           },
         }
@@ -70,22 +70,21 @@ export function recordExchange(
             live: task.live,
             ...(row
               ? {
-                  task: {
-                    task_id: row.task_id,
-                    client_id: row.client_id,
-                    delegator: row.delegator,
-                    delegator_issuer: row.delegator_issuer,
-                    resources: [...row.resources],
-                    scope: [...row.scope],
-                    exp: row.expiresAt,
-                    task_path: [...row.task_path],
-                    policy_paths: [...(taskPolicyPaths ?? [])],
-                  },
+                  task_id: row.task_id,
+                  client_id: row.client_id,
+                  delegator: row.delegator,
+                  delegator_issuer: row.delegator_issuer,
+                  resources: [...row.resources],
+                  scope: [...row.scope],
+                  expires_in: row.expiresAt - facts.now,
+                  task_path: [...row.task_path],
+                  policy_paths: [...(taskPolicyPaths ?? [])],
                 }
               : {}),
           },
         }
       : {}),
+    ...(facts.dpopJkt !== undefined ? { dpop_jkt: facts.dpopJkt } : {}),
     context: {
       confidential: facts.confidential,
       ...(facts.actorIssuer !== undefined ? { actor_issuer: facts.actorIssuer } : {}),
@@ -93,7 +92,6 @@ export function recordExchange(
       access_token_lifetime: facts.resource.accessTokenLifetime,
       client_scopes: [...facts.clientScopes],
       ...(facts.actorScopes ? { actor_scopes: [...facts.actorScopes] } : {}),
-      ...(facts.dpopJkt !== undefined ? { dpop_jkt: facts.dpopJkt } : {}),
       ...(facts.clientRequiresDpop !== undefined ? { client_requires_dpop: facts.clientRequiresDpop } : {}),
     },
   }
@@ -113,10 +111,9 @@ export function redecideExchange(recorded: RecordedExchange, catalog: Catalog): 
 }
 
 function exchangeFactsOf(recorded: RecordedExchange, policy: ExchangeFacts['policy'], catalog: Catalog): ExchangeFacts {
-  const { subject, actor, task, context } = recorded
+  const { subject, actor_token: actor, task, context } = recorded
   // Who acts: the client, or the actor an intermediary presents (as token-exchange/facts.ts reads it).
   const acting = actor && actor.client_id !== recorded.client_id ? actor.client_id : recorded.client_id
-  const row = task?.task
   return {
     now: recorded.now,
     policy,
@@ -126,14 +123,14 @@ function exchangeFactsOf(recorded: RecordedExchange, policy: ExchangeFacts['poli
     subject: {
       issuer: subject.issuer,
       ...(subject.origin !== undefined ? { origin: subject.origin } : {}),
-      tokenType: subject.token_type,
+      tokenType: recorded.subject_token_type,
       sub: subject.sub,
       ...(subject.scope ? { scope: subject.scope } : {}),
       ...(subject.act ? { act: subject.act } : {}),
       ...(subject.may_act ? { mayAct: withoutUndefined(subject.may_act) } : {}),
       expiresAt: subject.exp,
       ...(subject.client_id !== undefined ? { holder: subject.client_id } : {}),
-      ...(subject.jkt !== undefined ? { jkt: subject.jkt } : {}),
+      ...(subject.cnf ? { jkt: subject.cnf.jkt } : {}),
       ...(subject.lineage ? { lineage: subject.lineage } : {}),
     },
     ...(actor
@@ -144,7 +141,7 @@ function exchangeFactsOf(recorded: RecordedExchange, policy: ExchangeFacts['poli
             origin: actor.origin,
             ...(actor.act ? { act: actor.act } : {}),
             ...(actor.exp !== undefined ? { expiresAt: actor.exp } : {}),
-            ...(actor.jkt !== undefined ? { jkt: actor.jkt } : {}),
+            ...(actor.cnf ? { jkt: actor.cnf.jkt } : {}),
             ...(actor.lineage ? { lineage: actor.lineage } : {}),
           },
         }
@@ -155,34 +152,40 @@ function exchangeFactsOf(recorded: RecordedExchange, policy: ExchangeFacts['poli
       scopes: context.resource_scopes,
       accessTokenLifetime: context.access_token_lifetime,
     },
-    ...(task
-      ? {
-          task: {
-            id: task.id,
-            live: task.live,
-            // The actors the task's paths list come from the policy decided with (delegation/task-facts.ts).
-            listedActors: row && task.live && row.client_id !== acting ? actorsOfTask(catalog, row.policy_paths) : [],
-            ...(row
-              ? {
-                  task: {
-                    task_id: row.task_id,
-                    client_id: row.client_id,
-                    delegator: row.delegator,
-                    delegator_issuer: row.delegator_issuer,
-                    resources: row.resources,
-                    scope: row.scope,
-                    expiresAt: row.exp,
-                    task_path: row.task_path,
-                  },
-                }
-              : {}),
-          },
-        }
-      : {}),
+    ...(task ? { task: taskFactsOf(task, recorded.now, acting, catalog) } : {}),
     clientScopes: context.client_scopes,
     ...(context.actor_scopes ? { actorScopes: context.actor_scopes } : {}),
-    ...(context.dpop_jkt !== undefined ? { dpopJkt: context.dpop_jkt } : {}),
+    ...(recorded.dpop_jkt !== undefined ? { dpopJkt: recorded.dpop_jkt } : {}),
     ...(context.client_requires_dpop !== undefined ? { clientRequiresDpop: context.client_requires_dpop } : {}),
+  }
+}
+
+/** The task as decided on; the actors its paths list come from the policy decided with (delegation/task-facts.ts). */
+function taskFactsOf(
+  task: NonNullable<RecordedExchange['task']>,
+  now: number,
+  acting: string,
+  catalog: Catalog,
+): NonNullable<ExchangeFacts['task']> {
+  const { id, live, task_id, client_id, delegator, delegator_issuer } = task
+  const known =
+    task_id !== undefined && client_id !== undefined && delegator !== undefined && delegator_issuer !== undefined
+  const listedActors = known && live && client_id !== acting ? actorsOfTask(catalog, task.policy_paths ?? []) : []
+  if (!known) return { id, live, listedActors }
+  return {
+    id,
+    live,
+    listedActors,
+    task: {
+      task_id,
+      client_id,
+      delegator,
+      delegator_issuer,
+      resources: task.resources ?? [],
+      scope: task.scope ?? [],
+      expiresAt: now + (task.expires_in ?? 0),
+      task_path: task.task_path ?? [],
+    },
   }
 }
 

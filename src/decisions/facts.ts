@@ -18,6 +18,14 @@ const Lineage = z.object({
   parties: Strings,
 })
 
+const Cnf = z.object({ jkt: z.string() })
+
+/**
+ * Named as in a simulation request (simulation/request.ts) where they mean the same: client_id, resource,
+ * grant_type, scope, subject claims (sub, scope, act, may_act, exp, client_id, cnf), subject_token_type,
+ * actor_token, task (expires_in from now), dpop_jkt. `subject.issuer` is the Issuer document's name (or self),
+ * not an iss URL; `context` is what the client's and resources' documents said then.
+ */
 export const RecordedExchange = z.object({
   v: z.literal(1),
   /** The decision's clock (epoch seconds): lifetimes are decided again at that time. */
@@ -28,11 +36,11 @@ export const RecordedExchange = z.object({
   resource: Strings,
   /** The requested scope; absent when none was asked for. */
   scope: Strings.optional(),
+  subject_token_type: z.string(),
   /** The subject token: its claims that matter, where it came from, and its lineage (our own tokens). */
   subject: z.object({
     issuer: z.string(),
     origin: z.string().optional(),
-    token_type: z.string(),
     sub: z.string(),
     scope: Strings.optional(),
     act: Act.optional(),
@@ -41,42 +49,44 @@ export const RecordedExchange = z.object({
       .optional(),
     exp: z.number(),
     client_id: z.string().optional(),
-    jkt: z.string().optional(),
+    cnf: Cnf.optional(),
     lineage: Lineage.optional(),
   }),
   /** The actor token (RFC 8693 §2.1), when one was presented. */
-  actor: z
+  actor_token: z
     .object({
       client_id: z.string(),
       sub: z.string(),
       origin: z.string(),
       act: Act.optional(),
       exp: z.number().optional(),
-      jkt: z.string().optional(),
+      cnf: Cnf.optional(),
       lineage: Lineage.optional(),
     })
     .optional(),
-  /** The task as it stood then; its listed actors are read again from the policy its paths have now. */
+  /**
+   * The task as it stood then (only id and live when no task had the id); the actors its paths list are read
+   * again from the policy decided with.
+   */
   task: z
     .object({
       id: z.string(),
       live: z.boolean(),
-      task: z
-        .object({
-          task_id: z.string(),
-          client_id: z.string(),
-          delegator: z.string(),
-          delegator_issuer: z.string(),
-          resources: Strings,
-          scope: Strings,
-          exp: z.number(),
-          task_path: Strings,
-          policy_paths: Strings,
-        })
-        .optional(),
+      /** The stored task's id as stored (the requested id may be spelled otherwise: a uuid in capitals). */
+      task_id: z.string().optional(),
+      client_id: z.string().optional(),
+      delegator: z.string().optional(),
+      delegator_issuer: z.string().optional(),
+      resources: Strings.optional(),
+      scope: Strings.optional(),
+      expires_in: z.number().optional(),
+      task_path: Strings.optional(),
+      policy_paths: Strings.optional(),
     })
     .optional(),
-  /** What the request and the configuration said besides the policy. */
+  /** RFC 9449: the thumbprint of the request's DPoP proof key, when it carried one. */
+  dpop_jkt: z.string().optional(),
+  /** What the client's and resources' documents (and the server) said besides the policy. */
   context: z.object({
     confidential: z.boolean(),
     actor_issuer: z.string().optional(),
@@ -84,7 +94,6 @@ export const RecordedExchange = z.object({
     access_token_lifetime: z.number(),
     client_scopes: Strings,
     actor_scopes: Strings.optional(),
-    dpop_jkt: z.string().optional(),
     client_requires_dpop: z.boolean().optional(),
   }),
 })
