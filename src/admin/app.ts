@@ -1,5 +1,5 @@
-// The admin API (admin port): lineage, decisions, approvals, policy paths (read, validate, change), clients,
-// resources, issuers and users (entity-routes.ts) and audit. Every request needs a bearer
+// The admin API (admin port): lineage, decisions, approvals, policy paths (read, validate, change, simulate),
+// clients, resources, issuers and users (entity-routes.ts) and audit. Every request needs a bearer
 // access token Mandate issued for the admin resource with the mandate:admin scope (RFC 6750).
 import Koa, { type Context } from 'koa'
 import type { Kysely } from 'kysely'
