@@ -7,8 +7,8 @@ import type { Kysely } from 'kysely'
 import type { CatalogSource } from '../catalog/source.ts'
 import type { DB } from '../db/schema.ts'
 import { bodyParams } from '../http/body-params.ts'
-import { PolicyPathDocument } from '../policy/schema.ts'
 import { withCandidates } from '../simulation/candidates.ts'
+import { readCandidates } from './candidates.ts'
 import { problem } from './problem.ts'
 import { emptyReport, type StoredDecision, tallyDecision } from './replay-report.ts'
 
@@ -36,29 +36,12 @@ export async function replayPolicyPaths(ctx: Context, deps: PolicyReplayDeps): P
   const sinceDate = typeof since === 'string' && /^\d{4}-\d\d-\d\dT/.test(since) ? new Date(since) : undefined
   if (!sinceDate || Number.isNaN(sinceDate.getTime()))
     return problem(ctx, 400, 'Bad request', 'since is required: an ISO 8601 time (2026-12-01T00:00:00Z)')
-  const documents = Array.isArray(candidate) ? candidate : [candidate]
-  if (
-    documents.length === 0 ||
-    documents.length > MAX_DOCUMENTS ||
-    documents.some((doc) => typeof doc !== 'object' || doc === null || Array.isArray(doc))
-  )
-    return problem(ctx, 400, 'Bad request', `candidate is a PolicyPath document or a list of 1 to ${MAX_DOCUMENTS}`)
-
-  // The same checks as apply, on the documents as JSON (line and column are those of their pretty form, one
-  // YAML document each).
-  const text = documents.map((doc) => JSON.stringify(doc, null, 2)).join('\n---\n')
-  const findings = await deps.validateDocuments(text)
-  const errors = findings.filter((f) => f.severity === 'error')
-  if (errors.length > 0) return problem(ctx, 422, 'Invalid document', 'the candidate has errors', errors)
-  const parsed = documents.map((doc) => PolicyPathDocument.safeParse(doc))
-  const notPaths = parsed.flatMap((result, index) =>
-    result.success
-      ? []
-      : [{ severity: 'error', code: 'not_a_policy_path', message: 'only PolicyPath documents', path: `/${index}` }],
-  )
-  if (notPaths.length > 0) return problem(ctx, 422, 'Invalid document', 'the candidate has errors', notPaths)
-  // validateDocuments refuses a name given twice (as apply does): each candidate replaces one path.
-  const candidates = parsed.flatMap((result) => (result.success ? [result.data] : []))
+  const read = await readCandidates(deps.validateDocuments, candidate ?? [], { min: 1, max: MAX_DOCUMENTS })
+  if ('problem' in read) {
+    const { status, title, detail, findings } = read.problem
+    return problem(ctx, status, title, detail, findings)
+  }
+  const candidates = read.documents
   const names = candidates.map((doc) => doc.metadata.name)
 
   const live = await deps.catalog.current()
