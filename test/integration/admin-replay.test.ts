@@ -53,15 +53,21 @@ interface Report {
   live_differs: { count: number }
 }
 
+/** What a replay could write: the rows writtenRows counts, and policy path versions. */
+const written = async () => ({ ...(await writtenRows(t.db)), versions: await rowCount(t.db, 'policy_path_versions') })
+
 /** A replay's answer, after checking it wrote nothing. */
 async function replayed(candidate: unknown): Promise<Report> {
-  const before = { ...(await writtenRows(t.db)), versions: await rowCount(t.db, 'policy_path_versions') }
+  const before = await written()
   const response = await replay({ candidate, since })
   const body = (await response.json()) as Report
   expect(response.status, JSON.stringify(body)).toBe(200)
-  expect({ ...(await writtenRows(t.db)), versions: await rowCount(t.db, 'policy_path_versions') }).toEqual(before)
+  expect(await written()).toEqual(before)
   return body
 }
+
+/** A count of one decision, the example holding at least these fields. */
+const onlyOne = (example: Record<string, unknown>) => ({ count: 1, examples: [expect.objectContaining(example)] })
 
 const decided = async (response: Response, name: string) => {
   ids[name] = response.headers.get('x-decision-id') as string
@@ -213,16 +219,13 @@ describe('POST /admin/v1/policy-paths:replay', () => {
         },
       ],
     })
-    expect(report.newly_denied).toEqual({
-      count: 1,
-      examples: [
-        expect.objectContaining({
-          decision_id: ids.write,
-          before: { result: 'allow', reason: 'allowed', scope: ['tickets:write'] },
-          after: { result: 'deny', reason: 'scope.not_allowed', detail: 'tickets:write' },
-        }),
-      ],
-    })
+    expect(report.newly_denied).toEqual(
+      onlyOne({
+        decision_id: ids.write,
+        before: { result: 'allow', reason: 'allowed', scope: ['tickets:write'] },
+        after: { result: 'deny', reason: 'scope.not_allowed', detail: 'tickets:write' },
+      }),
+    )
     expect(report).toMatchObject({ replayed: 8, unchanged: 6, newly_allowed: { count: 0 }, live_differs: { count: 0 } })
   })
 
@@ -252,16 +255,13 @@ describe('POST /admin/v1/policy-paths:replay', () => {
       }),
     )
     // Refused then for its scope, refused now for its actor.
-    expect(report.reason_changed).toEqual({
-      count: 1,
-      examples: [
-        expect.objectContaining({
-          decision_id: ids.subWrite,
-          before: { result: 'deny', reason: 'scope.not_allowed' },
-          after: expect.objectContaining({ result: 'deny', reason: 'delegation.actor_not_allowed' }),
-        }),
-      ],
-    })
+    expect(report.reason_changed).toEqual(
+      onlyOne({
+        decision_id: ids.subWrite,
+        before: { result: 'deny', reason: 'scope.not_allowed' },
+        after: expect.objectContaining({ result: 'deny', reason: 'delegation.actor_not_allowed' }),
+      }),
+    )
     expect(report).toMatchObject({
       replayed: 8,
       unchanged: 2,
@@ -272,27 +272,21 @@ describe('POST /admin/v1/policy-paths:replay', () => {
 
   it('counts what a broadening allows', async () => {
     const report = await replayed(withSpec(live[SUB_AGENT] as Doc, { scopes: ['tickets:read', 'tickets:write'] }))
-    expect(report.newly_allowed).toEqual({
-      count: 1,
-      examples: [
-        expect.objectContaining({
-          decision_id: ids.subWrite,
-          client: 'sub-agent',
-          before: { result: 'deny', reason: 'scope.not_allowed' },
-          after: { result: 'allow', reason: 'allowed', scope: ['tickets:write'] },
-        }),
-      ],
-    })
-    expect(report.scope_changed).toEqual({
-      count: 1,
-      examples: [
-        expect.objectContaining({
-          decision_id: ids.sub,
-          before: { result: 'allow', reason: 'allowed', scope: ['tickets:read'] },
-          after: { result: 'allow', reason: 'allowed', scope: ['tickets:read', 'tickets:write'] },
-        }),
-      ],
-    })
+    expect(report.newly_allowed).toEqual(
+      onlyOne({
+        decision_id: ids.subWrite,
+        client: 'sub-agent',
+        before: { result: 'deny', reason: 'scope.not_allowed' },
+        after: { result: 'allow', reason: 'allowed', scope: ['tickets:write'] },
+      }),
+    )
+    expect(report.scope_changed).toEqual(
+      onlyOne({
+        decision_id: ids.sub,
+        before: { result: 'allow', reason: 'allowed', scope: ['tickets:read'] },
+        after: { result: 'allow', reason: 'allowed', scope: ['tickets:read', 'tickets:write'] },
+      }),
+    )
     expect(report).toMatchObject({ replayed: 8, unchanged: 6, newly_denied: { count: 0 } })
   })
 
@@ -309,18 +303,19 @@ describe('POST /admin/v1/policy-paths:replay of gated evaluations', () => {
       { name: 'tickets.comment', class: 'write', rate: { max: 1, per: '1m' } },
     ]
     const spec = live[AGENT_ONE]?.spec as Record<string, unknown>
-    await applyPath(
-      t.db,
-      AGENT_ONE,
-      `  bindings:
+    /** Applies agent-one's path (both bindings, the scopes and delegation seeded) with these further spec lines. */
+    const goLive = (lines: string) =>
+      applyPath(
+        t.db,
+        AGENT_ONE,
+        `  bindings:
     - { client: agent-one, resource: ${tickets}, grantType: ${TE} }
     - { client: agent-one, resource: https://notes.test/, grantType: ${TE} }
   scopes: ${JSON.stringify(spec.scopes)}
-  tokenLifetime: 2m
   delegation: ${JSON.stringify(spec.delegation)}
-  actions: ${JSON.stringify(rules)}
-`,
-    )
+${lines}`,
+      )
+    await goLive(`  tokenLifetime: 2m\n  actions: ${JSON.stringify(rules)}\n`)
     const gateSince = new Date(Date.now() - 5).toISOString()
     // The first comment passes the rate; the second is refused by it.
     const first = await evaluate(server.url, { token: agentToken, action: 'tickets.comment' })
@@ -344,49 +339,26 @@ describe('POST /admin/v1/policy-paths:replay of gated evaluations', () => {
     expect(lifted).toMatchObject({
       replayed: 2,
       unchanged: 1,
-      newly_allowed: {
-        count: 1,
-        examples: [
-          expect.objectContaining({
-            kind: 'evaluation',
-            action: 'tickets.comment',
-            before: { result: 'deny', reason: 'rate_exceeded' },
-            after: { result: 'allow', reason: 'allowed' },
-          }),
-        ],
-      },
+      newly_allowed: onlyOne({
+        kind: 'evaluation',
+        action: 'tickets.comment',
+        before: { result: 'deny', reason: 'rate_exceeded' },
+        after: { result: 'allow', reason: 'allowed' },
+      }),
     })
     const removed = await replayedSince(withSpec(current, { actions: [rules[0]] }))
     expect(removed).toMatchObject({
       replayed: 2,
-      newly_denied: {
-        count: 1,
-        examples: [expect.objectContaining({ before: { result: 'allow', reason: 'allowed' } })],
-      },
-      reason_changed: {
-        count: 1,
-        examples: [
-          expect.objectContaining({
-            before: { result: 'deny', reason: 'rate_exceeded' },
-            after: expect.objectContaining({ result: 'deny', reason: 'action_not_allowed' }),
-          }),
-        ],
-      },
+      newly_denied: onlyOne({ before: { result: 'allow', reason: 'allowed' } }),
+      reason_changed: onlyOne({
+        before: { result: 'deny', reason: 'rate_exceeded' },
+        after: expect.objectContaining({ result: 'deny', reason: 'action_not_allowed' }),
+      }),
     })
 
     // The rule goes live: the version the comments were decided by, as a candidate, changes nothing, and the
     // answer says the live policy already decides both otherwise.
-    await applyPath(
-      t.db,
-      AGENT_ONE,
-      `  bindings:
-    - { client: agent-one, resource: ${tickets}, grantType: ${TE} }
-    - { client: agent-one, resource: https://notes.test/, grantType: ${TE} }
-  scopes: ${JSON.stringify(spec.scopes)}
-  delegation: ${JSON.stringify(spec.delegation)}
-  actions: ${JSON.stringify([rules[0]])}
-`,
-    )
+    await goLive(`  actions: ${JSON.stringify([rules[0]])}\n`)
     expect(await replayedSince(current)).toMatchObject({ replayed: 2, unchanged: 2, live_differs: { count: 2 } })
   })
 })
@@ -448,7 +420,7 @@ describe('POST /admin/v1/policy-paths:replay refusals write nothing', () => {
   })
 
   it('422 with the findings, at line and column, for an invalid candidate', async () => {
-    const before = { ...(await writtenRows(t.db)), versions: await rowCount(t.db, 'policy_path_versions') }
+    const before = await written()
     const body = await refused(
       await replay({ candidate: withSpec(live[AGENT_ONE] as Doc, { scopes: 'tickets:read' }), since }),
       422,
@@ -495,6 +467,6 @@ describe('POST /admin/v1/policy-paths:replay refusals write nothing', () => {
     expect(other.findings).toEqual([
       { severity: 'error', code: 'not_a_policy_path', message: 'only PolicyPath documents', path: '/1' },
     ])
-    expect({ ...(await writtenRows(t.db)), versions: await rowCount(t.db, 'policy_path_versions') }).toEqual(before)
+    expect(await written()).toEqual(before)
   })
 })

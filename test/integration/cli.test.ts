@@ -1,12 +1,12 @@
 // The mandate binary as operators run it: real processes, real exit codes, one shared database.
-import { type ChildProcess, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPairSync, randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
-import { afterAll, describe, expect, inject, it } from 'vitest'
+import { afterAll, describe, expect, inject, it, onTestFinished } from 'vitest'
+import { type ChildServer, type ChildServerOptions, freePort, startChildServer } from '../support/child-server.ts'
 import { cliEnv, cliPath, mandateCli } from '../support/cli.ts'
 import { useDatabase } from '../support/database.ts'
 import { admin, withDatabase } from '../support/global-setup.ts'
@@ -29,14 +29,6 @@ const t = useDatabase()
 const cli = cliPath
 const baseEnv = () => cliEnv(t)
 const mandate = (args: string[], env: Record<string, string> = {}) => mandateCli(t, args, env)
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 describe('configuration errors', () => {
   it('lists every invalid setting by its env name and exits 78', async () => {
@@ -208,51 +200,16 @@ spec:
   })
 
   describe('two server processes on one database', () => {
-    const children: ChildProcess[] = []
-    afterAll(() => {
-      for (const child of children) child.kill('SIGKILL')
+    const children: ChildServer[] = []
+    afterAll(async () => {
+      await Promise.all(children.map((child) => child.stop()))
     })
 
-    async function serve(
-      issuerPort: number,
-      env: Record<string, string> = {},
-      args: string[] = [],
-    ): Promise<{ url: string; admin: string; management: string; child: ChildProcess }> {
-      // Port 0: the server binds what the kernel gives and logs it. A port probed free and closed here could
-      // be taken by any outgoing connection's ephemeral port before the child binds it (EADDRINUSE, exit 1).
-      const child = spawn(process.execPath, [cli, 'serve', ...args], {
-        env: {
-          ...baseEnv(),
-          MANDATE_ISSUER: `http://127.0.0.1:${issuerPort}`,
-          MANDATE_PORT: '0',
-          MANDATE_ADMIN_PORT: '0',
-          MANDATE_MANAGEMENT_PORT: '0',
-          MANDATE_LOG_LEVEL: 'info',
-          MANDATE_SHUTDOWN_DELAY: '0s',
-          ...env,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
+    /** `mandate serve` in a child process, stopped after these tests if a test has not stopped it. */
+    async function serve(options: ChildServerOptions = {}): Promise<ChildServer> {
+      const child = await startChildServer(t, options)
       children.push(child)
-      const ports = await new Promise<{ public: number; admin: number; management: number }>((resolve, reject) => {
-        let output = ''
-        let errors = ''
-        child.stdout?.on('data', (chunk: Buffer) => {
-          output += chunk.toString()
-          const line = output.split('\n').find((entry) => entry.includes('"mandate is serving"'))
-          if (line) resolve(JSON.parse(line).ports)
-        })
-        child.stderr?.on('data', (chunk: Buffer) => {
-          errors += chunk.toString()
-        })
-        child.on('exit', (code) => reject(new Error(`server exited ${code}: ${output}${errors}`)))
-      })
-      return {
-        url: `http://127.0.0.1:${ports.public}`,
-        admin: `http://127.0.0.1:${ports.admin}`,
-        management: `http://127.0.0.1:${ports.management}`,
-        child,
-      }
+      return child
     }
 
     it('serve --apply audits each document it creates as actor serve', async () => {
@@ -261,10 +218,8 @@ spec:
         join(dir, 'rs.yaml'),
         'apiVersion: mandate/v1\nkind: Resource\nmetadata: { name: serve-applied }\nspec: { uri: https://serve-applied.test/ }\n',
       )
-      const node = await serve(await freePort(), {}, ['--apply', dir])
-      const exited = new Promise<number | null>((resolve) => node.child.on('exit', resolve))
-      node.child.kill('SIGTERM')
-      expect(await exited).toBe(0)
+      const node = await serve({ args: ['--apply', dir] })
+      expect(await node.stop()).toBe(0)
       const events = await t.db
         .selectFrom('audit_events')
         .select(['type', 'actor'])
@@ -275,10 +230,10 @@ spec:
 
     it('sees a revocation made on one process at once on the other, and drains on SIGTERM', async () => {
       // One logical server behind a load balancer: both processes share the issuer.
-      const issuerPort = await freePort()
-      const a = await serve(issuerPort)
-      const b = await serve(issuerPort)
-      for (const node of [a, b]) expect((await fetch(`${node.management}/health/ready`)).status).toBe(200)
+      const issuer = `http://127.0.0.1:${await freePort()}`
+      const a = await serve({ issuer })
+      const b = await serve({ issuer })
+      for (const node of [a, b]) expect((await fetch(`${node.managementUrl}/health/ready`)).status).toBe(200)
 
       const token = await accessToken(a.url, 'agent-one')
       expect(await introspect(b.url, token)).toMatchObject({ active: true })
@@ -290,22 +245,19 @@ spec:
       expect(await introspect(b.url, token)).toEqual({ active: false })
       expect(await introspect(a.url, token)).toEqual({ active: false })
 
-      const exited = new Promise<number | null>((resolve) => a.child.on('exit', resolve))
-      a.child.kill('SIGTERM')
-      expect(await exited).toBe(0)
+      expect(await a.stop()).toBe(0)
       expect(await introspect(b.url, fromB)).toMatchObject({ active: true })
     })
 
     it('on SIGTERM answers 503 on /health/ready while still serving for MANDATE_SHUTDOWN_DELAY, then exits 0', async () => {
-      const node = await serve(await freePort(), { MANDATE_SHUTDOWN_DELAY: '2s' })
-      expect((await fetch(`${node.management}/health/ready`)).status).toBe(200)
-      const exited = new Promise<number | null>((resolve) => node.child.on('exit', resolve))
+      const node = await serve({ env: { MANDATE_SHUTDOWN_DELAY: '2s' } })
+      expect((await fetch(`${node.managementUrl}/health/ready`)).status).toBe(200)
       const signalled = Date.now()
-      node.child.kill('SIGTERM')
-      let ready = await fetch(`${node.management}/health/ready`)
+      const exited = node.stop()
+      let ready = await fetch(`${node.managementUrl}/health/ready`)
       for (let i = 0; i < 50 && ready.status === 200; i++) {
         await new Promise((resolve) => setTimeout(resolve, 20))
-        ready = await fetch(`${node.management}/health/ready`)
+        ready = await fetch(`${node.managementUrl}/health/ready`)
       }
       expect(ready.status).toBe(503)
       expect(await ready.json()).toMatchObject({
@@ -323,6 +275,7 @@ spec:
       const name = `mandate_test_unmigrated_${randomUUID().replaceAll('-', '')}`
       await admin(template, (db) => sql`create database ${sql.id(name)}`.execute(db).then(() => {}))
       try {
+        // Not startChildServer: this process never serves, it is stopped while it waits.
         const child = spawn(process.execPath, [cli, 'serve'], {
           env: {
             ...baseEnv(),
@@ -332,7 +285,9 @@ spec:
           },
           stdio: ['ignore', 'pipe', 'pipe'],
         })
-        children.push(child)
+        onTestFinished(() => {
+          child.kill('SIGKILL')
+        })
         let output = ''
         const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
         await new Promise<void>((resolve) =>
@@ -354,10 +309,10 @@ spec:
     })
 
     it('ends a task completed on one process at once on the other; the CLI shows and completes tasks', async () => {
-      const issuerPort = await freePort()
-      const [a, b] = [await serve(issuerPort), await serve(issuerPort)]
+      const issuer = `http://127.0.0.1:${await freePort()}`
+      const [a, b] = [await serve({ issuer }), await serve({ issuer })]
       const alice = await personToken({ scope: 'tickets:read tickets:write' })
-      const newTask = async (node: { url: string }) =>
+      const newTask = async (node: ChildServer) =>
         (await startTask(node.url, { alice, params: { purpose: 'cli' } })).task.task_id
       const taskId = await newTask(a)
       const response = await exchange(a.url, 'agent-one', {
@@ -407,7 +362,7 @@ spec:
 
     it('ensures the bootstrap admin client from MANDATE_BOOTSTRAP_ADMIN_SECRET', async () => {
       const secret = 'bootstrap-admin-secret-0123456789'
-      const node = await serve(await freePort(), { MANDATE_BOOTSTRAP_ADMIN_SECRET: secret })
+      const node = await serve({ env: { MANDATE_BOOTSTRAP_ADMIN_SECRET: secret } })
       const admin = await accessToken(node.url, 'mandate-admin', {
         resource: 'urn:mandate:admin',
         scope: 'mandate:admin',
@@ -419,7 +374,7 @@ spec:
         { clientId: 'mandate-admin', secret },
       )
       const { access_token } = (await response.json()) as { access_token: string }
-      const audit = await fetch(`${node.admin}/admin/v1/audit?type=client.bootstrapped`, {
+      const audit = await fetch(`${node.adminUrl}/admin/v1/audit?type=client.bootstrapped`, {
         headers: { authorization: `Bearer ${access_token}` },
       })
       expect(audit.status).toBe(200)
@@ -430,7 +385,7 @@ spec:
     })
 
     it('rotates keys from the CLI: the running server publishes the new key before it signs', async () => {
-      const node = await serve(await freePort())
+      const node = await serve()
       const before = await accessToken(node.url, 'agent-one')
       const rotated = await mandate(['keys', 'rotate'], { MANDATE_KEYS__PUBLISH_DELAY: '1h' })
       expect(rotated.code).toBe(0)

@@ -2,35 +2,23 @@
 // behind a TCP proxy, while requests run: every socket destroyed mid-request, the database refusing
 // connections (stopped), its backends terminated. The process keeps running, answers 503 +
 // Retry-After within MANDATE_DATABASE_TIMEOUT while the database is away, and recovers by itself.
-import { type ChildProcess, spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type ChildServer, startChildServer } from '../support/child-server.ts'
 import { useDatabase } from '../support/database.ts'
 import { admin as adminDatabase } from '../support/global-setup.ts'
 import { accessToken, clientCredentials, post } from '../support/oauth.ts'
-import { fixtures, TEST_MASTER_KEY } from '../support/server.ts'
+import { fixtures } from '../support/server.ts'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts'
 
 const BOUND = 1 // seconds: MANDATE_DATABASE_TIMEOUT of the child
 const SLACK = 1500
 const t = useDatabase()
-const cli = new URL('../../src/cli/main.ts', import.meta.url).pathname
 const tickets = 'https://tickets.test/'
 
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
 let proxy: TcpProxy
-let child: ChildProcess
-let output = ''
-let exited: string | undefined
+let child: ChildServer
 let base: string
 let management: string
 
@@ -38,57 +26,23 @@ beforeAll(async () => {
   if (!t.url) return
   const target = new URL(t.url)
   proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) })
-  // Port 0: the server binds what the kernel gives and logs it; a port probed free here could be taken by
-  // an outgoing connection's ephemeral port before the child binds it. The issuer is only a name.
-  child = spawn(process.execPath, [cli, 'serve', '--apply', fixtures], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      MANDATE_DATABASE_URL: proxy.url(t.url),
-      MANDATE_DATABASE_TIMEOUT: `${BOUND}s`,
-      MANDATE_MASTER_KEY: TEST_MASTER_KEY,
-      MANDATE_ISSUER: `http://127.0.0.1:${await freePort()}`,
-      MANDATE_MIGRATE: 'off',
-      MANDATE_PORT: '0',
-      MANDATE_ADMIN_PORT: '0',
-      MANDATE_MANAGEMENT_PORT: '0',
-      MANDATE_LOG_LEVEL: 'info',
-      MANDATE_SHUTDOWN_DELAY: '0s',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  child = await startChildServer(t, {
+    args: ['--apply', fixtures],
+    env: { MANDATE_DATABASE_URL: proxy.url(t.url), MANDATE_DATABASE_TIMEOUT: `${BOUND}s`, MANDATE_MIGRATE: 'off' },
   })
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString()
-  })
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString()
-  })
-  child.on('exit', (code, signal) => {
-    exited = `exited with ${code ?? signal}`
-  })
-  const deadline = Date.now() + 30_000
-  while (!output.includes('mandate is serving')) {
-    if (exited || Date.now() > deadline) throw new Error(`the server did not start (${exited}): ${output}`)
-    await sleep(50)
-  }
-  const serving = output.split('\n').find((line) => line.includes('"mandate is serving"')) ?? ''
-  const { ports } = JSON.parse(serving) as { ports: { public: number; management: number } }
-  base = `http://127.0.0.1:${ports.public}`
-  management = `http://127.0.0.1:${ports.management}`
+  base = child.url
+  management = child.managementUrl
 })
 
 afterAll(async () => {
   proxy?.resume()
-  if (child && !exited) {
-    const gone = new Promise((resolve) => child.on('exit', resolve))
-    child.kill('SIGTERM')
-    await gone
-  }
+  await child?.stop()
   await proxy?.close()
 })
 
 /** The process must still run, whatever the test is waiting for. */
 function expectAlive(): void {
-  expect(exited, `the server process died:\n${output.slice(-4000)}`).toBeUndefined()
+  expect(child.exited(), `the server process died:\n${child.output().slice(-4000)}`).toBeUndefined()
 }
 
 async function answer(request: () => Promise<Response>) {
