@@ -25,6 +25,9 @@ export type AuditType =
   | 'user.sign_in_failed'
   | 'user.created'
   | 'policy_path.changed'
+  | 'admin_console.signed_in'
+  | 'admin_console.refused'
+  | 'admin_console.signed_out'
 
 export interface AuditEvent {
   type: AuditType

@@ -1,0 +1,271 @@
+// The policy path pages of the console: the list with its search, a path (its document, effective policy
+// and history), a diff of two versions, the editor with its findings, and the rollback. Pure: each takes
+// what the routes read and returns the page.
+import { type Html, html } from '../pages/html.ts'
+import type { AnnotatedPolicy } from '../policy/annotate.ts'
+import type { Change } from '../policy/diff.ts'
+import { consolePage, type Frame, notice, table } from './layout.ts'
+
+export interface ConsoleFinding {
+  severity: string
+  code: string
+  message: string
+  path: string
+  line?: number
+  column?: number
+}
+
+const q = (params: Record<string, string | number>) =>
+  new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)])).toString()
+export const pathHref = (name: string, extra: Record<string, string | number> = {}, page = '') =>
+  `/admin/policy-path${page}?${q({ name, ...extra })}`
+const time = (date: Date | string) =>
+  (typeof date === 'string' ? date : date.toISOString()).replace('T', ' ').replace(/\.\d+Z$/, 'Z')
+
+export function listPage(
+  frame: Frame,
+  query: string,
+  paths: Array<{
+    name: string
+    version: number
+    description: string | null
+    owner: string | null
+    bindings: unknown[]
+    updated_at: Date
+  }>,
+): string {
+  return consolePage(
+    'Policy paths',
+    frame,
+    html`<h1>Policy paths</h1>
+<form class="filters" method="get" action="/admin/policy-paths" role="search">
+<div><label for="q">Search paths</label><input type="search" id="q" name="q" value="${query}" class="wide"></div>
+<button type="submit">Search</button>
+</form>
+${table(
+  'Policy paths',
+  ['Path', 'Version', 'Description', 'Owner', 'Bindings', 'Changed'],
+  paths.map(
+    (p) =>
+      html`<tr><td><a href="${pathHref(p.name)}">${p.name}</a></td><td>${p.version}</td><td>${p.description ?? ''}</td><td>${p.owner ?? ''}</td><td>${p.bindings.length}</td><td>${time(p.updated_at)}</td></tr>`,
+  ),
+)}`,
+  )
+}
+
+const shown = (value: unknown): string =>
+  value === null || value === undefined
+    ? 'not set'
+    : Array.isArray(value)
+      ? value.length === 0
+        ? 'none'
+        : value.map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v))).join(', ')
+      : String(value)
+
+const EFFECTIVE: Array<[keyof AnnotatedPolicy, string]> = [
+  ['scopes', 'Scopes'],
+  ['tokenLifetime', 'Token lifetime (s)'],
+  ['subjectIssuers', 'Subject token issuers'],
+  ['subjectTypes', 'Subject token types'],
+  ['holders', 'Holders'],
+  ['modes', 'Modes'],
+  ['actors', 'Actors'],
+  ['maxDepth', 'Delegation depth'],
+  ['intermediaries', 'Intermediaries'],
+  ['taskRequired', 'Task required'],
+  ['taskMaxLifetime', 'Task lifetime (s)'],
+  ['requireDpop', 'DPoP required'],
+]
+
+export interface PathView {
+  name: string
+  version: number
+  yaml: string
+  effective: AnnotatedPolicy | undefined
+  versions: Array<{ version: number; created_at: Date }>
+  message?: string | undefined
+}
+
+export function pathPage(frame: Frame, view: PathView): string {
+  const { effective } = view
+  return consolePage(
+    view.name,
+    frame,
+    html`<p><a href="/admin/policy-paths">Policy paths</a></p>
+<h1>${view.name}</h1>
+${view.message ? notice('notice', view.message) : ''}
+<p>Version ${view.version}. <a class="button primary" href="${pathHref(view.name, {}, '/edit')}">Edit ${view.name}</a></p>
+<h2>Effective policy</h2>
+${
+  effective
+    ? table(
+        'Effective policy',
+        ['Setting', 'Value', 'Set by'],
+        EFFECTIVE.map(([key, label]) => {
+          const item = effective[key] as { value: unknown; from: string[] }
+          return html`<tr><th scope="row">${label}</th><td>${shown(item.value)}</td><td>${item.from.length ? item.from.join(', ') : 'default'}</td></tr>`
+        }),
+      )
+    : ''
+}
+${effective && effective.actions.length > 0 ? html`<p>Action rules: ${effective.actions.map((a) => html`<code>${a.path}</code> (${a.rules.length}) `)}</p>` : ''}
+<h2>Current document</h2>
+<pre><code>${view.yaml}</code></pre>
+<h2>History</h2>
+${table(
+  'Versions',
+  ['Version', 'Saved', 'Changes', 'Roll back'],
+  view.versions.map(
+    (v) =>
+      html`<tr><td>${v.version}${v.version === view.version ? ' (current)' : ''}</td><td>${time(v.created_at)}</td><td><a href="${pathHref(view.name, { from: v.version - 1, to: v.version }, '/diff')}">Changes in version ${v.version}</a></td><td>${
+        v.version === view.version
+          ? ''
+          : html`<a href="${pathHref(view.name, { version: v.version }, '/rollback')}">Roll back to version ${v.version}</a>`
+      }</td></tr>`,
+  ),
+)}`,
+  )
+}
+
+function changeList(changes: readonly Change[]): Html {
+  if (changes.length === 0) return html`<p class="muted">No change of meaning.</p>`
+  return html`<ul>${changes.map(
+    (c) =>
+      html`<li>${c.text}${c.broadening ? html` <span class="badge broadening">broadens</span>` : ''} <code class="muted">${c.field}</code></li>`,
+  )}</ul>`
+}
+
+function lineDiff(yaml: string): Html {
+  return html`<pre class="diff"><code>${yaml
+    .split('\n')
+    .map((line) =>
+      line.startsWith('+ ')
+        ? html`<span class="add">${line}</span>`
+        : line.startsWith('- ')
+          ? html`<span class="del">${line}</span>`
+          : html`${line}\n`,
+    )}</code></pre>`
+}
+
+export function diffPage(
+  frame: Frame,
+  diff: { name: string; from: number; to: number; broadening: boolean; changes: Change[]; yaml: string },
+): string {
+  return consolePage(
+    `${diff.name}: version ${diff.from} to ${diff.to}`,
+    frame,
+    html`<p><a href="${pathHref(diff.name)}">${diff.name}</a></p>
+<h1>${diff.name}: version ${diff.from === 0 ? 'none' : diff.from} to ${diff.to}</h1>
+${diff.broadening ? notice('warning', 'This change broadens what the path lets through.') : ''}
+<h2>What changed</h2>
+${changeList(diff.changes)}
+<h2>The documents, line by line</h2>
+${lineDiff(diff.yaml)}`,
+  )
+}
+
+const where = (f: ConsoleFinding) =>
+  f.line ? `line ${f.line}, column ${f.column ?? 1}` : f.path ? `at ${f.path}` : 'in the document'
+
+function findingList(findings: readonly ConsoleFinding[], lines: readonly string[]): Html {
+  return html`<ul class="findings">${findings.map(
+    (f) =>
+      html`<li><strong>${f.severity === 'security_warning' ? 'Broadens' : f.severity === 'error' ? 'Error' : 'Warning'}</strong>, ${where(f)}: ${f.message}${
+        f.line && lines[f.line - 1] !== undefined ? html`<br><code>${f.line} | ${lines[f.line - 1]}</code>` : ''
+      }</li>`,
+  )}</ul>`
+}
+
+export interface EditView {
+  name: string
+  /** The version the editor was opened on (If-Match of the save). */
+  version: number
+  yaml: string
+  reason: string
+  findings: ConsoleFinding[]
+  /** The save was refused for this; the broadening findings ask for confirmation. */
+  problem?: string | undefined
+  confirm: boolean
+  checked?: boolean
+}
+
+export function editPage(frame: Frame & { who: { username: string; csrf: string } }, view: EditView): string {
+  const lines = view.yaml.split('\n')
+  const errors = view.findings.filter((f) => f.severity === 'error')
+  const warnings = view.findings.filter((f) => f.severity === 'warning')
+  const broadening = view.findings.filter((f) => f.severity === 'security_warning')
+  return consolePage(
+    `Edit ${view.name}`,
+    frame,
+    html`<p><a href="${pathHref(view.name)}">${view.name}</a></p>
+<h1>Edit ${view.name}</h1>
+<p class="muted">Editing version ${view.version}. Check shows what saving would find; nothing is saved until you save with a reason.</p>
+${view.problem ? notice('error', view.problem) : ''}
+${
+  errors.length > 0
+    ? html`<div class="error" role="alert" id="findings"><p><strong>${errors.length} error${errors.length === 1 ? '' : 's'}: nothing was saved.</strong></p>${findingList(errors, lines)}</div>`
+    : ''
+}
+${warnings.length > 0 ? html`<div class="warning" role="status" id="warnings"><p><strong>Warnings</strong> (saving is allowed):</p>${findingList(warnings, lines)}</div>` : ''}
+${
+  broadening.length > 0
+    ? html`<div class="warning" role="alert" id="broadening"><p><strong>This change broadens what the path lets through.</strong> Confirm below to save it.</p>${findingList(broadening, lines)}</div>`
+    : ''
+}
+${view.checked && view.findings.length === 0 ? notice('notice', 'No findings: the document is valid.') : ''}
+<form method="post" action="${pathHref(view.name, {}, '/edit')}">
+<input type="hidden" name="csrf" value="${frame.who.csrf}">
+<input type="hidden" name="version" value="${view.version}">
+<label for="yaml">Document (YAML)</label>
+<textarea id="yaml" name="yaml" spellcheck="false" autocapitalize="none"${errors.length > 0 ? html` aria-invalid="true" aria-describedby="findings"` : ''}>${view.yaml}</textarea>
+<label for="reason">Reason for the change</label>
+<input type="text" id="reason" name="reason" class="wide" maxlength="1000" value="${view.reason}" autocomplete="off">
+${
+  view.confirm
+    ? html`<div class="check"><input type="checkbox" id="confirm" name="confirm" value="yes"><label for="confirm">I confirm this change broadens the path</label></div>`
+    : ''
+}
+<button type="submit" name="intent" value="check">Check</button>
+<button class="primary" type="submit" name="intent" value="save">Save</button>
+</form>`,
+  )
+}
+
+export interface RollbackView {
+  name: string
+  current: number
+  target: number
+  changes: Change[]
+  yaml: string
+  reason: string
+  problem?: string | undefined
+}
+
+export function rollbackPage(frame: Frame & { who: { username: string; csrf: string } }, view: RollbackView): string {
+  const broadening = view.changes.some((c) => c.broadening)
+  return consolePage(
+    `Roll back ${view.name}`,
+    frame,
+    html`<p><a href="${pathHref(view.name)}">${view.name}</a></p>
+<h1>Roll back ${view.name} to version ${view.target}</h1>
+<p>A new version equal to version ${view.target} replaces version ${view.current}.</p>
+${view.problem ? notice('error', view.problem) : ''}
+${broadening ? notice('warning', 'Going back broadens what the path lets through.') : ''}
+<h2>What changes</h2>
+${changeList(view.changes)}
+${lineDiff(view.yaml)}
+<form method="post" action="${pathHref(view.name, {}, '/rollback')}">
+<input type="hidden" name="csrf" value="${frame.who.csrf}">
+<input type="hidden" name="version" value="${view.target}">
+<input type="hidden" name="current" value="${view.current}">
+<label for="reason">Reason for the rollback</label>
+<input type="text" id="reason" name="reason" class="wide" maxlength="1000" value="${view.reason}" autocomplete="off">
+${
+  broadening
+    ? html`<div class="check"><input type="checkbox" id="confirm" name="confirm" value="yes"><label for="confirm">I confirm this rollback broadens the path</label></div>`
+    : ''
+}
+<button class="primary" type="submit">Roll back to version ${view.target}</button>
+</form>`,
+  )
+}

@@ -1,0 +1,175 @@
+// The admin console over HTTP (issue 13): people sign in at Mandate itself and only holders of the
+// mandate:admin role get in; the session cookie's flags; the CSP with no script; forms refused without the
+// session's CSRF token or from another origin, writing nothing; a removed role ends the session at once.
+import { sql } from 'kysely'
+import { describe, expect, it } from 'vitest'
+import { applyDocuments } from '../../src/manifests/apply.ts'
+import { setUserDisabled } from '../../src/users/store.ts'
+import {
+  ADMIN,
+  adminUserDocument,
+  consoleDocuments,
+  folderWith,
+  NOT_ADMIN,
+  signInAtConsole,
+} from '../support/console.ts'
+import { useDatabase } from '../support/database.ts'
+import { TEST_APPLY, useServer } from '../support/server.ts'
+import { browse, CookieJar, csrfOf } from '../support/sign-in.ts'
+
+const t = useDatabase()
+const server = useServer(t, { apply: await consoleDocuments() })
+const PATH = 'people/web-app'
+
+const versions = async () =>
+  Number(
+    (await sql<{ n: string }>`select count(*) as n from policy_path_versions where path = ${PATH}`.execute(t.db))
+      .rows[0]?.n,
+  )
+const events = async (type: string) =>
+  (await sql<{ actor: string }>`select actor from audit_events where type = ${type}`.execute(t.db)).rows
+
+const signedIn = async () => {
+  const jar = new CookieJar()
+  const landing = await signInAtConsole(jar, server.adminUrl, ADMIN)
+  return { jar, landing }
+}
+
+describe('signing in', () => {
+  it('signs an administrator in: the policy paths list, a session cookie HttpOnly and SameSite, audited', async () => {
+    const { jar, landing } = await signedIn()
+    expect(landing.response.status).toBe(200)
+    expect(landing.url).toBe(`${server.adminUrl}/admin/policy-paths`)
+    expect(landing.html).toContain('<h1>Policy paths</h1>')
+    expect(landing.html).toContain(PATH)
+    const line = jar.lines.find((l) => l.startsWith('mandate-console='))
+    expect(line).toMatch(/; Path=\/; Max-Age=28800; HttpOnly; SameSite=Lax$/)
+    // Over plain http (the default URL) neither Secure nor the __Host- prefix; docs/admin-console.md says https sets both.
+    expect(line).not.toContain('Secure')
+    expect(await events('admin_console.signed_in')).toContainEqual({ actor: `admin-person:${ADMIN.username}` })
+  })
+
+  it('serves every page with the no-script CSP, no caching and no framing', async () => {
+    const { jar } = await signedIn()
+    const response = await browse(jar, `${server.adminUrl}/admin/policy-path?name=${PATH}`)
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-security-policy')).toBe(
+      "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'",
+    )
+    expect(response.headers.get('cache-control')).toBe('no-store')
+    expect(response.headers.get('x-frame-options')).toBe('DENY')
+    expect(await response.text()).not.toContain('<script')
+  })
+
+  it('refuses a person without the mandate:admin role (403) and opens no session', async () => {
+    const before = await sql`select 1 from admin_console_sessions where username is not null`.execute(t.db)
+    const jar = new CookieJar()
+    const landing = await signInAtConsole(jar, server.adminUrl, NOT_ADMIN)
+    expect(landing.response.status).toBe(403)
+    expect(landing.html).toContain('does not hold the <code>mandate:admin</code> role')
+    expect(jar.lines.some((l) => l.startsWith('mandate-console='))).toBe(false)
+    const after = await sql`select 1 from admin_console_sessions where username is not null`.execute(t.db)
+    expect(after.rows.length).toBe(before.rows.length)
+    expect(await events('admin_console.refused')).toContainEqual({ actor: `admin-person:${NOT_ADMIN.username}` })
+    // And the console's pages send them to sign in again, never show them.
+    const page = await browse(jar, `${server.adminUrl}/admin/policy-paths`)
+    expect(page.status).toBe(303)
+    expect(page.headers.get('location')).toBe('/admin/login')
+  })
+
+  it('refuses a callback without the sign-in it answers (no cookie, or another state)', async () => {
+    const jar = new CookieJar()
+    const response = await browse(jar, `${server.adminUrl}/admin/callback?code=x&state=y`)
+    expect(response.status).toBe(400)
+    expect(await response.text()).toContain('Sign-in expired')
+  })
+
+  it('never gives the console a token for the admin API: its person gets no mandate:admin scope', async () => {
+    const rows = await sql<{
+      scope: string[]
+    }>`select scope from issued_tokens where client_id = 'mandate-admin-console'`.execute(t.db)
+    expect(rows.rows.flatMap((r) => r.scope)).not.toContain('mandate:admin')
+  })
+})
+
+describe('forms', () => {
+  const save = async (jar: CookieJar, form: Record<string, string>, origin = server.adminUrl) =>
+    browse(jar, `${server.adminUrl}/admin/policy-path/edit?name=${PATH}`, { form, headers: { origin } })
+
+  const editorOf = async (jar: CookieJar) => {
+    const html = await (await browse(jar, `${server.adminUrl}/admin/policy-path/edit?name=${PATH}`)).text()
+    const yaml = /<textarea[^>]*>([\s\S]*?)<\/textarea>/.exec(html)?.[1]?.replaceAll('&quot;', '"') ?? ''
+    return { html, yaml, csrf: csrfOf(html), version: /name="version" value="(\d+)"/.exec(html)?.[1] ?? '' }
+  }
+
+  it("refuses a post without the CSRF token, with another session's, or from another origin: 403, nothing written", async () => {
+    const { jar } = await signedIn()
+    const other = await signedIn()
+    const editor = await editorOf(jar)
+    const before = await versions()
+    const form = {
+      version: editor.version,
+      yaml: editor.yaml.replace('tokenLifetime: 120', 'tokenLifetime: 60'),
+      reason: 'shorter',
+      intent: 'save',
+    }
+    for (const response of [
+      await save(jar, form),
+      await save(jar, { ...form, csrf: (await editorOf(other.jar)).csrf }),
+      await save(jar, { ...form, csrf: editor.csrf }, 'https://evil.test'),
+    ]) {
+      expect(response.status).toBe(403)
+      expect(await response.text()).toContain('Form refused')
+    }
+    expect(await versions()).toBe(before)
+    // The same form with its token is saved.
+    const saved = await save(jar, { ...form, csrf: editor.csrf })
+    expect(saved.status).toBe(303)
+    expect(saved.headers.get('location')).toBe(`/admin/policy-path?name=people%2Fweb-app&saved=${before + 1}`)
+    expect(await versions()).toBe(before + 1)
+    expect(await events('policy_path.changed')).toContainEqual({ actor: `admin-person:${ADMIN.username}` })
+  })
+
+  it('refuses a post of a signed-out browser (401), writing nothing', async () => {
+    const before = await versions()
+    const response = await save(new CookieJar(), { csrf: 'x', version: '1', yaml: 'a: b', reason: 'r' })
+    expect(response.status).toBe(401)
+    expect(await versions()).toBe(before)
+  })
+
+  it('signs out: the session ends, the cookie is cleared', async () => {
+    const { jar } = await signedIn()
+    const { csrf } = await editorOf(jar)
+    const response = await browse(jar, `${server.adminUrl}/admin/logout`, {
+      form: { csrf },
+      headers: { origin: server.adminUrl },
+    })
+    expect(response.status).toBe(200)
+    expect(jar.lines.at(-1)).toMatch(/^mandate-console=; Path=\/; Max-Age=0/)
+    expect((await browse(jar, `${server.adminUrl}/admin/policy-paths`)).status).toBe(303)
+  })
+})
+
+describe('the role, read at every request', () => {
+  it('ends the session at once when the role is taken away, and when the user is disabled', async () => {
+    const { jar } = await signedIn()
+    const hash = (
+      await sql<{ password_hash: string }>`select password_hash from users where username = ${ADMIN.username}`.execute(
+        t.db,
+      )
+    ).rows[0]?.password_hash as string
+    const applied = await applyDocuments(t.db, [folderWith(await adminUserDocument([], hash))], TEST_APPLY)
+    expect(applied.findings).toEqual([])
+    const refused = await browse(jar, `${server.adminUrl}/admin/policy-paths`)
+    expect(refused.status).toBe(403)
+    expect(await refused.text()).toContain('does not hold the <code>mandate:admin</code> role')
+    // The session is gone: giving the role back does not bring it back.
+    await applyDocuments(t.db, [folderWith(await adminUserDocument(['mandate:admin'], hash))], TEST_APPLY)
+    expect((await browse(jar, `${server.adminUrl}/admin/policy-paths`)).status).toBe(303)
+
+    const again = await signedIn()
+    await setUserDisabled(t.db, ADMIN.username, { cli: true }, new Date())
+    expect((await browse(again.jar, `${server.adminUrl}/admin/policy-paths`)).status).toBe(403)
+    await setUserDisabled(t.db, ADMIN.username, { cli: false }, new Date())
+  })
+})
