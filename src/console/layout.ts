@@ -67,7 +67,8 @@ export const notice = (kind: 'error' | 'notice' | 'warning', text: Html | string
 /** A table of rows, with a caption; an empty list says so. */
 export function table(caption: string, headings: readonly string[], rows: readonly Html[]): Html {
   if (rows.length === 0) return html`<p class="muted">No ${caption.toLowerCase()}.</p>`
-  return html`<div class="scroll"><table><caption>${caption}</caption><thead><tr>${headings.map(
+  // A region that scrolls must take focus, so it scrolls by keyboard too (WCAG 2.1.1).
+  return html`<div class="scroll" role="region" aria-label="${caption}" tabindex="0"><table><caption>${caption}</caption><thead><tr>${headings.map(
     (h) => html`<th scope="col">${h}</th>`,
   )}</tr></thead><tbody>${rows}</tbody></table></div>`
 }

@@ -214,5 +214,6 @@ function refusedView(
   const { status, findings } = outcome.refused
   // The change's own findings (a broadening, a name that is not the path's), then the warnings of the text.
   const shown = [...findings, ...checked.filter((f) => f.severity !== 'error')]
-  return { findings: shown, confirm: status === 409, problem: problemText(outcome) }
+  // A broadening is said once, by its findings and the checkbox that confirms it.
+  return { findings: shown, confirm: status === 409, problem: status === 409 ? undefined : problemText(outcome) }
 }

@@ -38,7 +38,7 @@ form.filters label { margin: 0; }
 label { display: block; font-weight: 600; margin: .75rem 0 .25rem; }
 input[type=text], input[type=search], input[type=number], select, textarea { padding: .45rem .6rem; font: inherit;
   border: 1px solid #6b7480; border-radius: 4px; background: #fff; color: var(--ink); }
-textarea { width: 100%; min-height: 24rem; line-height: 1.45; }
+textarea { width: 100%; min-height: 24rem; line-height: 1.45; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
 input.wide { width: min(40rem, 100%); }
 .check { display: flex; gap: .5rem; align-items: center; font-weight: 600; margin: .75rem 0; }
 button, .button { display: inline-block; margin: .75rem .5rem 0 0; padding: .45rem 1rem; font: inherit; font-weight: 600;
@@ -51,6 +51,8 @@ button.link { border: none; background: none; margin: 0; padding: 0; color: var(
 .warning { color: var(--warn); border-left: 4px solid #c77c00; padding: .5rem .75rem; background: #fff6e5; margin: 1rem 0; }
 .notice { border-left: 4px solid var(--accent); padding: .5rem .75rem; background: #eef5fc; margin: 1rem 0; }
 ul.findings { margin: .25rem 0; padding-left: 1.2rem; }
+ul.findings code { white-space: pre; }
+input.wide { display: block; }
 .badge { display: inline-block; padding: 0 .4rem; border-radius: 3px; font-size: .85em; font-weight: 600; border: 1px solid currentColor; }
 .badge.allow, .badge.active { color: #0a5a2a; }
 .badge.deny, .badge.broadening { color: var(--danger); }
