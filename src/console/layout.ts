@@ -64,9 +64,9 @@ ${body}
 export const notice = (kind: 'error' | 'notice' | 'warning', text: Html | string) =>
   html`<div class="${kind}" role="${kind === 'notice' ? 'status' : 'alert'}">${text}</div>`
 
-/** A table of rows, with a caption; an empty list says so. */
-export function table(caption: string, headings: readonly string[], rows: readonly Html[]): Html {
-  if (rows.length === 0) return html`<p class="muted">No ${caption.toLowerCase()}.</p>`
+/** A table of rows, with a caption; an empty list says so, in the words given. */
+export function table(caption: string, headings: readonly string[], rows: readonly Html[], empty = 'None.'): Html {
+  if (rows.length === 0) return html`<p class="muted">${empty}</p>`
   // A region that scrolls must take focus, so it scrolls by keyboard too (WCAG 2.1.1).
   return html`<div class="scroll" role="region" aria-label="${caption}" tabindex="0"><table><caption>${caption}</caption><thead><tr>${headings.map(
     (h) => html`<th scope="col">${h}</th>`,

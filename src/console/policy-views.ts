@@ -49,6 +49,7 @@ ${table(
     (p) =>
       html`<tr><td><a href="${pathHref(p.name)}">${p.name}</a></td><td>${p.version}</td><td>${p.description ?? ''}</td><td>${p.owner ?? ''}</td><td>${p.bindings.length}</td><td>${time(p.updated_at)}</td></tr>`,
   ),
+  'No policy paths match.',
 )}`,
   )
 }

@@ -133,12 +133,19 @@ export function consolePages(deps: ConsoleDeps) {
     const pending = cookie ? await takeSignIn(deps.db, hashOf(cookie), now()) : undefined
     setCookie(ctx, { secure }, names.signIn, '', 0)
     const again = html`<a href="/admin/login">Sign in again</a>.`
-    const { state, code, error } = ctx.query
+    const { state, code, error, iss } = ctx.query
     if (!pending || typeof state !== 'string' || state !== pending.state)
       return message(ctx, 400, 'Sign-in expired', html`This sign-in has expired or was already completed. ${again}`)
-    if (typeof error === 'string' || typeof code !== 'string')
+    // RFC 9207 §2.4: an answer naming another issuer is not Mandate's.
+    if (typeof error === 'string' || typeof code !== 'string' || (iss !== undefined && iss !== deps.rp.issuer))
       return message(ctx, 400, 'Sign-in did not complete', html`Mandate did not sign you in. ${again}`)
-    const redeemed = await redeemCode(deps.rp, code, pending)
+    let redeemed: Awaited<ReturnType<typeof redeemCode>>
+    try {
+      redeemed = await redeemCode(deps.rp, code, pending)
+    } catch {
+      // The token endpoint could not be reached (the console calls the issuer URL): fail closed, say so.
+      return message(ctx, 503, 'Sign-in unavailable', html`Mandate's token endpoint cannot be reached. ${again}`)
+    }
     if (!redeemed.ok) return message(ctx, 400, 'Sign-in failed', html`Signing in did not work. ${again}`)
     const user = await findSessionlessUser(redeemed.username)
     if (!user) {

@@ -77,6 +77,7 @@ ${table(
           : ''
       }</td><td>${taskLink(d.task_id)}</td></tr>`,
   ),
+  'No decisions match.',
 )}`,
   )
 }
@@ -104,6 +105,7 @@ ${table(
     (a) =>
       html`<tr><td>${when(a.requested_at)}</td><td>${a.status}</td><td>${a.delegator}</td><td>${a.agent}</td><td>${a.action}</td><td>${a.resource}</td><td>${a.object_id}</td><td>${a.decided_by ?? ''}</td><td>${taskLink(a.task_id)}</td></tr>`,
   ),
+  'No approvals match.',
 )}`,
   )
 }
@@ -136,6 +138,7 @@ ${table(
     (e) =>
       html`<tr><td>${when(e.time)}</td><td>${e.type}</td><td>${e.actor ?? ''}</td><td>${e.subject ?? ''}</td><td>${taskLink(e.task_id)}</td><td><code>${JSON.stringify(e.data)}</code></td></tr>`,
   ),
+  'No audit events match.',
 )}`,
   )
 }
@@ -222,6 +225,7 @@ ${table(
     (a) =>
       html`<tr><td>${when(a.time)}</td><td>${a.agent ?? ''}</td><td>${(a.actor_chain ?? []).join(' → ')}</td><td>${a.action ?? ''}</td><td>${a.resource ?? ''}</td><td>${a.object_id ?? ''}</td><td>${result(a.result)}</td><td>${a.reason ?? ''}</td></tr>`,
   ),
+  'No actions yet.',
 )}
 <h2>Approvals</h2>
 ${table(
@@ -231,6 +235,7 @@ ${table(
     (a) =>
       html`<tr><td>${when(a.requested_at)}</td><td>${a.status}</td><td>${a.action}</td><td>${a.object_id}</td><td>${a.decided_by ?? ''}</td></tr>`,
   ),
+  'No approvals.',
 )}`,
   )
 }
@@ -259,6 +264,7 @@ ${table(
     (c) =>
       html`<tr><td><code>${c.client_id}</code>${c.agent ? ' (agent app)' : ''}</td><td>${c.description ?? ''}</td><td>${c.profile}</td><td>${c.grant_types.join(', ')}</td><td>${c.scopes.join(' ')}</td><td>${c.disabled_at ? 'disabled' : 'enabled'}</td><td>${when(c.updated_at)}</td></tr>`,
   ),
+  'No clients.',
 )}`,
   )
 }
@@ -285,6 +291,7 @@ ${table(
     (r) =>
       html`<tr><td>${r.name}</td><td><code>${r.uri}</code></td><td>${r.description ?? ''}</td><td>${r.scopes.join(' ')}</td><td>${r.access_token_lifetime}</td><td>${when(r.updated_at)}</td></tr>`,
   ),
+  'No resources.',
 )}`,
   )
 }

@@ -16,6 +16,8 @@ import {
 import { useDatabase } from '../support/database.ts'
 import { TEST_APPLY, useServer } from '../support/server.ts'
 import { browse, CookieJar, csrfOf } from '../support/sign-in.ts'
+import { exchange, exchanged, jtiOf } from '../support/oauth.ts'
+import { startTask } from '../support/tasks.ts'
 
 const t = useDatabase()
 const server = useServer(t, { apply: await consoleDocuments() })
@@ -171,5 +173,47 @@ describe('the role, read at every request', () => {
     await setUserDisabled(t.db, ADMIN.username, { cli: true }, new Date())
     expect((await browse(again.jar, `${server.adminUrl}/admin/policy-paths`)).status).toBe(403)
     await setUserDisabled(t.db, ADMIN.username, { cli: false }, new Date())
+  })
+})
+
+describe('the read pages', () => {
+  it("shows a task's token tree, and its decisions and audit events through the filters", async () => {
+    const { task, alice } = await startTask(server.url, { params: { purpose: 'Close ticket 7' } })
+    const agent = await exchanged(server.url, 'agent-one', {
+      subject_token: alice,
+      resource: 'https://tickets.test/',
+      task_id: task.task_id,
+    })
+    const sub = await exchanged(server.url, 'sub-agent', {
+      subject_token: agent,
+      resource: 'https://tickets.test/',
+      scope: 'tickets:read',
+    })
+    const denied = await exchange(server.url, 'sub-agent', {
+      subject_token: agent,
+      resource: 'https://tickets.test/',
+      scope: 'tickets:write',
+    })
+    expect(denied.status).toBe(400)
+    const { jar } = await signedIn()
+
+    const page = await (await browse(jar, `${server.adminUrl}/admin/task?id=${task.task_id}`)).text()
+    expect(page).toContain('Close ticket 7')
+    // The sub-agent's token nested inside the agent's, in the tree.
+    const tree = page.slice(page.indexOf('<h2>Token tree</h2>'), page.indexOf('<h2>Actions timeline</h2>'))
+    const [agentAt, subAt] = [tree.indexOf(jtiOf(agent).slice(0, 12)), tree.indexOf(jtiOf(sub).slice(0, 12))]
+    expect(agentAt).toBeGreaterThan(0)
+    expect(subAt).toBeGreaterThan(agentAt)
+    expect(tree.slice(agentAt, subAt)).toContain('<ul class="tree">')
+
+    const decisions = await (await browse(jar, `${server.adminUrl}/admin/decisions?task_id=${task.task_id}`)).text()
+    expect(decisions.match(/<tr><td>/g)?.length).toBe(3)
+    expect(decisions).toContain('<span class="badge deny">deny</span>')
+    const none = await (await browse(jar, `${server.adminUrl}/admin/decisions?client_id=nobody`)).text()
+    expect(none).toContain('No decisions match.')
+    const bad = await browse(jar, `${server.adminUrl}/admin/audit?since=yesterday`)
+    expect(bad.status).toBe(400)
+    expect(await bad.text()).toContain('Since must be a date and time')
+    expect((await browse(jar, `${server.adminUrl}/admin/task?id=not-a-task`)).status).toBe(404)
   })
 })
