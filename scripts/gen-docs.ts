@@ -5,6 +5,7 @@ import * as z from 'zod'
 import { envName } from '../src/config/load.ts'
 import { Config } from '../src/config/schema.ts'
 import { documentKinds } from '../src/manifests/apply.ts'
+import { PolicyTestFile } from '../src/simulation/policy-tests.ts'
 
 const root = new URL('../', import.meta.url)
 const outputs = new Map<string, string>()
@@ -83,6 +84,12 @@ for (const [kind, schema] of Object.entries(documentKinds)) {
     json(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' })),
   )
 }
+
+// Cases of `mandate policy test` (policy-paths/tests/*.test.yaml).
+outputs.set(
+  'docs/schemas/policy-test.schema.json',
+  json(z.toJSONSchema(PolicyTestFile, { io: 'input', unrepresentable: 'any' })),
+)
 
 function json(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`

@@ -269,6 +269,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         verifyAccessToken: verify,
         dpop,
         validateDocuments: (text) => validateText(db, text, 'request', config.outbound),
+        issuer,
       }),
     ),
   )

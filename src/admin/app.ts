@@ -31,6 +31,7 @@ import {
 } from './policy-paths.ts'
 import { activatePolicyPathVersion, changePolicyPath } from './policy-change.ts'
 import { getDecision, listAudit, listDecisions, taskDetail, tokenLineage } from './queries.ts'
+import { simulatePolicyPaths } from './simulate.ts'
 
 export interface AdminDeps {
   db: Kysely<DB>
@@ -40,6 +41,8 @@ export interface AdminDeps {
   dpop: DpopSettings
   /** Documents validated, nothing written (manifests/validate.ts, wired by the composition root). */
   validateDocuments(text: string): Promise<Array<{ severity: string }>>
+  /** Our issuer URL (a simulated subject token with this iss is ours). */
+  issuer: string
 }
 
 const unauthorized = () => new HttpError('admin_authentication_required')
@@ -52,6 +55,7 @@ export const ADMIN_ROUTES: readonly Route[] = [
   { path: '/admin/v1/audit', methods: ['GET'] },
   { path: /^\/admin\/v1\/approvals(\/[^/]+)?$/, methods: ['GET'] },
   { path: '/admin/v1/policy-paths:validate', methods: ['POST'] },
+  { path: '/admin/v1/policy-paths:simulate', methods: ['POST'] },
   { path: /^\/admin\/v1\/policy-paths\/.+\/versions\/\d{1,9}:activate$/, methods: ['POST'] },
   { path: /^\/admin\/v1\/policy-paths(\/.+)?$/, methods: ['GET', 'PUT'] },
 ]
@@ -92,6 +96,7 @@ export function adminApp(deps: AdminDeps): Koa {
         ? /^\/admin\/v1\/policy-paths\/(.+)\/versions\/([1-9]\d{0,8}):activate$/.exec(ctx.path)
         : null
     if (activate) return activatePolicyPathVersion(ctx, deps, safeDecode(activate[1] as string), Number(activate[2]))
+    if (ctx.method === 'POST' && ctx.path === '/admin/v1/policy-paths:simulate') return simulatePolicyPaths(ctx, deps)
     ctx.body = await route(ctx)
   })
   return app

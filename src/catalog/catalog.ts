@@ -20,6 +20,8 @@ export interface CatalogRows {
 
 export interface Catalog {
   readonly generation: string
+  /** The rows it was built from (a simulation builds a catalog of them with candidate documents in place). */
+  readonly rows: CatalogRows
   /** The client, whether enabled or not. */
   client(clientId: string): ClientRow | undefined
   /** The client, unless it is unknown or disabled: the only lookup that may authenticate a client. */
@@ -59,6 +61,7 @@ export function buildCatalog(rows: CatalogRows): Catalog {
   const policies = new Map<string, EffectivePolicy | undefined>()
   return {
     generation: rows.generation,
+    rows,
     client: (clientId) => clients.get(clientId),
     enabledClient(clientId) {
       const row = clients.get(clientId)

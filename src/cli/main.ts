@@ -14,7 +14,7 @@ import { ConfigError, EX_CONFIG, loadConfig } from '../config/load.ts'
 import type { Config } from '../config/schema.ts'
 import { migrateUp, migrationStatus } from '../db/migrations.ts'
 import { createSigningKey, ensureSigningKey } from '../keys/store.ts'
-import { toDate } from '../lib/clock.ts'
+import { systemClock, toDate } from '../lib/clock.ts'
 import { formatDuration } from '../lib/duration.ts'
 import { type AnyDocument, applyDocuments, documentKinds, schemaForKind } from '../manifests/apply.ts'
 import { runJanitor } from '../janitor/janitor.ts'
@@ -32,6 +32,7 @@ import { listUsers, setPassword, UnknownUser } from '../users/store.ts'
 import { diffPolicyPath } from '../admin/policy-paths.ts'
 import { validateLoaded } from '../manifests/validate.ts'
 import { login } from './login.ts'
+import { policyTestCommand, simulateCommand } from './policy-simulation.ts'
 import { readSecretLine } from './read-secret.ts'
 import { EX_DATAERR, serve } from './serve.ts'
 
@@ -448,6 +449,33 @@ policy
         `${name}: version ${diff.from} → ${diff.to}${diff.broadening ? ' (broadens)' : ''}\n${lines.join('\n') || '  no change'}\n\n${diff.yaml}\n`,
       )
     })
+  })
+policy
+  .command('simulate')
+  .description(
+    'Decide a described token request (YAML or JSON: client_id, resource, grant_type, subject claims, actor_chain, scope, task, action) against the policy in the database, or with --candidate documents in place; prints the decision as JSON. Nothing is issued or written; exit 1 on an invalid request or candidate.',
+  )
+  .argument('[file]', 'the request (default: standard input)')
+  .option('--candidate <file>', 'PolicyPath documents to decide with, in place of the stored versions')
+  .action(async (file: string | undefined, options: { candidate?: string }) => {
+    await withServices(readConfig(), async ({ db, clock, config, issuer }) => {
+      const input = { file, candidate: options.candidate }
+      const deps = { db, issuer, now: clock.now(), outbound: config.outbound }
+      const decided = await simulateCommand(deps, input, (text) => process.stderr.write(text))
+      if (decided) print(decided)
+      else process.exitCode = 1
+    })
+  })
+policy
+  .command('test')
+  .description(
+    'Run every <dir>/tests/*.test.yaml case (a request and the decision expected) against the documents of <dir> and --documents, offline: no server or database. Prints each failure and "N passed, N failed"; exit 1 on a failure or an invalid file.',
+  )
+  .argument('[dir]', 'the policy paths folder', 'policy-paths')
+  .option('--documents <paths...>', 'more documents the paths name (clients, resources, issuers)', [])
+  .action(async (dir: string, options: { documents: string[] }) => {
+    const write = (text: string) => process.stdout.write(text)
+    if (!(await policyTestCommand(dir, options.documents, systemClock.now(), write))) process.exitCode = 1
   })
 
 const task = program.command('task').description('Tasks: units of delegated work.')

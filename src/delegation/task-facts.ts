@@ -23,7 +23,16 @@ export async function loadTaskFacts(
   /** The read of this task already begun (readTask), if any. */
   begun?: TaskRead,
 ): Promise<TaskFacts & { row?: TaskRow }> {
-  const found = await (begun ?? readTask(db, taskId, now))
+  return taskFactsOf(catalog, taskId, await (begun ?? readTask(db, taskId, now)), actor)
+}
+
+/** The task facts of a task read (or described, by a simulation): pure. */
+export function taskFactsOf(
+  catalog: Catalog,
+  taskId: string,
+  found: { row: TaskRow; live: boolean } | undefined,
+  actor: string,
+): TaskFacts & { row?: TaskRow } {
   const row = found?.row
   const live = found?.live === true
   const listedActors = row && live && row.client_id !== actor ? actorsOfTask(catalog, row) : []

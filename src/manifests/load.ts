@@ -28,10 +28,16 @@ export interface LoadResult<T> {
   findings: Finding[]
 }
 
+/** A file of policy test cases (policy-paths/tests/*.test.yaml). */
+export const TEST_FILE = /\.test\.ya?ml$/
+
 export const formatFinding = (f: Finding): string =>
   `${f.file}:${f.line}:${f.column}: ${f.message}${f.path ? ` (at ${f.path})` : ''}`
 
-/** Lists .yaml/.yml files under each path (a file or a folder, recursively), sorted. */
+/**
+ * Lists .yaml/.yml files under each path (a file or a folder, recursively), sorted. In a folder, `*.test.yaml`
+ * files are policy test cases (`mandate policy test`), not documents: they are left out.
+ */
 export async function yamlFiles(paths: readonly string[]): Promise<string[]> {
   const files: string[] = []
   for (const path of paths) {
@@ -41,7 +47,8 @@ export async function yamlFiles(paths: readonly string[]): Promise<string[]> {
     }
     const entries = await readdir(path, { recursive: true, withFileTypes: true })
     for (const entry of entries) {
-      if (entry.isFile() && /\.ya?ml$/.test(entry.name)) files.push(join(entry.parentPath, entry.name))
+      if (entry.isFile() && /\.ya?ml$/.test(entry.name) && !TEST_FILE.test(entry.name))
+        files.push(join(entry.parentPath, entry.name))
     }
   }
   return [...new Set(files)].sort()

@@ -20,6 +20,7 @@ const layers: string[][] = [
   ['delegation', 'client-credentials', 'authorization-code', 'http', 'approvals', 'pages'], // the one decision of each grant; our HTTP edge plumbing and page rendering
   ['decisions'], // decision records (they carry the decision's constraints)
   ['evaluation'], // runtime authorization: one evaluation of an action, decided, gated and recorded
+  ['simulation'], // a token request decided on described facts by the grants' own decisions (issue 13)
   ['oidc', 'admin', 'tasks-api', 'access-api', 'janitor'], // edges: oidc-provider wiring, the admin, tasks and access APIs, jobs
   ['token-exchange', 'manifests', 'sign-in'], // the exchange grant (on oidc-provider); apply (names the admin resource); the sign-in pages
   ['console'], // the admin console: people signed in at Mandate itself (its CSRF tokens are the sign-in pages')
@@ -133,6 +134,13 @@ const pure = [
   'src/console/layout.ts',
   'src/console/policy-views.ts',
   'src/console/views.ts',
+  'src/simulation/simulate.ts',
+  'src/simulation/candidates.ts',
+  'src/simulation/tokens.ts',
+  'src/simulation/task.ts',
+  'src/simulation/request.ts',
+  'src/simulation/offline-catalog.ts',
+  'src/simulation/policy-tests.ts',
 ]
 it.each(pure)('%s is pure: no I/O modules, no clock', (file) => {
   const text = readFileSync(file, 'utf8')

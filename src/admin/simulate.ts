@@ -1,0 +1,90 @@
+// `POST /admin/v1/policy-paths:simulate` (issue 13): the decision the live policy — or the live policy with
+// candidate documents in place — makes for a described token request (simulation/simulate.ts: the grants' own
+// decisions). Nothing is issued or written. Refusals are RFC 9457 problem details: a request that is not the
+// contract is a 400, an invalid candidate a 422 with the same findings as validate and PUT.
+import type { Context } from 'koa'
+import type { Kysely } from 'kysely'
+import type * as z from 'zod'
+import type { CatalogSource } from '../catalog/source.ts'
+import type { DB } from '../db/schema.ts'
+import { readTask } from '../delegation/task-facts.ts'
+import { bodyParams } from '../http/body-params.ts'
+import { type Clock, toDate } from '../lib/clock.ts'
+import { findActiveToken } from '../lineage/tokens.ts'
+import { PolicyPathDocument } from '../policy/schema.ts'
+import { withCandidates } from '../simulation/candidates.ts'
+import { SimulationRequest } from '../simulation/request.ts'
+import { SimulationInputError, simulate } from '../simulation/simulate.ts'
+
+export interface SimulateDeps {
+  db: Kysely<DB>
+  catalog: CatalogSource
+  clock: Clock
+  issuer: string
+  validateDocuments(text: string): Promise<Array<{ severity: string }>>
+}
+
+/** RFC 9457: the refusal as application/problem+json, with what was found. */
+function problem(ctx: Context, status: number, title: string, detail: string, findings: unknown[] = []): void {
+  ctx.status = status
+  ctx.type = 'application/problem+json'
+  ctx.body = { type: 'about:blank', title, status, detail, ...(findings.length > 0 ? { findings } : {}) }
+}
+
+/** zod issues as findings, each at its JSON pointer in the body. */
+export const issueFindings = (issues: readonly z.core.$ZodIssue[], under: string) =>
+  issues.map((issue) => ({
+    severity: 'error',
+    code: 'schema',
+    message: issue.message,
+    path: [under, ...issue.path.map(String)].map((part) => `/${part}`).join(''),
+  }))
+
+export async function simulatePolicyPaths(ctx: Context, deps: SimulateDeps): Promise<void> {
+  const { params, problem: malformed } = bodyParams(ctx)
+  if (malformed || !ctx.is('application/json'))
+    return problem(ctx, 400, 'Bad request', 'the body is a JSON object: {candidate?, request}')
+  const unknown = Object.keys(params).filter((key) => key !== 'candidate' && key !== 'request')
+  if (unknown.length > 0) return problem(ctx, 400, 'Bad request', `unknown member ${unknown.join(', ')}`)
+  const parsed = SimulationRequest.safeParse(params.request)
+  if (!parsed.success)
+    return problem(
+      ctx,
+      400,
+      'Bad request',
+      'request is not a simulation request',
+      issueFindings(parsed.error.issues, 'request'),
+    )
+
+  const candidates = params.candidate === undefined ? [] : [params.candidate].flat()
+  if (candidates.length > 20 || candidates.some((doc) => typeof doc !== 'object' || doc === null || Array.isArray(doc)))
+    return problem(ctx, 400, 'Bad request', 'candidate is a PolicyPath document, or a list of up to 20')
+  const documents: PolicyPathDocument[] = []
+  if (candidates.length > 0) {
+    // The same checks as validate and PUT, on the documents as JSON (line and column of their pretty form).
+    const text = candidates.map((doc) => JSON.stringify(doc, null, 2)).join('\n---\n')
+    const errors = (await deps.validateDocuments(text)).filter((f) => f.severity === 'error')
+    if (errors.length > 0) return problem(ctx, 422, 'Invalid document', 'the candidate has errors', errors)
+    for (const candidate of candidates) {
+      const doc = PolicyPathDocument.safeParse(candidate)
+      if (!doc.success) return problem(ctx, 422, 'Invalid document', 'a candidate is not a PolicyPath document')
+      documents.push(doc.data)
+    }
+  }
+
+  const now = deps.clock.now()
+  const catalog = withCandidates(await deps.catalog.current(), documents)
+  try {
+    const simulation = await simulate(parsed.data, {
+      catalog,
+      issuer: deps.issuer,
+      now,
+      readTask: (taskId) => readTask(deps.db, taskId, now),
+      readToken: (jti) => findActiveToken(deps.db, jti, toDate(now)),
+    })
+    ctx.body = { ...simulation, ...(documents.length > 0 ? { candidates: documents.map((d) => d.metadata.name) } : {}) }
+  } catch (error) {
+    if (error instanceof SimulationInputError) return problem(ctx, 400, 'Bad request', error.message)
+    throw error
+  }
+}
