@@ -14,7 +14,7 @@ import { findActiveToken } from '../lineage/tokens.ts'
 import { PolicyPathDocument } from '../policy/schema.ts'
 import { withCandidates } from '../simulation/candidates.ts'
 import { SimulationRequest } from '../simulation/request.ts'
-import { SimulationInputError, simulate } from '../simulation/simulate.ts'
+import { type Simulation, SimulationInputError, simulate } from '../simulation/simulate.ts'
 
 export interface SimulateDeps {
   db: Kysely<DB>
@@ -46,10 +46,30 @@ export async function simulatePolicyPaths(ctx: Context, deps: SimulateDeps): Pro
     return problem(ctx, 400, 'Bad request', 'the body is a JSON object: {candidate?, request}')
   const unknown = Object.keys(params).filter((key) => key !== 'candidate' && key !== 'request')
   if (unknown.length > 0) return problem(ctx, 400, 'Bad request', `unknown member ${unknown.join(', ')}`)
+  const outcome = await simulateRequest(deps, params)
+  if ('refused' in outcome) {
+    const { status, title, detail, findings } = outcome.refused
+    return problem(ctx, status, title, detail, findings)
+  }
+  ctx.body = outcome.simulation
+}
+
+export type SimulateOutcome =
+  | { refused: { status: 400 | 422; title: string; detail: string; findings: Array<{ severity: string }> } }
+  | { simulation: Simulation & { candidates?: string[] } }
+
+const refused = (status: 400 | 422, title: string, detail: string, findings: Array<{ severity: string }> = []) => ({
+  refused: { status, title, detail, findings },
+})
+
+/** The one simulation, for the admin API and the console: {candidate?, request} decided, nothing written. */
+export async function simulateRequest(
+  deps: SimulateDeps,
+  params: { candidate?: unknown; request?: unknown },
+): Promise<SimulateOutcome> {
   const parsed = SimulationRequest.safeParse(params.request)
   if (!parsed.success)
-    return problem(
-      ctx,
+    return refused(
       400,
       'Bad request',
       'request is not a simulation request',
@@ -58,16 +78,16 @@ export async function simulatePolicyPaths(ctx: Context, deps: SimulateDeps): Pro
 
   const candidates = params.candidate === undefined ? [] : [params.candidate].flat()
   if (candidates.length > 20 || candidates.some((doc) => typeof doc !== 'object' || doc === null || Array.isArray(doc)))
-    return problem(ctx, 400, 'Bad request', 'candidate is a PolicyPath document, or a list of up to 20')
+    return refused(400, 'Bad request', 'candidate is a PolicyPath document, or a list of up to 20')
   const documents: PolicyPathDocument[] = []
   if (candidates.length > 0) {
     // The same checks as validate and PUT, on the documents as JSON (line and column of their pretty form).
     const text = candidates.map((doc) => JSON.stringify(doc, null, 2)).join('\n---\n')
     const errors = (await deps.validateDocuments(text)).filter((f) => f.severity === 'error')
-    if (errors.length > 0) return problem(ctx, 422, 'Invalid document', 'the candidate has errors', errors)
+    if (errors.length > 0) return refused(422, 'Invalid document', 'the candidate has errors', errors)
     for (const candidate of candidates) {
       const doc = PolicyPathDocument.safeParse(candidate)
-      if (!doc.success) return problem(ctx, 422, 'Invalid document', 'a candidate is not a PolicyPath document')
+      if (!doc.success) return refused(422, 'Invalid document', 'a candidate is not a PolicyPath document')
       documents.push(doc.data)
     }
   }
@@ -82,9 +102,14 @@ export async function simulatePolicyPaths(ctx: Context, deps: SimulateDeps): Pro
       readTask: (taskId) => readTask(deps.db, taskId, now),
       readToken: (jti) => findActiveToken(deps.db, jti, toDate(now)),
     })
-    ctx.body = { ...simulation, ...(documents.length > 0 ? { candidates: documents.map((d) => d.metadata.name) } : {}) }
+    return {
+      simulation: {
+        ...simulation,
+        ...(documents.length > 0 ? { candidates: documents.map((d) => d.metadata.name) } : {}),
+      },
+    }
   } catch (error) {
-    if (error instanceof SimulationInputError) return problem(ctx, 400, 'Bad request', error.message)
+    if (error instanceof SimulationInputError) return refused(400, 'Bad request', error.message)
     throw error
   }
 }

@@ -10,7 +10,6 @@ export interface Frame {
   who?: { username: string; csrf: string }
   /** The navigation entry of this page. */
   section?: string
-  simulate?: boolean
 }
 
 const SECTIONS = [
@@ -24,7 +23,6 @@ const SECTIONS = [
 ] as const
 
 export function consolePage(title: string, frame: Frame, body: Html): string {
-  const sections = SECTIONS.filter(([key]) => key !== 'simulate' || frame.simulate)
   return html`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -40,7 +38,7 @@ export function consolePage(title: string, frame: Frame, body: Html): string {
 <span class="brand">Mandate admin</span>
 ${
   frame.who
-    ? html`<nav aria-label="Sections"><ul>${sections.map(
+    ? html`<nav aria-label="Sections"><ul>${SECTIONS.map(
         ([key, label, href]) =>
           html`<li><a href="${href}"${key === frame.section ? html` aria-current="page"` : ''}>${label}</a></li>`,
       )}</ul></nav>

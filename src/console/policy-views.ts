@@ -228,6 +228,7 @@ ${
 }
 <button type="submit" name="intent" value="check">Check</button>
 <button class="primary" type="submit" name="intent" value="save">Save</button>
+<button type="submit" name="intent" value="simulate" formaction="/admin/simulate">Simulate with this document</button>
 </form>`,
   )
 }

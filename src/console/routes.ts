@@ -19,6 +19,7 @@ import { consolePage, type Frame, notice } from './layout.ts'
 import { type ConsoleRelyingParty, newSignIn, redeemCode } from './oidc-client.ts'
 import { policyRoutes } from './policy-routes.ts'
 import type { ConsoleFinding } from './policy-views.ts'
+import { simulateRoutes } from './simulate-routes.ts'
 import { serveConsoleStylesheet } from './stylesheet.ts'
 import { cookieNames, consoleCsrf, consoleCsrfValid, readCookie, setCookie } from './session.ts'
 import {
@@ -57,7 +58,7 @@ export const CONSOLE_ROUTES: readonly Route[] = [
     path: /^\/admin\/(policy-paths|policy-path|policy-path\/diff|decisions|approvals|audit|task|clients|resources)$/,
     methods: ['GET'],
   },
-  { path: /^\/admin\/policy-path\/(edit|rollback)$/, methods: ['GET', 'POST'] },
+  { path: /^\/admin\/(policy-path\/edit|policy-path\/rollback|simulate)$/, methods: ['GET', 'POST'] },
 ]
 
 const SIGN_IN_LIFETIME = 600
@@ -75,7 +76,7 @@ export function consolePages(deps: ConsoleDeps) {
   const secure = deps.url.startsWith('https:')
   const names = cookieNames({ secure })
   const origin = new URL(deps.url).origin
-  const handlers: Record<string, PageHandler> = { ...policyRoutes(deps), ...viewRoutes(deps) }
+  const handlers: Record<string, PageHandler> = { ...policyRoutes(deps), ...viewRoutes(deps), ...simulateRoutes(deps) }
   const now = () => toDate(deps.clock.now())
 
   return async function consoleRoutes(ctx: Context, next: Next): Promise<void> {

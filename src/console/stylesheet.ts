@@ -53,6 +53,8 @@ button.link { border: none; background: none; margin: 0; padding: 0; color: var(
 ul.findings { margin: .25rem 0; padding-left: 1.2rem; }
 ul.findings code { white-space: pre; }
 input.wide { display: block; }
+textarea.short { min-height: 6rem; }
+select { display: block; }
 .badge { display: inline-block; padding: 0 .4rem; border-radius: 3px; font-size: .85em; font-weight: 600; border: 1px solid currentColor; }
 .badge.allow, .badge.active { color: #0a5a2a; }
 .badge.deny, .badge.broadening { color: var(--danger); }

@@ -217,3 +217,87 @@ describe('the read pages', () => {
     expect((await browse(jar, `${server.adminUrl}/admin/task?id=not-a-task`)).status).toBe(404)
   })
 })
+
+describe('simulate', () => {
+  const simulateForm = (fields: Record<string, string>) => ({
+    grant_type: 'token-exchange',
+    client_id: 'helper-agent',
+    resource: 'https://tickets.test/',
+    scope: 'tickets:read',
+    subject: '{"sub": "carol", "client_id": "helper-agent", "scope": "tickets:read tickets:write"}',
+    actor_chain: '',
+    task: '',
+    action: '',
+    candidate: '',
+    intent: 'run',
+    ...fields,
+  })
+
+  it('decides a described request with the live policy, and with a candidate in place; writes nothing', async () => {
+    const { jar } = await signedIn()
+    const form = await (await browse(jar, `${server.adminUrl}/admin/simulate`)).text()
+    const csrf = csrfOf(form)
+    const before = await sql<{
+      n: string
+    }>`select (select count(*) from decisions) + (select count(*) from issued_tokens) + (select count(*) from policy_path_versions) as n`.execute(
+      t.db,
+    )
+    const run = async (fields: Record<string, string>) => {
+      const response = await browse(jar, `${server.adminUrl}/admin/simulate`, {
+        form: { csrf, ...simulateForm(fields) },
+        headers: { origin: server.adminUrl },
+      })
+      return { status: response.status, html: await response.text() }
+    }
+    const live = await run({})
+    expect(live.status).toBe(200)
+    expect(live.html).toContain('Result: <span class="badge allow">allow</span>')
+    expect(live.html).toContain('<dt>Scope</dt><dd>tickets:read</dd>')
+    expect(live.html).toContain('people/helper-agent</a> version 1')
+
+    const candidate = `apiVersion: mandate/v1
+kind: PolicyPath
+metadata: { name: people/helper-agent }
+spec:
+  bindings:
+    - { client: helper-agent, resource: "https://tickets.test/", grantType: authorization_code }
+    - { client: helper-agent, resource: "https://tickets.test/", grantType: "urn:ietf:params:oauth:grant-type:token-exchange" }
+  scopes: [tickets:write]
+  delegation: { actors: [helper-agent] }
+`
+    const narrowed = await run({ candidate })
+    expect(narrowed.status).toBe(200)
+    expect(narrowed.html).toContain('Result: <span class="badge deny">deny</span>')
+    expect(narrowed.html).toContain('<dt>Candidates in place</dt><dd>people/helper-agent</dd>')
+
+    // A candidate with an error: at its line and column, nothing decided.
+    const broken = await run({
+      candidate: candidate.replace('scopes: [tickets:write]', 'scopes: [tickets:write]\n  bogus: 1'),
+    })
+    expect(broken.status).toBe(422)
+    expect(broken.html).toMatch(/Error<\/strong>, candidate line 9, column 3: unknown field bogus/)
+    expect(broken.html).not.toContain('Result:')
+    // Claims that are no object, and a request outside the schema, say so.
+    expect((await run({ subject: '[1, 2' })).status).toBe(400)
+    const outside = await run({ client_id: '' })
+    expect(outside.status).toBe(400)
+    expect(outside.html).toContain('/request/client_id')
+
+    const after = await sql<{
+      n: string
+    }>`select (select count(*) from decisions) + (select count(*) from issued_tokens) + (select count(*) from policy_path_versions) as n`.execute(
+      t.db,
+    )
+    expect(after.rows[0]?.n).toBe(before.rows[0]?.n)
+  })
+
+  it('refuses the simulate form without its CSRF token (403)', async () => {
+    const { jar } = await signedIn()
+    const response = await browse(jar, `${server.adminUrl}/admin/simulate`, {
+      form: simulateForm({}),
+      headers: { origin: server.adminUrl },
+    })
+    expect(response.status).toBe(403)
+    expect(await response.text()).not.toContain('Result:')
+  })
+})
