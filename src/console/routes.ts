@@ -25,6 +25,7 @@ import { cookieNames, consoleCsrf, consoleCsrfValid, readCookie, setCookie } fro
 import {
   createSession,
   endSession,
+  findPerson,
   findSession,
   hashOf,
   newCookieValue,
@@ -148,8 +149,8 @@ export function consolePages(deps: ConsoleDeps) {
       return message(ctx, 503, 'Sign-in unavailable', html`Mandate's token endpoint cannot be reached. ${again}`)
     }
     if (!redeemed.ok) return message(ctx, 400, 'Sign-in failed', html`Signing in did not work. ${again}`)
-    const user = await findSessionlessUser(redeemed.username)
-    if (!user) {
+    const person = await findPerson(deps.db, redeemed.username)
+    if (!person || person.disabled || !person.roles.includes(ADMIN_ROLE)) {
       await audit(ctx, 'admin_console.refused', redeemed.username)
       return notAdmin(ctx, redeemed.username)
     }
@@ -163,16 +164,6 @@ export function consolePages(deps: ConsoleDeps) {
     await audit(ctx, 'admin_console.signed_in', redeemed.username)
     setCookie(ctx, { secure }, names.session, session.value, deps.sessionLifetime)
     redirect(ctx, '/admin/policy-paths')
-  }
-
-  /** The person, if they hold the admin role and are enabled. */
-  async function findSessionlessUser(username: string) {
-    const row = await deps.db
-      .selectFrom('users')
-      .select(['username', 'roles', 'disabled_at'])
-      .where('username', '=', username)
-      .executeTakeFirst()
-    return row && row.disabled_at === null && row.roles.includes(ADMIN_ROLE) ? row : undefined
   }
 
   async function signOut(ctx: Context, person: Person): Promise<void> {

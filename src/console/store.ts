@@ -59,6 +59,16 @@ export async function findSession(db: Kysely<DB>, idHash: string, now: Date): Pr
   return row && { username: row.username, roles: row.roles, disabled: row.disabled_at !== null }
 }
 
+/** A person's roles and state as they are now (at sign-in, before any session exists). */
+export async function findPerson(db: Kysely<DB>, username: string): Promise<SessionUser | undefined> {
+  const row = await db
+    .selectFrom('users')
+    .select(['username', 'roles', 'disabled_at'])
+    .where('username', '=', username)
+    .executeTakeFirst()
+  return row && { username: row.username, roles: row.roles, disabled: row.disabled_at !== null }
+}
+
 export async function endSession(db: Kysely<DB>, idHash: string): Promise<void> {
   await db.deleteFrom('admin_console_sessions').where('id_hash', '=', idHash).execute()
 }

@@ -176,6 +176,11 @@ describe.skipIf(!hasChromium)(`the admin console in Chromium (${CHROMIUM})`, asy
     const { page } = opened
     await signIn(opened, ADMIN)
     await page.waitForURL(`${server.adminUrl}/admin/policy-paths`)
+    // By keyboard: the first Tab reaches the skip link, which moves focus past the navigation to the content.
+    await page.keyboard.press('Tab')
+    expect(await page.evaluate('document.activeElement.textContent')).toBe('Skip to content')
+    await page.keyboard.press('Enter')
+    expect(await page.evaluate('document.activeElement.id')).toBe('main')
     for (const [link, heading, name] of [
       ['Decisions', 'Decisions', 'decisions'],
       ['Approvals', 'Approvals', 'approvals'],

@@ -48,13 +48,15 @@ export async function signInAtConsole(
   jar: CookieJar,
   adminUrl: string,
   person: { username: string; password: string },
+  /** The console's configured URL, when it is not adminUrl (a proxy's): redirects there reach adminUrl. */
+  consoleUrl = adminUrl,
 ): Promise<ConsolePage> {
   let url = `${adminUrl}/admin/`
   let response = await browse(jar, url)
   for (let hops = 0; hops < 20; hops++) {
     const location = response.headers.get('location')
     if (response.status >= 300 && response.status < 400 && location) {
-      url = new URL(location, url).href
+      url = new URL(location, url).href.replace(consoleUrl, adminUrl)
       response = await browse(jar, url)
       continue
     }
