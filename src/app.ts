@@ -245,6 +245,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       db,
       catalog,
       clock,
+      log,
       url: consoleUrl,
       sessionLifetime: config.adminConsole.sessionLifetime,
       csrfKey: deriveCsrfKey(keys),

@@ -11,6 +11,7 @@ import type { DB } from '../db/schema.ts'
 import { bodyParams } from '../http/body-params.ts'
 import { type Route, routePath } from '../http/routes.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
+import type { Log } from '../observability/log.ts'
 import { setPageHeaders } from '../pages/headers.ts'
 import { html } from '../pages/html.ts'
 import { fromOwnOrigin } from '../sign-in/csrf.ts'
@@ -30,6 +31,7 @@ import {
   hashOf,
   newCookieValue,
   pruneExpired,
+  type SessionUser,
   saveSignIn,
   takeSignIn,
 } from './store.ts'
@@ -39,6 +41,7 @@ export interface ConsoleDeps {
   db: Kysely<DB>
   catalog: CatalogSource
   clock: Clock
+  log: Pick<Log, 'warn'>
   /** The console's external URL (its origin): the redirect URI's base and the origin its forms come from. */
   url: string
   sessionLifetime: number
@@ -95,8 +98,9 @@ export function consolePages(deps: ConsoleDeps) {
       return message(ctx, 401, 'Signed out', html`Your session has ended. <a href="/admin/login">Sign in again</a>.`)
     }
     // The role is read now: taking it away (or disabling the person) ends the session at this request.
-    if (user.disabled || !user.roles.includes(ADMIN_ROLE)) {
+    if (!mayAdminister(user)) {
       await endSession(deps.db, idHash)
+      setCookie(ctx, { secure }, names.session, '', 0)
       return notAdmin(ctx, user.username)
     }
     const person: Person = {
@@ -144,13 +148,19 @@ export function consolePages(deps: ConsoleDeps) {
     let redeemed: Awaited<ReturnType<typeof redeemCode>>
     try {
       redeemed = await redeemCode(deps.rp, code, pending)
-    } catch {
-      // The token endpoint could not be reached (the console calls the issuer URL): fail closed, say so.
+    } catch (error) {
+      // fetch's network failure or our timeout: the console calls the issuer URL, which must be reachable from
+      // here. Fail closed and say so; anything else is a bug and stays one.
+      if (!(error instanceof TypeError) && (error as Error).name !== 'TimeoutError') throw error
+      deps.log.warn({ err: error, req_id: ctx.state.reqId }, 'admin console: token endpoint unreachable')
       return message(ctx, 503, 'Sign-in unavailable', html`Mandate's token endpoint cannot be reached. ${again}`)
     }
-    if (!redeemed.ok) return message(ctx, 400, 'Sign-in failed', html`Signing in did not work. ${again}`)
+    if (!redeemed.ok) {
+      deps.log.warn({ reason: redeemed.reason, req_id: ctx.state.reqId }, 'admin console sign-in failed')
+      return message(ctx, 400, 'Sign-in failed', html`Signing in did not work. ${again}`)
+    }
     const person = await findPerson(deps.db, redeemed.username)
-    if (!person || person.disabled || !person.roles.includes(ADMIN_ROLE)) {
+    if (!person || !mayAdminister(person)) {
       await audit(ctx, 'admin_console.refused', redeemed.username)
       return notAdmin(ctx, redeemed.username)
     }
@@ -197,6 +207,9 @@ export function consolePages(deps: ConsoleDeps) {
     )
   }
 }
+
+/** Enabled, and holding the role: the one test of who may use the console, at sign-in and at every request. */
+const mayAdminister = (user: SessionUser): boolean => !user.disabled && user.roles.includes(ADMIN_ROLE)
 
 function redirect(ctx: Context, to: string): void {
   ctx.status = 303

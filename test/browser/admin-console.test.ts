@@ -53,13 +53,18 @@ describe.skipIf(!hasChromium)(`the admin console in Chromium (${CHROMIUM})`, asy
     await screenshot(page, `console-${name}`)
   }
 
-  const signIn = async (opened: Visit, person: { username: string; password: string }) => {
+  const signIn = async (opened: Visit, person: { username: string; password: string }, pictures = false) => {
     const { page } = opened
     await page.goto(`${server.adminUrl}/admin/`)
+    // Mandate's own sign-in page, on the public listener.
+    await page.waitForURL((url) => url.origin === server.issuer)
+    if (pictures) await look(opened, 'sign-in')
     await page.getByLabel('Username').fill(person.username)
     await page.getByLabel('Password').fill(person.password)
     await page.getByRole('button', { name: 'Sign in' }).click()
     // The first time, the person allows the console to know who they are (openid only).
+    await page.getByRole('button', { name: 'Allow' }).waitFor()
+    if (pictures) await look(opened, 'consent')
     await page.getByRole('button', { name: 'Allow' }).click()
   }
 
@@ -68,7 +73,7 @@ describe.skipIf(!hasChromium)(`the admin console in Chromium (${CHROMIUM})`, asy
   it('signs an administrator in, edits a path (a finding, a narrowing, a confirmed broadening) and rolls it back', async () => {
     const opened = await visit()
     const { page } = opened
-    await signIn(opened, ADMIN)
+    await signIn(opened, ADMIN, true)
     await page.waitForURL(`${server.adminUrl}/admin/policy-paths`)
     await page.getByRole('heading', { name: 'Policy paths' }).waitFor()
     await look(opened, 'policy-paths')

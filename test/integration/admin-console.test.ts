@@ -165,6 +165,7 @@ describe('the role, read at every request', () => {
     const refused = await browse(jar, `${server.adminUrl}/admin/policy-paths`)
     expect(refused.status).toBe(403)
     expect(await refused.text()).toContain('does not hold the <code>mandate:admin</code> role')
+    expect(jar.lines.at(-1)).toMatch(/^mandate-console=; Path=\/; Max-Age=0/)
     // The session is gone: giving the role back does not bring it back.
     await applyDocuments(t.db, [folderWith(await adminUserDocument(['mandate:admin'], hash))], TEST_APPLY)
     expect((await browse(jar, `${server.adminUrl}/admin/policy-paths`)).status).toBe(303)
