@@ -113,6 +113,22 @@ ${effective && effective.actions.length > 0 ? html`<p>Action rules: ${effective.
 <h2>Current document</h2>
 <pre><code>${view.yaml}</code></pre>
 <h2>History</h2>
+${
+  view.versions.length > 1
+    ? html`<form class="filters" method="get" action="/admin/policy-path/diff" aria-label="Compare versions">
+<input type="hidden" name="name" value="${view.name}">
+<div><label for="from">Compare version</label><select id="from" name="from">${view.versions.map(
+        (v) =>
+          html`<option value="${v.version}"${v.version === view.versions[1]?.version ? html` selected` : ''}>${v.version}</option>`,
+      )}</select></div>
+<div><label for="to">with version</label><select id="to" name="to">${view.versions.map(
+        (v) =>
+          html`<option value="${v.version}"${v.version === view.version ? html` selected` : ''}>${v.version}</option>`,
+      )}</select></div>
+<button type="submit">Compare</button>
+</form>`
+    : ''
+}
 ${table(
   'Versions',
   ['Version', 'Saved', 'Changes', 'Roll back'],

@@ -130,6 +130,13 @@ describe.skipIf(!hasChromium)(`the admin console in Chromium (${CHROMIUM})`, asy
     await page.getByRole('heading', { name: `${PATH}: version 2 to 3` }).waitFor()
     await look(opened, 'diff')
     await page.goBack()
+    // Any two versions compared, from the history's form.
+    await page.getByLabel('Compare version', { exact: true }).selectOption('1')
+    await page.getByLabel('with version').selectOption('3')
+    await page.getByRole('button', { name: 'Compare' }).click()
+    await page.getByRole('heading', { name: `${PATH}: version 1 to 3` }).waitFor()
+    expect(await page.getByRole('main').textContent()).toContain('raises tokenLifetime 2m → 10m')
+    await page.goBack()
     await page.getByRole('link', { name: 'Roll back to version 2' }).click()
     await page.getByRole('heading', { name: `Roll back ${PATH} to version 2` }).waitFor()
     await page.getByLabel('Reason for the rollback').fill('the web team withdrew the request')

@@ -132,6 +132,67 @@ describe('forms', () => {
     expect(await events('policy_path.changed')).toContainEqual({ actor: `admin-person:${ADMIN.username}` })
   })
 
+  it('checks without saving; refuses a save without a reason or against an older version, writing nothing', async () => {
+    const { jar } = await signedIn()
+    const editor = await editorOf(jar)
+    const before = await versions()
+    const widened = editor.yaml.replace('- tickets:read', '- tickets:read\n    - nope:read')
+    const checked = await save(jar, {
+      csrf: editor.csrf,
+      version: editor.version,
+      yaml: widened,
+      reason: '',
+      intent: 'check',
+    })
+    expect(checked.status).toBe(200)
+    const page = await checked.text()
+    expect(page).toContain('<strong>Warnings</strong> (saving is allowed)')
+    expect(page).toMatch(/Warning<\/strong>, line \d+, column \d+: [^<]*nope:read/)
+    const form = {
+      csrf: editor.csrf,
+      version: editor.version,
+      yaml: editor.yaml.replace(/tokenLifetime: \d+/, 'tokenLifetime: 45'),
+      intent: 'save',
+    }
+    const noReason = await save(jar, { ...form, reason: ' ' })
+    expect(noReason.status).toBe(400)
+    expect(await noReason.text()).toContain('Reason is required')
+    const stale = await save(jar, { ...form, reason: 'r', version: String(Number(editor.version) - 1) })
+    expect(stale.status).toBe(412)
+    expect(await stale.text()).toContain('Someone saved this path since you opened it')
+    expect(await versions()).toBe(before)
+  })
+
+  it('asks for confirmation before a rollback that broadens (409), then saves it', async () => {
+    const { jar } = await signedIn()
+    const editor = await editorOf(jar)
+    const lifetime = Number(/tokenLifetime: (\d+)/.exec(editor.yaml)?.[1])
+    const narrowed = await save(jar, {
+      csrf: editor.csrf,
+      version: editor.version,
+      yaml: editor.yaml.replace(/tokenLifetime: \d+/, `tokenLifetime: ${lifetime - 10}`),
+      reason: 'narrower',
+      intent: 'save',
+    })
+    expect(narrowed.status).toBe(303)
+    const current = Number(editor.version) + 1
+    const url = `${server.adminUrl}/admin/policy-path/rollback?name=${PATH}`
+    const shown = await (await browse(jar, `${url}&version=${editor.version}`)).text()
+    expect(shown).toContain('Going back broadens what the path lets through.')
+    const form = { csrf: csrfOf(shown), version: editor.version, current: String(current), reason: 'undo' }
+    const before = await versions()
+    const unconfirmed = await browse(jar, url, { form, headers: { origin: server.adminUrl } })
+    expect(unconfirmed.status).toBe(409)
+    expect(await unconfirmed.text()).toContain('I confirm this rollback broadens the path')
+    expect(await versions()).toBe(before)
+    const confirmed = await browse(jar, url, {
+      form: { ...form, confirm: 'yes' },
+      headers: { origin: server.adminUrl },
+    })
+    expect(confirmed.status).toBe(303)
+    expect(await versions()).toBe(before + 1)
+  })
+
   it('refuses a post of a signed-out browser (401), writing nothing', async () => {
     const before = await versions()
     const response = await save(new CookieJar(), { csrf: 'x', version: '1', yaml: 'a: b', reason: 'r' })
