@@ -1,4 +1,5 @@
-// The admin API (admin port): lineage, decisions, approvals, policy paths (read, validate, change) and audit. Every request needs a bearer
+// The admin API (admin port): lineage, decisions, approvals, policy paths (read, validate, change, simulate),
+// clients, resources, issuers and users (entity-routes.ts) and audit. Every request needs a bearer
 // access token Mandate issued for the admin resource with the mandate:admin scope (RFC 6750).
 import Koa, { type Context } from 'koa'
 import type { Kysely } from 'kysely'
@@ -30,6 +31,8 @@ import {
   policyPathVersions,
 } from './policy-paths.ts'
 import { activatePolicyPathVersion, changePolicyPath } from './policy-change.ts'
+import { ENTITY_ROUTES, entityRoute } from './entity-routes.ts'
+import { deletePolicyPath } from './policy-retire.ts'
 import { getDecision, listAudit, listDecisions, taskDetail, tokenLineage } from './queries.ts'
 import { simulatePolicyPaths } from './simulate.ts'
 
@@ -57,7 +60,8 @@ export const ADMIN_ROUTES: readonly Route[] = [
   { path: '/admin/v1/policy-paths:validate', methods: ['POST'] },
   { path: '/admin/v1/policy-paths:simulate', methods: ['POST'] },
   { path: /^\/admin\/v1\/policy-paths\/.+\/versions\/\d{1,9}:activate$/, methods: ['POST'] },
-  { path: /^\/admin\/v1\/policy-paths(\/.+)?$/, methods: ['GET', 'PUT'] },
+  { path: /^\/admin\/v1\/policy-paths(\/.+)?$/, methods: ['GET', 'PUT', 'DELETE'] },
+  ...ENTITY_ROUTES,
 ]
 
 export function adminApp(deps: AdminDeps): Koa {
@@ -89,8 +93,11 @@ export function adminApp(deps: AdminDeps): Koa {
     await next()
   })
   app.use(async (ctx) => {
+    if (await entityRoute(ctx, deps)) return
     const change = ctx.method === 'PUT' ? /^\/admin\/v1\/policy-paths\/(.+)$/.exec(ctx.path) : null
     if (change) return changePolicyPath(ctx, deps, safeDecode(change[1] as string))
+    const retire = ctx.method === 'DELETE' ? /^\/admin\/v1\/policy-paths\/(.+)$/.exec(ctx.path) : null
+    if (retire) return deletePolicyPath(ctx, deps, safeDecode(retire[1] as string))
     const activate =
       ctx.method === 'POST'
         ? /^\/admin\/v1\/policy-paths\/(.+)\/versions\/([1-9]\d{0,8}):activate$/.exec(ctx.path)
@@ -189,7 +196,8 @@ export function adminApp(deps: AdminDeps): Koa {
       })
       return { approvals: rows.map((row) => presentApproval(row, now)) }
     }
-    if (path === '/admin/v1/policy-paths') return { policy_paths: await listPolicyPaths(deps.db) }
+    if (path === '/admin/v1/policy-paths')
+      return { policy_paths: await listPolicyPaths(deps.db, { retired: query.retired === 'true' }) }
     match = /^\/admin\/v1\/policy-paths\/(.+)$/.exec(path)
     if (match) return policyPath(ctx, match[1] as string)
     if (path === '/admin/v1/audit') {

@@ -13,7 +13,8 @@ import { findResourceByName, upsertResource } from '../resources/store.ts'
 
 /** RFC 8707 resource indicator of the admin API: request admin tokens with resource=urn:mandate:admin. */
 export const ADMIN_RESOURCE = 'urn:mandate:admin'
-const ADMIN_RESOURCE_NAME = 'mandate-admin-api'
+/** The built-in admin resource: every server ensures it, no document declares it (never exported). */
+export const ADMIN_RESOURCE_NAME = 'mandate-admin-api'
 const BOOTSTRAP_ADMIN_CLIENT = 'mandate-admin'
 
 export async function ensureAdminAccess(

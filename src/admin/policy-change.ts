@@ -1,7 +1,8 @@
 // `PUT /admin/v1/policy-paths/{name}` (issue 13): a new version of a path, only as the admin meant it —
 // valid (the same checks as `apply`), against the version they read (If-Match, RFC 9110 §13.1.1), with a
 // reason, and, when it broadens what the path lets through, only once they confirmed it. Refusals are RFC
-// 9457 problem details carrying the findings; nothing is written for any of them.
+// 9457 problem details carrying the findings; nothing is written for any of them. Re-creating a retired path
+// is a change against nothing: everything it lets through is a broadening to confirm.
 import type { Context } from 'koa'
 import type { Kysely } from 'kysely'
 import { writeAudit } from '../audit/write.ts'
@@ -11,8 +12,9 @@ import { type Clock, toDate } from '../lib/clock.ts'
 import { type Change, diffDocuments } from '../policy/diff.ts'
 import { planPolicyPath } from '../policy/plan-apply.ts'
 import { PolicyPathDocument } from '../policy/schema.ts'
-import { lockPath } from '../policy/store.ts'
-import { currentPolicyPath, policyPathVersion } from './policy-paths.ts'
+import { currentDocument, lockPathAndAncestors } from '../policy/store.ts'
+import { policyPathVersion } from './policy-paths.ts'
+import { problem } from './problem.ts'
 
 export interface PolicyChangeDeps {
   db: Kysely<DB>
@@ -25,13 +27,6 @@ export interface Finding {
   code: string
   message: string
   path: string
-}
-
-/** RFC 9457: the refusal as application/problem+json, with what was found. */
-function problem(ctx: Context, status: number, title: string, detail: string, findings: unknown[] = []): void {
-  ctx.status = status
-  ctx.type = 'application/problem+json'
-  ctx.body = { type: 'about:blank', title, status, detail, ...(findings.length > 0 ? { findings } : {}) }
 }
 
 /**
@@ -49,14 +44,14 @@ export async function activatePolicyPathVersion(
     return problem(ctx, 400, 'Bad request', 'the body is a JSON object: {reason, confirmBroadening?}')
   const old = await policyPathVersion(deps.db, name, version)
   if (!old) return problem(ctx, 404, 'Not found', `policy path ${name} has no version ${version}`)
-  return applyChange(ctx, deps, name, { ...params, document: old.document, source: `rollback to version ${version}` })
+  return applyChange(ctx, deps, name, { ...params, document: old.document, via: `rollback to version ${version}` })
 }
 
 export async function changePolicyPath(ctx: Context, deps: PolicyChangeDeps, name: string): Promise<void> {
   const { params, problem: malformed } = bodyParams(ctx)
   if (malformed || !ctx.is('application/json'))
     return problem(ctx, 400, 'Bad request', 'the body is a JSON object: {document, reason, confirmBroadening?}')
-  return applyChange(ctx, deps, name, { ...params, source: 'admin-api' })
+  return applyChange(ctx, deps, name, { ...params, via: 'admin-api' })
 }
 
 /** What a change asks for, from the API (JSON body and If-Match) or the console (its form). */
@@ -66,9 +61,10 @@ export interface ChangeRequest {
   confirmBroadening: unknown
   /** The If-Match value: `"<version>"`, or '' when none was sent. */
   ifMatch: string
-  /** Who changes it, for the audit trail: `admin:<client>` or `admin-person:<username>`. */
-  actor: string
-  source: string
+  /** Who changes it, for the version's source and the audit trail: `admin:<client>` or `admin-person:<username>`. */
+  admin: string
+  /** How: `admin-api`, `admin-console`, `rollback to version N`. */
+  via: string
 }
 
 export interface ChangeRefusal {
@@ -90,15 +86,15 @@ async function applyChange(
   ctx: Context,
   deps: PolicyChangeDeps,
   name: string,
-  params: Record<string, unknown> & { source: string },
+  params: Record<string, unknown> & { via: string },
 ): Promise<void> {
   const outcome = await changePolicyPathAs(deps, name, {
     document: params.document,
     reason: params.reason,
     confirmBroadening: params.confirmBroadening,
     ifMatch: ctx.get('If-Match'),
-    actor: `admin:${ctx.state.clientId as string}`,
-    source: params.source,
+    admin: `admin:${ctx.state.clientId as string}`,
+    via: params.via,
   })
   if ('refused' in outcome) {
     const { status, title, detail, findings } = outcome.refused
@@ -111,14 +107,14 @@ async function applyChange(
 
 /**
  * The one change of a policy path, for the admin API and the console alike: the same validation, version
- * check, broadening confirmation and audit event. Writes nothing when it refuses.
+ * check, broadening confirmation, version source and audit event. Writes nothing when it refuses.
  */
 export async function changePolicyPathAs(
   deps: PolicyChangeDeps,
   name: string,
   request: ChangeRequest,
 ): Promise<ChangeOutcome> {
-  const { document, reason, confirmBroadening, ifMatch, actor, source } = request
+  const { document, reason, confirmBroadening, ifMatch, admin, via } = request
   if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 1000)
     return refusal(400, 'Bad request', 'reason is required: why this change (1 to 1000 characters)')
   if (confirmBroadening !== undefined && typeof confirmBroadening !== 'boolean')
@@ -144,19 +140,25 @@ export async function changePolicyPathAs(
     ])
 
   return deps.db.transaction().execute(async (trx): Promise<ChangeOutcome> => {
-    await lockPath(trx, name)
-    const current = await currentPolicyPath(trx, name)
+    await lockPathAndAncestors(trx, name)
+    // The latest version, and the path in force (none when it is retired: then this re-creates it).
+    const latest = await currentDocument(trx, name)
+    const current = latest && !latest.retired ? latest : undefined
     if (current && !ifMatch)
       return refusal(
         428,
         'Precondition required',
         'If-Match with the version you read is required to change an existing path',
       )
-    if (ifMatch && ifMatch !== `"${current?.version}"`)
-      return refusal(412, 'Precondition failed', `the path is at version ${current?.version ?? 'none'}: read it again`)
+    if (ifMatch && ifMatch !== `"${latest?.version}"`)
+      return refusal(
+        412,
+        'Precondition failed',
+        `the path is at version ${latest?.version ?? 'none'}${latest?.retired ? ' (retired)' : ''}: read it again`,
+      )
     const changes = diffDocuments(current?.document, doc)
     const broadening = changes.filter((change) => change.broadening)
-    if (current && broadening.length > 0 && confirmBroadening !== true)
+    if (latest && broadening.length > 0 && confirmBroadening !== true)
       return refusal(
         409,
         'Broadening not confirmed',
@@ -168,7 +170,7 @@ export async function changePolicyPathAs(
           path: change.field,
         })),
       )
-    const planned = await planPolicyPath(trx, doc)
+    const planned = await planPolicyPath(trx, doc, { source: { kind: 'admin', admin }, reason })
     const written =
       planned.action === 'unchanged' ? { written: false } : await planned.write(trx, toDate(deps.clock.now()))
     const version = written.written ? ((written as { version?: number }).version ?? 0) : (current?.version ?? 0)
@@ -176,16 +178,18 @@ export async function changePolicyPathAs(
       await writeAudit(trx, {
         type: 'policy_path.changed',
         at: deps.clock.now(),
-        actor,
+        actor: admin,
         requestId: null,
         data: {
           name,
           reason,
-          from_version: current?.version ?? null,
+          from_version: latest?.version ?? null,
           to_version: version,
           broadening: broadening.length > 0,
           changes: changes.map((change) => change.text),
-          source,
+          source: { kind: 'admin', admin },
+          via,
+          ...(latest?.retired ? { recreated: true } : {}),
         },
       })
     return { created: !current, written: written.written, version, changes }

@@ -28,6 +28,9 @@ export type AuditType =
   | 'admin_console.signed_in'
   | 'admin_console.refused'
   | 'admin_console.signed_out'
+  | 'document.deleted'
+  | 'client.secret_rotated'
+  | 'policy_path.retired'
 
 export interface AuditEvent {
   type: AuditType

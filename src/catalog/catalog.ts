@@ -14,7 +14,7 @@ export interface CatalogRows {
   resources: readonly ResourceRow[]
   issuers: readonly IssuerRow[]
   bindings: ReadonlyArray<{ client_id: string; resource: string; grant_type: string; path: string }>
-  /** The latest version of every path. */
+  /** The latest version of every path in force (a retired path has none). */
   levels: readonly Level[]
 }
 

@@ -22,9 +22,12 @@ export function loadCatalogRows(db: Kysely<DB>): Promise<CatalogRows> {
         trx.selectFrom('resources').selectAll().execute(),
         trx.selectFrom('issuers').selectAll().execute(),
         trx.selectFrom('policy_bindings').selectAll().execute(),
+        // A retired path is no level: its latest version is a retirement (migration 0011).
         sql<{ path: string; version: number; document: unknown }>`
-          select distinct on (path) path, version, document from policy_path_versions
-          order by path, version desc`.execute(trx),
+          select path, version, document from (
+            select distinct on (path) path, version, document, retired from policy_path_versions
+            order by path, version desc
+          ) latest where not retired`.execute(trx),
       ])
       return {
         generation,

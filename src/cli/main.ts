@@ -18,6 +18,7 @@ import { systemClock, toDate } from '../lib/clock.ts'
 import { formatDuration } from '../lib/duration.ts'
 import { type AnyDocument, applyDocuments, documentKinds, schemaForKind } from '../manifests/apply.ts'
 import { runJanitor } from '../janitor/janitor.ts'
+import { exportDocuments, exportFolderProblem, writeExport } from '../manifests/export.ts'
 import { formatFinding, loadDocuments } from '../manifests/load.ts'
 import { createLog, type Log } from '../observability/log.ts'
 import { openServices, type Services, type ServicesOptions } from '../services.ts'
@@ -30,7 +31,8 @@ import { disableUser, enableUser } from '../users/disable.ts'
 import { hashPassword, MAX_PASSWORD_LENGTH, passwordProblem } from '../users/password.ts'
 import { listUsers, setPassword, UnknownUser } from '../users/store.ts'
 import { diffPolicyPath } from '../admin/policy-paths.ts'
-import { validateLoaded } from '../manifests/validate.ts'
+import { unbindingBroadens } from '../policy/diff.ts'
+import { policyWarnings, validateLoaded } from '../manifests/validate.ts'
 import { login } from './login.ts'
 import { policyTestCommand, simulateCommand } from './policy-simulation.ts'
 import { readSecretLine } from './read-secret.ts'
@@ -116,13 +118,21 @@ program
   )
   .argument('<paths...>', 'YAML files or folders (read recursively)')
   .option('--dry-run', 'validate and show what would change, write nothing')
-  .action(async (paths: string[], options: { dryRun?: boolean }) => {
+  .option(
+    '--prune',
+    'also retire the policy paths no document declares (other kinds are listed, never removed; docs/operations.md)',
+  )
+  .option('--reason <text>', 'why: recorded on each policy path version written and in the audit events')
+  .action(async (paths: string[], options: { dryRun?: boolean; prune?: boolean; reason?: string }) => {
     await withServices(readConfig(), async ({ db, clock, config }) => {
       const result = await applyDocuments(db, paths, {
         clock,
         dryRun: options.dryRun ?? false,
         actor: cliActor(),
         outbound: config.outbound,
+        prune: options.prune ?? false,
+        reason: options.reason,
+        warnings: policyWarnings,
       })
       if (result.findings.length > 0) {
         for (const finding of result.findings) process.stderr.write(`${formatFinding(finding)}\n`)
@@ -130,6 +140,11 @@ program
         process.exitCode = EX_DATAERR
         return
       }
+      // Warnings never refuse an apply (`mandate policy validate` shows the same), but the author should see them.
+      for (const f of result.warnings ?? [])
+        process.stderr.write(
+          `${f.file}:${f.line}:${f.column}: ${f.severity}: ${f.message}${f.path ? ` (at ${f.path})` : ''} [${f.code}]\n`,
+        )
       const verb = options.dryRun ? 'would be ' : ''
       for (const change of result.changes) {
         process.stdout.write(`${change.kind}/${change.name} ${verb}${change.action}\n`)
@@ -137,7 +152,34 @@ program
         for (const line of change.diff ?? [])
           process.stdout.write(`  ${line.broadening ? '! broadens: ' : ''}${line.text}\n`)
       }
+      for (const path of result.prune?.retire ?? []) {
+        process.stdout.write(`${options.dryRun ? 'would retire' : 'retired'} policy path ${path.name}\n`)
+        for (const text of path.broadens) process.stdout.write(`  ! broadens: ${text}\n`)
+        for (const b of path.unbinds)
+          if (!unbindingBroadens(b.grantType))
+            process.stdout.write(`  unbinds ${b.client} from ${b.resource} (${b.grantType})\n`)
+      }
+      for (const kept of result.prune?.kept ?? [])
+        process.stdout.write(`${kept.kind}/${kept.name} kept: not declared, but --prune retires policy paths only\n`)
       if (options.dryRun) process.stdout.write('dry run: nothing was written\n')
+    })
+  })
+
+program
+  .command('export')
+  .description(
+    'Write the documents in force (clients, resources, issuers, users, policy paths not retired) as YAML, one file a document, into a new or empty folder; `mandate apply` of it changes nothing. Never a secret in plain (docs/operations.md).',
+  )
+  .argument('<dir>', 'a new or empty folder')
+  .action(async (dir: string, _options: object, command: Command) => {
+    const cfg = readConfig()
+    const problem = await exportFolderProblem(dir)
+    if (problem) return usage(command, problem)
+    await withServices(cfg, async ({ db }) => {
+      const exported = await exportDocuments(db)
+      await writeExport(dir, exported)
+      for (const note of exported.notes) process.stderr.write(`note: ${note}\n`)
+      process.stdout.write(`wrote ${exported.files.length} document(s) to ${dir}\n`)
     })
   })
 

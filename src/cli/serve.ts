@@ -7,6 +7,7 @@ import type { Database } from '../db/connect.ts'
 import { type Listeners, listen } from '../http/listen.ts'
 import { systemClock } from '../lib/clock.ts'
 import { applyDocuments } from '../manifests/apply.ts'
+import { policyWarnings } from '../manifests/validate.ts'
 import { formatFinding } from '../manifests/load.ts'
 import { createLog } from '../observability/log.ts'
 import { openDatabase } from '../services.ts'
@@ -67,6 +68,7 @@ export async function serve(cfg: Config, options: { apply?: string[] }): Promise
         clock: systemClock,
         actor: 'serve',
         outbound: cfg.outbound,
+        warnings: policyWarnings,
       })
       if (stopping.signal.aborted) return
       if (result.findings.length > 0) {
@@ -75,6 +77,9 @@ export async function serve(cfg: Config, options: { apply?: string[] }): Promise
         await database.close()
         process.exit(EX_DATAERR)
       }
+      // The documents' warnings never stop the server (as with mandate apply): logged for the operator.
+      for (const f of result.warnings ?? [])
+        log.warn({ file: f.file, line: f.line, column: f.column, code: f.code, path: f.path }, f.message)
       log.info({ changes: result.changes.map((c) => `${c.kind}/${c.name} ${c.action}`) }, 'documents applied')
     }
     const bound = await listen(started, cfg)

@@ -1,5 +1,6 @@
 // Plans `kind: Client`: the secret is hashed (or an existing hash kept when it still matches), so
-// re-applying the same document is a no-op even though every hash is salted.
+// re-applying the same document is a no-op even though every hash is salted. A secretHash (what `mandate
+// export` writes) is stored as it is.
 import type { Kysely } from 'kysely'
 import type { DB } from '../db/schema.ts'
 import { contentHash } from '../lib/canonical-json.ts'
@@ -8,19 +9,32 @@ import type { ClientDocument } from './schema.ts'
 import { hashSecret, verifySecret } from './secret-hash.ts'
 import { findClient, upsertClient } from './store.ts'
 
-export async function planClient(db: Kysely<DB>, doc: ClientDocument): Promise<Planned> {
+/**
+ * `managed`: the caller keeps the secret (the admin API generates secrets, so its documents carry none) and
+ * says which hash to store; the document's spec.secret is then ignored.
+ */
+export async function planClient(
+  db: Kysely<DB>,
+  doc: ClientDocument,
+  managed?: { secretHash: string | null },
+): Promise<Planned> {
   const { metadata, spec } = doc
   const existing = await findClient(db, metadata.name)
-  const { secret, ...rest } = spec
+  const { secret, secretHash: givenHash, ...rest } = spec
   const hash = contentHash({ metadata, spec: rest })
   const keptHash =
-    secret !== undefined && existing?.secret_hash && (await verifySecret(secret, existing.secret_hash))
+    !managed && secret !== undefined && existing?.secret_hash && (await verifySecret(secret, existing.secret_hash))
       ? existing.secret_hash
       : undefined
-  if (existing && existing.content_hash === hash && (secret === undefined ? existing.secret_hash === null : keptHash)) {
-    return unchanged('Client', metadata.name, hash)
-  }
-  const secretHash = secret === undefined ? null : (keptHash ?? (await hashSecret(secret)))
+  // The hash to store: the admin API's (managed), a document's secretHash (an export), or the secret's.
+  const wanted = managed ? { hash: managed.secretHash } : givenHash !== undefined ? { hash: givenHash } : undefined
+  const sameSecret = wanted
+    ? existing?.secret_hash === wanted.hash
+    : secret === undefined
+      ? existing?.secret_hash === null
+      : keptHash
+  if (existing && existing.content_hash === hash && sameSecret) return unchanged('Client', metadata.name, hash)
+  const secretHash = wanted ? wanted.hash : secret === undefined ? null : (keptHash ?? (await hashSecret(secret)))
   return {
     kind: 'Client',
     name: metadata.name,

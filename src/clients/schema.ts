@@ -19,6 +19,18 @@ const ClientId = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'a client_id is 1-128 letters, digits, ".", "_", ":" or "-"')
 
+/**
+ * The stored hash of a client secret as Mandate writes it (clients/secret-hash.ts), never the secret: what
+ * `mandate export` writes for a client with a secret, so a Git repository holds no secret and applying the
+ * export keeps the secret as it is. Only Mandate's own parameters, so a document cannot set a costly one.
+ */
+const SecretHash = z
+  .string()
+  .regex(
+    /^scrypt\$16384\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/,
+    'a secretHash is the scrypt hash mandate export writes (scrypt$16384$8$1$…), never a secret',
+  )
+
 const PublicJwk = z
   .looseObject({ kty: z.enum(['EC', 'RSA', 'OKP']), kid: z.string().min(1).optional() })
   .refine((jwk) => !('d' in jwk), 'a client jwks must hold public keys only (no "d")')
@@ -31,6 +43,7 @@ export const ClientDocument = documentSchema(
     .strictObject({
       profile: ClientProfile,
       secret: z.string().min(16, 'a client secret must have at least 16 characters').max(512).optional(),
+      secretHash: SecretHash.optional(),
       jwks: z.strictObject({ keys: z.array(PublicJwk).min(1) }).optional(),
       grantTypes: z.array(GrantType).default([]),
       // RFC 6749 §3.1.2: exact redirection endpoints for authorization_code (compared as strings).
@@ -47,14 +60,17 @@ export const ClientDocument = documentSchema(
       // Approvals the agent's actions need are announced here (docs/runtime-authorization.md), a signed SET.
       approvalWebhook: z.url({ protocol: /^https?$/ }).optional(),
     })
-    .refine((spec) => spec.secret === undefined || spec.jwks === undefined, {
+    .refine((spec) => [spec.secret, spec.secretHash, spec.jwks].filter((v) => v !== undefined).length <= 1, {
       message:
-        'at most one of secret (client_secret_basic/post) or jwks (private_key_jwt); neither makes a public client',
+        'at most one of secret or secretHash (client_secret_basic/post) or jwks (private_key_jwt); none makes a public client',
     })
     // RFC 6749 §2.1: a public client cannot keep a credential, so it may only use PKCE-protected codes.
     .refine(
       (spec) =>
-        spec.secret !== undefined || spec.jwks !== undefined || spec.grantTypes.every((g) => PUBLIC_GRANTS.includes(g)),
+        spec.secret !== undefined ||
+        spec.secretHash !== undefined ||
+        spec.jwks !== undefined ||
+        spec.grantTypes.every((g) => PUBLIC_GRANTS.includes(g)),
       {
         message: 'a public client (no secret, no jwks) may only use authorization_code and refresh_token',
         path: ['grantTypes'],

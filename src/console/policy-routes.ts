@@ -133,8 +133,8 @@ export function policyRoutes(deps: ConsoleDeps): Record<string, PageHandler> {
         reason: view.reason,
         confirmBroadening: params.confirm === 'yes' ? true : undefined,
         ifMatch: `"${version}"`,
-        actor: `admin-person:${person.username}`,
-        source: 'admin-console',
+        admin: `admin-person:${person.username}`,
+        via: 'admin-console',
       })
       if ('refused' in outcome) return render(outcome.refused.status, refusedView(outcome, findings))
       seeOther(ctx, saved(name, outcome))
@@ -159,8 +159,8 @@ export function policyRoutes(deps: ConsoleDeps): Record<string, PageHandler> {
         reason: text(params.reason),
         confirmBroadening: params.confirm === 'yes' ? true : undefined,
         ifMatch: `"${read}"`,
-        actor: `admin-person:${person.username}`,
-        source: `rollback to version ${target}`,
+        admin: `admin-person:${person.username}`,
+        via: `rollback to version ${target}`,
       })
       if ('refused' in outcome) {
         const view = await rollbackView(name, target)

@@ -4,6 +4,7 @@
 import { type Html, html } from '../pages/html.ts'
 import type { AnnotatedPolicy } from '../policy/annotate.ts'
 import type { Change } from '../policy/diff.ts'
+import type { VersionSource } from '../policy/store.ts'
 import { consolePage, type Frame, notice, table } from './layout.ts'
 
 export interface ConsoleFinding {
@@ -83,7 +84,13 @@ export interface PathView {
   version: number
   yaml: string
   effective: AnnotatedPolicy | undefined
-  versions: Array<{ version: number; created_at: Date }>
+  versions: Array<{
+    version: number
+    created_at: Date
+    retired: boolean
+    reason: string | null
+    source: VersionSource | null
+  }>
   message?: string | undefined
 }
 
@@ -131,11 +138,15 @@ ${
 }
 ${table(
   'Versions',
-  ['Version', 'Saved', 'Changes', 'Roll back'],
+  ['Version', 'Saved', 'By', 'Reason', 'Changes', 'Roll back'],
   view.versions.map(
     (v) =>
-      html`<tr><td>${v.version}${v.version === view.version ? ' (current)' : ''}</td><td>${time(v.created_at)}</td><td><a href="${pathHref(view.name, { from: v.version - 1, to: v.version }, '/diff')}">Changes in version ${v.version}</a></td><td>${
-        v.version === view.version
+      html`<tr><td>${v.version}${v.version === view.version ? ' (current)' : v.retired ? ' (retired)' : ''}</td><td>${time(v.created_at)}</td><td>${sourceText(v.source)}</td><td>${v.reason ?? ''}</td><td>${
+        v.retired
+          ? ''
+          : html`<a href="${pathHref(view.name, { from: v.version - 1, to: v.version }, '/diff')}">Changes in version ${v.version}</a>`
+      }</td><td>${
+        v.version === view.version || v.retired
           ? ''
           : html`<a href="${pathHref(view.name, { version: v.version }, '/rollback')}">Roll back to version ${v.version}</a>`
       }</td></tr>`,
@@ -143,6 +154,16 @@ ${table(
 )}`,
   )
 }
+
+/** Who made a version: a file applied, an administrator (client or person), or a prune. */
+const sourceText = (source: VersionSource | null): string =>
+  !source
+    ? ''
+    : source.kind === 'file'
+      ? `apply of ${source.file}`
+      : source.kind === 'admin'
+        ? source.admin
+        : `prune (${source.paths})`
 
 function changeList(changes: readonly Change[]): Html {
   if (changes.length === 0) return html`<p class="muted">No change of meaning.</p>`

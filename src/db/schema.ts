@@ -140,6 +140,12 @@ export interface PolicyPathVersionsTable {
   document: Json
   content_hash: string
   created_at: DefaultedTimestamp
+  /** Where this version came from (migration 0011); null on versions written before it. */
+  source_kind: 'file' | 'admin' | 'prune' | null
+  source: string | null
+  source_digest: string | null
+  reason: string | null
+  retired: ColumnType<boolean, boolean | undefined, boolean>
 }
 
 export interface PolicyBindingsTable {

@@ -2,7 +2,7 @@
 // in Git and `mandate apply` speak one format.
 import * as z from 'zod'
 
-const API_VERSION = 'mandate/v1'
+export const API_VERSION = 'mandate/v1'
 
 /** RFC 6749 §3.3 scope-token: printable ASCII except space, '"' and '\'. */
 export const ScopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'not a valid scope token (RFC 6749 §3.3)')
@@ -21,4 +21,14 @@ export function documentSchema<Kind extends string, Meta extends z.ZodType, Spec
   spec: Spec,
 ) {
   return z.strictObject({ apiVersion: z.literal(API_VERSION), kind: z.literal(kind), metadata, spec })
+}
+
+/** A stored row's metadata as a document writes it: absent fields (and empty labels) left out, as they came. */
+export function metadataOf(name: string, description: string | null, labels: unknown): z.input<typeof Metadata> {
+  const named = labels !== null && typeof labels === 'object' && Object.keys(labels).length > 0
+  return {
+    name,
+    ...(description === null ? {} : { description }),
+    ...(named ? { labels: labels as Record<string, string> } : {}),
+  }
 }

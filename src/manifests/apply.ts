@@ -1,6 +1,8 @@
 // `mandate apply`: load and validate every document first, check references across them and the
 // database, then write all changes in one transaction, each with its audit event. Any finding means
-// nothing is written.
+// nothing is written. Each policy path version records its source (the file and its sha-256); with
+// `prune`, the policy paths the documents no longer declare are retired in the same transaction
+// (manifests/prune.ts).
 import type { Kysely } from 'kysely'
 import { type AuditEvent, writeAudit } from '../audit/write.ts'
 import { planClient } from '../clients/plan-apply.ts'
@@ -15,7 +17,7 @@ import type { OutboundRules } from '../outbound/rules.ts'
 import { type Change, diffDocuments } from '../policy/diff.ts'
 import { planPolicyPath } from '../policy/plan-apply.ts'
 import { PolicyPathDocument, SELF_ISSUER } from '../policy/schema.ts'
-import { currentDocument, listBindings } from '../policy/store.ts'
+import { listBindings, liveDocument } from '../policy/store.ts'
 import { planResource } from '../resources/plan-apply.ts'
 import { ResourceDocument } from '../resources/schema.ts'
 import { planUser } from '../users/plan-apply.ts'
@@ -25,6 +27,8 @@ import { adminBindingFindings } from './admin-bindings.ts'
 import { type Finding, type Located, loadDocuments } from './load.ts'
 import { outboundUrlFindings } from './outbound-urls.ts'
 import type { Planned, Written } from '../documents/plan.ts'
+import { type PrunePlan, planPrune, prunePolicyPaths } from './prune.ts'
+import type { ValidationFinding } from './validate.ts'
 
 /** Every document kind `mandate apply` accepts, in the order they are written (dependencies first). */
 export const documentKinds = {
@@ -47,8 +51,13 @@ const planners: {
   Issuer: planIssuer,
   PolicyPath: planPolicyPath,
 }
-const plan = (db: Kysely<DB>, doc: AnyDocument): Promise<Planned> =>
-  (planners[doc.kind] as (db: Kysely<DB>, doc: AnyDocument) => Promise<Planned>)(db, doc)
+const plan = (db: Kysely<DB>, located: Located<AnyDocument>, reason: string | undefined): Promise<Planned> => {
+  const doc = located.document
+  // A policy path's version says where it came from: this file, as given, and the sha-256 of its bytes.
+  if (doc.kind === 'PolicyPath')
+    return planPolicyPath(db, doc, { source: { kind: 'file', file: located.file, digest: located.digest }, reason })
+  return (planners[doc.kind] as (db: Kysely<DB>, doc: AnyDocument) => Promise<Planned>)(db, doc)
+}
 
 export interface ApplyResult {
   findings: Finding[]
@@ -60,6 +69,10 @@ export interface ApplyResult {
       diff?: Change[]
     }
   >
+  /** With `prune`: what is retired (policy paths) and what is kept though no document declares it. */
+  prune?: PrunePlan
+  /** Warnings of the documents (scope_not_in_catalogue, wider_than_ancestor): shown, never refused. */
+  warnings?: ValidationFinding[]
 }
 
 export interface ApplyOptions {
@@ -69,6 +82,12 @@ export interface ApplyOptions {
   actor: string
   /** The rules for URLs the server will fetch (config `outbound`). */
   outbound: OutboundRules
+  /** Why (recorded on each policy path version written and in the audit events). */
+  reason?: string | undefined
+  /** Also retire the policy paths in force that no document declares (the paths given are the whole truth). */
+  prune?: boolean
+  /** The documents' warnings (manifests/validate.ts policyWarnings, injected: validate.ts imports this file). */
+  warnings?: (db: Kysely<DB>, documents: Located<AnyDocument>[]) => Promise<ValidationFinding[]>
 }
 
 /** Which schema validates a document of `kind` (undefined: no such kind). */
@@ -83,22 +102,25 @@ export async function applyDocuments(
   const kinds = Object.keys(documentKinds)
   const { documents, findings } = await loadDocuments<AnyDocument>(paths, schemaForKind, kinds)
   if (findings.length === 0) findings.push(...(await crossCheck(db, documents, options.outbound)))
+  const pruning = findings.length === 0 && options.prune ? await planPrune(db, documents) : undefined
+  if (pruning) findings.push(...pruning.findings)
   if (findings.length > 0) return { findings, changes: [] }
+  const warnings = (await options.warnings?.(db, documents)) ?? []
 
   const ordered = [...documents].sort((a, b) => kinds.indexOf(a.document.kind) - kinds.indexOf(b.document.kind))
   const run = async (trx: Kysely<DB>) => {
     const changes: ApplyResult['changes'] = []
     for (const located of ordered) {
       const { document } = located
-      const planned = await plan(trx, document)
-      // Read before the write: the version this one changes.
+      const planned = await plan(trx, located, options.reason)
+      // Read before the write: the version this one changes (none when the path is retired or new).
       const diff =
         document.kind === 'PolicyPath' && planned.action !== 'unchanged'
-          ? diffDocuments((await currentDocument(trx, document.metadata.name))?.document, document)
+          ? diffDocuments((await liveDocument(trx, document.metadata.name))?.document, document)
           : undefined
       if (!options.dryRun && planned.action !== 'unchanged') {
         const written = await planned.write(trx, toDate(options.clock.now()))
-        if (written.written) await writeAudit(trx, documentEvent(planned, written, options))
+        if (written.written) await writeAudit(trx, documentEvent(planned, written, located, options))
       }
       changes.push({
         kind: planned.kind,
@@ -109,14 +131,22 @@ export async function applyDocuments(
         ...(diff ? { diff } : {}),
       })
     }
+    // After the declared documents, in the same transaction: each retirement checks under its lock that no
+    // path in force is below it.
+    if (pruning && !options.dryRun) await prunePolicyPaths(trx, pruning.plan, paths, options)
     return changes
   }
   const changes = options.dryRun ? await run(db) : await db.transaction().execute(run)
-  return { findings: [], changes }
+  return { findings: [], changes, warnings, ...(pruning ? { prune: pruning.plan } : {}) }
 }
 
 /** One audit event per created or changed document, in the apply's transaction. */
-const documentEvent = (planned: Planned, written: Written, options: ApplyOptions): AuditEvent => ({
+const documentEvent = (
+  planned: Planned,
+  written: Written,
+  located: Located<AnyDocument>,
+  options: ApplyOptions,
+): AuditEvent => ({
   type: planned.action === 'created' ? 'document.created' : 'document.updated',
   at: options.clock.now(),
   actor: options.actor,
@@ -127,6 +157,9 @@ const documentEvent = (planned: Planned, written: Written, options: ApplyOptions
     version: written.version ?? null,
     digest: planned.digest,
     previous_digest: planned.previousDigest,
+    // A policy path's event names its source, as its version does: the file as given and its sha-256.
+    ...(planned.kind === 'PolicyPath' ? { source: { kind: 'file', file: located.file, digest: located.digest } } : {}),
+    ...(options.reason ? { reason: options.reason } : {}),
   },
 })
 

@@ -1,5 +1,6 @@
 // Reads YAML documents (several per file, folders recursively) and validates every one of them
 // against its kind's zod schema. Every problem is a finding at file:line:col; nothing is written here.
+import { createHash } from 'node:crypto'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { type Document, isMap, isNode, isScalar, LineCounter, parseAllDocuments } from 'yaml'
@@ -19,6 +20,8 @@ export interface Located<T> {
   line: number
   column: number
   document: T
+  /** The sha-256 (hex) of the file's bytes (of the text, for a document not read from a file): its source. */
+  digest: string
   /** Where a field of this document is; falls back to the document's own position. */
   locate(path: readonly PropertyKey[]): { line: number; column: number }
 }
@@ -68,7 +71,10 @@ export async function loadDocuments<T>(
     return { documents, findings: [{ file: paths.join(', '), line: 1, column: 1, message: (error as Error).message }] }
   }
   for (const file of files) {
-    const parsed = parseDocuments(await readFile(file, 'utf8'), relative(process.cwd(), file) || file, schemaFor, kinds)
+    const bytes = await readFile(file)
+    const digest = createHash('sha256').update(bytes).digest('hex')
+    const shown = relative(process.cwd(), file) || file
+    const parsed = parseDocuments(bytes.toString('utf8'), shown, schemaFor, kinds, digest)
     documents.push(...parsed.documents)
     findings.push(...parsed.findings)
   }
@@ -81,6 +87,7 @@ export function parseDocuments<T>(
   shown: string,
   schemaFor: (kind: unknown) => z.ZodType<T> | undefined,
   kinds: readonly string[],
+  digest: string = createHash('sha256').update(text).digest('hex'),
 ): LoadResult<T> {
   const documents: Located<T>[] = []
   const findings: Finding[] = []
@@ -137,7 +144,7 @@ export function parseDocuments<T>(
       }
       continue
     }
-    documents.push({ file: shown, ...at, document: parsed.data, locate })
+    documents.push({ file: shown, ...at, document: parsed.data, digest, locate })
   }
   return { documents, findings }
 }

@@ -55,7 +55,8 @@ export async function validateLoaded(
   return [...references, ...(await policyWarnings(db, loaded.documents))]
 }
 
-async function policyWarnings(db: Kysely<DB>, documents: Located<AnyDocument>[]): Promise<ValidationFinding[]> {
+/** The warnings of documents (never errors): scopes no bound resource has, levels wider than their ancestors. */
+export async function policyWarnings(db: Kysely<DB>, documents: Located<AnyDocument>[]): Promise<ValidationFinding[]> {
   const paths = documents.filter((d): d is Located<PolicyPathDocument> => d.document.kind === 'PolicyPath')
   if (paths.length === 0) return []
   const warn = (doc: Located<PolicyPathDocument>, at: PropertyKey[], code: string, message: string) =>
@@ -109,12 +110,14 @@ async function widerThanAncestors(
   )
   const stored = await db
     .selectFrom('policy_path_versions')
-    .select(['path', 'version', 'document'])
+    .select(['path', 'version', 'document', 'retired'])
     .where('path', 'in', ancestors)
     .orderBy('version', 'desc')
     .execute()
   const levels = ancestors.flatMap((path) => {
-    const spec = inBatch.get(path) ?? stored.find((row) => row.path === path)?.document
+    // The latest version of each ancestor, unless it is a retirement (no level then).
+    const latest = stored.find((row) => row.path === path)
+    const spec = inBatch.get(path) ?? (latest?.retired ? undefined : latest?.document)
     return spec === undefined
       ? []
       : [

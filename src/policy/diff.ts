@@ -3,6 +3,7 @@
 // path lets through. A field a level leaves out does not constrain at that level (effective.ts), so
 // dropping one broadens. The broadening marks are what a change must confirm (issue 13). Pure.
 import { formatDuration } from '../lib/duration.ts'
+import { TOKEN_EXCHANGE } from '../oauth/protocol.ts'
 import type { PolicyPathDocument, PolicyPathSpec } from './schema.ts'
 
 export interface Change {
@@ -13,6 +14,16 @@ export interface Change {
 }
 
 type Rule = NonNullable<PolicyPathSpec['actions']>[number]
+
+/**
+ * Whether unbinding a triple of this grant broadens: an unbound token exchange is refused, but an unbound
+ * client_credentials or authorization_code request has no path ceiling at all (delegation/load-policy.ts).
+ */
+export const unbindingBroadens = (grantType: string): boolean => grantType !== TOKEN_EXCHANGE
+
+/** A removed binding in words, marked when its grant is then bounded by the client and resource alone. */
+export const unbindingText = (b: PolicyPathSpec['bindings'][number]): string =>
+  `removes binding ${b.client} → ${b.resource} (${b.grantType})${unbindingBroadens(b.grantType) ? ': no path ceiling is left for it' : ''}`
 
 const added = <T>(before: readonly T[], after: readonly T[], key: (t: T) => string = String) =>
   after.filter((item) => !before.some((other) => key(other) === key(item)))
@@ -135,8 +146,8 @@ export function diffSpecs(before: PolicyPathSpec | undefined, after: PolicyPathS
     })),
     ...added(after.bindings, was.bindings, bindingKey).map((b) => ({
       field: '/spec/bindings',
-      text: `removes binding ${bindingKey(b)}`,
-      broadening: false,
+      text: unbindingText(b),
+      broadening: unbindingBroadens(b.grantType),
     })),
     ...listCeiling('/spec/scopes', 'scope', was.scopes, after.scopes),
     ...ceiling('/spec/tokenLifetime', 'tokenLifetime', was.tokenLifetime, after.tokenLifetime, formatDuration),

@@ -1,6 +1,7 @@
 // The catalog as it would be with candidate policy path documents saved: each candidate replaces its path's
 // current version (and bindings), or adds the path, exactly as a PUT or `apply` of it would. Pure: the rows
 // of the live catalog in, a new catalog out, so every lookup is the real catalog's (catalog/catalog.ts).
+import { isDeepStrictEqual } from 'node:util'
 import { buildCatalog, type Catalog, type CatalogRows } from '../catalog/catalog.ts'
 import type { PolicyPathDocument } from '../policy/schema.ts'
 
@@ -29,12 +30,16 @@ export function candidateRows(rows: CatalogRows, candidates: readonly PolicyPath
     bindings: [...rows.bindings.filter((b) => !names.has(b.path) && !taken.has(triple(b))), ...bindings],
     levels: [
       ...rows.levels.filter((level) => !names.has(level.path)),
-      ...candidates.map((doc) => ({
-        path: doc.metadata.name,
-        // The version it would be saved as.
-        version: (rows.levels.find((level) => level.path === doc.metadata.name)?.version ?? 0) + 1,
-        spec: doc.spec,
-      })),
+      ...candidates.map((doc) => {
+        const current = rows.levels.find((level) => level.path === doc.metadata.name)
+        // The version it would be saved as: the current one when its spec is unchanged.
+        const same = current !== undefined && isDeepStrictEqual(current.spec, doc.spec)
+        return {
+          path: doc.metadata.name,
+          version: same ? current.version : (current?.version ?? 0) + 1,
+          spec: doc.spec,
+        }
+      }),
     ],
   }
 }

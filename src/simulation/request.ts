@@ -20,7 +20,7 @@ const Cnf = z.looseObject({ jkt: z.string().min(1).max(200) })
 
 const SubjectClaims = z.looseObject({
   sub: Name,
-  /** Absent, "self" or our issuer URL: one of our own tokens; otherwise a trusted Issuer's `iss`. */
+  /** Absent, "self" or our issuer URL: one of our own tokens; otherwise a trusted Issuer's `iss` (or its name). */
   iss: Name.optional(),
   scope: Scope.optional(),
   /** Scope as a list (some issuers' `scp`); `scope` wins when both are present. */

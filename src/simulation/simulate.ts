@@ -124,6 +124,9 @@ async function tokenExchange(request: SimulationRequest, context: SimulationCont
   }
   const subject = await subjectFacts(request, context)
   if ('refused' in subject) return { simulation: { ...refused(...subject.refused), ...policyOf(policy) } }
+  // As verifyActor: an actor token that is no longer active is refused (after the subject's refusals).
+  if (request.actor_token?.exp !== undefined && request.actor_token.exp <= now)
+    return { simulation: { ...refused('actor_token.invalid', 'expired'), ...policyOf(policy) } }
   const actor = actorFacts(request, client.client_id)
   const acting = actingParty(request, client.client_id)
 

@@ -79,13 +79,15 @@ export async function subjectFacts(request: SimulationRequest, context: Simulati
       ...(claims.task_id ? { taskId: claims.task_id } : {}),
     }
   }
-  const issuer = context.catalog.issuerByIss(claims.iss as string)
+  // The issuer's `iss`, or (as decision records keep it) the Issuer document's name.
+  const iss = claims.iss as string
+  const issuer = context.catalog.issuerByIss(iss) ?? context.catalog.rows.issuers.find((row) => row.name === iss)
   if (!issuer) return { refused: ['subject_token.invalid', `${claims.iss} is not a trusted issuer`] }
   if (claims.cnf && Object.keys(claims.cnf).some((member) => member !== 'jkt'))
     return { refused: ['subject_token.key_not_proven', 'a cnf other than jkt'] }
   // Fail closed: no scope claim grants nothing, unless the Issuer document says otherwise.
   const scope = subjectScope(claims) ?? (issuer.tokens_without_scope === 'policyCeiling' ? undefined : [])
-  const act = inNamespace(chainOf(request), claims.iss, context.issuer)
+  const act = inNamespace(chainOf(request), issuer.issuer, context.issuer)
   return {
     facts: {
       issuer: issuer.name,

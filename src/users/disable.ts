@@ -10,8 +10,13 @@ import { setUserDisabled, UnknownUser } from './store.ts'
  * process: activeTokenSql reads the row), and their sessions, grants, codes and refresh tokens are deleted.
  * Whether it changed anything (false: already disabled). Throws UnknownUser.
  */
-export const disableUser = async (db: Kysely<DB>, username: string, now: Date, actor: string): Promise<boolean> =>
-  (await switchUser(db, username, true, now, actor)).changed
+export const disableUser = async (
+  db: Kysely<DB>,
+  username: string,
+  now: Date,
+  actor: string,
+  why: Record<string, unknown> = {},
+): Promise<boolean> => (await switchUser(db, username, true, now, actor, why)).changed
 
 /**
  * Undoes `disableUser` (a user their document disables stays disabled: `disabled` says so); tokens issued
@@ -22,9 +27,18 @@ export const enableUser = (
   username: string,
   now: Date,
   actor: string,
-): Promise<{ changed: boolean; disabled: boolean }> => switchUser(db, username, false, now, actor)
+  why: Record<string, unknown> = {},
+): Promise<{ changed: boolean; disabled: boolean }> => switchUser(db, username, false, now, actor, why)
 
-async function switchUser(db: Kysely<DB>, username: string, disabled: boolean, now: Date, actor: string) {
+/** `why`: more for the audit event's data (the admin API's reason and source). */
+async function switchUser(
+  db: Kysely<DB>,
+  username: string,
+  disabled: boolean,
+  now: Date,
+  actor: string,
+  why: Record<string, unknown>,
+) {
   const run = async (trx: Kysely<DB>) => {
     const state = await setUserDisabled(trx, username, { cli: disabled }, now)
     if (!state) throw new UnknownUser(username)
@@ -36,7 +50,7 @@ async function switchUser(db: Kysely<DB>, username: string, disabled: boolean, n
         actor,
         requestId: null,
         subject: username,
-        data: { username },
+        data: { username, ...why },
       })
     }
     return { changed, disabled: state.isDisabled }

@@ -144,9 +144,13 @@ describe.skipIf(!hasChromium)(`the admin console in Chromium (${CHROMIUM})`, asy
     await page.getByRole('button', { name: 'Roll back to version 2' }).click()
     await page.getByRole('status').getByText('Saved as version 4.').waitFor()
     expect(await versions()).toEqual([1, 2, 3, 4])
-    const audit = await sql<{ actor: string; data: { source: string; broadening: boolean } }>`
+    // The history says who made each version and why.
+    const history = await page.getByRole('table', { name: 'Versions' }).textContent()
+    expect(history).toContain('admin-person:ada')
+    expect(history).toContain('the web team withdrew the request')
+    const audit = await sql<{ actor: string; data: { via: string; broadening: boolean } }>`
       select actor, data from audit_events where type = 'policy_path.changed' order by event_id`.execute(t.db)
-    expect(audit.rows.map((row) => [row.actor, row.data.source, row.data.broadening])).toEqual([
+    expect(audit.rows.map((row) => [row.actor, row.data.via, row.data.broadening])).toEqual([
       ['admin-person:ada', 'admin-console', false],
       ['admin-person:ada', 'admin-console', true],
       ['admin-person:ada', 'rollback to version 2', false],

@@ -80,7 +80,8 @@ describe('PUT /admin/v1/policy-paths/{name}', () => {
         to_version: 2,
         broadening: false,
         changes: ['removes scope other:read', 'lowers tokenLifetime 1m → 30s'],
-        source: 'admin-api',
+        source: { kind: 'admin', admin: 'admin:mandate-admin' },
+        via: 'admin-api',
       }),
     })
   })
@@ -199,7 +200,7 @@ describe('POST /admin/v1/policy-paths/{name}/versions/{v}:activate', () => {
     expect(await narrowing.json()).toMatchObject({ version: 4, changed: true })
     expect(await hashOf(4)).toBe(await hashOf(2))
     expect(await changes()).toContainEqual(
-      expect.objectContaining({ data: expect.objectContaining({ to_version: 4, source: 'rollback to version 2' }) }),
+      expect.objectContaining({ data: expect.objectContaining({ to_version: 4, via: 'rollback to version 2' }) }),
     )
 
     const before = await versions()

@@ -1,10 +1,10 @@
 // What `mandate apply` refuses beyond each document's shape (issue 8): keys too weak to verify anything,
 // bindings that would hand the admin resource to a non-administrator, and URLs the server must never
 // fetch; and the audit event it writes for every document it creates or changes.
-import { generateKeyPairSync, type KeyObject } from 'node:crypto'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { type Kysely, sql } from 'kysely'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { ensureAdminAccess } from '../../src/admin/bootstrap.ts'
@@ -279,6 +279,14 @@ spec:
 
     await apply(dir, { actor: 'cli:ops' })
     const created = [...(await events('audited')), ...(await events('audited-rs'))]
+    // The policy path's names its source: the file as given and the sha-256 of its bytes.
+    const source = {
+      kind: 'file',
+      file: relative(process.cwd(), join(dir, 'a.yaml')),
+      digest: createHash('sha256')
+        .update(readFileSync(join(dir, 'a.yaml')))
+        .digest('hex'),
+    }
     expect(created).toEqual([
       {
         type: 'document.created',
@@ -300,6 +308,7 @@ spec:
           version: 1,
           digest: expect.stringMatching(/^[0-9a-f]{64}$/),
           previous_digest: null,
+          source,
         },
       },
       {

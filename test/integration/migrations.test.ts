@@ -20,7 +20,7 @@ const declared: Record<string, string> = {
   audit_events: 'event_id occurred_at type actor request_id subject task_id jti decision_id data',
   webhook_deliveries:
     'delivery_id resource url event created_at attempts next_attempt_at delivered_at failed_at last_error',
-  policy_path_versions: 'path version document content_hash created_at',
+  policy_path_versions: 'path version document content_hash created_at source_kind source source_digest reason retired',
   policy_bindings: 'client_id resource grant_type path',
   config_generation: 'singleton generation',
   issuers:

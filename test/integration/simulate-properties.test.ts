@@ -2,7 +2,8 @@
 // allow or deny, the reason, the scope, the act claim, the lifetime within a second, the path and version — is
 // what the real grant decides for the same facts. Each run simulates the candidate documents, saves them through
 // the admin API (PUT, confirmed), simulates the live policy again, then asks the real token endpoint with real
-// tokens and reads its decision record. Counters make sure both outcomes and several reasons were reached.
+// tokens (a person's or an app's, delegated or not, with or without an actor token) and reads its decision
+// record. Counters make sure both outcomes, several reasons and an intermediary's allow were reached.
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -92,6 +93,7 @@ const spec = fc
     issuers: sometimes(['self', 'test-idp'], ['self', 'test-idp'], ['self'], ['test-idp']),
     holders: sometimes(['alice-app', 'agent-one', 'sim-agent'], ['alice-app', 'agent-one'], ['alice-app'], []),
     mode: sometimes('delegation', 'delegation', 'impersonation', 'either'),
+    intermediaries: sometimes([{ client: 'sim-sub', actors: ['sim-agent'] }]),
     actors: sometimes(
       ['sim-agent', 'sim-sub', 'agent-one'],
       ['sim-agent', 'sim-sub', 'agent-one'],
@@ -102,9 +104,9 @@ const spec = fc
     task: sometimes({ required: true }),
     requireDpop: sometimes(true),
   })
-  .map(({ scopes, tokenLifetime, issuers, holders, mode, actors, maxDepth, task, requireDpop }) => {
+  .map(({ scopes, tokenLifetime, issuers, holders, mode, intermediaries, actors, maxDepth, task, requireDpop }) => {
     const subjectTokens = defined({ issuers, holders })
-    const delegation = defined({ mode, actors, maxDepth })
+    const delegation = defined({ mode, intermediaries, actors, maxDepth })
     return defined({
       scopes,
       tokenLifetime,
@@ -148,7 +150,27 @@ const exchangeCase = fc.record({
   subjectLifetime: fc.constantFrom(45, 200, 900),
   requested: optional(scopes),
   byAudience: fc.boolean(),
+  // sim-agent's own token as actor_token: sim-sub presenting it acts as sim-agent (an intermediary).
+  actorToken: fc.boolean(),
 })
+
+/** Always among the runs: sim-sub trusted to present sim-agent's token, and acting as sim-agent. */
+const presenting: typeof exchangeCase extends fc.Arbitrary<infer T> ? T : never = {
+  candidates: {
+    'acme/sim': {},
+    'acme/sim/sub': {
+      delegation: { intermediaries: [{ client: 'sim-sub', actors: ['sim-agent'] }], actors: ['sim-agent', 'sim-sub'] },
+    },
+  },
+  keep: 5,
+  client: 'sim-sub',
+  subject: 'person',
+  subjectScope: SCOPES,
+  subjectLifetime: 900,
+  requested: undefined,
+  byAudience: false,
+  actorToken: true,
+}
 
 const ccCase = fc.record({
   candidate: spec,
@@ -222,7 +244,9 @@ async function realDecision(response: Response) {
   }
 }
 
-const tally = { allow: 0, deny: 0, reasons: new Set<string>() }
+const tally = { allow: 0, deny: 0, presented: 0, reasons: new Set<string>() }
+/** sim-agent's own client_credentials token, got before any run changes the paths above acme/sim/cc. */
+let actorToken: string
 
 beforeAll(async () => {
   admin = await accessToken(server.url, 'mandate-admin', { resource: 'urn:mandate:admin', scope: 'mandate:admin' })
@@ -230,6 +254,12 @@ beforeAll(async () => {
   writeFileSync(join(folder, 'simulation.yaml'), DOCUMENTS)
   const applied = await applyDocuments(t.db, [folder], TEST_APPLY)
   expect(applied.findings).toEqual([])
+  const response = await post(
+    `${server.url}/token`,
+    { grant_type: 'client_credentials', resource: TICKETS, scope: 'tickets:read' },
+    { clientId: 'sim-agent', secret: SECRET['sim-agent'] },
+  )
+  actorToken = ((await response.json()) as { access_token: string }).access_token
 })
 
 describe('simulation', () => {
@@ -245,6 +275,7 @@ describe('simulation', () => {
           resource: run.byAudience ? 'tickets' : TICKETS,
           subject: decodeJwt(subject),
           ...(run.requested ? { scope: run.requested } : {}),
+          ...(run.actorToken ? { actor_token: decodeJwt(actorToken) } : {}),
         }
         const candidate = await simulate({ candidate: documents, request })
         for (const document of documents) await save(document)
@@ -257,6 +288,7 @@ describe('simulation', () => {
             subject_token: subject,
             ...(run.byAudience ? { audience: 'tickets' } : { resource: TICKETS }),
             ...(run.requested ? { scope: run.requested.join(' ') } : {}),
+            ...(run.actorToken ? { actor_token: actorToken, actor_token_type: ACCESS_TOKEN } : {}),
           },
           { clientId: run.client, secret: SECRET[run.client as keyof typeof SECRET] },
         )
@@ -274,14 +306,16 @@ describe('simulation', () => {
           })
         }
         tally[live.decision as 'allow' | 'deny'] += 1
+        if (run.actorToken && run.client === 'sim-sub' && live.decision === 'allow') tally.presented += 1
         tally.reasons.add(live.reason as string)
       }),
-      { numRuns: Number(process.env.SIM_RUNS ?? 80) },
+      { numRuns: Number(process.env.SIM_RUNS ?? 80), examples: [[presenting]] },
     )
     // Not vacuous: both outcomes, and several of the rules, decided some runs.
     expect(tally.allow, JSON.stringify([...tally.reasons])).toBeGreaterThanOrEqual(5)
     expect(tally.deny).toBeGreaterThanOrEqual(5)
     expect(tally.reasons.size, JSON.stringify([...tally.reasons])).toBeGreaterThanOrEqual(4)
+    expect(tally.presented).toBeGreaterThanOrEqual(1)
   })
 
   it('decides client_credentials as the real token endpoint does', { timeout: 120_000 }, async () => {

@@ -37,7 +37,7 @@ const allowed: Array<[files: RegExp, packages: RegExp]> = [
   // The one internal module: DPoP nonces shared with oidc-provider (see src/oidc/internals.d.ts).
   [/^src\/oidc\/dpop-nonces\.ts$/, /^oidc-provider\/lib\/helpers\/challenge\.js$/],
   [
-    /^src\/(db\/|janitor\/|[a-z-]+\/(store|plan-apply)\.ts$|lineage\/|manifests\/(apply|validate)\.ts$|documents\/plan\.ts$|oidc\/|app\.ts$|cli\/|keys\/ring\.ts$|issuers\/verify\.ts$|token-exchange\/(grant|issue|refusals|facts|write)\.ts$|delegation\/(subject-token|targets|load-policy|task-facts)\.ts$|tasks-api\/|admin\/|audit\/write\.ts$|clients\/authenticate\.ts$|users\/(authenticate|disable)\.ts$|tasks\/(webhooks|complete)\.ts$|evaluation\/(store|rates|gates|evaluate)\.ts$|approvals\/(store|webhook)\.ts$|access-api\/|replay\/|dpop\/claim\.ts$|catalog\/(source|load)\.ts$|sign-in\/(routes|failures|upstream)\.ts$|upstream\/(identities|start)\.ts$|console\/)/,
+    /^src\/(db\/|janitor\/|[a-z-]+\/(store|plan-apply)\.ts$|lineage\/|manifests\/(apply|validate|prune|export)\.ts$|policy\/retire\.ts$|documents\/plan\.ts$|oidc\/|app\.ts$|cli\/|keys\/ring\.ts$|issuers\/verify\.ts$|token-exchange\/(grant|issue|refusals|facts|write)\.ts$|delegation\/(subject-token|targets|load-policy|task-facts)\.ts$|tasks-api\/|admin\/|audit\/write\.ts$|clients\/authenticate\.ts$|users\/(authenticate|disable)\.ts$|tasks\/(webhooks|complete)\.ts$|evaluation\/(store|rates|gates|evaluate)\.ts$|approvals\/(store|webhook)\.ts$|access-api\/|replay\/|dpop\/claim\.ts$|catalog\/(source|load)\.ts$|sign-in\/(routes|failures|upstream)\.ts$|upstream\/(identities|start)\.ts$|console\/)/,
     /^(kysely|kysely\/migration|pg|@electric-sql\/pglite)$/,
   ],
   [

@@ -24,7 +24,7 @@ describe('diffSpecs', () => {
         },
       ),
     ).toEqual([
-      ['removes binding a → https://t/ (client_credentials)', false],
+      ['removes binding a → https://t/ (client_credentials): no path ceiling is left for it', true],
       ['adds scope tickets:write', true],
       ['raises tokenLifetime 5m → 15m', true],
       ['allows impersonation', true],
@@ -44,6 +44,14 @@ describe('diffSpecs', () => {
       ['requires DPoP', false],
     ])
     expect(texts({}, { subjectTokens: { holders: ['alice-app'] } })).toEqual([['adds holder alice-app', true]])
+    // An unbound exchange is refused; an unbound client_credentials or authorization_code has no ceiling left.
+    const binding = (grantType: string) => ({ bindings: [{ client: 'a', resource: 'https://t/', grantType }] })
+    expect(texts(binding('urn:ietf:params:oauth:grant-type:token-exchange'), {})).toEqual([
+      ['removes binding a → https://t/ (urn:ietf:params:oauth:grant-type:token-exchange)', false],
+    ])
+    expect(texts(binding('authorization_code'), {})).toEqual([
+      ['removes binding a → https://t/ (authorization_code): no path ceiling is left for it', true],
+    ])
   })
 
   it('reads action rules: new actions, weaker approvals, rates, caches and required scopes', () => {

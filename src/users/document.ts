@@ -1,0 +1,16 @@
+// A user as the document `mandate apply` reads (admin API GET, the web page), never with their password
+// hash: a document without passwordHash keeps the stored password (plan-apply.ts).
+import { API_VERSION, metadataOf } from '../documents/envelope.ts'
+import type { UserRow } from './store.ts'
+
+export const userDocument = (row: UserRow) => ({
+  apiVersion: API_VERSION,
+  kind: 'User' as const,
+  metadata: metadataOf(row.username, null, null),
+  spec: {
+    ...(row.email === null ? {} : { email: row.email }),
+    ...(row.display_name === null ? {} : { displayName: row.display_name }),
+    // The document's own flag; `disable` (CLI or admin API) is state beside it.
+    disabled: row.disabled_by_document,
+  },
+})
