@@ -4,7 +4,7 @@
 import { createHash, type KeyObject, randomBytes } from 'node:crypto'
 import { type JWTPayload, jwtVerify } from 'jose'
 import { ENDPOINTS } from '../oidc/endpoints.ts'
-import { CONSOLE_CLIENT } from './client.ts'
+import { CONSOLE_CLIENT } from '../admin/console-client.ts'
 
 export interface ConsoleRelyingParty {
   issuer: string

@@ -16,7 +16,7 @@ import {
 import { useDatabase } from '../support/database.ts'
 import { TEST_APPLY, useServer } from '../support/server.ts'
 import { browse, CookieJar, csrfOf } from '../support/sign-in.ts'
-import { exchange, exchanged, jtiOf } from '../support/oauth.ts'
+import { accessToken, exchange, exchanged, jtiOf } from '../support/oauth.ts'
 import { startTask } from '../support/tasks.ts'
 
 const t = useDatabase()
@@ -214,6 +214,64 @@ describe('forms', () => {
 })
 
 describe('the role, read at every request', () => {
+  it('keeps the role through the admin API: the user document shows it, and a PUT of it keeps it', async () => {
+    const token = await accessToken(server.url, 'mandate-admin', {
+      resource: 'urn:mandate:admin',
+      scope: 'mandate:admin',
+    })
+    const read = await fetch(`${server.adminUrl}/admin/v1/users/${ADMIN.username}`, {
+      headers: { authorization: `Bearer ${token}` },
+    })
+    expect(read.status).toBe(200)
+    const document = (await read.json()) as { spec: Record<string, unknown> }
+    expect(document.spec.roles).toEqual(['mandate:admin'])
+    const put = await fetch(`${server.adminUrl}/admin/v1/users/${ADMIN.username}`, {
+      method: 'PUT',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        'if-match': read.headers.get('etag') as string,
+      },
+      body: JSON.stringify({
+        document: { ...document, spec: { ...document.spec, displayName: 'Ada L.' } },
+        reason: 'name',
+      }),
+    })
+    expect(put.status, await put.clone().text()).toBeLessThan(300)
+    const row = await sql<{ roles: string[] }>`select roles from users where username = ${ADMIN.username}`.execute(t.db)
+    expect(row.rows[0]?.roles).toEqual(['mandate:admin'])
+  })
+
+  it("leaves the console's own client to the server: the admin API refuses to change or delete it (409)", async () => {
+    const token = await accessToken(server.url, 'mandate-admin', {
+      resource: 'urn:mandate:admin',
+      scope: 'mandate:admin',
+    })
+    const url = `${server.adminUrl}/admin/v1/clients/mandate-admin-console`
+    const read = await fetch(url, { headers: { authorization: `Bearer ${token}` } })
+    expect(read.status).toBe(200)
+    const etag = read.headers.get('etag') as string
+    const document = (await read.json()) as { spec: Record<string, unknown> }
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'if-match': etag }
+    const body = {
+      document: { ...document, spec: { ...document.spec, redirectUris: ['https://evil.test/cb'] } },
+      reason: 'x',
+    }
+    for (const response of [
+      await fetch(url, { method: 'PUT', headers, body: JSON.stringify(body) }),
+      await fetch(url, { method: 'DELETE', headers, body: JSON.stringify({ reason: 'x' }) }),
+    ]) {
+      expect(response.status).toBe(409)
+      expect(await response.json()).toMatchObject({ title: 'Built in' })
+    }
+    const client = await t.db
+      .selectFrom('clients')
+      .select('redirect_uris')
+      .where('client_id', '=', 'mandate-admin-console')
+      .executeTakeFirst()
+    expect(client?.redirect_uris).toEqual([`${server.adminUrl}/admin/callback`])
+  })
+
   it('ends the session at once when the role is taken away, and when the user is disabled', async () => {
     const { jar } = await signedIn()
     const hash = (
