@@ -140,8 +140,14 @@ export function consolePages(deps: ConsoleDeps) {
     setCookie(ctx, { secure }, names.signIn, '', 0)
     const again = html`<a href="/admin/login">Sign in again</a>.`
     const { state, code, error, iss } = ctx.query
+    // Its cookie is the configured URL's: a sign-in begun at another address of the admin port comes back without it.
     if (!pending || typeof state !== 'string' || state !== pending.state)
-      return message(ctx, 400, 'Sign-in expired', html`This sign-in has expired or was already completed. ${again}`)
+      return message(
+        ctx,
+        400,
+        'Sign-in expired',
+        html`This sign-in has expired or was already completed, or was started at another address than <a href="${deps.url}/admin/">${deps.url}/admin/</a>. ${again}`,
+      )
     // RFC 9207 §2.4: an answer naming another issuer is not Mandate's.
     if (typeof error === 'string' || typeof code !== 'string' || (iss !== undefined && iss !== deps.rp.issuer))
       return message(ctx, 400, 'Sign-in did not complete', html`Mandate did not sign you in. ${again}`)
