@@ -13,16 +13,8 @@ import {
 } from '../admin/policy-paths.ts'
 import { documentYaml, parseYamlDocuments } from '../documents/yaml.ts'
 import { diffDocuments, lineDiff } from '../policy/diff.ts'
-import {
-  type ConsoleFinding,
-  diffPage,
-  editPage,
-  type EditView,
-  listPage,
-  pathHref,
-  pathPage,
-  rollbackPage,
-} from './policy-views.ts'
+import { editPage, type EditView, rollbackPage } from './edit-views.ts'
+import { type ConsoleFinding, diffPage, listPage, pathHref, pathPage } from './policy-views.ts'
 import { message, type ConsoleDeps, type PageHandler, type Person } from './routes.ts'
 
 const text = (value: unknown): string => (typeof value === 'string' ? value : '')

@@ -133,6 +133,8 @@ const pure = [
   'src/users/schema.ts',
   'src/console/layout.ts',
   'src/console/policy-views.ts',
+  'src/console/edit-views.ts',
+  'src/console/simulate-view.ts',
   'src/console/views.ts',
   'src/simulation/simulate.ts',
   'src/simulation/candidates.ts',

@@ -2,7 +2,8 @@
 // shown as text, never markup — even inside the editor's textarea — and every page has its landmarks.
 import { describe, expect, it } from 'vitest'
 import { consolePage } from '../../src/console/layout.ts'
-import { editPage, listPage, pathHref } from '../../src/console/policy-views.ts'
+import { editPage } from '../../src/console/edit-views.ts'
+import { listPage, pathHref } from '../../src/console/policy-views.ts'
 import { html } from '../../src/pages/html.ts'
 
 const frame = { who: { username: 'ada', csrf: 'token"><b>' } }
