@@ -335,6 +335,11 @@ describe('the read pages', () => {
     expect(bad.status).toBe(400)
     expect(await bad.text()).toContain('Since must be a date and time')
     expect((await browse(jar, `${server.adminUrl}/admin/task?id=not-a-task`)).status).toBe(404)
+    const status = await browse(jar, `${server.adminUrl}/admin/approvals?status=maybe`)
+    expect(status.status).toBe(400)
+    expect(await status.text()).toContain('Status must be one of pending, approved, denied, used, expired.')
+    const pending = await (await browse(jar, `${server.adminUrl}/admin/approvals?status=pending`)).text()
+    expect(pending).toContain('<option value="pending" selected>pending</option>')
   })
 })
 
