@@ -31,6 +31,7 @@ import {
   policyPathVersions,
 } from './policy-paths.ts'
 import { activatePolicyPathVersion, changePolicyPath } from './policy-change.ts'
+import { replayPolicyPaths } from './policy-replay.ts'
 import { ENTITY_ROUTES, entityRoute } from './entity-routes.ts'
 import { deletePolicyPath } from './policy-retire.ts'
 import { getDecision, listAudit, listDecisions, taskDetail, tokenLineage } from './queries.ts'
@@ -58,6 +59,7 @@ export const ADMIN_ROUTES: readonly Route[] = [
   { path: '/admin/v1/audit', methods: ['GET'] },
   { path: /^\/admin\/v1\/approvals(\/[^/]+)?$/, methods: ['GET'] },
   { path: '/admin/v1/policy-paths:validate', methods: ['POST'] },
+  { path: '/admin/v1/policy-paths:replay', methods: ['POST'] },
   { path: '/admin/v1/policy-paths:simulate', methods: ['POST'] },
   { path: /^\/admin\/v1\/policy-paths\/.+\/versions\/\d{1,9}:activate$/, methods: ['POST'] },
   { path: /^\/admin\/v1\/policy-paths(\/.+)?$/, methods: ['GET', 'PUT', 'DELETE'] },
@@ -93,6 +95,7 @@ export function adminApp(deps: AdminDeps): Koa {
     await next()
   })
   app.use(async (ctx) => {
+    if (ctx.method === 'POST' && ctx.path === '/admin/v1/policy-paths:replay') return replayPolicyPaths(ctx, deps)
     if (await entityRoute(ctx, deps)) return
     const change = ctx.method === 'PUT' ? /^\/admin\/v1\/policy-paths\/(.+)$/.exec(ctx.path) : null
     if (change) return changePolicyPath(ctx, deps, safeDecode(change[1] as string))

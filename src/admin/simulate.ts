@@ -11,10 +11,11 @@ import { readTask } from '../delegation/task-facts.ts'
 import { bodyParams } from '../http/body-params.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
 import { findActiveToken } from '../lineage/tokens.ts'
-import { PolicyPathDocument } from '../policy/schema.ts'
 import { withCandidates } from '../simulation/candidates.ts'
 import { SimulationRequest } from '../simulation/request.ts'
 import { type Simulation, SimulationInputError, simulate } from '../simulation/simulate.ts'
+import { readCandidates } from './candidates.ts'
+import { type Problem, problem } from './problem.ts'
 
 export interface SimulateDeps {
   db: Kysely<DB>
@@ -22,13 +23,6 @@ export interface SimulateDeps {
   clock: Clock
   issuer: string
   validateDocuments(text: string): Promise<Array<{ severity: string }>>
-}
-
-/** RFC 9457: the refusal as application/problem+json, with what was found. */
-function problem(ctx: Context, status: number, title: string, detail: string, findings: unknown[] = []): void {
-  ctx.status = status
-  ctx.type = 'application/problem+json'
-  ctx.body = { type: 'about:blank', title, status, detail, ...(findings.length > 0 ? { findings } : {}) }
 }
 
 /** zod issues as findings, each at its JSON pointer in the body. */
@@ -47,20 +41,14 @@ export async function simulatePolicyPaths(ctx: Context, deps: SimulateDeps): Pro
   const unknown = Object.keys(params).filter((key) => key !== 'candidate' && key !== 'request')
   if (unknown.length > 0) return problem(ctx, 400, 'Bad request', `unknown member ${unknown.join(', ')}`)
   const outcome = await simulateRequest(deps, params)
-  if ('refused' in outcome) {
-    const { status, title, detail, findings } = outcome.refused
+  if ('problem' in outcome) {
+    const { status, title, detail, findings } = outcome.problem
     return problem(ctx, status, title, detail, findings)
   }
   ctx.body = outcome.simulation
 }
 
-export type SimulateOutcome =
-  | { refused: { status: 400 | 422; title: string; detail: string; findings: Array<{ severity: string }> } }
-  | { simulation: Simulation & { candidates?: string[] } }
-
-const refused = (status: 400 | 422, title: string, detail: string, findings: Array<{ severity: string }> = []) => ({
-  refused: { status, title, detail, findings },
-})
+export type SimulateOutcome = { problem: Problem } | { simulation: Simulation & { candidates?: string[] } }
 
 /** The one simulation, for the admin API and the console: {candidate?, request} decided, nothing written. */
 export async function simulateRequest(
@@ -69,28 +57,18 @@ export async function simulateRequest(
 ): Promise<SimulateOutcome> {
   const parsed = SimulationRequest.safeParse(params.request)
   if (!parsed.success)
-    return refused(
-      400,
-      'Bad request',
-      'request is not a simulation request',
-      issueFindings(parsed.error.issues, 'request'),
-    )
-
-  const candidates = params.candidate === undefined ? [] : [params.candidate].flat()
-  if (candidates.length > 20 || candidates.some((doc) => typeof doc !== 'object' || doc === null || Array.isArray(doc)))
-    return refused(400, 'Bad request', 'candidate is a PolicyPath document, or a list of up to 20')
-  const documents: PolicyPathDocument[] = []
-  if (candidates.length > 0) {
-    // The same checks as validate and PUT, on the documents as JSON (line and column of their pretty form).
-    const text = candidates.map((doc) => JSON.stringify(doc, null, 2)).join('\n---\n')
-    const errors = (await deps.validateDocuments(text)).filter((f) => f.severity === 'error')
-    if (errors.length > 0) return refused(422, 'Invalid document', 'the candidate has errors', errors)
-    for (const candidate of candidates) {
-      const doc = PolicyPathDocument.safeParse(candidate)
-      if (!doc.success) return refused(422, 'Invalid document', 'a candidate is not a PolicyPath document')
-      documents.push(doc.data)
+    return {
+      problem: {
+        status: 400,
+        title: 'Bad request',
+        detail: 'request is not a simulation request',
+        findings: issueFindings(parsed.error.issues, 'request'),
+      },
     }
-  }
+
+  const read = await readCandidates(deps.validateDocuments, params.candidate, { min: 0, max: 20 })
+  if ('problem' in read) return read
+  const documents = read.documents
 
   const now = deps.clock.now()
   const catalog = withCandidates(await deps.catalog.current(), documents)
@@ -109,7 +87,8 @@ export async function simulateRequest(
       },
     }
   } catch (error) {
-    if (error instanceof SimulationInputError) return refused(400, 'Bad request', error.message)
+    if (error instanceof SimulationInputError)
+      return { problem: { status: 400, title: 'Bad request', detail: error.message } }
     throw error
   }
 }

@@ -69,11 +69,11 @@ export function simulateRoutes(deps: ConsoleDeps): Record<string, PageHandler> {
         ...(form.action.trim() ? { action: form.action.trim() } : {}),
       }
       const outcome = await simulateRequest(simulation, { request, ...(candidate ? { candidate } : {}) })
-      if ('refused' in outcome) {
-        const { status, detail, findings } = outcome.refused
+      if ('problem' in outcome) {
+        const { status, detail, findings } = outcome.problem
         return render(status, {
           problem: `${detail[0]?.toUpperCase()}${detail.slice(1)}.`,
-          findings: findings as ConsoleFinding[],
+          findings: (findings ?? []) as ConsoleFinding[],
         })
       }
       render(200, { result: outcome.simulation })

@@ -203,6 +203,7 @@ export interface DecisionsTable {
   object_id: string | null
   caller_id: string | null
   approval_id: string | null
+  facts: Json | null
 }
 
 export interface ApprovalsTable {

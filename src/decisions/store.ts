@@ -3,13 +3,19 @@
 import type { Selectable } from 'kysely'
 import type { DecisionsTable } from '../db/schema.ts'
 import type { Constraint } from '../delegation/decision.ts'
+import type { RecordedFacts } from './facts.ts'
 
-/** A decisions row, with its result narrowed and its JSON columns (policy_versions, constrained_by) as values. */
-export type DecisionRecord = Omit<Selectable<DecisionsTable>, 'result' | 'policy_versions' | 'constrained_by'> & {
+/** A decisions row, with its result narrowed and its JSON columns (policy_versions, constrained_by, facts) as values. */
+export type DecisionRecord = Omit<
+  Selectable<DecisionsTable>,
+  'result' | 'policy_versions' | 'constrained_by' | 'facts'
+> & {
   result: 'allow' | 'deny'
   policy_versions: Record<string, number> | null
   /** What narrowed the outcome (delegation/decision.ts Constraint); null when no decision was reached. */
   constrained_by: Constraint[] | null
+  /** What it was decided on besides the policy (facts.ts); null when the decision function did not decide it. */
+  facts: RecordedFacts | null
 }
 
 /** A deny record with nothing known yet; each step of an exchange or evaluation fills in what it learns. */
@@ -40,5 +46,6 @@ export function blankDecision(
     detail: null,
     issued_jti: null,
     constrained_by: null,
+    facts: null,
   }
 }

@@ -29,7 +29,7 @@ export function resolveTargets(
 export function policyOfTargets(
   catalog: Catalog,
   client: string,
-  targets: readonly ResourceRow[],
+  targets: ReadonlyArray<Pick<ResourceRow, 'uri'>>,
   grantType: string,
 ): EffectivePolicy {
   const policies = new Map<string, EffectivePolicy>()

@@ -35,12 +35,12 @@ export function taskFactsOf(
 ): TaskFacts & { row?: TaskRow } {
   const row = found?.row
   const live = found?.live === true
-  const listedActors = row && live && row.client_id !== actor ? actorsOfTask(catalog, row) : []
+  const listedActors = row && live && row.client_id !== actor ? actorsOfTask(catalog, row.policy_paths) : []
   if (!row) return { id: taskId, live, listedActors }
   return { id: taskId, live, listedActors, row, task: { ...row, expiresAt: toEpoch(row.expires_at) } }
 }
 
 /** Who may work on a task besides its agent: the actors its policy paths list (sub-agents). */
-function actorsOfTask(catalog: Catalog, task: TaskRow): string[] {
-  return [...new Set(task.policy_paths.flatMap((path) => loadPathPolicy(catalog, path)?.actors ?? []))]
+export function actorsOfTask(catalog: Catalog, policyPaths: readonly string[]): string[] {
+  return [...new Set(policyPaths.flatMap((path) => loadPathPolicy(catalog, path)?.actors ?? []))]
 }

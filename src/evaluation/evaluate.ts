@@ -6,16 +6,15 @@ import type { Kysely } from 'kysely'
 import type { Catalog } from '../catalog/catalog.ts'
 import type { DB } from '../db/schema.ts'
 import { blankDecision, type DecisionRecord } from '../decisions/store.ts'
-import { loadBoundPolicy } from '../delegation/load-policy.ts'
 import { type OurAccessToken, type VerifyDeps, verifyAccessToken } from '../keys/verify-access-token.ts'
 import type { KeyRing } from '../keys/ring.ts'
 import { toDate } from '../lib/clock.ts'
-import { TOKEN_EXCHANGE } from '../oauth/protocol.ts'
 import { type ActClaim, actorsOf, identityOnly } from '../policy/act-claim.ts'
 import type { ActionRequirement } from '../policy/action-requirement.ts'
 import type { ResourceRow } from '../resources/store.ts'
 import { decideEvaluation, type EvaluationDecision, type EvaluationFacts } from './decide.ts'
 import { type GateDeps, passGates } from './gates.ts'
+import { evaluationPolicy, recordEvaluation } from './recorded-facts.ts'
 import type { DenyReason } from './reasons.ts'
 import type { KnownTokens } from './known-tokens.ts'
 import { type EvaluatedToken, findEvaluatedToken, recordIfActive, writeEvaluationRecord } from './store.ts'
@@ -144,11 +143,7 @@ function factsOf(
 ): EvaluationFacts {
   if (!found) return { now, action: input.action, policy: 'unbound' }
   const { row, task, intents } = found
-  // The binding in force now decides (a narrowing change applies to tokens already issued). An exchanged
-  // token needs its binding; a client_credentials token without one has no ceiling (delegation/load-policy.ts).
-  const bound = loadBoundPolicy(catalog, row.client_id, input.resource.uri, row.grant_type)
-  const policy =
-    bound === 'unreadable' || (bound === undefined && row.grant_type === TOKEN_EXCHANGE) ? 'unbound' : (bound ?? 'none')
+  const policy = evaluationPolicy(catalog, row.client_id, input.resource.uri, row.grant_type)
   return {
     now,
     action: input.action,
@@ -202,6 +197,8 @@ function recordOf(
     object_id: input.objectId,
     caller_id: input.caller,
     approval_id: ids.approvalId ?? null,
+    // What it was decided on besides the policy, for a replay (decisions/facts.ts).
+    facts: recordEvaluation(facts, input.resource.uri, row?.grant_type),
   }
 }
 

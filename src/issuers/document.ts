@@ -1,8 +1,8 @@
 // A trusted issuer as the document `mandate apply` reads (admin API GET, the web page), without the
 // client secret of its upstream sign-in: a document sent back without it keeps the stored one.
 import { API_VERSION, metadataOf } from '../documents/envelope.ts'
-import type { IssuerLogin } from './schema.ts'
-import type { IssuerRow } from './store.ts'
+import type { IssuerDocument, IssuerLogin } from './schema.ts'
+import type { IssuerRow, IssuerWrite } from './store.ts'
 
 export function issuerDocument(row: IssuerRow) {
   const login = row.login as IssuerLogin | null
@@ -19,5 +19,21 @@ export function issuerDocument(row: IssuerRow) {
       tokensWithoutScope: row.tokens_without_scope,
       ...(login ? { login: { clientId: login.clientId, scopes: login.scopes } } : {}),
     },
+  }
+}
+
+/** The columns an Issuer document is stored as, but its content hash (apply, and the offline catalog of `mandate policy test`). */
+export function issuerColumns({ metadata, spec }: IssuerDocument): Required<Omit<IssuerWrite, 'content_hash'>> {
+  return {
+    name: metadata.name,
+    issuer: spec.issuer,
+    jwks_uri: spec.jwksUri ?? null,
+    jwks: spec.jwks ?? null,
+    algorithms: [...new Set(spec.algorithms)],
+    audience: spec.audience ?? null,
+    tokens_without_scope: spec.tokensWithoutScope,
+    login: spec.login ?? null,
+    description: metadata.description ?? null,
+    labels: metadata.labels ?? {},
   }
 }

@@ -3,11 +3,12 @@ import type { Kysely } from 'kysely'
 import type { DB } from '../db/schema.ts'
 import { contentHash } from '../lib/canonical-json.ts'
 import { type Planned, stored, unchanged } from '../documents/plan.ts'
+import { issuerColumns } from './document.ts'
 import type { IssuerDocument } from './schema.ts'
 import { findIssuerByName, upsertIssuer } from './store.ts'
 
 export async function planIssuer(db: Kysely<DB>, doc: IssuerDocument): Promise<Planned> {
-  const { metadata, spec } = doc
+  const { metadata } = doc
   const existing = await findIssuerByName(db, metadata.name)
   const hash = contentHash(doc)
   if (existing?.content_hash === hash) return unchanged('Issuer', metadata.name, hash)
@@ -17,23 +18,6 @@ export async function planIssuer(db: Kysely<DB>, doc: IssuerDocument): Promise<P
     action: existing ? 'updated' : 'created',
     digest: hash,
     previousDigest: existing?.content_hash ?? null,
-    write: (target, now) =>
-      upsertIssuer(
-        target,
-        {
-          name: metadata.name,
-          issuer: spec.issuer,
-          jwks_uri: spec.jwksUri ?? null,
-          jwks: spec.jwks ?? null,
-          algorithms: [...new Set(spec.algorithms)],
-          audience: spec.audience ?? null,
-          tokens_without_scope: spec.tokensWithoutScope,
-          login: spec.login ?? null,
-          description: metadata.description ?? null,
-          labels: metadata.labels ?? {},
-          content_hash: hash,
-        },
-        now,
-      ).then(stored),
+    write: (target, now) => upsertIssuer(target, { ...issuerColumns(doc), content_hash: hash }, now).then(stored),
   }
 }

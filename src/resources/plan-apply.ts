@@ -3,11 +3,12 @@ import type { Kysely } from 'kysely'
 import type { DB } from '../db/schema.ts'
 import { contentHash } from '../lib/canonical-json.ts'
 import { type Planned, stored, unchanged } from '../documents/plan.ts'
-import { type ResourceDocument, scopeDescriptions, scopeNames } from './schema.ts'
+import { resourceColumns } from './document.ts'
+import type { ResourceDocument } from './schema.ts'
 import { findResourceByName, upsertResource } from './store.ts'
 
 export async function planResource(db: Kysely<DB>, doc: ResourceDocument): Promise<Planned> {
-  const { metadata, spec } = doc
+  const { metadata } = doc
   const existing = await findResourceByName(db, metadata.name)
   const hash = contentHash(doc)
   if (existing?.content_hash === hash) return unchanged('Resource', metadata.name, hash)
@@ -17,22 +18,6 @@ export async function planResource(db: Kysely<DB>, doc: ResourceDocument): Promi
     action: existing ? 'updated' : 'created',
     digest: hash,
     previousDigest: existing?.content_hash ?? null,
-    write: (target, now) =>
-      upsertResource(
-        target,
-        {
-          name: metadata.name,
-          uri: spec.uri,
-          description: metadata.description ?? null,
-          labels: metadata.labels ?? {},
-          scopes: scopeNames(spec),
-          scope_descriptions: scopeDescriptions(spec),
-          introspectors: [...new Set(spec.introspectors)],
-          access_token_lifetime: spec.accessTokenLifetime,
-          revocation_webhook: spec.revocationWebhook ?? null,
-          content_hash: hash,
-        },
-        now,
-      ).then(stored),
+    write: (target, now) => upsertResource(target, { ...resourceColumns(doc), content_hash: hash }, now).then(stored),
   }
 }

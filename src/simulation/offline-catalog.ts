@@ -5,11 +5,13 @@
 import type { CatalogRows } from '../catalog/catalog.ts'
 import type { ClientDocument } from '../clients/schema.ts'
 import type { ClientRow } from '../clients/store.ts'
+import { issuerColumns } from '../issuers/document.ts'
 import type { IssuerDocument } from '../issuers/schema.ts'
 import type { IssuerRow } from '../issuers/store.ts'
 import { toDate } from '../lib/clock.ts'
 import type { PolicyPathDocument } from '../policy/schema.ts'
-import { type ResourceDocument, scopeDescriptions, scopeNames } from '../resources/schema.ts'
+import { resourceColumns } from '../resources/document.ts'
+import type { ResourceDocument } from '../resources/schema.ts'
 import type { ResourceRow } from '../resources/store.ts'
 
 type CatalogDocument = ClientDocument | ResourceDocument | IssuerDocument | PolicyPathDocument | { kind: string }
@@ -43,33 +45,10 @@ export function offlineCatalogRows(documents: readonly CatalogDocument[], now: n
     }),
   )
   const resources = (ofKind(documents, 'Resource') as ResourceDocument[]).map(
-    ({ metadata, spec }): ResourceRow => ({
-      name: metadata.name,
-      uri: spec.uri,
-      description: metadata.description ?? null,
-      labels: metadata.labels ?? {},
-      scopes: scopeNames(spec),
-      scope_descriptions: scopeDescriptions(spec),
-      introspectors: [...new Set(spec.introspectors)],
-      access_token_lifetime: spec.accessTokenLifetime,
-      revocation_webhook: spec.revocationWebhook ?? null,
-      ...stamps,
-    }),
+    (doc): ResourceRow => ({ ...resourceColumns(doc), ...stamps }),
   )
   const issuers = (ofKind(documents, 'Issuer') as IssuerDocument[]).map(
-    ({ metadata, spec }): IssuerRow => ({
-      name: metadata.name,
-      issuer: spec.issuer,
-      jwks_uri: spec.jwksUri ?? null,
-      jwks: spec.jwks ?? null,
-      algorithms: [...new Set(spec.algorithms)],
-      audience: spec.audience ?? null,
-      tokens_without_scope: spec.tokensWithoutScope,
-      login: spec.login ?? null,
-      description: metadata.description ?? null,
-      labels: metadata.labels ?? {},
-      ...stamps,
-    }),
+    (doc): IssuerRow => ({ ...issuerColumns(doc), ...stamps }),
   )
   const paths = ofKind(documents, 'PolicyPath') as PolicyPathDocument[]
   return {

@@ -6,6 +6,7 @@ import type { Kysely } from 'kysely'
 import type { Client, KoaContextWithOIDC } from 'oidc-provider'
 import type { CatalogSource } from '../catalog/source.ts'
 import type { DB } from '../db/schema.ts'
+import { recordExchange } from '../decisions/exchange-facts.ts'
 import type { DecisionRecord } from '../decisions/store.ts'
 import { type VerifiedActor, verifyActor } from '../delegation/actor-token.ts'
 import type { ExchangeFacts, TaskFacts } from '../delegation/decide.ts'
@@ -95,6 +96,8 @@ export async function loadExchange(
     ...(proof ? { dpopJkt: proof.jkt } : {}),
     clientRequiresDpop: requiresDpop(client),
   }
+  // Everything but the policy, kept with the record so a replay can decide it again (decisions/facts.ts).
+  record.facts = recordExchange(facts, TOKEN_EXCHANGE, task?.row?.policy_paths)
   return { facts, params, targets, subject, actor, task, proof }
 }
 

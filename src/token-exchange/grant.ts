@@ -91,8 +91,9 @@ function exchange(deps: TokenExchangeDeps) {
         }),
       ).catch((error: unknown) => {
         if (!(error instanceof IssuanceWithheld)) throw error
-        // Nothing was written: the record becomes the refusal's (with no constraint: no token was decided on).
-        Object.assign(record, { granted_scope: null, issued_jti: null, constrained_by: null })
+        // Nothing was written: the record becomes the refusal's (with no constraint: no token was decided on,
+        // and no facts: the decision function allowed it, so a replay could not tell why it was refused).
+        Object.assign(record, { granted_scope: null, issued_jti: null, constrained_by: null, facts: null })
         const why = error.why as Exclude<IssuanceOutcome, { issued: true }>
         if (why.problem === 'proof_replayed')
           throw new Denied('request.dpop_invalid', 'the DPoP proof was already used')

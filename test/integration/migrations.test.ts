@@ -26,7 +26,7 @@ const declared: Record<string, string> = {
   issuers:
     'name issuer jwks_uri jwks algorithms audience description labels content_hash created_at updated_at tokens_without_scope login',
   decisions:
-    'decision_id created_at request_id grant_type client_id subject subject_issuer subject_ref actor_chain resources requested_scope granted_scope policy_path policy_version policy_versions task_id result reason detail issued_jti constrained_by kind action object_id caller_id approval_id',
+    'decision_id created_at request_id grant_type client_id subject subject_issuer subject_ref actor_chain resources requested_scope granted_scope policy_path policy_version policy_versions task_id result reason detail issued_jti constrained_by kind action object_id caller_id approval_id facts',
   approvals:
     'approval_id created_at expires_at task_id token_jti holder delegator delegator_issuer actor_chain resource object_id action status decided_at decided_by used_at decision_id used_decision_id',
   action_rates: 'rate_key tat',
