@@ -7,6 +7,7 @@ import type { Context, Next } from 'koa'
 import type { Kysely } from 'kysely'
 import { writeAudit } from '../audit/write.ts'
 import type { CatalogSource } from '../catalog/source.ts'
+import { isOutage } from '../db/outage.ts'
 import type { DB } from '../db/schema.ts'
 import { bodyParams } from '../http/body-params.ts'
 import { type Route, routePath } from '../http/routes.ts'
@@ -86,6 +87,18 @@ export function consolePages(deps: ConsoleDeps) {
   return async function consoleRoutes(ctx: Context, next: Next): Promise<void> {
     const path = routePath(ctx.path)
     if (path !== '/admin' && (!path.startsWith('/admin/') || path.startsWith('/admin/v1/'))) return next()
+    try {
+      await serve(ctx, path)
+    } catch (error) {
+      // An outage fails closed as everywhere (503), on a page a person can read; anything else is a bug.
+      if (!isOutage(error)) throw error
+      deps.log.warn({ err: error, req_id: ctx.state.reqId }, 'admin console: database unavailable')
+      ctx.set('Retry-After', '5')
+      message(ctx, 503, 'Unavailable', 'Mandate cannot reach its database. Nothing was changed: try again in a moment.')
+    }
+  }
+
+  async function serve(ctx: Context, path: string): Promise<void> {
     if (path === '/admin/console.css') return serveConsoleStylesheet(ctx)
     if (path === '/admin/login') return startSignIn(ctx)
     if (path === '/admin/callback') return finishSignIn(ctx)
