@@ -112,9 +112,9 @@ export function policyRoutes(deps: ConsoleDeps): Record<string, PageHandler> {
         ctx.status = status
         ctx.body = editPage({ ...person.frame, section: 'policy-paths' }, { ...view, ...extra })
       }
-      // Line and column of the text as typed, the same checks as `mandate apply`.
-      const findings = view.yaml.trim() === '' ? [] : await deps.validateDocuments(view.yaml)
       if (view.yaml.trim() === '') return render(422, { problem: 'The document is empty.' })
+      // Line and column of the text as typed, the same checks as `mandate apply`.
+      const findings = await deps.validateDocuments(view.yaml)
       const hasErrors = findings.some((f) => f.severity === 'error')
       if (params.intent === 'check' || hasErrors) return render(hasErrors ? 422 : 200, { findings, checked: true })
       const documents = parseYamlDocuments(view.yaml)
