@@ -47,7 +47,7 @@ ${table(
   ['Path', 'Version', 'Description', 'Owner', 'Bindings', 'Changed'],
   paths.map(
     (p) =>
-      html`<tr><td><a href="${pathHref(p.name)}">${p.name}</a></td><td>${p.version}</td><td>${p.description ?? ''}</td><td>${p.owner ?? ''}</td><td>${p.bindings.length}</td><td>${time(p.updated_at)}</td></tr>`,
+      html`<tr><td><a href="${pathHref(p.name)}">${p.name}</a></td><td>${p.version}</td><td>${p.description ?? ''}</td><td>${p.owner ?? ''}</td><td>${p.bindings.length}</td><td class="nowrap">${time(p.updated_at)}</td></tr>`,
   ),
   'No policy paths match.',
 )}`,
@@ -140,7 +140,7 @@ ${table(
   ['Version', 'Saved', 'By', 'Reason', 'Changes', 'Roll back'],
   view.versions.map(
     (v) =>
-      html`<tr><td>${v.version}${v.version === view.version ? ' (current)' : v.retired ? ' (retired)' : ''}</td><td>${time(v.created_at)}</td><td>${sourceText(v.source)}</td><td>${v.reason ?? ''}</td><td>${
+      html`<tr><td>${v.version}${v.version === view.version ? ' (current)' : v.retired ? ' (retired)' : ''}</td><td class="nowrap">${time(v.created_at)}</td><td>${sourceText(v.source)}</td><td>${v.reason ?? ''}</td><td>${
         v.retired
           ? ''
           : html`<a href="${pathHref(view.name, { from: v.version - 1, to: v.version }, '/diff')}">Changes in version ${v.version}</a>`

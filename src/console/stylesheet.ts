@@ -29,6 +29,8 @@ table { border-collapse: collapse; width: 100%; }
 caption { text-align: left; font-weight: 600; padding: .5rem .75rem; }
 th, td { text-align: left; vertical-align: top; padding: .4rem .75rem; border-top: 1px solid var(--line); }
 th { background: #eef1f5; }
+td.nowrap { white-space: nowrap; }
+td code { overflow-wrap: anywhere; }
 code, pre, textarea { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .9em; }
 pre { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: .75rem; overflow-x: auto; }
 .diff .add { color: #0a5a2a; background: #e9f7ee; display: block; }

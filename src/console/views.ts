@@ -71,7 +71,7 @@ ${table(
   ['Time', 'Kind', 'Result', 'Reason', 'Client', 'Subject', 'Actors', 'Resource', 'Scope or action', 'Policy', 'Task'],
   decisions.map(
     (d) =>
-      html`<tr><td>${when(d.time)}</td><td>${d.kind}</td><td>${result(d.result)}</td><td>${d.reason ?? ''}</td><td>${d.client_id ?? ''}</td><td>${d.subject ?? ''}</td><td>${(d.actor_chain ?? []).join(' → ')}</td><td>${d.resources.join(', ')}</td><td>${d.action ?? d.granted_scope ?? ''}</td><td>${
+      html`<tr><td class="nowrap">${when(d.time)}</td><td>${d.kind}</td><td>${result(d.result)}</td><td>${d.reason ?? ''}</td><td>${d.client_id ?? ''}</td><td>${d.subject ?? ''}</td><td>${(d.actor_chain ?? []).join(' → ')}</td><td>${d.resources.join(', ')}</td><td>${d.action ?? d.granted_scope ?? ''}</td><td>${
         d.policy_path
           ? html`<a href="/admin/policy-path?name=${encodeURIComponent(d.policy_path)}">${d.policy_path}</a> v${d.policy_version ?? ''}`
           : ''
@@ -103,7 +103,7 @@ ${table(
   ['Requested', 'Status', 'Person', 'Agent', 'Action', 'Resource', 'Object', 'Decided by', 'Task'],
   approvals.map(
     (a) =>
-      html`<tr><td>${when(a.requested_at)}</td><td>${a.status}</td><td>${a.delegator}</td><td>${a.agent}</td><td>${a.action}</td><td>${a.resource}</td><td>${a.object_id}</td><td>${a.decided_by ?? ''}</td><td>${taskLink(a.task_id)}</td></tr>`,
+      html`<tr><td class="nowrap">${when(a.requested_at)}</td><td>${a.status}</td><td>${a.delegator}</td><td>${a.agent}</td><td>${a.action}</td><td>${a.resource}</td><td>${a.object_id}</td><td>${a.decided_by ?? ''}</td><td>${taskLink(a.task_id)}</td></tr>`,
   ),
   'No approvals match.',
 )}`,
@@ -136,7 +136,7 @@ ${table(
   ['Time', 'Type', 'Actor', 'Subject', 'Task', 'Details'],
   events.map(
     (e) =>
-      html`<tr><td>${when(e.time)}</td><td>${e.type}</td><td>${e.actor ?? ''}</td><td>${e.subject ?? ''}</td><td>${taskLink(e.task_id)}</td><td><code>${JSON.stringify(e.data)}</code></td></tr>`,
+      html`<tr><td class="nowrap">${when(e.time)}</td><td>${e.type}</td><td>${e.actor ?? ''}</td><td>${e.subject ?? ''}</td><td>${taskLink(e.task_id)}</td><td><code>${JSON.stringify(e.data)}</code></td></tr>`,
   ),
   'No audit events match.',
 )}`,
@@ -223,7 +223,7 @@ ${table(
   ['Time', 'Agent', 'Acting through', 'Action', 'Resource', 'Object', 'Result', 'Reason'],
   detail.actions.map(
     (a) =>
-      html`<tr><td>${when(a.time)}</td><td>${a.agent ?? ''}</td><td>${(a.actor_chain ?? []).join(' → ')}</td><td>${a.action ?? ''}</td><td>${a.resource ?? ''}</td><td>${a.object_id ?? ''}</td><td>${result(a.result)}</td><td>${a.reason ?? ''}</td></tr>`,
+      html`<tr><td class="nowrap">${when(a.time)}</td><td>${a.agent ?? ''}</td><td>${(a.actor_chain ?? []).join(' → ')}</td><td>${a.action ?? ''}</td><td>${a.resource ?? ''}</td><td>${a.object_id ?? ''}</td><td>${result(a.result)}</td><td>${a.reason ?? ''}</td></tr>`,
   ),
   'No actions yet.',
 )}
@@ -233,7 +233,7 @@ ${table(
   ['Requested', 'Status', 'Action', 'Object', 'Decided by'],
   detail.approvals.map(
     (a) =>
-      html`<tr><td>${when(a.requested_at)}</td><td>${a.status}</td><td>${a.action}</td><td>${a.object_id}</td><td>${a.decided_by ?? ''}</td></tr>`,
+      html`<tr><td class="nowrap">${when(a.requested_at)}</td><td>${a.status}</td><td>${a.action}</td><td>${a.object_id}</td><td>${a.decided_by ?? ''}</td></tr>`,
   ),
   'No approvals.',
 )}`,
@@ -262,7 +262,7 @@ ${table(
   ['Client', 'Description', 'Profile', 'Grant types', 'Scopes', 'State', 'Changed'],
   rows.map(
     (c) =>
-      html`<tr><td><code>${c.client_id}</code>${c.agent ? ' (agent app)' : ''}</td><td>${c.description ?? ''}</td><td>${c.profile}</td><td>${c.grant_types.join(', ')}</td><td>${c.scopes.join(' ')}</td><td>${c.disabled_at ? 'disabled' : 'enabled'}</td><td>${when(c.updated_at)}</td></tr>`,
+      html`<tr><td><code>${c.client_id}</code>${c.agent ? ' (agent app)' : ''}</td><td>${c.description ?? ''}</td><td>${c.profile}</td><td>${c.grant_types.join(', ')}</td><td>${c.scopes.join(' ')}</td><td>${c.disabled_at ? 'disabled' : 'enabled'}</td><td class="nowrap">${when(c.updated_at)}</td></tr>`,
   ),
   'No clients.',
 )}`,
@@ -289,7 +289,7 @@ ${table(
   ['Name', 'URI', 'Description', 'Scopes', 'Token lifetime (s)', 'Changed'],
   rows.map(
     (r) =>
-      html`<tr><td>${r.name}</td><td><code>${r.uri}</code></td><td>${r.description ?? ''}</td><td>${r.scopes.join(' ')}</td><td>${r.access_token_lifetime}</td><td>${when(r.updated_at)}</td></tr>`,
+      html`<tr><td>${r.name}</td><td><code>${r.uri}</code></td><td>${r.description ?? ''}</td><td>${r.scopes.join(' ')}</td><td>${r.access_token_lifetime}</td><td class="nowrap">${when(r.updated_at)}</td></tr>`,
   ),
   'No resources.',
 )}`,
