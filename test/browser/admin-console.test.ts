@@ -102,6 +102,23 @@ describe.skipIf(!hasChromium)(`the admin console in Chromium (${CHROMIUM})`, asy
     await look(opened, 'edit-finding')
     expect(await versions()).toEqual([1])
 
+    // The same form posted with this browser's session but without the page's CSRF token: refused, nothing saved.
+    const forged = await opened.context.request.post(
+      `${server.adminUrl}/admin/policy-path/edit?name=people%2Fweb-app`,
+      {
+        form: {
+          version: '1',
+          yaml: original.replace('tokenLifetime: 120', 'tokenLifetime: 60'),
+          reason: 'forged',
+          intent: 'save',
+        },
+        headers: { origin: server.adminUrl },
+        maxRedirects: 0,
+      },
+    )
+    expect(forged.status()).toBe(403)
+    expect(await versions()).toEqual([1])
+
     // A narrowing saves at once, as a new version.
     await editor(opened).fill(original.replace('tokenLifetime: 120', 'tokenLifetime: 60'))
     await page.getByLabel('Reason for the change').fill('shorter tokens for the web app')
