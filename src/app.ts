@@ -5,6 +5,8 @@ import mount from 'koa-mount'
 import type { Provider } from 'oidc-provider'
 import { ADMIN_ROUTES, adminApp } from './admin/app.ts'
 import { ensureAdminAccess } from './admin/bootstrap.ts'
+import { CALLBACK_PATH, consoleClientSecret, ensureConsoleClient } from './admin/console-client.ts'
+import { CONSOLE_ROUTES, consolePages } from './console/routes.ts'
 import { TOKEN_EXCHANGE } from './oauth/protocol.ts'
 import { catalogSource } from './catalog/source.ts'
 import type { Config } from './config/schema.ts'
@@ -126,6 +128,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   provider.use(recordEarlyRefusals({ db, clock, onDecision }))
 
   await ensureAdminAccess(db, { clock, bootstrapSecret: config.bootstrapAdminSecret })
+  // The admin console signs people in at Mandate itself, as a client the server registers (docs/admin-console.md).
+  const consoleUrl = config.adminConsole.url ?? `http://localhost:${config.adminPort}`
+  const consoleSecret = consoleClientSecret(keys)
+  await ensureConsoleClient(db, { clock, redirectUri: `${consoleUrl}${CALLBACK_PATH}`, secret: consoleSecret })
   const webhooks = new WebhookDispatcher({ db, clock, ring, issuer, log, fetchOutbound })
   webhooks.start()
   const clockCheck = new ClockCheck({
@@ -231,9 +237,29 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   admin.use(observe('admin', { log, metrics, route: () => 'admin' }))
   admin.use(jsonErrors(log))
   admin.use(catalog.scope)
-  admin.use(servedRoutes(ADMIN_ROUTES))
+  admin.use(servedRoutes([...ADMIN_ROUTES, ...CONSOLE_ROUTES]))
   admin.use(boundedBody(config.http))
   admin.use(rejectMalformed)
+  admin.use(
+    consolePages({
+      db,
+      catalog,
+      clock,
+      log,
+      url: consoleUrl,
+      sessionLifetime: config.adminConsole.sessionLifetime,
+      csrfKey: deriveCsrfKey(keys),
+      rp: {
+        issuer,
+        redirectUri: `${consoleUrl}${CALLBACK_PATH}`,
+        secret: consoleSecret,
+        verificationKey: (kid) => ring.verificationKey(kid),
+        now: () => clock.now(),
+        clockTolerance: config.clockTolerance,
+      },
+      validateDocuments: (text) => validateText(db, text, 'document', config.outbound),
+    }),
+  )
   admin.use(
     mount(
       '/',

@@ -10,6 +10,7 @@ import { type ClientRow, findClient } from '../clients/store.ts'
 import { revokeTokensOf } from '../lineage/revoke-of.ts'
 import { AUTHORIZATION_CODE, REFRESH_TOKEN } from '../oauth/protocol.ts'
 import { type Finding, finding, isPlain, type KindRules } from './entity-rules.ts'
+import { CONSOLE_CLIENT } from './console-client.ts'
 
 /** Grants a public client may use (clients/schema.ts): any other needs a credential. */
 const PUBLIC_GRANTS: readonly unknown[] = [AUTHORIZATION_CODE, REFRESH_TOKEN]
@@ -27,6 +28,9 @@ export const clientRules: KindRules<ClientRow> = {
   list: (db) => db.selectFrom('clients').selectAll().orderBy('client_id').execute(),
   document: clientDocument,
   etag: (row) => row.content_hash,
+  // Ensured at every start from the console's configuration (console-client.ts): a change here would not last.
+  builtIn: (row) =>
+    row.client_id === CONSOLE_CLIENT ? 'the admin console client is built in (MANDATE_ADMIN_CONSOLE__URL)' : undefined,
   summary: (row) => ({
     client_id: row.client_id,
     description: row.description,

@@ -9,7 +9,7 @@ import { writeAudit } from '../audit/write.ts'
 import type { DB } from '../db/schema.ts'
 import { bodyParams } from '../http/body-params.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
-import { diffDocuments } from '../policy/diff.ts'
+import { type Change, diffDocuments } from '../policy/diff.ts'
 import { planPolicyPath } from '../policy/plan-apply.ts'
 import { PolicyPathDocument } from '../policy/schema.ts'
 import { currentDocument, lockPathAndAncestors } from '../policy/store.ts'
@@ -22,7 +22,7 @@ export interface PolicyChangeDeps {
   validateDocuments(text: string): Promise<Array<{ severity: string }>>
 }
 
-interface Finding {
+export interface Finding {
   severity: string
   code: string
   message: string
@@ -54,29 +54,83 @@ export async function changePolicyPath(ctx: Context, deps: PolicyChangeDeps, nam
   return applyChange(ctx, deps, name, { ...params, via: 'admin-api' })
 }
 
+/** What a change asks for, from the API (JSON body and If-Match) or the console (its form). */
+export interface ChangeRequest {
+  document: unknown
+  reason: unknown
+  confirmBroadening: unknown
+  /** The If-Match value: `"<version>"`, or '' when none was sent. */
+  ifMatch: string
+  /** Who changes it, for the version's source and the audit trail: `admin:<client>` or `admin-person:<username>`. */
+  admin: string
+  /** How: `admin-api`, `admin-console`, `rollback to version N`. */
+  via: string
+}
+
+export interface ChangeRefusal {
+  status: 400 | 409 | 412 | 422 | 428
+  title: string
+  detail: string
+  findings: Finding[]
+}
+
+export type ChangeOutcome =
+  | { refused: ChangeRefusal }
+  | { created: boolean; written: boolean; version: number; changes: Change[] }
+
+const refusal = (status: ChangeRefusal['status'], title: string, detail: string, findings: Finding[] = []) => ({
+  refused: { status, title, detail, findings },
+})
+
 async function applyChange(
   ctx: Context,
   deps: PolicyChangeDeps,
   name: string,
   params: Record<string, unknown> & { via: string },
 ): Promise<void> {
-  const { document, reason, confirmBroadening, via } = params
+  const outcome = await changePolicyPathAs(deps, name, {
+    document: params.document,
+    reason: params.reason,
+    confirmBroadening: params.confirmBroadening,
+    ifMatch: ctx.get('If-Match'),
+    admin: `admin:${ctx.state.clientId as string}`,
+    via: params.via,
+  })
+  if ('refused' in outcome) {
+    const { status, title, detail, findings } = outcome.refused
+    return problem(ctx, status, title, detail, findings)
+  }
+  ctx.status = outcome.created ? 201 : 200
+  ctx.set('ETag', `"${outcome.version}"`)
+  ctx.body = { name, version: outcome.version, changed: outcome.written, changes: outcome.changes }
+}
+
+/**
+ * The one change of a policy path, for the admin API and the console alike: the same validation, version
+ * check, broadening confirmation, version source and audit event. Writes nothing when it refuses.
+ */
+export async function changePolicyPathAs(
+  deps: PolicyChangeDeps,
+  name: string,
+  request: ChangeRequest,
+): Promise<ChangeOutcome> {
+  const { document, reason, confirmBroadening, ifMatch, admin, via } = request
   if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 1000)
-    return problem(ctx, 400, 'Bad request', 'reason is required: why this change (1 to 1000 characters)')
+    return refusal(400, 'Bad request', 'reason is required: why this change (1 to 1000 characters)')
   if (confirmBroadening !== undefined && typeof confirmBroadening !== 'boolean')
-    return problem(ctx, 400, 'Bad request', 'confirmBroadening is true or false')
+    return refusal(400, 'Bad request', 'confirmBroadening is true or false')
   if (typeof document !== 'object' || document === null || Array.isArray(document))
-    return problem(ctx, 400, 'Bad request', 'document is the PolicyPath document as a JSON object')
+    return refusal(400, 'Bad request', 'document is the PolicyPath document as a JSON object')
 
   // The same checks as apply, on the document as JSON (line and column are those of its pretty form).
   const findings = (await deps.validateDocuments(JSON.stringify(document, null, 2))) as Finding[]
   const errors = findings.filter((f) => f.severity === 'error')
-  if (errors.length > 0) return problem(ctx, 422, 'Invalid document', 'the document has errors', errors)
+  if (errors.length > 0) return refusal(422, 'Invalid document', 'the document has errors', errors)
   const parsed = PolicyPathDocument.safeParse(document)
-  if (!parsed.success) return problem(ctx, 422, 'Invalid document', 'the document is not a PolicyPath')
+  if (!parsed.success) return refusal(422, 'Invalid document', 'the document is not a PolicyPath')
   const doc = parsed.data
   if (doc.metadata.name !== name)
-    return problem(ctx, 422, 'Invalid document', `metadata.name must be ${name}, the path of this URL`, [
+    return refusal(422, 'Invalid document', `metadata.name must be ${name}, the path of this URL`, [
       {
         severity: 'error',
         code: 'name_mismatch',
@@ -85,45 +139,37 @@ async function applyChange(
       },
     ])
 
-  const ifMatch = ctx.get('If-Match')
-  const outcome = await deps.db.transaction().execute(async (trx) => {
+  return deps.db.transaction().execute(async (trx): Promise<ChangeOutcome> => {
     await lockPathAndAncestors(trx, name)
     // The latest version, and the path in force (none when it is retired: then this re-creates it).
     const latest = await currentDocument(trx, name)
     const current = latest && !latest.retired ? latest : undefined
     if (current && !ifMatch)
-      return {
-        refused: [
-          428,
-          'Precondition required',
-          'If-Match with the version you read is required to change an existing path',
-        ] as const,
-      }
+      return refusal(
+        428,
+        'Precondition required',
+        'If-Match with the version you read is required to change an existing path',
+      )
     if (ifMatch && ifMatch !== `"${latest?.version}"`)
-      return {
-        refused: [
-          412,
-          'Precondition failed',
-          `the path is at version ${latest?.version ?? 'none'}${latest?.retired ? ' (retired)' : ''}: read it again`,
-        ] as const,
-      }
+      return refusal(
+        412,
+        'Precondition failed',
+        `the path is at version ${latest?.version ?? 'none'}${latest?.retired ? ' (retired)' : ''}: read it again`,
+      )
     const changes = diffDocuments(current?.document, doc)
     const broadening = changes.filter((change) => change.broadening)
     if (latest && broadening.length > 0 && confirmBroadening !== true)
-      return {
-        refused: [
-          409,
-          'Broadening not confirmed',
-          'this change broadens what the path lets through: confirm with confirmBroadening: true',
-        ] as const,
-        findings: broadening.map((change) => ({
+      return refusal(
+        409,
+        'Broadening not confirmed',
+        'this change broadens what the path lets through: confirm with confirmBroadening: true',
+        broadening.map((change) => ({
           severity: 'security_warning',
           code: 'broadening',
           message: change.text,
           path: change.field,
         })),
-      }
-    const admin = `admin:${ctx.state.clientId as string}`
+      )
     const planned = await planPolicyPath(trx, doc, { source: { kind: 'admin', admin }, reason })
     const written =
       planned.action === 'unchanged' ? { written: false } : await planned.write(trx, toDate(deps.clock.now()))
@@ -148,11 +194,4 @@ async function applyChange(
       })
     return { created: !current, written: written.written, version, changes }
   })
-  if ('refused' in outcome) {
-    const [status, title, detail] = outcome.refused
-    return problem(ctx, status, title, detail, outcome.findings ?? [])
-  }
-  ctx.status = outcome.created ? 201 : 200
-  ctx.set('ETag', `"${outcome.version}"`)
-  ctx.body = { name, version: outcome.version, changed: outcome.written, changes: outcome.changes }
 }

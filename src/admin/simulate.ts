@@ -13,9 +13,9 @@ import { type Clock, toDate } from '../lib/clock.ts'
 import { findActiveToken } from '../lineage/tokens.ts'
 import { withCandidates } from '../simulation/candidates.ts'
 import { SimulationRequest } from '../simulation/request.ts'
-import { SimulationInputError, simulate } from '../simulation/simulate.ts'
+import { type Simulation, SimulationInputError, simulate } from '../simulation/simulate.ts'
 import { readCandidates } from './candidates.ts'
-import { problem } from './problem.ts'
+import { type Problem, problem } from './problem.ts'
 
 export interface SimulateDeps {
   db: Kysely<DB>
@@ -40,21 +40,34 @@ export async function simulatePolicyPaths(ctx: Context, deps: SimulateDeps): Pro
     return problem(ctx, 400, 'Bad request', 'the body is a JSON object: {candidate?, request}')
   const unknown = Object.keys(params).filter((key) => key !== 'candidate' && key !== 'request')
   if (unknown.length > 0) return problem(ctx, 400, 'Bad request', `unknown member ${unknown.join(', ')}`)
-  const parsed = SimulationRequest.safeParse(params.request)
-  if (!parsed.success)
-    return problem(
-      ctx,
-      400,
-      'Bad request',
-      'request is not a simulation request',
-      issueFindings(parsed.error.issues, 'request'),
-    )
-
-  const read = await readCandidates(deps.validateDocuments, params.candidate, { min: 0, max: 20 })
-  if ('problem' in read) {
-    const { status, title, detail, findings } = read.problem
+  const outcome = await simulateRequest(deps, params)
+  if ('problem' in outcome) {
+    const { status, title, detail, findings } = outcome.problem
     return problem(ctx, status, title, detail, findings)
   }
+  ctx.body = outcome.simulation
+}
+
+export type SimulateOutcome = { problem: Problem } | { simulation: Simulation & { candidates?: string[] } }
+
+/** The one simulation, for the admin API and the console: {candidate?, request} decided, nothing written. */
+export async function simulateRequest(
+  deps: SimulateDeps,
+  params: { candidate?: unknown; request?: unknown },
+): Promise<SimulateOutcome> {
+  const parsed = SimulationRequest.safeParse(params.request)
+  if (!parsed.success)
+    return {
+      problem: {
+        status: 400,
+        title: 'Bad request',
+        detail: 'request is not a simulation request',
+        findings: issueFindings(parsed.error.issues, 'request'),
+      },
+    }
+
+  const read = await readCandidates(deps.validateDocuments, params.candidate, { min: 0, max: 20 })
+  if ('problem' in read) return read
   const documents = read.documents
 
   const now = deps.clock.now()
@@ -67,9 +80,15 @@ export async function simulatePolicyPaths(ctx: Context, deps: SimulateDeps): Pro
       readTask: (taskId) => readTask(deps.db, taskId, now),
       readToken: (jti) => findActiveToken(deps.db, jti, toDate(now)),
     })
-    ctx.body = { ...simulation, ...(documents.length > 0 ? { candidates: documents.map((d) => d.metadata.name) } : {}) }
+    return {
+      simulation: {
+        ...simulation,
+        ...(documents.length > 0 ? { candidates: documents.map((d) => d.metadata.name) } : {}),
+      },
+    }
   } catch (error) {
-    if (error instanceof SimulationInputError) return problem(ctx, 400, 'Bad request', error.message)
+    if (error instanceof SimulationInputError)
+      return { problem: { status: 400, title: 'Bad request', detail: error.message } }
     throw error
   }
 }

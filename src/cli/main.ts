@@ -367,7 +367,9 @@ for (const [verb, description] of [
 }
 user
   .command('list')
-  .description('List users (JSON): username, email, display name, source, disabled, whether they have a password.')
+  .description(
+    'List users (JSON): username, email, display name, source, disabled, whether they have a password, roles.',
+  )
   .action(async () => {
     await withServices(readConfig(), async ({ db }) => {
       const rows = await listUsers(db)
@@ -379,6 +381,7 @@ user
           source: row.source,
           disabled: row.disabled_at !== null,
           password: row.password_hash !== null,
+          roles: row.roles,
         })),
       })
     })

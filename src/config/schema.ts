@@ -213,6 +213,24 @@ export const Config = z
         ),
       })
       .prefault({}),
+    adminConsole: z
+      .strictObject({
+        url: z
+          .url({ protocol: /^https?$/ })
+          .refine((url) => {
+            const parsed = URL.parse(url)
+            return parsed === null || (parsed.pathname === '/' && !url.endsWith('/') && !parsed.search && !parsed.hash)
+          }, 'must be an origin without a path, query or trailing slash (for example https://admin.auth.example.com)')
+          .optional()
+          .meta({
+            description:
+              'The admin console\u2019s external URL, as people\u2019s browsers reach the admin port (an origin): its sign-in redirect URI is this plus /admin/callback, its forms must come from it, and with https its cookies are Secure with the __Host- prefix. Defaults to http://localhost:<adminPort>.',
+          }),
+        sessionLifetime: Duration.prefault('8h').meta({
+          description: 'How long a console session lasts from sign-in (the role is still checked at every request).',
+        }),
+      })
+      .prefault({}),
     signIn: z
       .strictObject({
         sessionLifetime: Duration.prefault('12h').meta({

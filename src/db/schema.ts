@@ -256,6 +256,19 @@ export interface UsersTable {
   tokens_not_before: Timestamp | null
   created_at: DefaultedTimestamp
   updated_at: DefaultedTimestamp
+  roles: ColumnType<string[], string[] | undefined, string[]>
+}
+
+export interface AdminConsoleSessionsTable {
+  /** SHA-256 (base64url) of the cookie value. */
+  id_hash: string
+  /** Null while the sign-in is in flight. */
+  username: string | null
+  state: string | null
+  code_verifier: string | null
+  nonce: string | null
+  created_at: DefaultedTimestamp
+  expires_at: Timestamp
 }
 
 export interface UserIdentitiesTable {
@@ -305,6 +318,7 @@ export interface DB {
   webhook_deliveries: WebhookDeliveriesTable
   config_generation: ConfigGenerationTable
   users: UsersTable
+  admin_console_sessions: AdminConsoleSessionsTable
   user_identities: UserIdentitiesTable
   upstream_logins: UpstreamLoginsTable
   kysely_migration: KyselyMigrationTable

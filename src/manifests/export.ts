@@ -9,6 +9,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Kysely, Selectable } from 'kysely'
 import { ADMIN_RESOURCE_NAME } from '../admin/bootstrap.ts'
+import { CONSOLE_CLIENT } from '../admin/console-client.ts'
 import { ClientDocument } from '../clients/schema.ts'
 import type { ClientsTable, DB, IssuersTable, ResourcesTable, UsersTable } from '../db/schema.ts'
 import { documentYaml } from '../documents/yaml.ts'
@@ -173,7 +174,13 @@ export async function exportDocuments(db: Kysely<DB>): Promise<Export> {
       name,
       text: `${comment ? `# ${comment}\n` : ''}${documentYaml(document)}\n`,
     })
-  for (const row of await db.selectFrom('clients').selectAll().orderBy('client_id').execute())
+  // The admin console's client is every server's own (admin/console-client.ts), ensured from its configuration.
+  for (const row of await db
+    .selectFrom('clients')
+    .selectAll()
+    .where('client_id', '<>', CONSOLE_CLIENT)
+    .orderBy('client_id')
+    .execute())
     add(
       'clients',
       'Client',

@@ -10,6 +10,7 @@
 // their tokens, bindings and sign-ins outlive a file (disable them with `disabled: true` or the CLI).
 import type { Kysely } from 'kysely'
 import { ADMIN_RESOURCE_NAME } from '../admin/bootstrap.ts'
+import { CONSOLE_CLIENT } from '../admin/console-client.ts'
 import { writeAudit } from '../audit/write.ts'
 import { listClientIds } from '../clients/store.ts'
 import type { DB } from '../db/schema.ts'
@@ -65,7 +66,11 @@ export async function planPrune(
     const known = declared(kind)
     for (const name of [...names].sort()) if (!known.has(name)) kept.push({ kind, name })
   }
-  keep('Client', await listClientIds(db))
+  // The admin console's client (admin/console-client.ts) is the server's own, ensured at every start.
+  keep(
+    'Client',
+    [...(await listClientIds(db))].filter((id) => id !== CONSOLE_CLIENT),
+  )
   // The built-in admin resource (admin/bootstrap.ts) is no document's to declare.
   keep(
     'Resource',

@@ -12,5 +12,7 @@ export const userDocument = (row: UserRow) => ({
     ...(row.display_name === null ? {} : { displayName: row.display_name }),
     // The document's own flag; `disable` (CLI or admin API) is state beside it.
     disabled: row.disabled_by_document,
+    // The admin console's role (docs/admin-console.md): kept through a GET, edit and PUT, or an export.
+    ...(row.roles.length === 0 ? {} : { roles: row.roles }),
   },
 })

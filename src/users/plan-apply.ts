@@ -30,6 +30,7 @@ export async function planUser(db: Kysely<DB>, doc: UserDocument): Promise<Plann
           email: spec.email ?? null,
           display_name: spec.displayName ?? null,
           password_hash: spec.passwordHash,
+          roles: [...new Set(spec.roles ?? [])],
           content_hash: hash,
         },
         now,

@@ -21,6 +21,10 @@ const PasswordHash = z
     if (problem) ctx.addIssue({ code: 'custom', message: `spec.passwordHash ${problem}` })
   })
 
+/** The roles a person may hold. */
+export const USER_ROLES = ['mandate:admin'] as const
+export const ADMIN_ROLE = 'mandate:admin'
+
 export const UserDocument = documentSchema(
   'User',
   Metadata.extend({ name: Username }),
@@ -31,6 +35,10 @@ export const UserDocument = documentSchema(
     passwordHash: PasswordHash.optional(),
     // A disabled user cannot sign in, and every token whose subject they are is inactive at once.
     disabled: z.boolean().default(false),
+    // mandate:admin opens the admin console (docs/admin-console.md). A role, never a scope: no token of a
+    // person carries mandate:admin (authorization-code/rules.ts). Absent is none (and leaves the content hash
+    // of documents written before roles existed as it was).
+    roles: z.array(z.enum(USER_ROLES)).max(8).optional(),
   }),
 )
 export type UserDocument = z.output<typeof UserDocument>

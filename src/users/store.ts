@@ -36,6 +36,8 @@ export interface UserWrite {
   email: string | null
   display_name: string | null
   password_hash: string | undefined
+  /** Absent (an upstream user's first sign-in): none on a new user, the stored ones kept on an update. */
+  roles?: string[]
   content_hash: string
 }
 

@@ -31,7 +31,8 @@ const declared: Record<string, string> = {
     'approval_id created_at expires_at task_id token_jti holder delegator delegator_issuer actor_chain resource object_id action status decided_at decided_by used_at decision_id used_decision_id',
   action_rates: 'rate_key tat',
   users:
-    'username email display_name password_hash source content_hash disabled_by_document disabled_by_cli disabled_at tokens_not_before created_at updated_at',
+    'username email display_name password_hash source content_hash disabled_by_document disabled_by_cli disabled_at tokens_not_before created_at updated_at roles',
+  admin_console_sessions: 'id_hash username state code_verifier nonce created_at expires_at',
   user_identities: 'issuer upstream_sub username upstream_iss created_at last_sign_in_at',
   upstream_logins: 'state issuer interaction_uid code_verifier nonce expires_at',
 }

@@ -72,6 +72,7 @@ describe('kind: User', () => {
       tokens_not_before: null,
       created_at: expect.any(Date),
       updated_at: expect.any(Date),
+      roles: [],
     })
     expect(await findUser(t.db, 'bob')).toMatchObject({ email: null, display_name: null, password_hash: null })
     const events = await t.db
@@ -445,6 +446,7 @@ describe('mandate user list', () => {
       source: 'document',
       disabled: false,
       password: true,
+      roles: [],
     })
     expect(users.find((entry) => entry.username === 'mona')).toMatchObject({ email: null, password: false })
     expect(result.stdout).not.toContain('$argon2id$')

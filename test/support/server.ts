@@ -63,6 +63,8 @@ export function useServer(
       MANDATE_OUTBOUND__ALLOW_HOSTS: TEST_ALLOW_HOSTS,
       // No janitor on a timer: a run would race tests that move the clock (janitor tests run it themselves).
       MANDATE_JANITOR__INTERVAL: '0s',
+      // The admin console's redirect URI and form origin: the admin listener as the tests reach it.
+      MANDATE_ADMIN_CONSOLE__URL: `http://127.0.0.1:${adm.port}`,
       ...options.env,
     })
     const app = await createApp(config, {

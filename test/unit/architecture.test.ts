@@ -23,6 +23,7 @@ const layers: string[][] = [
   ['simulation'], // a token request decided on described facts by the grants' own decisions (issue 13)
   ['oidc', 'admin', 'tasks-api', 'access-api', 'janitor'], // edges: oidc-provider wiring, the admin, tasks and access APIs, jobs
   ['token-exchange', 'manifests', 'sign-in'], // the exchange grant (on oidc-provider); apply (names the admin resource); the sign-in pages
+  ['console'], // the admin console: people signed in at Mandate itself (its CSRF tokens are the sign-in pages')
   ['.'], // composition root
   ['cli'], // the operator commands, built on the composition root
 ]
@@ -36,11 +37,11 @@ const allowed: Array<[files: RegExp, packages: RegExp]> = [
   // The one internal module: DPoP nonces shared with oidc-provider (see src/oidc/internals.d.ts).
   [/^src\/oidc\/dpop-nonces\.ts$/, /^oidc-provider\/lib\/helpers\/challenge\.js$/],
   [
-    /^src\/(db\/|janitor\/|[a-z-]+\/(store|plan-apply)\.ts$|lineage\/|manifests\/(apply|validate|prune|export)\.ts$|policy\/retire\.ts$|documents\/plan\.ts$|oidc\/|app\.ts$|cli\/|keys\/ring\.ts$|issuers\/verify\.ts$|token-exchange\/(grant|issue|refusals|facts|write)\.ts$|delegation\/(subject-token|targets|load-policy|task-facts)\.ts$|tasks-api\/|admin\/|audit\/write\.ts$|clients\/authenticate\.ts$|users\/(authenticate|disable)\.ts$|tasks\/(webhooks|complete)\.ts$|evaluation\/(store|rates|gates|evaluate)\.ts$|approvals\/(store|webhook)\.ts$|access-api\/|replay\/|dpop\/claim\.ts$|catalog\/(source|load)\.ts$|sign-in\/(routes|failures|upstream)\.ts$|upstream\/(identities|start)\.ts$)/,
+    /^src\/(db\/|janitor\/|[a-z-]+\/(store|plan-apply)\.ts$|lineage\/|manifests\/(apply|validate|prune|export)\.ts$|policy\/retire\.ts$|documents\/plan\.ts$|oidc\/|app\.ts$|cli\/|keys\/ring\.ts$|issuers\/verify\.ts$|token-exchange\/(grant|issue|refusals|facts|write)\.ts$|delegation\/(subject-token|targets|load-policy|task-facts)\.ts$|tasks-api\/|admin\/|audit\/write\.ts$|clients\/authenticate\.ts$|users\/(authenticate|disable)\.ts$|tasks\/(webhooks|complete)\.ts$|evaluation\/(store|rates|gates|evaluate)\.ts$|approvals\/(store|webhook)\.ts$|access-api\/|replay\/|dpop\/claim\.ts$|catalog\/(source|load)\.ts$|sign-in\/(routes|failures|upstream)\.ts$|upstream\/(identities|start)\.ts$|console\/)/,
     /^(kysely|kysely\/migration|pg|@electric-sql\/pglite)$/,
   ],
   [
-    /^src\/(app\.ts$|http\/|admin\/|observability\/|cli\/|oidc\/|tasks-api\/|access-api\/|catalog\/source\.ts$|pages\/|sign-in\/routes\.ts$)/,
+    /^src\/(app\.ts$|http\/|admin\/|observability\/|cli\/|oidc\/|tasks-api\/|access-api\/|catalog\/source\.ts$|pages\/|sign-in\/routes\.ts$|console\/)/,
     /^(koa|koa-mount|pino|prom-client)$/,
   ],
   [/^src\/(manifests\/load\.ts|config\/load\.ts|documents\/yaml\.ts)$/, /^yaml$/],
@@ -130,6 +131,11 @@ const pure = [
   'src/upstream/reasons.ts',
   'src/upstream/username.ts',
   'src/users/schema.ts',
+  'src/console/layout.ts',
+  'src/console/policy-views.ts',
+  'src/console/edit-views.ts',
+  'src/console/simulate-view.ts',
+  'src/console/views.ts',
   'src/decisions/facts.ts',
   'src/decisions/exchange-facts.ts',
   'src/evaluation/recorded-facts.ts',

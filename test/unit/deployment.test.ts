@@ -52,6 +52,8 @@ it('gives a compose deployment no demo administrator, only the operator-chosen b
 it('keeps the demo administrator in the quickstart, which the README walk-through uses', async () => {
   const start = (JSON.parse(read('package.json')) as { scripts: { start: string } }).scripts.start
   expect(await adminClients(appliedBy(start.split(' ')))).toEqual(['demo-admin'])
-  expect(await usersWithPasswords(appliedBy(start.split(' ')))).toEqual(['alice'])
+  // Alice, the demo person; ada, the demo administrator person of the admin console.
+  expect((await usersWithPasswords(appliedBy(start.split(' ')))).sort()).toEqual(['ada', 'alice'])
   expect(read('README.md')).toContain('-u demo-admin:demo-admin-demo-secret')
+  expect(read('README.md')).toContain("the demo's is ada, password ada-demo-password")
 })
