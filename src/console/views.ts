@@ -3,6 +3,7 @@
 import type { ApprovalView } from '../approvals/present.ts'
 import { type Html, html } from '../pages/html.ts'
 import { consolePage, type Frame, notice, table } from './layout.ts'
+import type { TokenView } from '../admin/queries.ts'
 
 export type Filter = Record<string, string>
 
@@ -143,18 +144,11 @@ ${table(
   )
 }
 
-interface TokenNode {
-  jti: string
-  parent_jti: string | null
-  client_id: string
-  sub: string
-  actor_chain: string[]
-  aud: string[]
-  scope: string
-  grant_type: string
-  expires_at: string
-  active: boolean
-}
+/** A token of the task's tree as the admin API presents it (admin/queries.ts). */
+type TokenNode = Pick<
+  TokenView,
+  'jti' | 'parent_jti' | 'client_id' | 'sub' | 'actor_chain' | 'aud' | 'scope' | 'grant_type' | 'expires_at' | 'active'
+>
 
 function tokenTree(tokens: readonly TokenNode[]): Html {
   const known = new Set(tokens.map((t) => t.jti))
