@@ -2,7 +2,7 @@
 // their sessions, grants and tokens first.
 import { contentHash } from '../lib/canonical-json.ts'
 import { revokeTokensOf } from '../lineage/revoke-of.ts'
-import { userDocument } from '../users/document.ts'
+import { userDocument, userSummary } from '../users/document.ts'
 import { planUser } from '../users/plan-apply.ts'
 import { UserDocument } from '../users/schema.ts'
 import { findUser, setUserDisabled, type UserRow } from '../users/store.ts'
@@ -19,15 +19,7 @@ export const userRules: KindRules<UserRow> = {
   list: (db) => db.selectFrom('users').selectAll().orderBy('username').execute(),
   document: userDocument,
   etag: (row) => stamp(row, userDocument(row)),
-  summary: (row) => ({
-    username: row.username,
-    email: row.email,
-    display_name: row.display_name,
-    source: row.source,
-    disabled: row.disabled_at !== null,
-    password: row.password_hash !== null,
-    updated_at: row.updated_at,
-  }),
+  summary: (row) => ({ ...userSummary(row), updated_at: row.updated_at }),
   prepare(doc) {
     const spec = isPlain(doc.spec) ? doc.spec : undefined
     if (spec?.passwordHash === undefined) return { document: doc, findings: [] }

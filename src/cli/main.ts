@@ -29,6 +29,7 @@ import { enqueueTaskCompleted } from '../tasks/webhooks.ts'
 import { normalizeUsername } from '../users/authenticate.ts'
 import { disableUser, enableUser } from '../users/disable.ts'
 import { hashPassword, MAX_PASSWORD_LENGTH, passwordProblem } from '../users/password.ts'
+import { userSummary } from '../users/document.ts'
 import { listUsers, setPassword, UnknownUser } from '../users/store.ts'
 import { diffPolicyPath } from '../admin/policy-paths.ts'
 import { unbindingBroadens } from '../policy/diff.ts'
@@ -374,15 +375,7 @@ user
     await withServices(readConfig(), async ({ db }) => {
       const rows = await listUsers(db)
       print({
-        users: rows.map((row) => ({
-          username: row.username,
-          email: row.email,
-          display_name: row.display_name,
-          source: row.source,
-          disabled: row.disabled_at !== null,
-          password: row.password_hash !== null,
-          roles: row.roles,
-        })),
+        users: rows.map(userSummary),
       })
     })
   })

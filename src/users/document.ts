@@ -16,3 +16,14 @@ export const userDocument = (row: UserRow) => ({
     ...(row.roles.length === 0 ? {} : { roles: row.roles }),
   },
 })
+
+/** A user as lists show them (admin API, `mandate user list`): never the password, only whether there is one. */
+export const userSummary = (row: UserRow) => ({
+  username: row.username,
+  email: row.email,
+  display_name: row.display_name,
+  source: row.source,
+  disabled: row.disabled_at !== null,
+  password: row.password_hash !== null,
+  roles: row.roles,
+})
