@@ -636,6 +636,50 @@ describe('issuers', () => {
     expect(JSON.stringify(await audit('document.updated'))).not.toContain('upstream-secret-value')
   })
 
+  it('keeps the stored upstream secret only for the same issuer and client id: sent elsewhere it must be given again (422)', async () => {
+    // Otherwise an admin who may not read the secret could point the issuer at their own server and be sent it
+    // (Basic authentication at that server's token endpoint) by the next upstream sign-in.
+    const read = await api('GET', 'issuers/partner-idp')
+    const etag = read.headers.get('etag') as string
+    const document = (await read.json()) as { spec: Record<string, unknown> & { login: Record<string, unknown> } }
+    for (const spec of [
+      { ...document.spec, issuer: 'https://attacker.test' },
+      { ...document.spec, login: { ...document.spec.login, clientId: 'someone-else' } },
+    ]) {
+      const before = await written()
+      const refused = await expectProblem(
+        await api('PUT', 'issuers/partner-idp', {
+          body: { document: { ...document, spec }, reason: 'move' },
+          ifMatch: etag,
+        }),
+        422,
+        'Invalid document',
+      )
+      expect(refused.findings).toContainEqual(
+        expect.objectContaining({ code: 'secret_required', path: '/spec/login/clientSecret' }),
+      )
+      expect(await written()).toEqual(before)
+    }
+    expect(await storedLogin()).toMatchObject({ clientId: 'mandate', clientSecret: 'upstream-secret-value' })
+    // With the secret given, the move is saved.
+    const moved = await api('PUT', 'issuers/partner-idp', {
+      body: {
+        document: {
+          ...document,
+          spec: {
+            ...document.spec,
+            issuer: 'https://partner2.test',
+            login: { ...document.spec.login, clientSecret: 'new-secret' },
+          },
+        },
+        reason: 'move',
+      },
+      ifMatch: etag,
+    })
+    expect(moved.status).toBe(200)
+    expect(await storedLogin()).toMatchObject({ clientSecret: 'new-secret' })
+  })
+
   it('refuses to delete an issuer a policy path accepts (409), deletes one no path names', async () => {
     const before = await written()
     const named = await expectProblem(
