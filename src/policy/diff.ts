@@ -104,7 +104,11 @@ function ruleChanges(name: string, before: Rule, after: Rule): Change[] {
     ...listCeiling(`${field}/actors`, `actor of ${name}`, before.actors, after.actors),
   )
   const [was, now] = [perSecond(before), perSecond(after)]
-  if (was !== now)
+  // GCRA (evaluation/rates.ts) lets `max` through at once: a larger max is a larger burst at the same rate.
+  const [burstWas, burstNow] = [before.rate?.max ?? 0, after.rate?.max ?? 0]
+  if (was !== now || burstWas !== burstNow) {
+    const raised = was !== undefined && now !== undefined && (now > was || burstNow > burstWas)
+    const lowered = was !== undefined && now !== undefined && (now < was || burstNow < burstWas)
     changes.push({
       field: `${field}/rate`,
       text:
@@ -112,9 +116,10 @@ function ruleChanges(name: string, before: Rule, after: Rule): Change[] {
           ? `removes the rate of ${name} (was ${rate(before)})`
           : was === undefined
             ? `limits ${name} to ${rate(after)}`
-            : `${now > was ? 'raises' : 'lowers'} the rate of ${name} ${rate(before)} → ${rate(after)}`,
-      broadening: now === undefined || (was !== undefined && now > was),
+            : `${raised ? (lowered ? 'changes' : 'raises') : 'lowers'} the rate of ${name} ${rate(before)} → ${rate(after)}`,
+      broadening: now === undefined || raised,
     })
+  }
   // A cache lets a resource server skip the decision point for that long: adding or raising one broadens.
   if (before.cache !== after.cache)
     changes.push({

@@ -163,6 +163,35 @@ describe('PUT /admin/v1/policy-paths/{name}', () => {
     expect(await versions(fresh)).toBe(1)
   })
 
+  it('refuses an unconfirmed raise of an action rate burst (max) even when the rate per second stays the same', async () => {
+    // GCRA lets `max` through at once: 600 per 1m lets 600 evaluations through in one instant, 10 per 1s only 10.
+    const name = 'acme/services/burst'
+    const doc = (rate: Record<string, unknown>) => ({
+      apiVersion: 'mandate/v1',
+      kind: 'PolicyPath',
+      metadata: { name },
+      spec: { actions: [{ name: 'tickets.read', class: 'read', rate }] },
+    })
+    expect((await put(name, { document: doc({ max: 10, per: '1s' }), reason: 'new' })).status).toBe(201)
+    const before = { versions: await versions(name), audit: (await changes()).length }
+    const refused = await expectProblem(
+      await put(name, { document: doc({ max: 600, per: '1m' }), reason: 'same rate' }, '"1"'),
+      409,
+      'Broadening not confirmed',
+    )
+    expect(refused.findings).toEqual([
+      expect.objectContaining({ severity: 'security_warning', path: '/spec/actions/tickets.read/rate' }),
+    ])
+    expect({ versions: await versions(name), audit: (await changes()).length }).toEqual(before)
+    const lowered = await put(name, { document: doc({ max: 1, per: '1s' }), reason: 'smaller bursts' }, '"1"')
+    expect(await lowered.json()).toMatchObject({
+      changed: true,
+      changes: [
+        expect.objectContaining({ text: 'lowers the rate of tickets.read 10 per 1s → 1 per 1s', broadening: false }),
+      ],
+    })
+  })
+
   it('answers 401 without an admin token', async () => {
     const response = await fetch(`${server.adminUrl}/admin/v1/policy-paths/${NAME}`, {
       method: 'PUT',
