@@ -192,6 +192,52 @@ describe('PUT /admin/v1/policy-paths/{name}', () => {
     })
   })
 
+  it("refuses unconfirmed broadenings that a field's default hides: an issuer beside self, maxDepth above 1, a limit dropped under a wider parent", async () => {
+    const path = (name: string, spec: Record<string, unknown>) => ({
+      apiVersion: 'mandate/v1',
+      kind: 'PolicyPath',
+      metadata: { name },
+      spec,
+    })
+    // Nothing set: Mandate's own subject tokens only, one actor deep (effective.ts's defaults).
+    expect((await put('drift', { document: path('drift', {}), reason: 'new' })).status).toBe(201)
+    // A parent wider than its child: the child's own limits are all that keeps its effective policy narrow.
+    const wide = {
+      subjectTokens: { holders: ['agent-two'] },
+      delegation: { mode: 'either', intermediaries: [{ client: 'gateway', actors: ['agent-one'] }] },
+    }
+    expect((await put('drift2', { document: path('drift2', wide), reason: 'new' })).status).toBe(201)
+    const narrow = { subjectTokens: { holders: [] }, delegation: { mode: 'delegation', intermediaries: [] } }
+    expect((await put('drift2/leaf', { document: path('drift2/leaf', narrow), reason: 'new' })).status).toBe(201)
+    const cases: Array<[string, Record<string, unknown>, string]> = [
+      ['drift', { subjectTokens: { issuers: ['test-idp'] } }, '/spec/subjectTokens/issuers'],
+      ['drift', { delegation: { maxDepth: 3 } }, '/spec/delegation/maxDepth'],
+      ['drift2/leaf', { delegation: narrow.delegation }, '/spec/subjectTokens/holders'],
+      [
+        'drift2/leaf',
+        { subjectTokens: narrow.subjectTokens, delegation: { intermediaries: [] } },
+        '/spec/delegation/mode',
+      ],
+      [
+        'drift2/leaf',
+        { subjectTokens: narrow.subjectTokens, delegation: { mode: 'delegation' } },
+        '/spec/delegation/intermediaries',
+      ],
+    ]
+    for (const [name, spec, field] of cases) {
+      const before = { versions: await versions(name), audit: (await changes()).length }
+      const refused = await expectProblem(
+        await put(name, { document: path(name, spec), reason: 'looks harmless' }, '"1"'),
+        409,
+        'Broadening not confirmed',
+      )
+      expect(refused.findings).toContainEqual(
+        expect.objectContaining({ severity: 'security_warning', code: 'broadening', path: field }),
+      )
+      expect({ versions: await versions(name), audit: (await changes()).length }).toEqual(before)
+    }
+  })
+
   it('answers 401 without an admin token', async () => {
     const response = await fetch(`${server.adminUrl}/admin/v1/policy-paths/${NAME}`, {
       method: 'PUT',
