@@ -238,6 +238,36 @@ describe('PUT /admin/v1/policy-paths/{name}', () => {
     }
   })
 
+  it('refuses to create, unconfirmed, a path above paths in force that widens them (their defaults give way to it)', async () => {
+    const path = (name: string, spec: Record<string, unknown>) => ({
+      apiVersion: 'mandate/v1',
+      kind: 'PolicyPath',
+      metadata: { name },
+      spec,
+    })
+    expect((await put('orphan/leaf', { document: path('orphan/leaf', {}), reason: 'new' })).status).toBe(201)
+    // orphan/leaf accepts our own tokens only, one actor deep, delegation only: a new level above it changes that.
+    const above = path('orphan', {
+      subjectTokens: { issuers: ['test-idp'] },
+      delegation: { mode: 'either', maxDepth: 5 },
+    })
+    const before = { versions: await versions('orphan'), audit: (await changes()).length }
+    const refused = await expectProblem(
+      await put('orphan', { document: above, reason: 'new guardrails' }),
+      409,
+      'Broadening not confirmed',
+    )
+    for (const field of ['/spec/subjectTokens/issuers', '/spec/delegation/mode', '/spec/delegation/maxDepth'])
+      expect(refused.findings).toContainEqual(
+        expect.objectContaining({ severity: 'security_warning', code: 'broadening', path: field }),
+      )
+    expect({ versions: await versions('orphan'), audit: (await changes()).length }).toEqual(before)
+    const confirmed = await put('orphan', { document: above, reason: 'new guardrails', confirmBroadening: true })
+    expect(confirmed.status).toBe(201)
+    // A new path with nothing below it is compared with nothing, as before: no confirmation.
+    expect((await put('orphan2', { document: path('orphan2', above.spec), reason: 'new' })).status).toBe(201)
+  })
+
   it('answers 401 without an admin token', async () => {
     const response = await fetch(`${server.adminUrl}/admin/v1/policy-paths/${NAME}`, {
       method: 'PUT',
