@@ -496,6 +496,53 @@ describe('clients', () => {
   })
 })
 
+describe('a client a policy path trusts', () => {
+  it('is not deleted while a path names it as an actor, holder or intermediary (409): one registered again would inherit that trust', async () => {
+    const path = (name: string, spec: Record<string, unknown>) => ({
+      apiVersion: 'mandate/v1',
+      kind: 'PolicyPath',
+      metadata: { name },
+      spec,
+    })
+    const trusting: Array<[string, Record<string, unknown>, string]> = [
+      ['trusts/actor', { delegation: { actors: ['saas-trusted'] } }, '/spec/delegation/actors'],
+      ['trusts/holder', { subjectTokens: { holders: ['saas-trusted'] } }, '/spec/subjectTokens/holders'],
+      [
+        'trusts/intermediary',
+        { delegation: { intermediaries: [{ client: 'saas-trusted', actors: ['agent-one'] }] } },
+        '/spec/delegation/intermediaries',
+      ],
+    ]
+    for (const [name, spec, field] of trusting) {
+      const created = await api('PUT', 'clients/saas-trusted', {
+        body: { document: client('saas-trusted', { grantTypes: ['client_credentials'], scopes: [] }), reason: 'r' },
+      })
+      expect(created.status).toBe(201)
+      const etag = created.headers.get('etag') as string
+      expect(
+        (await api('PUT', `policy-paths/${name}`, { body: { document: path(name, spec), reason: 'trust' } })).status,
+      ).toBe(201)
+      const before = await written()
+      const named = await expectProblem(
+        await api('DELETE', 'clients/saas-trusted', { body: { reason: 'gone' }, ifMatch: etag }),
+        409,
+        'Still referenced',
+      )
+      expect(named.findings).toEqual([
+        expect.objectContaining({ code: 'trusted', path: field, document: `PolicyPath ${name}` }),
+      ])
+      expect(await written()).toEqual(before)
+      // Once the path no longer names it, it goes.
+      expect((await api('DELETE', `policy-paths/${name}`, { body: { reason: 'done' }, ifMatch: '"1"' })).status).toBe(
+        200,
+      )
+      expect((await api('DELETE', 'clients/saas-trusted', { body: { reason: 'gone' }, ifMatch: etag })).status).toBe(
+        200,
+      )
+    }
+  })
+})
+
 describe('resources', () => {
   const resource = (name: string, spec: Record<string, unknown>) => ({
     apiVersion: 'mandate/v1',
