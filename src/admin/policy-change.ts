@@ -151,7 +151,8 @@ export async function changePolicyPathAs(
         'Precondition required',
         'If-Match with the version you read is required to change an existing path',
       )
-    if (ifMatch && ifMatch !== `"${latest?.version}"`)
+    // RFC 9110 §13.1.1: no tag matches a path that never existed (not even one spelling "undefined").
+    if (ifMatch && (!latest || ifMatch !== `"${latest.version}"`))
       return refusal(
         412,
         'Precondition failed',

@@ -268,6 +268,16 @@ describe('PUT /admin/v1/policy-paths/{name}', () => {
     expect((await put('orphan2', { document: path('orphan2', above.spec), reason: 'new' })).status).toBe(201)
   })
 
+  it('refuses any If-Match on a path that does not exist (412), even one spelling a missing version, writing nothing', async () => {
+    const name = 'acme/services/never'
+    const doc = { apiVersion: 'mandate/v1', kind: 'PolicyPath', metadata: { name }, spec: {} }
+    for (const tag of ['"undefined"', '"1"', '*']) {
+      const before = { versions: await versions(name), audit: (await changes()).length }
+      await expectProblem(await put(name, { document: doc, reason: 'new' }, tag), 412, 'Precondition failed')
+      expect({ versions: await versions(name), audit: (await changes()).length }).toEqual(before)
+    }
+  })
+
   it('answers 401 without an admin token', async () => {
     const response = await fetch(`${server.adminUrl}/admin/v1/policy-paths/${NAME}`, {
       method: 'PUT',
