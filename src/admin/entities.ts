@@ -11,7 +11,7 @@ import type { DB } from '../db/schema.ts'
 import { documentChanges } from '../documents/changes.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
 import { disableUser, enableUser } from '../users/disable.ts'
-import { newClientSecret } from './client-entity.ts'
+import { clientRules, newClientSecret } from './client-entity.ts'
 import { type EntityKind, KINDS, lockEntity, type Rows } from './entity-kinds.ts'
 import { type Finding, finding, isPlain, type KindRules, type Plain } from './entity-rules.ts'
 import type { Problem } from './problem.ts'
@@ -231,7 +231,11 @@ export async function switchEntity(
   const why = { reason: input.reason, source: 'admin-api' }
   const now = deps.clock.now()
   return deps.db.transaction().execute(async (trx): Promise<Outcome> => {
-    if (!(await lockAndRead(trx, kind, id))) return notFound(kind, id)
+    const current = await lockAndRead(trx, kind, id)
+    if (!current) return notFound(kind, id)
+    // Disabling a built-in client is a change like a PUT (enabling one again is always allowed).
+    const fixed = input.disabled ? (KINDS[kind] as KindRules<unknown>).builtIn?.(current) : undefined
+    if (fixed) return refuse(409, 'Built in', fixed)
     if (kind === 'users') {
       const state = input.disabled
         ? { changed: await disableUser(trx, id, toDate(now), input.actor, why), disabled: true }
@@ -265,6 +269,9 @@ export async function rotateClientSecret(deps: EntityDeps, id: string, input: Ch
   return deps.db.transaction().execute(async (trx): Promise<Outcome> => {
     const current = await lockAndRead(trx, 'clients', id)
     if (!current) return notFound('clients', id)
+    // The console's secret is derived at every start: a rotated one would hand out a working secret of it.
+    const fixed = clientRules.builtIn?.(current)
+    if (fixed) return refuse(409, 'Built in', fixed)
     if (current.secret_hash === null)
       return refuse(409, 'No secret', `client ${id} has no secret to rotate`, [
         finding(

@@ -496,6 +496,23 @@ describe('clients', () => {
   })
 })
 
+describe('the built-in admin console client', () => {
+  it('is neither disabled nor given a new secret through the API (409 Built in), writing nothing', async () => {
+    // Its secret is derived from the master key at every start: a rotated one would hand the admin a working
+    // secret of the console's client and break sign-in; a disabled one would lock every person out.
+    for (const action of ['disable', 'rotate-secret']) {
+      const before = await written()
+      const refused = await expectProblem(
+        await api('POST', `clients/mandate-admin-console:${action}`, { body: { reason: 'try' } }),
+        409,
+        'Built in',
+      )
+      expect(JSON.stringify(refused)).not.toMatch(/client_secret/)
+      expect(await written()).toEqual(before)
+    }
+  })
+})
+
 describe('a client a policy path trusts', () => {
   it('is not deleted while a path names it as an actor, holder or intermediary (409): one registered again would inherit that trust', async () => {
     const path = (name: string, spec: Record<string, unknown>) => ({
