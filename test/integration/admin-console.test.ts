@@ -291,8 +291,32 @@ describe('the role, read at every request', () => {
 
     const again = await signedIn()
     await setUserDisabled(t.db, ADMIN.username, { cli: true }, new Date())
-    expect((await browse(again.jar, `${server.adminUrl}/admin/policy-paths`)).status).toBe(403)
+    // Disabling ended the session itself (users/store.ts): the browser is sent to sign in again.
+    expect((await browse(again.jar, `${server.adminUrl}/admin/policy-paths`)).status).toBe(303)
     await setUserDisabled(t.db, ADMIN.username, { cli: false }, new Date())
+  })
+})
+
+describe('a person disabled and enabled again', () => {
+  it('has lost their console sessions: enabling never revives one, even if no request came while disabled', async () => {
+    const { jar } = await signedIn()
+    const token = await accessToken(server.url, 'mandate-admin', {
+      resource: 'urn:mandate:admin',
+      scope: 'mandate:admin',
+    })
+    for (const action of ['disable', 'enable']) {
+      const response = await fetch(`${server.adminUrl}/admin/v1/users/${ADMIN.username}:${action}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ reason: 'laptop lost, then found' }),
+      })
+      expect(response.status).toBe(200)
+    }
+    const page = await browse(jar, `${server.adminUrl}/admin/policy-paths`)
+    expect(page.status).toBe(303)
+    expect(page.headers.get('location')).toBe('/admin/login')
+    const { rows } = await sql`select 1 from admin_console_sessions where username = ${ADMIN.username}`.execute(t.db)
+    expect(rows).toEqual([])
   })
 })
 
