@@ -128,6 +128,10 @@ export async function putEntity(
     if (unmet) return unmet
     const fixed = current === undefined ? undefined : rules.builtIn?.(current)
     if (fixed) return refuse(409, 'Built in', fixed)
+    const named =
+      current !== undefined && rules.moves?.(current, prepared.document) ? await rules.references(trx, current) : []
+    if (named.length > 0)
+      return refuse(409, 'Still referenced', `${noun(kind)} ${id} is still named as it is: change those first`, named)
     const { planned, secret } = await rules.plan(trx, prepared.document, current)
     if (planned.action === 'unchanged')
       return { ok: true, status: 200, etag: planned.digest, body: { kind, id, changed: false, changes: [] } }

@@ -51,6 +51,8 @@ export interface KindRules<Row> {
   plan(db: Kysely<DB>, doc: Plain, stored: Row | undefined): Promise<{ planned: Planned; secret?: string }>
   /** What names the entity: while anything does, it is not deleted (409). */
   references(db: Kysely<DB>, row: Row): Promise<Finding[]>
+  /** Whether this document moves the entity away from what names it (a resource's uri): refused while named. */
+  moves?(row: Row, doc: Plain): boolean
   /** A reason it may never be changed or deleted through the API, if any. */
   builtIn?(row: Row): string | undefined
   /** Deletes it, and ends what hung on it; what was ended, for the audit event. */

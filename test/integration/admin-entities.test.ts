@@ -568,6 +568,34 @@ describe('resources', () => {
     spec,
   })
 
+  it('refuses to move a bound resource to another uri (409): its bindings would name a uri nobody has, and pass to whoever takes it', async () => {
+    const read = await api('GET', 'resources/notes')
+    const etag = read.headers.get('etag') as string
+    const document = (await read.json()) as { spec: Record<string, unknown> }
+    const before = await written()
+    const moved = await expectProblem(
+      await api('PUT', 'resources/notes', {
+        body: { document: { ...document, spec: { ...document.spec, uri: 'https://notes2.test/' } }, reason: 'move' },
+        ifMatch: etag,
+      }),
+      409,
+      'Still referenced',
+    )
+    expect(moved.findings).toContainEqual(
+      expect.objectContaining({ code: 'bound', document: 'PolicyPath acme/support/agent-one' }),
+    )
+    expect(await written()).toEqual(before)
+    // Anything else about it still changes.
+    const described = await api('PUT', 'resources/notes', {
+      body: {
+        document: { ...document, metadata: { name: 'notes', description: 'the notes API' } },
+        reason: 'describe',
+      },
+      ifMatch: etag,
+    })
+    expect(described.status).toBe(200)
+  })
+
   it('creates a resource, reads it back as the same document, and an unchanged PUT writes nothing', async () => {
     const spec = {
       uri: 'https://crm.test/',
