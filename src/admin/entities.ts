@@ -128,8 +128,8 @@ export async function putEntity(
     if (unmet) return unmet
     const fixed = current === undefined ? undefined : rules.builtIn?.(current)
     if (fixed) return refuse(409, 'Built in', fixed)
-    const named =
-      current !== undefined && rules.moves?.(current, prepared.document) ? await rules.references(trx, current) : []
+    const moves = current !== undefined && rules.moves?.(current, prepared.document) === true
+    const named = moves ? await rules.references(trx, current) : []
     if (named.length > 0)
       return refuse(409, 'Still referenced', `${noun(kind)} ${id} is still named as it is: change those first`, named)
     const { planned, secret } = await rules.plan(trx, prepared.document, current)
@@ -137,6 +137,7 @@ export async function putEntity(
       return { ok: true, status: 200, etag: planned.digest, body: { kind, id, changed: false, changes: [] } }
     const now = deps.clock.now()
     await planned.write(trx, toDate(now))
+    const ended = moves && current !== undefined ? await rules.moved?.(trx, current, toDate(now)) : undefined
     const after = await rules.find(trx, id)
     const changes = current === undefined ? [] : documentChanges(rules.document(current), rules.document(after))
     if (secret && current !== undefined) changes.push('generates a client secret')
@@ -153,6 +154,7 @@ export async function putEntity(
         previous_digest: planned.previousDigest,
         reason: input.reason,
         changes,
+        ...ended,
         source: 'admin-api',
       },
     })
@@ -160,7 +162,7 @@ export async function putEntity(
       ok: true,
       status: current === undefined ? 201 : 200,
       etag: planned.digest,
-      body: { kind, id, changed: true, changes, ...(secret ? { client_secret: secret } : {}) },
+      body: { kind, id, changed: true, changes, ...ended, ...(secret ? { client_secret: secret } : {}) },
     }
   })
 }

@@ -641,6 +641,34 @@ describe('resources', () => {
     expect((await audit('document.updated')).length).toBe(before + 1)
   })
 
+  it('revokes the tokens for the old uri of a resource moved to another one, as deleting it would', async () => {
+    const ledger = resource('ledger', { uri: 'https://ledger.test/', scopes: ['ledger:read'] })
+    expect((await api('PUT', 'resources/ledger', { body: { document: ledger, reason: 'new API' } })).status).toBe(201)
+    const created = await api('PUT', 'clients/ledger-sync', {
+      body: {
+        document: client('ledger-sync', { grantTypes: ['client_credentials'], scopes: ['ledger:read'] }),
+        reason: 'r',
+      },
+    })
+    const { client_secret } = (await created.json()) as { client_secret: string }
+    const wanted = { resource: 'https://ledger.test/', scope: 'ledger:read' }
+    const issued = await clientCredentials(server.url, 'ledger-sync', wanted, client_secret)
+    expect(issued.status, await issued.clone().text()).toBe(200)
+    const jti = jtiOf(((await issued.json()) as { access_token: string }).access_token)
+    expect(await findActiveToken(t.db, jti, new Date())).toBeDefined()
+    const moved = await api('PUT', 'resources/ledger', {
+      body: { document: { ...ledger, spec: { ...ledger.spec, uri: 'https://ledger2.test/' } }, reason: 'new host' },
+      ifMatch: await etagOf('resources/ledger'),
+    })
+    expect(moved.status).toBe(200)
+    // A resource registered later at the old uri must not accept what was issued for this one.
+    expect(await findActiveToken(t.db, jti, new Date())).toBeUndefined()
+    await expectAudited(
+      'document.updated',
+      expect.objectContaining({ kind: 'Resource', name: 'ledger', revoked_tokens: 1 }),
+    )
+  })
+
   it("refuses a uri another resource has and a client nobody registered (422, apply's findings)", async () => {
     const before = await written()
     const taken = await expectProblem(
