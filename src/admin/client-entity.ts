@@ -1,5 +1,6 @@
 // Clients on the admin API: read without their secret; a secret Mandate generates for a confidential client,
-// stored as the hash `apply` stores; deleting one ends every token it held or acted in, and its grants.
+// stored as the hash `apply` stores; deleting one ends every token it held or acted in, and its grants; one a
+// path in force binds or trusts (actor, holder, intermediary) is not deleted.
 import { randomBytes } from 'node:crypto'
 import { sql } from 'kysely'
 import { clientDocument } from '../clients/document.ts'
@@ -9,6 +10,7 @@ import { hashSecret } from '../clients/secret-hash.ts'
 import { type ClientRow, findClient } from '../clients/store.ts'
 import { revokeTokensOf } from '../lineage/revoke-of.ts'
 import { AUTHORIZATION_CODE, REFRESH_TOKEN } from '../oauth/protocol.ts'
+import type { PolicyPathSpec } from '../policy/schema.ts'
 import { type Finding, finding, isPlain, type KindRules } from './entity-rules.ts'
 import { CONSOLE_CLIENT } from './console-client.ts'
 
@@ -19,6 +21,17 @@ const SECRET_PLACEHOLDER = 'generated-by-mandate-0000000000000000000000'
 
 /** A new client secret: 32 random bytes, base64url (256 bits, RFC 6749 §10.10 asks for at least 128). */
 export const newClientSecret = (): string => randomBytes(32).toString('base64url')
+
+/** Where a policy path's spec trusts this client by name (JSON pointers). */
+function trustFields(spec: Partial<PolicyPathSpec>, id: string): string[] {
+  const fields: string[] = []
+  if (spec.delegation?.actors?.includes(id)) fields.push('/spec/delegation/actors')
+  if (spec.subjectTokens?.holders?.includes(id)) fields.push('/spec/subjectTokens/holders')
+  if (spec.delegation?.intermediaries?.some((i) => i.client === id || i.actors.includes(id)))
+    fields.push('/spec/delegation/intermediaries')
+  if (spec.actions?.some((rule) => rule.actors?.includes(id))) fields.push('/spec/actions')
+  return fields
+}
 
 export const clientRules: KindRules<ClientRow> = {
   kind: 'Client',
@@ -102,7 +115,18 @@ export const clientRules: KindRules<ClientRow> = {
       .where(sql<boolean>`${row.client_id} = any(introspectors)`)
       .orderBy('name')
       .execute()
+    // The current version of every path in force: one that trusts this client as an actor, a holder or an
+    // intermediary would trust a client registered again under this id.
+    const { rows: live } = await sql<{ path: string; document: { spec?: PolicyPathSpec } }>`
+      select path, document from (select distinct on (path) path, document, retired from policy_path_versions
+      order by path, version desc) v where not v.retired order by path`.execute(db)
+    const trusted = live.flatMap(({ path, document: { spec } }) =>
+      trustFields(spec ?? {}, row.client_id).map((field) =>
+        finding('trusted', `policy path ${path} trusts this client (${field})`, field, `PolicyPath ${path}`),
+      ),
+    )
     return [
+      ...trusted,
       ...bound.map((b) =>
         finding(
           'bound',

@@ -11,7 +11,7 @@ import type { DB } from '../db/schema.ts'
 import { documentChanges } from '../documents/changes.ts'
 import { type Clock, toDate } from '../lib/clock.ts'
 import { disableUser, enableUser } from '../users/disable.ts'
-import { newClientSecret } from './client-entity.ts'
+import { clientRules, newClientSecret } from './client-entity.ts'
 import { type EntityKind, KINDS, lockEntity, type Rows } from './entity-kinds.ts'
 import { type Finding, finding, isPlain, type KindRules, type Plain } from './entity-rules.ts'
 import type { Problem } from './problem.ts'
@@ -128,11 +128,16 @@ export async function putEntity(
     if (unmet) return unmet
     const fixed = current === undefined ? undefined : rules.builtIn?.(current)
     if (fixed) return refuse(409, 'Built in', fixed)
+    const moves = current !== undefined && rules.moves?.(current, prepared.document) === true
+    const named = moves ? await rules.references(trx, current) : []
+    if (named.length > 0)
+      return refuse(409, 'Still referenced', `${noun(kind)} ${id} is still named as it is: change those first`, named)
     const { planned, secret } = await rules.plan(trx, prepared.document, current)
     if (planned.action === 'unchanged')
       return { ok: true, status: 200, etag: planned.digest, body: { kind, id, changed: false, changes: [] } }
     const now = deps.clock.now()
     await planned.write(trx, toDate(now))
+    const ended = moves && current !== undefined ? await rules.moved?.(trx, current, toDate(now)) : undefined
     const after = await rules.find(trx, id)
     const changes = current === undefined ? [] : documentChanges(rules.document(current), rules.document(after))
     if (secret && current !== undefined) changes.push('generates a client secret')
@@ -149,6 +154,7 @@ export async function putEntity(
         previous_digest: planned.previousDigest,
         reason: input.reason,
         changes,
+        ...ended,
         source: 'admin-api',
       },
     })
@@ -156,7 +162,7 @@ export async function putEntity(
       ok: true,
       status: current === undefined ? 201 : 200,
       etag: planned.digest,
-      body: { kind, id, changed: true, changes, ...(secret ? { client_secret: secret } : {}) },
+      body: { kind, id, changed: true, changes, ...ended, ...(secret ? { client_secret: secret } : {}) },
     }
   })
 }
@@ -231,7 +237,11 @@ export async function switchEntity(
   const why = { reason: input.reason, source: 'admin-api' }
   const now = deps.clock.now()
   return deps.db.transaction().execute(async (trx): Promise<Outcome> => {
-    if (!(await lockAndRead(trx, kind, id))) return notFound(kind, id)
+    const current = await lockAndRead(trx, kind, id)
+    if (!current) return notFound(kind, id)
+    // Disabling a built-in client is a change like a PUT (enabling one again is always allowed).
+    const fixed = input.disabled ? (KINDS[kind] as KindRules<unknown>).builtIn?.(current) : undefined
+    if (fixed) return refuse(409, 'Built in', fixed)
     if (kind === 'users') {
       const state = input.disabled
         ? { changed: await disableUser(trx, id, toDate(now), input.actor, why), disabled: true }
@@ -265,6 +275,9 @@ export async function rotateClientSecret(deps: EntityDeps, id: string, input: Ch
   return deps.db.transaction().execute(async (trx): Promise<Outcome> => {
     const current = await lockAndRead(trx, 'clients', id)
     if (!current) return notFound('clients', id)
+    // The console's secret is derived at every start: a rotated one would hand out a working secret of it.
+    const fixed = clientRules.builtIn?.(current)
+    if (fixed) return refuse(409, 'Built in', fixed)
     if (current.secret_hash === null)
       return refuse(409, 'No secret', `client ${id} has no secret to rotate`, [
         finding(

@@ -51,6 +51,10 @@ export interface KindRules<Row> {
   plan(db: Kysely<DB>, doc: Plain, stored: Row | undefined): Promise<{ planned: Planned; secret?: string }>
   /** What names the entity: while anything does, it is not deleted (409). */
   references(db: Kysely<DB>, row: Row): Promise<Finding[]>
+  /** Whether this document moves the entity away from what names it (a resource's uri): refused while named. */
+  moves?(row: Row, doc: Plain): boolean
+  /** Once moved: ends what hung on where it was (as remove does); what was ended, for the audit event. */
+  moved?(db: Kysely<DB>, row: Row, now: Date): Promise<Plain>
   /** A reason it may never be changed or deleted through the API, if any. */
   builtIn?(row: Row): string | undefined
   /** Deletes it, and ends what hung on it; what was ended, for the audit event. */

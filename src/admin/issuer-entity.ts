@@ -1,5 +1,5 @@
 // Trusted issuers on the admin API, read without the client secret of their upstream sign-in (kept when a
-// document comes back without it); not deleted while a policy path accepts their tokens.
+// document comes back without it, for the same upstream and client id only); not deleted while a policy path accepts their tokens.
 import { sql } from 'kysely'
 import { issuerDocument } from '../issuers/document.ts'
 import { planIssuer } from '../issuers/plan-apply.ts'
@@ -26,8 +26,22 @@ export const issuerRules: KindRules<IssuerRow> = {
     // GET leaves the upstream client secret out; a document sent back without it keeps the stored one.
     const spec = isPlain(doc.spec) ? doc.spec : undefined
     const login = spec && isPlain(spec.login) ? spec.login : undefined
-    const storedSecret = (stored?.login as { clientSecret?: string } | null)?.clientSecret
+    const storedLogin = stored?.login as { clientId?: string; clientSecret?: string } | null | undefined
+    const storedSecret = storedLogin?.clientSecret
     if (!spec || !login || login.clientSecret !== undefined || !storedSecret) return { document: doc, findings: [] }
+    // Only for the same upstream and client: otherwise an admin who may not read the secret could point the
+    // issuer at their own server and be sent it (RFC 6749 §2.3.1 Basic) by the next upstream sign-in.
+    if (spec.issuer !== stored?.issuer || login.clientId !== storedLogin?.clientId)
+      return {
+        document: doc,
+        findings: [
+          finding(
+            'secret_required',
+            'spec.login.clientSecret is required when the issuer or login.clientId changes: the stored one stays with its upstream',
+            '/spec/login/clientSecret',
+          ),
+        ],
+      }
     return { document: { ...doc, spec: { ...spec, login: { ...login, clientSecret: storedSecret } } }, findings: [] }
   },
   plan: async (db, doc) => ({ planned: await planIssuer(db, IssuerDocument.parse(doc)) }),

@@ -2,7 +2,8 @@
 // valid (the same checks as `apply`), against the version they read (If-Match, RFC 9110 §13.1.1), with a
 // reason, and, when it broadens what the path lets through, only once they confirmed it. Refusals are RFC
 // 9457 problem details carrying the findings; nothing is written for any of them. Re-creating a retired path
-// is a change against nothing: everything it lets through is a broadening to confirm.
+// is a change against nothing: everything it lets through is a broadening to confirm; so is creating a path
+// above paths in force.
 import type { Context } from 'koa'
 import type { Kysely } from 'kysely'
 import { writeAudit } from '../audit/write.ts'
@@ -12,7 +13,7 @@ import { type Clock, toDate } from '../lib/clock.ts'
 import { type Change, diffDocuments } from '../policy/diff.ts'
 import { planPolicyPath } from '../policy/plan-apply.ts'
 import { PolicyPathDocument } from '../policy/schema.ts'
-import { currentDocument, lockPathAndAncestors } from '../policy/store.ts'
+import { currentDocument, liveDescendants, lockPathAndAncestors } from '../policy/store.ts'
 import { policyPathVersion } from './policy-paths.ts'
 import { problem } from './problem.ts'
 
@@ -150,7 +151,8 @@ export async function changePolicyPathAs(
         'Precondition required',
         'If-Match with the version you read is required to change an existing path',
       )
-    if (ifMatch && ifMatch !== `"${latest?.version}"`)
+    // RFC 9110 §13.1.1: no tag matches a path that never existed (not even one spelling "undefined").
+    if (ifMatch && (!latest || ifMatch !== `"${latest.version}"`))
       return refusal(
         412,
         'Precondition failed',
@@ -158,7 +160,10 @@ export async function changePolicyPathAs(
       )
     const changes = diffDocuments(current?.document, doc)
     const broadening = changes.filter((change) => change.broadening)
-    if (latest && broadening.length > 0 && confirmBroadening !== true)
+    // A new path above paths in force is a new level of theirs: where they leave a field to its default
+    // (our own tokens only, one actor deep, delegation only), its value applies to them, so it is confirmed too.
+    const above = !latest && (await liveDescendants(trx, name)).length > 0
+    if ((latest || above) && broadening.length > 0 && confirmBroadening !== true)
       return refusal(
         409,
         'Broadening not confirmed',

@@ -6,7 +6,7 @@ import { ResourceDocument } from '../resources/schema.ts'
 import { findResourceByName, type ResourceRow } from '../resources/store.ts'
 import { revokeTokensOf } from '../lineage/revoke-of.ts'
 import { ADMIN_RESOURCE } from './bootstrap.ts'
-import { finding, type KindRules } from './entity-rules.ts'
+import { finding, isPlain, type KindRules } from './entity-rules.ts'
 
 export const resourceRules: KindRules<ResourceRow> = {
   kind: 'Resource',
@@ -26,6 +26,10 @@ export const resourceRules: KindRules<ResourceRow> = {
   }),
   prepare: (doc) => ({ document: doc, findings: [] }),
   plan: async (db, doc) => ({ planned: await planResource(db, ResourceDocument.parse(doc)) }),
+  // Bindings name a resource by its uri: moving a bound one would leave them to whoever registers that uri next.
+  moves: (row, doc) => isPlain(doc.spec) && doc.spec.uri !== row.uri,
+  // Tokens carry the uri as their audience: a resource registered there later must not accept them.
+  moved: async (db, row, now) => ({ revoked_tokens: await revokeTokensOf(db, { resource: row.uri }, now) }),
   builtIn: (row) => (row.uri === ADMIN_RESOURCE ? 'the admin API resource is built in' : undefined),
   async references(db, row) {
     const bound = await db

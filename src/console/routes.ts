@@ -107,6 +107,8 @@ export function consolePages(deps: ConsoleDeps) {
     const idHash = cookie ? hashOf(cookie) : undefined
     const user = idHash ? await findSession(deps.db, idHash, now()) : undefined
     if (!user || !idHash) {
+      // A session that ended (signed out, expired, its person disabled or without the role): its cookie goes too.
+      if (cookie) setCookie(ctx, { secure }, names.session, '', 0)
       if (ctx.method === 'GET' || ctx.method === 'HEAD') return redirect(ctx, '/admin/login')
       return message(ctx, 401, 'Signed out', html`Your session has ended. <a href="/admin/login">Sign in again</a>.`)
     }

@@ -4,7 +4,8 @@
 // dropping one broadens. The broadening marks are what a change must confirm (issue 13). Pure.
 import { formatDuration } from '../lib/duration.ts'
 import { TOKEN_EXCHANGE } from '../oauth/protocol.ts'
-import type { PolicyPathDocument, PolicyPathSpec } from './schema.ts'
+import { DEFAULT_MAX_DEPTH } from './effective.ts'
+import { type PolicyPathDocument, type PolicyPathSpec, SELF_ISSUER } from './schema.ts'
 
 export interface Change {
   /** The field, as a JSON pointer into spec (or metadata). */
@@ -69,6 +70,15 @@ function requirement(field: string, what: string, before: boolean | undefined, a
     : [{ field, text: `no longer requires ${what}`, broadening: true }]
 }
 
+/**
+ * A field with a default (holders none, mode delegation, intermediaries none) left out at this level after
+ * being set: the level no longer limits it, so a wider parent's value applies (effective.ts).
+ */
+const dropped = (field: string, noun: string, before: unknown, after: unknown): Change[] =>
+  before !== undefined && after === undefined
+    ? [{ field, text: `removes its ${noun} (a parent's ${noun} apply)`, broadening: true }]
+    : []
+
 const MODES: Record<string, string[]> = {
   delegation: ['delegation'],
   impersonation: ['impersonation'],
@@ -104,7 +114,11 @@ function ruleChanges(name: string, before: Rule, after: Rule): Change[] {
     ...listCeiling(`${field}/actors`, `actor of ${name}`, before.actors, after.actors),
   )
   const [was, now] = [perSecond(before), perSecond(after)]
-  if (was !== now)
+  // GCRA (evaluation/rates.ts) lets `max` through at once: a larger max is a larger burst at the same rate.
+  const [burstWas, burstNow] = [before.rate?.max ?? 0, after.rate?.max ?? 0]
+  if (was !== now || burstWas !== burstNow) {
+    const raised = was !== undefined && now !== undefined && (now > was || burstNow > burstWas)
+    const lowered = was !== undefined && now !== undefined && (now < was || burstNow < burstWas)
     changes.push({
       field: `${field}/rate`,
       text:
@@ -112,9 +126,10 @@ function ruleChanges(name: string, before: Rule, after: Rule): Change[] {
           ? `removes the rate of ${name} (was ${rate(before)})`
           : was === undefined
             ? `limits ${name} to ${rate(after)}`
-            : `${now > was ? 'raises' : 'lowers'} the rate of ${name} ${rate(before)} → ${rate(after)}`,
-      broadening: now === undefined || (was !== undefined && now > was),
+            : `${raised ? (lowered ? 'changes' : 'raises') : 'lowers'} the rate of ${name} ${rate(before)} → ${rate(after)}`,
+      broadening: now === undefined || raised,
     })
+  }
   // A cache lets a resource server skip the decision point for that long: adding or raising one broadens.
   if (before.cache !== after.cache)
     changes.push({
@@ -151,11 +166,16 @@ export function diffSpecs(before: PolicyPathSpec | undefined, after: PolicyPathS
     })),
     ...listCeiling('/spec/scopes', 'scope', was.scopes, after.scopes),
     ...ceiling('/spec/tokenLifetime', 'tokenLifetime', was.tokenLifetime, after.tokenLifetime, formatDuration),
+    // With no level naming issuers only our own tokens are accepted: a first list naming another broadens.
     ...listCeiling(
       '/spec/subjectTokens/issuers',
       'subject issuer',
       was.subjectTokens?.issuers,
       after.subjectTokens?.issuers,
+    ).map((change) =>
+      was.subjectTokens?.issuers === undefined && after.subjectTokens?.issuers?.some((i) => i !== SELF_ISSUER)
+        ? { ...change, broadening: true }
+        : change,
     ),
     ...listCeiling(
       '/spec/subjectTokens/types',
@@ -164,12 +184,14 @@ export function diffSpecs(before: PolicyPathSpec | undefined, after: PolicyPathS
       after.subjectTokens?.types,
     ),
     // holders and modes have defaults, not "no limit": none besides the caller's own tokens; delegation only.
+    ...dropped('/spec/subjectTokens/holders', 'holders', was.subjectTokens?.holders, after.subjectTokens?.holders),
     ...listCeiling(
       '/spec/subjectTokens/holders',
       'holder',
       was.subjectTokens?.holders ?? [],
       after.subjectTokens?.holders ?? [],
     ),
+    ...dropped('/spec/delegation/mode', 'modes', was.delegation?.mode, after.delegation?.mode),
     ...listCeiling('/spec/delegation/mode', 'mode', modes(was), modes(after)).map((change) => ({
       ...change,
       text: change.text.replace(/^adds mode (\w+)/, 'allows $1').replace(/^removes mode (\w+)/, 'no longer allows $1'),
@@ -180,7 +202,19 @@ export function diffSpecs(before: PolicyPathSpec | undefined, after: PolicyPathS
         text: change.text.replace(/^adds actor/, 'allows actor').replace(/^removes actor/, 'no longer allows actor'),
       }),
     ),
-    ...ceiling('/spec/delegation/maxDepth', 'maxDepth', was.delegation?.maxDepth, after.delegation?.maxDepth),
+    // With no level setting maxDepth it is DEFAULT_MAX_DEPTH: a first one above it broadens.
+    ...ceiling('/spec/delegation/maxDepth', 'maxDepth', was.delegation?.maxDepth, after.delegation?.maxDepth).map(
+      (change) =>
+        was.delegation?.maxDepth === undefined && (after.delegation?.maxDepth ?? 0) > DEFAULT_MAX_DEPTH
+          ? { ...change, broadening: true }
+          : change,
+    ),
+    ...dropped(
+      '/spec/delegation/intermediaries',
+      'intermediaries',
+      was.delegation?.intermediaries,
+      after.delegation?.intermediaries,
+    ),
     ...added(intermediaries(was), intermediaries(after)).map((text) => ({
       field: '/spec/delegation/intermediaries',
       text: `trusts intermediary ${text}`,

@@ -43,7 +43,7 @@ const modesOf = (mode: string | undefined): Mode[] | undefined =>
   mode === undefined ? undefined : mode === 'either' ? ['delegation', 'impersonation'] : [mode as Mode]
 
 /** Default depth when no level sets one: an agent may act, a sub-agent may not (least privilege). */
-const DEFAULT_MAX_DEPTH = 1
+export const DEFAULT_MAX_DEPTH = 1
 
 /** levels: root first, the bound path last. */
 export function effectivePolicy(levels: readonly Level[]): EffectivePolicy {

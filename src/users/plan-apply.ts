@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely'
 import type { DB } from '../db/schema.ts'
 import { contentHash } from '../lib/canonical-json.ts'
 import { type Planned, unchanged } from '../documents/plan.ts'
-import type { UserDocument } from './schema.ts'
+import { ADMIN_ROLE, type UserDocument } from './schema.ts'
 import { findUser, setUserDisabled, upsertUser } from './store.ts'
 
 export async function planUser(db: Kysely<DB>, doc: UserDocument): Promise<Planned> {
@@ -36,6 +36,9 @@ export async function planUser(db: Kysely<DB>, doc: UserDocument): Promise<Plann
         now,
       )
       await setUserDisabled(target, metadata.name, { document: spec.disabled }, now)
+      // Without the role their console sessions end now: given back later, it revives none of them.
+      if (!spec.roles?.includes(ADMIN_ROLE))
+        await target.deleteFrom('admin_console_sessions').where('username', '=', metadata.name).execute()
       return { written: true }
     },
   }

@@ -85,7 +85,8 @@ const ACCOUNT_MODELS = [
  * statement: disabled while either says so. Undefined for an unknown user, else whether they were
  * disabled before and are now. Disabling moves tokens_not_before to now and enabling keeps it: no token
  * issued up to the disable is ever active again (activeTokenSql compares it with issued_at). Disabling also
- * deletes every oidc-provider artefact of the user, so no session, code or refresh token outlives it.
+ * deletes every oidc-provider artefact of the user and their admin console sessions, so no session, code or
+ * refresh token outlives it.
  */
 export async function setUserDisabled(
   db: Kysely<DB>,
@@ -123,4 +124,7 @@ async function deleteArtefacts(db: Kysely<DB>, username: string): Promise<void> 
     or p.grant_id in (select g.id from oidc_payloads g where g.model = 'Grant' and g.payload->>'accountId' = ${username})`.execute(
     db,
   )
+  // Their admin console sessions too: each request refuses a disabled person, but one that made no request
+  // while disabled would otherwise find its session alive again once enabled.
+  await db.deleteFrom('admin_console_sessions').where('username', '=', username).execute()
 }

@@ -281,9 +281,10 @@ describe('the role, read at every request', () => {
     ).rows[0]?.password_hash as string
     const applied = await applyDocuments(t.db, [folderWith(await adminUserDocument([], hash))], TEST_APPLY)
     expect(applied.findings).toEqual([])
+    // Taking the role deleted the session (users/plan-apply.ts): the browser is sent to sign in, its cookie cleared.
     const refused = await browse(jar, `${server.adminUrl}/admin/policy-paths`)
-    expect(refused.status).toBe(403)
-    expect(await refused.text()).toContain('does not hold the <code>mandate:admin</code> role')
+    expect(refused.status).toBe(303)
+    expect(refused.headers.get('location')).toBe('/admin/login')
     expect(jar.lines.at(-1)).toMatch(/^mandate-console=; Path=\/; Max-Age=0/)
     // The session is gone: giving the role back does not bring it back.
     await applyDocuments(t.db, [folderWith(await adminUserDocument(['mandate:admin'], hash))], TEST_APPLY)
@@ -291,8 +292,50 @@ describe('the role, read at every request', () => {
 
     const again = await signedIn()
     await setUserDisabled(t.db, ADMIN.username, { cli: true }, new Date())
-    expect((await browse(again.jar, `${server.adminUrl}/admin/policy-paths`)).status).toBe(403)
+    // Disabling ended the session itself (users/store.ts): the browser is sent to sign in again.
+    expect((await browse(again.jar, `${server.adminUrl}/admin/policy-paths`)).status).toBe(303)
     await setUserDisabled(t.db, ADMIN.username, { cli: false }, new Date())
+  })
+})
+
+describe('a person disabled and enabled again', () => {
+  it('has lost their console sessions: enabling never revives one, even if no request came while disabled', async () => {
+    const { jar } = await signedIn()
+    const token = await accessToken(server.url, 'mandate-admin', {
+      resource: 'urn:mandate:admin',
+      scope: 'mandate:admin',
+    })
+    for (const action of ['disable', 'enable']) {
+      const response = await fetch(`${server.adminUrl}/admin/v1/users/${ADMIN.username}:${action}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ reason: 'laptop lost, then found' }),
+      })
+      expect(response.status).toBe(200)
+    }
+    const page = await browse(jar, `${server.adminUrl}/admin/policy-paths`)
+    expect(page.status).toBe(303)
+    expect(page.headers.get('location')).toBe('/admin/login')
+    const { rows } = await sql`select 1 from admin_console_sessions where username = ${ADMIN.username}`.execute(t.db)
+    expect(rows).toEqual([])
+  })
+})
+
+describe('a role taken away and given back', () => {
+  it('has ended the console session when taken: giving it back never revives it, even without a request between', async () => {
+    const { jar } = await signedIn()
+    const hash = (
+      await sql<{ password_hash: string }>`select password_hash from users where username = ${ADMIN.username}`.execute(
+        t.db,
+      )
+    ).rows[0]?.password_hash as string
+    expect((await applyDocuments(t.db, [folderWith(await adminUserDocument([], hash))], TEST_APPLY)).findings).toEqual(
+      [],
+    )
+    await applyDocuments(t.db, [folderWith(await adminUserDocument(['mandate:admin'], hash))], TEST_APPLY)
+    const page = await browse(jar, `${server.adminUrl}/admin/policy-paths`)
+    expect(page.status).toBe(303)
+    expect(page.headers.get('location')).toBe('/admin/login')
   })
 })
 

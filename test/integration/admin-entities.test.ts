@@ -496,12 +496,104 @@ describe('clients', () => {
   })
 })
 
+describe('the built-in admin console client', () => {
+  it('is neither disabled nor given a new secret through the API (409 Built in), writing nothing', async () => {
+    // Its secret is derived from the master key at every start: a rotated one would hand the admin a working
+    // secret of the console's client and break sign-in; a disabled one would lock every person out.
+    for (const action of ['disable', 'rotate-secret']) {
+      const before = await written()
+      const refused = await expectProblem(
+        await api('POST', `clients/mandate-admin-console:${action}`, { body: { reason: 'try' } }),
+        409,
+        'Built in',
+      )
+      expect(JSON.stringify(refused)).not.toMatch(/client_secret/)
+      expect(await written()).toEqual(before)
+    }
+  })
+})
+
+describe('a client a policy path trusts', () => {
+  it('is not deleted while a path names it as an actor, holder or intermediary (409): one registered again would inherit that trust', async () => {
+    const path = (name: string, spec: Record<string, unknown>) => ({
+      apiVersion: 'mandate/v1',
+      kind: 'PolicyPath',
+      metadata: { name },
+      spec,
+    })
+    const trusting: Array<[string, Record<string, unknown>, string]> = [
+      ['trusts/actor', { delegation: { actors: ['saas-trusted'] } }, '/spec/delegation/actors'],
+      ['trusts/holder', { subjectTokens: { holders: ['saas-trusted'] } }, '/spec/subjectTokens/holders'],
+      [
+        'trusts/intermediary',
+        { delegation: { intermediaries: [{ client: 'saas-trusted', actors: ['agent-one'] }] } },
+        '/spec/delegation/intermediaries',
+      ],
+    ]
+    for (const [name, spec, field] of trusting) {
+      const created = await api('PUT', 'clients/saas-trusted', {
+        body: { document: client('saas-trusted', { grantTypes: ['client_credentials'], scopes: [] }), reason: 'r' },
+      })
+      expect(created.status).toBe(201)
+      const etag = created.headers.get('etag') as string
+      expect(
+        (await api('PUT', `policy-paths/${name}`, { body: { document: path(name, spec), reason: 'trust' } })).status,
+      ).toBe(201)
+      const before = await written()
+      const named = await expectProblem(
+        await api('DELETE', 'clients/saas-trusted', { body: { reason: 'gone' }, ifMatch: etag }),
+        409,
+        'Still referenced',
+      )
+      expect(named.findings).toEqual([
+        expect.objectContaining({ code: 'trusted', path: field, document: `PolicyPath ${name}` }),
+      ])
+      expect(await written()).toEqual(before)
+      // Once the path no longer names it, it goes.
+      expect((await api('DELETE', `policy-paths/${name}`, { body: { reason: 'done' }, ifMatch: '"1"' })).status).toBe(
+        200,
+      )
+      expect((await api('DELETE', 'clients/saas-trusted', { body: { reason: 'gone' }, ifMatch: etag })).status).toBe(
+        200,
+      )
+    }
+  })
+})
+
 describe('resources', () => {
   const resource = (name: string, spec: Record<string, unknown>) => ({
     apiVersion: 'mandate/v1',
     kind: 'Resource',
     metadata: { name },
     spec,
+  })
+
+  it('refuses to move a bound resource to another uri (409): its bindings would name a uri nobody has, and pass to whoever takes it', async () => {
+    const read = await api('GET', 'resources/notes')
+    const etag = read.headers.get('etag') as string
+    const document = (await read.json()) as { spec: Record<string, unknown> }
+    const before = await written()
+    const moved = await expectProblem(
+      await api('PUT', 'resources/notes', {
+        body: { document: { ...document, spec: { ...document.spec, uri: 'https://notes2.test/' } }, reason: 'move' },
+        ifMatch: etag,
+      }),
+      409,
+      'Still referenced',
+    )
+    expect(moved.findings).toContainEqual(
+      expect.objectContaining({ code: 'bound', document: 'PolicyPath acme/support/agent-one' }),
+    )
+    expect(await written()).toEqual(before)
+    // Anything else about it still changes.
+    const described = await api('PUT', 'resources/notes', {
+      body: {
+        document: { ...document, metadata: { name: 'notes', description: 'the notes API' } },
+        reason: 'describe',
+      },
+      ifMatch: etag,
+    })
+    expect(described.status).toBe(200)
   })
 
   it('creates a resource, reads it back as the same document, and an unchanged PUT writes nothing', async () => {
@@ -547,6 +639,34 @@ describe('resources', () => {
     const statuses = (await Promise.all([change('1m'), change('2m')])).map((response) => response.status)
     expect(statuses.sort()).toEqual([200, 412])
     expect((await audit('document.updated')).length).toBe(before + 1)
+  })
+
+  it('revokes the tokens for the old uri of a resource moved to another one, as deleting it would', async () => {
+    const ledger = resource('ledger', { uri: 'https://ledger.test/', scopes: ['ledger:read'] })
+    expect((await api('PUT', 'resources/ledger', { body: { document: ledger, reason: 'new API' } })).status).toBe(201)
+    const created = await api('PUT', 'clients/ledger-sync', {
+      body: {
+        document: client('ledger-sync', { grantTypes: ['client_credentials'], scopes: ['ledger:read'] }),
+        reason: 'r',
+      },
+    })
+    const { client_secret } = (await created.json()) as { client_secret: string }
+    const wanted = { resource: 'https://ledger.test/', scope: 'ledger:read' }
+    const issued = await clientCredentials(server.url, 'ledger-sync', wanted, client_secret)
+    expect(issued.status, await issued.clone().text()).toBe(200)
+    const jti = jtiOf(((await issued.json()) as { access_token: string }).access_token)
+    expect(await findActiveToken(t.db, jti, new Date())).toBeDefined()
+    const moved = await api('PUT', 'resources/ledger', {
+      body: { document: { ...ledger, spec: { ...ledger.spec, uri: 'https://ledger2.test/' } }, reason: 'new host' },
+      ifMatch: await etagOf('resources/ledger'),
+    })
+    expect(moved.status).toBe(200)
+    // A resource registered later at the old uri must not accept what was issued for this one.
+    expect(await findActiveToken(t.db, jti, new Date())).toBeUndefined()
+    await expectAudited(
+      'document.updated',
+      expect.objectContaining({ kind: 'Resource', name: 'ledger', revoked_tokens: 1 }),
+    )
   })
 
   it("refuses a uri another resource has and a client nobody registered (422, apply's findings)", async () => {
@@ -634,6 +754,50 @@ describe('issuers', () => {
     })
     expect(await storedLogin()).toMatchObject({ clientSecret: 'upstream-secret-value' })
     expect(JSON.stringify(await audit('document.updated'))).not.toContain('upstream-secret-value')
+  })
+
+  it('keeps the stored upstream secret only for the same issuer and client id: sent elsewhere it must be given again (422)', async () => {
+    // Otherwise an admin who may not read the secret could point the issuer at their own server and be sent it
+    // (Basic authentication at that server's token endpoint) by the next upstream sign-in.
+    const read = await api('GET', 'issuers/partner-idp')
+    const etag = read.headers.get('etag') as string
+    const document = (await read.json()) as { spec: Record<string, unknown> & { login: Record<string, unknown> } }
+    for (const spec of [
+      { ...document.spec, issuer: 'https://attacker.test' },
+      { ...document.spec, login: { ...document.spec.login, clientId: 'someone-else' } },
+    ]) {
+      const before = await written()
+      const refused = await expectProblem(
+        await api('PUT', 'issuers/partner-idp', {
+          body: { document: { ...document, spec }, reason: 'move' },
+          ifMatch: etag,
+        }),
+        422,
+        'Invalid document',
+      )
+      expect(refused.findings).toContainEqual(
+        expect.objectContaining({ code: 'secret_required', path: '/spec/login/clientSecret' }),
+      )
+      expect(await written()).toEqual(before)
+    }
+    expect(await storedLogin()).toMatchObject({ clientId: 'mandate', clientSecret: 'upstream-secret-value' })
+    // With the secret given, the move is saved.
+    const moved = await api('PUT', 'issuers/partner-idp', {
+      body: {
+        document: {
+          ...document,
+          spec: {
+            ...document.spec,
+            issuer: 'https://partner2.test',
+            login: { ...document.spec.login, clientSecret: 'new-secret' },
+          },
+        },
+        reason: 'move',
+      },
+      ifMatch: etag,
+    })
+    expect(moved.status).toBe(200)
+    expect(await storedLogin()).toMatchObject({ clientSecret: 'new-secret' })
   })
 
   it('refuses to delete an issuer a policy path accepts (409), deletes one no path names', async () => {

@@ -163,6 +163,121 @@ describe('PUT /admin/v1/policy-paths/{name}', () => {
     expect(await versions(fresh)).toBe(1)
   })
 
+  it('refuses an unconfirmed raise of an action rate burst (max) even when the rate per second stays the same', async () => {
+    // GCRA lets `max` through at once: 600 per 1m lets 600 evaluations through in one instant, 10 per 1s only 10.
+    const name = 'acme/services/burst'
+    const doc = (rate: Record<string, unknown>) => ({
+      apiVersion: 'mandate/v1',
+      kind: 'PolicyPath',
+      metadata: { name },
+      spec: { actions: [{ name: 'tickets.read', class: 'read', rate }] },
+    })
+    expect((await put(name, { document: doc({ max: 10, per: '1s' }), reason: 'new' })).status).toBe(201)
+    const before = { versions: await versions(name), audit: (await changes()).length }
+    const refused = await expectProblem(
+      await put(name, { document: doc({ max: 600, per: '1m' }), reason: 'same rate' }, '"1"'),
+      409,
+      'Broadening not confirmed',
+    )
+    expect(refused.findings).toEqual([
+      expect.objectContaining({ severity: 'security_warning', path: '/spec/actions/tickets.read/rate' }),
+    ])
+    expect({ versions: await versions(name), audit: (await changes()).length }).toEqual(before)
+    const lowered = await put(name, { document: doc({ max: 1, per: '1s' }), reason: 'smaller bursts' }, '"1"')
+    expect(await lowered.json()).toMatchObject({
+      changed: true,
+      changes: [
+        expect.objectContaining({ text: 'lowers the rate of tickets.read 10 per 1s → 1 per 1s', broadening: false }),
+      ],
+    })
+  })
+
+  it("refuses unconfirmed broadenings that a field's default hides: an issuer beside self, maxDepth above 1, a limit dropped under a wider parent", async () => {
+    const path = (name: string, spec: Record<string, unknown>) => ({
+      apiVersion: 'mandate/v1',
+      kind: 'PolicyPath',
+      metadata: { name },
+      spec,
+    })
+    // Nothing set: Mandate's own subject tokens only, one actor deep (effective.ts's defaults).
+    expect((await put('drift', { document: path('drift', {}), reason: 'new' })).status).toBe(201)
+    // A parent wider than its child: the child's own limits are all that keeps its effective policy narrow.
+    const wide = {
+      subjectTokens: { holders: ['agent-two'] },
+      delegation: { mode: 'either', intermediaries: [{ client: 'gateway', actors: ['agent-one'] }] },
+    }
+    expect((await put('drift2', { document: path('drift2', wide), reason: 'new' })).status).toBe(201)
+    const narrow = { subjectTokens: { holders: [] }, delegation: { mode: 'delegation', intermediaries: [] } }
+    expect((await put('drift2/leaf', { document: path('drift2/leaf', narrow), reason: 'new' })).status).toBe(201)
+    const cases: Array<[string, Record<string, unknown>, string]> = [
+      ['drift', { subjectTokens: { issuers: ['test-idp'] } }, '/spec/subjectTokens/issuers'],
+      ['drift', { delegation: { maxDepth: 3 } }, '/spec/delegation/maxDepth'],
+      ['drift2/leaf', { delegation: narrow.delegation }, '/spec/subjectTokens/holders'],
+      [
+        'drift2/leaf',
+        { subjectTokens: narrow.subjectTokens, delegation: { intermediaries: [] } },
+        '/spec/delegation/mode',
+      ],
+      [
+        'drift2/leaf',
+        { subjectTokens: narrow.subjectTokens, delegation: { mode: 'delegation' } },
+        '/spec/delegation/intermediaries',
+      ],
+    ]
+    for (const [name, spec, field] of cases) {
+      const before = { versions: await versions(name), audit: (await changes()).length }
+      const refused = await expectProblem(
+        await put(name, { document: path(name, spec), reason: 'looks harmless' }, '"1"'),
+        409,
+        'Broadening not confirmed',
+      )
+      expect(refused.findings).toContainEqual(
+        expect.objectContaining({ severity: 'security_warning', code: 'broadening', path: field }),
+      )
+      expect({ versions: await versions(name), audit: (await changes()).length }).toEqual(before)
+    }
+  })
+
+  it('refuses to create, unconfirmed, a path above paths in force that widens them (their defaults give way to it)', async () => {
+    const path = (name: string, spec: Record<string, unknown>) => ({
+      apiVersion: 'mandate/v1',
+      kind: 'PolicyPath',
+      metadata: { name },
+      spec,
+    })
+    expect((await put('orphan/leaf', { document: path('orphan/leaf', {}), reason: 'new' })).status).toBe(201)
+    // orphan/leaf accepts our own tokens only, one actor deep, delegation only: a new level above it changes that.
+    const above = path('orphan', {
+      subjectTokens: { issuers: ['test-idp'] },
+      delegation: { mode: 'either', maxDepth: 5 },
+    })
+    const before = { versions: await versions('orphan'), audit: (await changes()).length }
+    const refused = await expectProblem(
+      await put('orphan', { document: above, reason: 'new guardrails' }),
+      409,
+      'Broadening not confirmed',
+    )
+    for (const field of ['/spec/subjectTokens/issuers', '/spec/delegation/mode', '/spec/delegation/maxDepth'])
+      expect(refused.findings).toContainEqual(
+        expect.objectContaining({ severity: 'security_warning', code: 'broadening', path: field }),
+      )
+    expect({ versions: await versions('orphan'), audit: (await changes()).length }).toEqual(before)
+    const confirmed = await put('orphan', { document: above, reason: 'new guardrails', confirmBroadening: true })
+    expect(confirmed.status).toBe(201)
+    // A new path with nothing below it is compared with nothing, as before: no confirmation.
+    expect((await put('orphan2', { document: path('orphan2', above.spec), reason: 'new' })).status).toBe(201)
+  })
+
+  it('refuses any If-Match on a path that does not exist (412), even one spelling a missing version, writing nothing', async () => {
+    const name = 'acme/services/never'
+    const doc = { apiVersion: 'mandate/v1', kind: 'PolicyPath', metadata: { name }, spec: {} }
+    for (const tag of ['"undefined"', '"1"', '*']) {
+      const before = { versions: await versions(name), audit: (await changes()).length }
+      await expectProblem(await put(name, { document: doc, reason: 'new' }, tag), 412, 'Precondition failed')
+      expect({ versions: await versions(name), audit: (await changes()).length }).toEqual(before)
+    }
+  })
+
   it('answers 401 without an admin token', async () => {
     const response = await fetch(`${server.adminUrl}/admin/v1/policy-paths/${NAME}`, {
       method: 'PUT',
