@@ -1,6 +1,7 @@
 // A trusted issuer as the document `mandate apply` reads (admin API GET, the web page), without the
 // client secret of its upstream sign-in: a document sent back without it keeps the stored one.
 import { API_VERSION, metadataOf } from '../documents/envelope.ts'
+import { contentHash } from '../lib/canonical-json.ts'
 import type { IssuerDocument, IssuerLogin } from './schema.ts'
 import type { IssuerRow, IssuerWrite } from './store.ts'
 
@@ -36,4 +37,16 @@ export function issuerColumns({ metadata, spec }: IssuerDocument): Required<Omit
     description: metadata.description ?? null,
     labels: metadata.labels ?? {},
   }
+}
+
+/**
+ * An Issuer document's content hash, without its upstream client secret: the hash is shown (ETag, audit
+ * digests), and a plain hash over the secret would let anyone who reads it test guesses of the secret offline.
+ * Whether the secret changed is compared on its own (plan-apply.ts), as a client's secret is.
+ */
+export function issuerContentHash(doc: IssuerDocument): string {
+  const { login, ...spec } = doc.spec
+  if (!login) return contentHash(doc)
+  const { clientSecret: _secret, ...shown } = login
+  return contentHash({ ...doc, spec: { ...spec, login: shown } })
 }

@@ -19,6 +19,7 @@ import { formatDuration } from '../lib/duration.ts'
 import { liveDocument, livePaths } from '../policy/store.ts'
 import { ResourceDocument } from '../resources/schema.ts'
 import { UserDocument } from '../users/schema.ts'
+import { issuerContentHash } from '../issuers/document.ts'
 
 export interface ExportedFile {
   /** Where it goes, relative to the export folder: `<kind folder>/<name>.yaml`. */
@@ -140,7 +141,7 @@ function issuerDocument(row: Selectable<IssuersTable>, notes: string[]) {
   }
   const hashOf = (doc: unknown) => {
     const parsed = IssuerDocument.safeParse(doc)
-    return parsed.success ? contentHash(parsed.data) : ''
+    return parsed.success ? issuerContentHash(parsed.data) : ''
   }
   return pick(candidates, hashOf, row.content_hash, `Issuer/${row.name}`, notes)
 }

@@ -756,6 +756,41 @@ describe('issuers', () => {
     expect(JSON.stringify(await audit('document.updated'))).not.toContain('upstream-secret-value')
   })
 
+  it('shows no digest of the upstream client secret: the ETag and audit digests are the same whatever the secret', async () => {
+    // A plain hash over the secret, shown as the ETag or in the audit trail, would let anyone who reads it test
+    // guesses of the secret offline.
+    const read = await api('GET', 'issuers/partner-idp')
+    const etag = read.headers.get('etag') as string
+    const document = (await read.json()) as { spec: Record<string, unknown> & { login: Record<string, unknown> } }
+    const withSecret = (secret: string) => ({
+      ...document,
+      spec: { ...document.spec, login: { ...document.spec.login, clientSecret: secret } },
+    })
+    const rotated = await api('PUT', 'issuers/partner-idp', {
+      body: { document: withSecret('another-upstream-secret'), reason: 'rotated upstream' },
+      ifMatch: etag,
+    })
+    expect(rotated.status).toBe(200)
+    expect(await rotated.json()).toMatchObject({ changed: true })
+    expect(await storedLogin()).toMatchObject({ clientSecret: 'another-upstream-secret' })
+    // Only the secret changed: what is shown of the document, its ETag, did not.
+    expect(rotated.headers.get('etag')).toBe(etag)
+    const back = await api('PUT', 'issuers/partner-idp', {
+      body: { document: withSecret('upstream-secret-value'), reason: 'rotated back' },
+      ifMatch: etag,
+    })
+    expect(back.status).toBe(200)
+    expect(back.headers.get('etag')).toBe(etag)
+    const digest = etag.replaceAll('"', '')
+    const events = (await audit('document.updated')).filter((event) =>
+      ['rotated upstream', 'rotated back'].includes(event.data.reason as string),
+    )
+    expect(events.map((event) => event.data)).toEqual([
+      expect.objectContaining({ digest, previous_digest: digest }),
+      expect.objectContaining({ digest, previous_digest: digest }),
+    ])
+  })
+
   it('keeps the stored upstream secret only for the same issuer and client id: sent elsewhere it must be given again (422)', async () => {
     // Otherwise an admin who may not read the secret could point the issuer at their own server and be sent it
     // (Basic authentication at that server's token endpoint) by the next upstream sign-in.
