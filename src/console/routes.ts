@@ -163,8 +163,9 @@ export function consolePages(deps: ConsoleDeps) {
         'Sign-in expired',
         html`This sign-in has expired or was already completed, or was started at another address than <a href="${deps.url}/admin/">${deps.url}/admin/</a>. ${again}`,
       )
-    // RFC 9207 §2.4: an answer naming another issuer is not Mandate's.
-    if (typeof error === 'string' || typeof code !== 'string' || (iss !== undefined && iss !== deps.rp.issuer))
+    // RFC 9207 §2.4: Mandate always sends iss (authorization_response_iss_parameter_supported), so an answer
+    // without it, or naming another issuer, is not Mandate's.
+    if (typeof error === 'string' || typeof code !== 'string' || iss !== deps.rp.issuer)
       return message(ctx, 400, 'Sign-in did not complete', html`Mandate did not sign you in. ${again}`)
     let redeemed: Awaited<ReturnType<typeof redeemCode>>
     try {

@@ -86,6 +86,19 @@ describe('signing in', () => {
     expect(await response.text()).toContain('Sign-in expired')
   })
 
+  it('refuses an answer to its own sign-in that does not name Mandate as its issuer (RFC 9207 §2.4: iss missing or another)', async () => {
+    for (const iss of [undefined, 'https://attacker.test']) {
+      const jar = new CookieJar()
+      const start = await browse(jar, `${server.adminUrl}/admin/login`)
+      const state = new URL(start.headers.get('location') as string).searchParams.get('state') as string
+      const query = new URLSearchParams({ code: 'a-code', state, ...(iss ? { iss } : {}) })
+      const response = await browse(jar, `${server.adminUrl}/admin/callback?${query}`)
+      expect(response.status).toBe(400)
+      expect(await response.text()).toContain('Sign-in did not complete')
+      expect(jar.lines.some((l) => l.startsWith('mandate-console='))).toBe(false)
+    }
+  })
+
   it('never gives the console a token for the admin API: its person gets no mandate:admin scope', async () => {
     const rows = await sql<{
       scope: string[]
