@@ -44,30 +44,59 @@ export async function ensureAdminAccess(
     (await verifySecret(secret, existing.secret_hash))
   )
     return
-  const spec = { profile: 'service', grantTypes: [CLIENT_CREDENTIALS], scopes: [ADMIN_SCOPE] }
+  await writeBuiltInClient(db, options.clock, {
+    clientId: BOOTSTRAP_ADMIN_CLIENT,
+    description: 'Bootstrap administrator (MANDATE_BOOTSTRAP_ADMIN_SECRET)',
+    profile: 'service',
+    grantTypes: [CLIENT_CREDENTIALS],
+    redirectUris: [],
+    scopes: [ADMIN_SCOPE],
+    secret,
+  })
+}
+
+/**
+ * Writes a client the server itself registers (the bootstrap admin, the console's relying party) with its
+ * `client.bootstrapped` audit event, in one transaction: only its secret's hash is stored.
+ */
+export async function writeBuiltInClient(
+  db: Kysely<DB>,
+  clock: Clock,
+  client: {
+    clientId: string
+    description: string
+    profile: 'service' | 'app'
+    grantTypes: string[]
+    redirectUris: string[]
+    scopes: string[]
+    secret: string
+  },
+): Promise<void> {
+  const { clientId, description, profile, grantTypes, redirectUris, scopes, secret } = client
+  const spec = { profile, grantTypes, ...(redirectUris.length > 0 ? { redirectUris } : {}), scopes }
   await db.transaction().execute(async (trx) => {
     await upsertClient(
       trx,
       {
-        client_id: BOOTSTRAP_ADMIN_CLIENT,
-        description: 'Bootstrap administrator (MANDATE_BOOTSTRAP_ADMIN_SECRET)',
+        client_id: clientId,
+        description,
         labels: {},
-        profile: 'service',
+        profile,
         secret_hash: await hashSecret(secret),
         jwks: null,
-        grant_types: [CLIENT_CREDENTIALS],
-        redirect_uris: [],
-        scopes: [ADMIN_SCOPE],
-        content_hash: contentHash({ metadata: { name: BOOTSTRAP_ADMIN_CLIENT }, spec }),
+        grant_types: grantTypes,
+        redirect_uris: redirectUris,
+        scopes,
+        content_hash: contentHash({ metadata: { name: clientId }, spec }),
       },
-      now,
+      toDate(clock.now()),
     )
     await writeAudit(trx, {
       type: 'client.bootstrapped',
-      at: options.clock.now(),
+      at: clock.now(),
       actor: 'system',
       requestId: null,
-      data: { client_id: BOOTSTRAP_ADMIN_CLIENT },
+      data: { client_id: clientId, ...(redirectUris.length > 0 ? { redirect_uri: redirectUris[0] } : {}) },
     })
   })
 }

@@ -3,13 +3,12 @@
 // and a secret derived from the master key (so every process derives the same one and none is stored).
 import { createHmac } from 'node:crypto'
 import type { Kysely } from 'kysely'
-import { writeAudit } from '../audit/write.ts'
-import { hashSecret, verifySecret } from '../clients/secret-hash.ts'
-import { findClient, upsertClient } from '../clients/store.ts'
+import { verifySecret } from '../clients/secret-hash.ts'
+import { findClient } from '../clients/store.ts'
 import type { DB } from '../db/schema.ts'
-import { contentHash } from '../lib/canonical-json.ts'
-import { type Clock, toDate } from '../lib/clock.ts'
+import type { Clock } from '../lib/clock.ts'
 import { AUTHORIZATION_CODE } from '../oauth/protocol.ts'
+import { writeBuiltInClient } from './bootstrap.ts'
 
 export const CONSOLE_CLIENT = 'mandate-admin-console'
 export const CALLBACK_PATH = '/admin/callback'
@@ -34,32 +33,14 @@ export async function ensureConsoleClient(
     (await verifySecret(options.secret, existing.secret_hash))
   )
     return
-  const now = toDate(options.clock.now())
   // Only openid: the console learns who signed in (the ID token) and gets no token for any resource.
-  const spec = { profile: 'app', grantTypes: [AUTHORIZATION_CODE], redirectUris: [options.redirectUri], scopes: [] }
-  await db.transaction().execute(async (trx) => {
-    await upsertClient(
-      trx,
-      {
-        client_id: CONSOLE_CLIENT,
-        description: 'Mandate admin console',
-        labels: {},
-        profile: 'app',
-        secret_hash: await hashSecret(options.secret),
-        jwks: null,
-        grant_types: [AUTHORIZATION_CODE],
-        redirect_uris: [options.redirectUri],
-        scopes: [],
-        content_hash: contentHash({ metadata: { name: CONSOLE_CLIENT }, spec }),
-      },
-      now,
-    )
-    await writeAudit(trx, {
-      type: 'client.bootstrapped',
-      at: options.clock.now(),
-      actor: 'system',
-      requestId: null,
-      data: { client_id: CONSOLE_CLIENT, redirect_uri: options.redirectUri },
-    })
+  await writeBuiltInClient(db, options.clock, {
+    clientId: CONSOLE_CLIENT,
+    description: 'Mandate admin console',
+    profile: 'app',
+    grantTypes: [AUTHORIZATION_CODE],
+    redirectUris: [options.redirectUri],
+    scopes: [],
+    secret: options.secret,
   })
 }
